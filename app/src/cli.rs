@@ -1,0 +1,386 @@
+//! The command line: a contract that tests and scripts rely on. Output is
+//! JSON, one object per line for lists; errors go to stderr with a non-zero
+//! exit, and a failing command writes nothing.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use sprechtag_schemas::{Case, Catalog, DocumentState, IsoDate};
+
+use crate::store::{CaseFilter, NewOfficeHour, Store, StoreError};
+
+/// Environment variable that holds the passphrase for scripts and tests.
+pub const PASSPHRASE_ENV: &str = "SPRECHTAG_PASSPHRASE";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sprechtag",
+    version,
+    about = "Mobile citizen office: cases offline, on an encrypted laptop"
+)]
+pub struct Cli {
+    /// Folder of the local data (default: the platform's data directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the desktop app (the default without a command).
+    Gui(GuiArgs),
+    /// Office hours ("Sprechtage").
+    #[command(subcommand)]
+    OfficeHour(OfficeHourCommand),
+    /// Cases: one citizen's visit each.
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// The service catalogue.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// This device: its id and the prefix of its case numbers.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Fill the data dir with realistic German demo data.
+    Demo {
+        #[arg(long, default_value_t = 40)]
+        cases: usize,
+    },
+}
+
+#[derive(Debug, Default, Args)]
+pub struct GuiArgs {
+    /// Open this case (id or number) after unlocking.
+    #[arg(long, value_name = "CASE")]
+    pub open: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OfficeHourCommand {
+    /// Open an office hour; prints {"id": ...}.
+    Open {
+        /// "Village, venue", e.g. "Kleinbrück, Dorfgemeinschaftshaus".
+        #[arg(long)]
+        place: String,
+        /// The venue, if not given after a comma in --place.
+        #[arg(long)]
+        venue: Option<String>,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        caseworker: String,
+    },
+    /// List office hours, one JSON object per line.
+    List,
+    /// Print one office hour with its current summary.
+    Show { id: String },
+    /// Close an office hour and print its summary.
+    Close { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Record a case from a JSON file shaped like `case show` without ids.
+    New {
+        #[arg(long, value_name = "FILE")]
+        json: PathBuf,
+    },
+    /// Print a case as JSON.
+    Show { id: String },
+    /// Set a field by its dotted path: notes, citizen.phone, status, ...
+    Set {
+        id: String,
+        path: String,
+        value: String,
+    },
+    /// Mark a document: presented, missing, not-applicable or unchecked.
+    Check {
+        id: String,
+        request_id: String,
+        document_id: String,
+        state: String,
+    },
+    /// List cases, newest change first, one JSON object per line.
+    List {
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        office_hour: Option<String>,
+        #[arg(long)]
+        service: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+    },
+    /// Write the case's automerge document to FILE.
+    Export { id: String, file: PathBuf },
+    /// Merge a case document from FILE into the local data.
+    Import { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// All services, one JSON object per line.
+    List,
+    /// Services matching TEXT ("ausw" finds Personalausweis).
+    Search { text: String },
+    /// Replace the catalogue with a newer edition from FILE.
+    Import { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Print this device's id and case-number prefix.
+    Show,
+    /// Set the case-number prefix (2-5 letters), unique per device.
+    Prefix { prefix: String },
+}
+
+/// Runs a parsed command line; `Ok(Some(_))` means: start the GUI.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Option<GuiArgs>> {
+    let dir = cli.data_dir.unwrap_or_else(crate::paths::default_data_dir);
+    let outcome = match cli.command {
+        None => return Ok(Some(GuiArgs::default())),
+        Some(Command::Gui(args)) => return Ok(Some(args)),
+        Some(Command::OfficeHour(command)) => office_hour(&dir, command, out),
+        Some(Command::Case(command)) => case(&dir, command, out),
+        Some(Command::Catalog(command)) => catalog(&dir, command, out),
+        Some(Command::Device(command)) => device(&dir, command, out),
+        Some(Command::Demo { cases }) => open_store(&dir, true).and_then(|mut store| {
+            let summary = crate::demo::generate(&mut store, cases, rand::random())?;
+            line(out, &summary)
+        }),
+    };
+    outcome.map(|()| None)
+}
+
+fn office_hour(dir: &Path, command: OfficeHourCommand, out: &mut dyn Write) -> Result<()> {
+    match command {
+        OfficeHourCommand::Open {
+            place,
+            venue,
+            date,
+            caseworker,
+        } => {
+            let date: IsoDate = date.parse()?;
+            let (village, venue_in_place) = match place.split_once(',') {
+                Some((village, venue)) => (village.trim().to_string(), venue.trim().to_string()),
+                None => (place.trim().to_string(), String::new()),
+            };
+            let new = NewOfficeHour {
+                village,
+                venue: venue.unwrap_or(venue_in_place),
+                date,
+                caseworker,
+            };
+            if new.village.is_empty() || new.caseworker.trim().is_empty() {
+                bail!("--place and --caseworker must not be empty");
+            }
+            let mut store = open_store(dir, true)?;
+            let office_hour = store.open_office_hour(new)?;
+            line(out, &json!({ "id": office_hour.id }))
+        }
+        OfficeHourCommand::List => {
+            let store = open_store(dir, false)?;
+            for row in store.office_hours()? {
+                line(out, &row)?;
+            }
+            Ok(())
+        }
+        OfficeHourCommand::Show { id } => {
+            let mut store = open_store(dir, false)?;
+            let office_hour = store.office_hour(&id)?;
+            let summary = store.office_hour_summary(&id)?;
+            line(
+                out,
+                &json!({ "office_hour": office_hour, "current_summary": summary }),
+            )
+        }
+        OfficeHourCommand::Close { id } => {
+            let mut store = open_store(dir, false)?;
+            let office_hour = store.close_office_hour(&id)?;
+            line(out, &office_hour)
+        }
+    }
+}
+
+fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
+    match command {
+        CaseCommand::New { json } => {
+            let text = std::fs::read_to_string(&json)
+                .with_context(|| format!("cannot read {}", json.display()))?;
+            let draft: Case = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a valid case", json.display()))?;
+            // Check the services before anything is created on disk.
+            draft.clone().complete_draft(&*crate::catalog::load(dir)?)?;
+            let mut store = open_store(dir, true)?;
+            let case = store.create_case(draft)?;
+            line(out, &json!({ "id": case.id, "number": case.number }))
+        }
+        CaseCommand::Show { id } => {
+            let mut store = open_store(dir, false)?;
+            line(out, &store.case(&id)?)
+        }
+        CaseCommand::Set { id, path, value } => {
+            let mut store = open_store(dir, false)?;
+            let case = store.set_case_field(&id, &path, &value)?;
+            line(out, &json!({ "id": case.id, "number": case.number }))
+        }
+        CaseCommand::Check {
+            id,
+            request_id,
+            document_id,
+            state,
+        } => {
+            let state: DocumentState = state.parse()?;
+            let mut store = open_store(dir, false)?;
+            let case = store.check_document(&id, &request_id, &document_id, state)?;
+            line(
+                out,
+                &json!({ "id": case.id, "number": case.number, "complete": case.is_complete() }),
+            )
+        }
+        CaseCommand::List {
+            search,
+            status,
+            office_hour,
+            service,
+            limit,
+            offset,
+        } => {
+            let filter = CaseFilter {
+                search: search.unwrap_or_default(),
+                status: status.map(|s| s.parse()).transpose()?,
+                office_hour_id: office_hour,
+                service_id: service,
+                offset,
+                limit,
+            };
+            let store = open_store(dir, false)?;
+            for row in store.list_cases(&filter)?.rows {
+                line(out, &row)?;
+            }
+            Ok(())
+        }
+        CaseCommand::Export { id, file } => {
+            let mut store = open_store(dir, false)?;
+            let bytes = store.export_case(&id)?;
+            std::fs::write(&file, bytes)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            line(out, &json!({ "file": file }))
+        }
+        CaseCommand::Import { file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            sprechtag_schemas::document::load(&bytes)
+                .with_context(|| format!("{} is not an automerge document", file.display()))?;
+            let mut store = open_store(dir, true)?;
+            let case = store.import_case(&bytes)?;
+            line(out, &json!({ "id": case.id, "number": case.number }))
+        }
+    }
+}
+
+fn catalog(dir: &Path, command: CatalogCommand, out: &mut dyn Write) -> Result<()> {
+    let services_out = |catalog: &Catalog,
+                        services: Vec<&sprechtag_schemas::Service>,
+                        out: &mut dyn Write|
+     -> Result<()> {
+        for service in services {
+            let office = catalog.office(&service.office_id);
+            line(
+                out,
+                &json!({
+                    "id": service.id,
+                    "name": service.name.de,
+                    "leika": service.leika,
+                    "fee": service.fee.de,
+                    "office": office.map(|o| o.name.de.as_str()),
+                    "documents": service.documents.iter().map(|d| json!({"id": d.id, "name": d.name.de})).collect::<Vec<_>>(),
+                }),
+            )?;
+        }
+        Ok(())
+    };
+    match command {
+        CatalogCommand::List => {
+            let catalog = crate::catalog::load(dir)?;
+            services_out(&catalog, catalog.services.iter().collect(), out)
+        }
+        CatalogCommand::Search { text } => {
+            let catalog = crate::catalog::load(dir)?;
+            services_out(&catalog, catalog.search(&text), out)
+        }
+        CatalogCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            std::fs::create_dir_all(dir)?;
+            let catalog = crate::catalog::install(dir, &text)?;
+            line(
+                out,
+                &json!({ "version": catalog.version, "services": catalog.services.len() }),
+            )
+        }
+    }
+}
+
+fn device(dir: &Path, command: DeviceCommand, out: &mut dyn Write) -> Result<()> {
+    let mut store = open_store(dir, false)?;
+    if let DeviceCommand::Prefix { prefix } = command {
+        store.set_device_prefix(&prefix)?;
+    }
+    let device = store.device();
+    line(out, &json!({ "id": device.id, "prefix": device.prefix }))
+}
+
+/// Opens the store in `dir`; creates it when `create` and there is none.
+pub fn open_store(dir: &Path, create: bool) -> Result<Store> {
+    let catalog: Arc<Catalog> = crate::catalog::load(dir)?;
+    let exists = Store::exists(dir);
+    if !exists && !create {
+        return Err(StoreError::NoStore(dir.to_path_buf()).into());
+    }
+    let passphrase = passphrase(!exists)?;
+    let store = if exists {
+        Store::open(dir, &passphrase, catalog)
+    } else {
+        Store::create(dir, &passphrase, catalog)
+    };
+    Ok(store?)
+}
+
+fn passphrase(new: bool) -> Result<String> {
+    if let Ok(passphrase) = std::env::var(PASSPHRASE_ENV) {
+        return Ok(passphrase);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no passphrase: set {PASSPHRASE_ENV} or run in a terminal");
+    }
+    let first = rpassword::prompt_password(if new {
+        "Neue Passphrase für die lokalen Daten: "
+    } else {
+        "Passphrase: "
+    })?;
+    if new {
+        let second = rpassword::prompt_password("Passphrase wiederholen: ")?;
+        if first != second {
+            return Err(anyhow!("the passphrases differ"));
+        }
+    }
+    Ok(first)
+}
+
+fn line(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}

@@ -1,0 +1,506 @@
+//! Cases in the store: create, read, edit, search, export and import.
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter};
+use serde::Serialize;
+use serde_json::Value;
+use sprechtag_schemas::document::{self, DocumentError, DocumentKind};
+use sprechtag_schemas::{Case, CaseStatus, DocumentState, normalize_for_search};
+
+use super::documents::{self, Loaded};
+use super::{Result, Store, StoreError, now_rfc3339, set_setting, setting};
+
+/// What the case list asks for. Every field narrows the result.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// Full text: name, village, town, service, case number, notes.
+    pub search: String,
+    pub status: Option<CaseStatus>,
+    pub office_hour_id: Option<String>,
+    pub service_id: Option<String>,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// One line of the case list, read from the index alone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseRow {
+    pub id: String,
+    pub number: String,
+    pub status: CaseStatus,
+    pub surname: String,
+    pub given_names: String,
+    pub village: String,
+    pub services: String,
+    pub complete: bool,
+    pub missing_count: i64,
+    pub office_hour_id: Option<String>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CasePage {
+    pub rows: Vec<CaseRow>,
+    /// All matches, of which `rows` is one page.
+    pub total: usize,
+}
+
+/// Fields that identify a case and are never edited.
+const FIXED_FIELDS: &[&str] = &["id", "number", "created_at", "created_by", "schema_version"];
+
+impl Store {
+    /// Records a new case: fills in ids, number and checklists, writes the
+    /// document and its index entry in one transaction.
+    pub fn create_case(&mut self, draft: Case) -> Result<Case> {
+        let mut created = self.create_cases(vec![draft])?;
+        created
+            .pop()
+            .ok_or_else(|| StoreError::Invalid("no case created".into()))
+    }
+
+    /// Records several cases in one transaction (demo data, imports).
+    pub fn create_cases(&mut self, drafts: Vec<Case>) -> Result<Vec<Case>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut counter: u64 = setting(&tx, "case_counter")?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let mut created = Vec::with_capacity(drafts.len());
+        let mut docs = Vec::with_capacity(drafts.len());
+        for mut case in drafts {
+            validate(&case)?;
+            case.id = String::new();
+            case.complete_draft(&self.catalog)?;
+            counter += 1;
+            case.number = format!("{}-{counter:04}", self.device.prefix);
+            case.schema_version = sprechtag_schemas::SCHEMA_VERSION;
+            if case.created_at.is_empty() {
+                case.created_at = now_rfc3339();
+            }
+            if let Some(office_hour_id) = &case.office_hour_id {
+                let caseworker = office_hour_caseworker(&tx, office_hour_id)?;
+                if case.created_by.is_empty() {
+                    case.created_by = caseworker;
+                }
+            }
+            let mut doc = document::create(self.device.actor(), &case, "new case")?;
+            documents::insert(&tx, &case.id, DocumentKind::Case, &mut doc)?;
+            let case: Case = document::read(&doc)?;
+            index_case(&tx, &case)?;
+            docs.push((case.id.clone(), doc));
+            created.push(case);
+        }
+        set_setting(&tx, "case_counter", &counter.to_string())?;
+        tx.commit()?;
+        for (id, doc) in docs {
+            self.remember(&id, doc, 1);
+        }
+        Ok(created)
+    }
+
+    /// The case with this id or case number.
+    pub fn case(&mut self, id_or_number: &str) -> Result<Case> {
+        let id = self.resolve_case(id_or_number)?;
+        let doc = self.read_doc(&id, DocumentKind::Case)?;
+        Ok(document::read(&doc)?)
+    }
+
+    /// Applies `edit` to the case and stores what changed, durably, before
+    /// returning the case as stored.
+    pub fn update_case(
+        &mut self,
+        id_or_number: &str,
+        message: &str,
+        edit: impl FnOnce(&mut Case) -> Result<()>,
+    ) -> Result<Case> {
+        let id = self.resolve_case(id_or_number)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut loaded = documents::load_for_edit(
+            &tx,
+            &id,
+            DocumentKind::Case,
+            self.cache.get(&id),
+            self.device.actor(),
+        )?;
+        let outcome = document::update::<Case, StoreError>(&mut loaded.doc, message, |case| {
+            edit(case)?;
+            validate(case)
+        })?;
+        let (case, changed) = outcome?;
+        if changed {
+            loaded.save(&tx, &id)?;
+            index_case(&tx, &case)?;
+        }
+        let committed = tx.commit();
+        self.finish_edit(&id, committed, loaded)?;
+        Ok(case)
+    }
+
+    /// Writes the whole case as the UI holds it; only what differs from the
+    /// stored case becomes a change.
+    pub fn save_case(&mut self, desired: Case) -> Result<Case> {
+        let id = desired.id.clone();
+        self.update_case(&id, "edit case", |case| {
+            if case.number != desired.number {
+                return Err(StoreError::Invalid("the case number cannot change".into()));
+            }
+            case.assign(desired);
+            Ok(())
+        })
+    }
+
+    /// Sets one field by its dotted path in the case JSON (`notes`,
+    /// `citizen.phone`, `status`, `requests.0.documents.1.note`; list
+    /// elements by position or by id).
+    pub fn set_case_field(&mut self, id_or_number: &str, path: &str, raw: &str) -> Result<Case> {
+        let segments: Vec<&str> = path.split('.').collect();
+        if segments.iter().any(|s| s.is_empty()) {
+            return Err(StoreError::Invalid(format!("bad path {path:?}")));
+        }
+        if FIXED_FIELDS.contains(&segments[0]) {
+            return Err(StoreError::Invalid(format!("{path} cannot be changed")));
+        }
+        let message = format!("set {path}");
+        self.update_case(id_or_number, &message, |case| {
+            let mut json =
+                serde_json::to_value(&*case).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let slot = locate(&mut json, &segments)
+                .ok_or_else(|| StoreError::Invalid(format!("the case has no field {path:?}")))?;
+            *slot = coerce(slot, raw);
+            let desired: Case = serde_json::from_value(json)
+                .map_err(|e| StoreError::Invalid(format!("{path} = {raw:?}: {e}")))?;
+            case.assign(desired);
+            Ok(())
+        })
+    }
+
+    /// Marks one document of one request.
+    pub fn check_document(
+        &mut self,
+        id_or_number: &str,
+        request_id: &str,
+        document_id: &str,
+        state: DocumentState,
+    ) -> Result<Case> {
+        let message = format!("document {document_id}: {state}");
+        self.update_case(id_or_number, &message, |case| {
+            let request = case
+                .request_mut(request_id)
+                .ok_or_else(|| StoreError::not_found("request", request_id))?;
+            let document = request
+                .document_mut(document_id)
+                .ok_or_else(|| StoreError::not_found("document", document_id))?;
+            document.state = state;
+            Ok(())
+        })
+    }
+
+    /// A page of cases matching `filter`, newest change first.
+    pub fn list_cases(&self, filter: &CaseFilter) -> Result<CasePage> {
+        let mut conditions = Vec::new();
+        let mut args: Vec<String> = Vec::new();
+        let mut short_words = Vec::new();
+        let mut fts_terms = Vec::new();
+        for word in filter.search.split_whitespace() {
+            if word.chars().count() >= 3 {
+                fts_terms.push(format!("\"{}\"", word.replace('"', "\"\"")));
+            } else {
+                short_words.push(word);
+            }
+        }
+        if !fts_terms.is_empty() {
+            args.push(fts_terms.join(" AND "));
+            conditions.push(format!(
+                "c.rowid IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?{})",
+                args.len()
+            ));
+        }
+        for word in short_words {
+            args.push(format!("{}%", word.replace(['%', '_'], "")));
+            let n = args.len();
+            conditions.push(format!(
+                "(c.number LIKE ?{n} OR c.surname LIKE ?{n} OR c.given_names LIKE ?{n})"
+            ));
+        }
+        if let Some(status) = filter.status {
+            args.push(status.as_str().to_string());
+            conditions.push(format!("c.status = ?{}", args.len()));
+        }
+        if let Some(office_hour) = &filter.office_hour_id {
+            args.push(office_hour.clone());
+            conditions.push(format!("c.office_hour_id = ?{}", args.len()));
+        }
+        if let Some(service) = &filter.service_id {
+            args.push(service.clone());
+            conditions.push(format!(
+                "c.rowid IN (SELECT case_rowid FROM case_services WHERE service_id = ?{})",
+                args.len()
+            ));
+        }
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM cases c {where_clause}"),
+            params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
+        let limit = if filter.limit == 0 { 50 } else { filter.limit };
+        let sql = format!(
+            "SELECT c.id, c.number, c.status, c.surname, c.given_names, c.village, c.services,
+                    c.complete, c.missing_count, c.office_hour_id, c.updated_at
+             FROM cases c {where_clause}
+             ORDER BY c.updated_at DESC, c.rowid DESC LIMIT {limit} OFFSET {}",
+            filter.offset
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement
+            .query_map(params_from_iter(args.iter()), |r| {
+                let status: String = r.get(2)?;
+                Ok(CaseRow {
+                    id: r.get(0)?,
+                    number: r.get(1)?,
+                    status: status.parse().unwrap_or(CaseStatus::Open),
+                    surname: r.get(3)?,
+                    given_names: r.get(4)?,
+                    village: r.get(5)?,
+                    services: r.get(6)?,
+                    complete: r.get(7)?,
+                    missing_count: r.get(8)?,
+                    office_hour_id: r.get(9)?,
+                    updated_at: r.get(10)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(CasePage {
+            rows,
+            total: usize::try_from(total).unwrap_or(0),
+        })
+    }
+
+    /// The case as an automerge document, loadable by any implementation.
+    pub fn export_case(&mut self, id_or_number: &str) -> Result<Vec<u8>> {
+        let id = self.resolve_case(id_or_number)?;
+        documents::export(&self.conn, &id, DocumentKind::Case)
+    }
+
+    /// Merges an exported case document in: a new case is added, a known one
+    /// gains the changes it lacks.
+    pub fn import_case(&mut self, bytes: &[u8]) -> Result<Case> {
+        let mut incoming = document::load(bytes)?;
+        if DocumentKind::of(&incoming) != Some(DocumentKind::Case) {
+            return Err(StoreError::Invalid(
+                "the file holds no case document".into(),
+            ));
+        }
+        let case: Case = document::read(&incoming)?;
+        if case.id.is_empty() {
+            return Err(StoreError::Invalid("the case in the file has no id".into()));
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let exists: bool = tx
+            .query_row("SELECT 1 FROM documents WHERE id = ?1", [&case.id], |_| {
+                Ok(true)
+            })
+            .optional()?
+            .unwrap_or(false);
+        if exists {
+            let mut loaded = documents::load_for_edit(
+                &tx,
+                &case.id,
+                DocumentKind::Case,
+                self.cache.get(&case.id),
+                self.device.actor(),
+            )?;
+            loaded
+                .doc
+                .merge(&mut incoming)
+                .map_err(|e| StoreError::Document(DocumentError::Load(e)))?;
+            let merged: Case = document::read(&loaded.doc)?;
+            if loaded.save(&tx, &case.id)?.is_some() {
+                index_case(&tx, &merged)?;
+            }
+            let committed = tx.commit();
+            self.finish_edit(&case.id, committed, loaded)?;
+            Ok(merged)
+        } else {
+            incoming.set_actor(self.device.actor());
+            documents::insert(&tx, &case.id, DocumentKind::Case, &mut incoming)?;
+            index_case(&tx, &case)?;
+            tx.commit()?;
+            self.remember(&case.id, incoming, 1);
+            Ok(case)
+        }
+    }
+
+    /// Keeps the cache only for a committed edit; a failed commit must not
+    /// leave an unsaved change in memory that later looks saved.
+    pub(super) fn finish_edit(
+        &mut self,
+        id: &str,
+        committed: rusqlite::Result<()>,
+        loaded: Loaded,
+    ) -> Result<()> {
+        match committed {
+            Ok(()) => {
+                let version = loaded.version();
+                self.remember(id, loaded.doc, version);
+                Ok(())
+            }
+            Err(e) => {
+                self.forget(id);
+                Err(e.into())
+            }
+        }
+    }
+
+    fn resolve_case(&self, id_or_number: &str) -> Result<String> {
+        let key = id_or_number.trim();
+        self.conn
+            .query_row(
+                "SELECT id FROM cases WHERE id = ?1 OR number = upper(?1) LIMIT 1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::not_found("case", key))
+    }
+}
+
+/// What every stored case must satisfy, whichever way it was edited.
+fn validate(case: &Case) -> Result<()> {
+    if case.citizen.surname.trim().is_empty() && case.citizen.given_names.trim().is_empty() {
+        return Err(StoreError::Invalid(
+            "the citizen needs a surname or given names".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn office_hour_caseworker(tx: &Transaction<'_>, id: &str) -> Result<String> {
+    tx.query_row(
+        "SELECT caseworker FROM office_hours WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::not_found("office hour", id))
+}
+
+/// Rewrites the index entry and the full-text row of one case.
+fn index_case(tx: &Transaction<'_>, case: &Case) -> Result<()> {
+    let village: String = match &case.office_hour_id {
+        Some(id) => tx
+            .query_row(
+                "SELECT village FROM office_hours WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let services: Vec<&str> = case
+        .requests
+        .iter()
+        .map(|r| r.service_name.as_str())
+        .collect();
+    let services = services.join(", ");
+    let missing = case.missing_documents().count();
+    let rowid: i64 = tx.query_row(
+        "INSERT INTO cases (id, number, status, office_hour_id, department, surname, given_names,
+                            town, village, services, complete, missing_count, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT (id) DO UPDATE SET
+            number = excluded.number, status = excluded.status,
+            office_hour_id = excluded.office_hour_id, department = excluded.department,
+            surname = excluded.surname, given_names = excluded.given_names,
+            town = excluded.town, village = excluded.village, services = excluded.services,
+            complete = excluded.complete, missing_count = excluded.missing_count,
+            updated_at = excluded.updated_at
+         RETURNING rowid",
+        params![
+            case.id,
+            case.number,
+            case.status.as_str(),
+            case.office_hour_id,
+            case.department,
+            case.citizen.surname,
+            case.citizen.given_names,
+            case.citizen.address.town,
+            village,
+            services,
+            case.is_complete(),
+            i64::try_from(missing).unwrap_or(i64::MAX),
+            case.created_at,
+            now_rfc3339(),
+        ],
+        |r| r.get(0),
+    )?;
+    tx.execute("DELETE FROM case_services WHERE case_rowid = ?1", [rowid])?;
+    for request in &case.requests {
+        tx.execute(
+            "INSERT OR IGNORE INTO case_services (case_rowid, service_id) VALUES (?1, ?2)",
+            params![rowid, request.service_id],
+        )?;
+    }
+    tx.execute("DELETE FROM cases_fts WHERE rowid = ?1", [rowid])?;
+    tx.execute(
+        "INSERT INTO cases_fts (rowid, number, name, place, services, notes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            rowid,
+            case.number,
+            format!("{} {}", case.citizen.surname, case.citizen.given_names),
+            format!("{} {}", village, case.citizen.address.town),
+            // Umlaut-folded too, so "Fuhrerschein" finds "Führerschein".
+            format!("{services} {}", normalize_for_search(&services)),
+            case.notes.as_str(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The JSON value at `path`; list elements by position or by their `id`.
+fn locate<'a>(value: &'a mut Value, path: &[&str]) -> Option<&'a mut Value> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(value);
+    };
+    let next = match value {
+        Value::Object(map) => map.get_mut(*first)?,
+        Value::Array(items) => match first.parse::<usize>() {
+            Ok(index) => items.get_mut(index)?,
+            Err(_) => items
+                .iter_mut()
+                .find(|item| item.get("id").and_then(Value::as_str) == Some(*first))?,
+        },
+        _ => return None,
+    };
+    locate(next, rest)
+}
+
+/// The JSON value for text typed on the command line, shaped like the value
+/// it replaces: text stays text, flags and numbers are parsed.
+fn coerce(current: &Value, raw: &str) -> Value {
+    match current {
+        Value::String(_) => Value::String(raw.to_string()),
+        Value::Bool(_) => match raw.trim().to_lowercase().as_str() {
+            "true" | "ja" | "yes" | "1" => Value::Bool(true),
+            "false" | "nein" | "no" | "0" => Value::Bool(false),
+            _ => Value::String(raw.to_string()),
+        },
+        _ if raw.trim().is_empty() || raw.trim() == "null" => Value::Null,
+        _ => match serde_json::from_str::<Value>(raw) {
+            Ok(
+                parsed @ (Value::Object(_) | Value::Array(_) | Value::Number(_) | Value::Bool(_)),
+            ) => parsed,
+            _ => Value::String(raw.to_string()),
+        },
+    }
+}

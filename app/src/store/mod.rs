@@ -1,0 +1,294 @@
+//! The local store: an SQLCipher database (the whole file encrypted) holding
+//! every case and office hour as an automerge document, plus index tables
+//! and a full-text index so that lists and search never load documents.
+//!
+//! Every edit is one SQLite transaction with `synchronous=FULL` in WAL mode:
+//! when a method returns `Ok`, the edit is on disk.
+
+mod cases;
+mod documents;
+mod key;
+mod office_hours;
+mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use automerge::ActorId;
+use rusqlite::{Connection, OptionalExtension, params};
+use sprechtag_schemas::Catalog;
+use sprechtag_schemas::document::DocumentError;
+
+pub use cases::{CaseFilter, CasePage, CaseRow};
+pub use key::MIN_PASSPHRASE_CHARS;
+pub use office_hours::{NewOfficeHour, OfficeHourRow};
+
+use documents::CachedDoc;
+
+/// File name of the encrypted database inside the data dir.
+pub const DATABASE_FILE: &str = "sprechtag.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("wrong passphrase: the data in this folder cannot be opened with it")]
+    WrongPassphrase,
+    #[error("the passphrase is too short: at least {MIN_PASSPHRASE_CHARS} characters")]
+    WeakPassphrase,
+    #[error("no Sprechtag data in {0}")]
+    NoStore(PathBuf),
+    #[error("the data is damaged: {0}")]
+    Corrupt(String),
+    #[error("no {kind} with id or number {id:?}")]
+    NotFound { kind: &'static str, id: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Catalog(#[from] sprechtag_schemas::CatalogError),
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database schema upgrade failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn not_found(kind: &'static str, id: &str) -> StoreError {
+        StoreError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Who this device is: its automerge actor and the prefix of its case numbers.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub id: uuid::Uuid,
+    pub prefix: String,
+}
+
+impl Device {
+    pub fn actor(&self) -> ActorId {
+        ActorId::from(self.id.as_bytes().as_slice())
+    }
+}
+
+pub struct Store {
+    conn: Connection,
+    dir: PathBuf,
+    device: Device,
+    catalog: Arc<Catalog>,
+    cache: HashMap<String, CachedDoc>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Letters that cannot be mistaken for digits or for each other when read
+/// out on the phone (no B/8, G/6, I/1, O/0, S/5, Z/2, Q).
+const PREFIX_ALPHABET: &[u8] = b"ACDEFHJKLMNPRTUVWXY";
+
+impl Store {
+    /// Whether `dir` holds a store (then `open`, else `create`).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(DATABASE_FILE).exists()
+    }
+
+    /// Creates a new store protected by `passphrase`.
+    pub fn create(dir: &Path, passphrase: &str, catalog: Arc<Catalog>) -> Result<Store> {
+        if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+            return Err(StoreError::WeakPassphrase);
+        }
+        if Store::exists(dir) {
+            return Err(StoreError::Invalid(format!(
+                "{} already holds Sprechtag data",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        restrict_to_owner(dir)?;
+        let key_file = key::KeyFile::generate();
+        key_file.write(dir)?;
+        let key = key_file.derive(passphrase)?;
+        let mut conn = Connection::open(dir.join(DATABASE_FILE))?;
+        apply_key(&conn, &key)?;
+        configure(&conn)?;
+        schema::migrations().to_latest(&mut conn)?;
+        let device = init_device(&conn)?;
+        Ok(Store::with(conn, dir, device, catalog))
+    }
+
+    /// Opens an existing store. A wrong passphrase changes nothing on disk.
+    pub fn open(dir: &Path, passphrase: &str, catalog: Arc<Catalog>) -> Result<Store> {
+        if !Store::exists(dir) {
+            return Err(StoreError::NoStore(dir.to_path_buf()));
+        }
+        let key = key::KeyFile::read(dir)?.derive(passphrase)?;
+        let mut conn = Connection::open_with_flags(
+            dir.join(DATABASE_FILE),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        apply_key(&conn, &key)?;
+        // The first read decrypts page 1: a wrong key fails here, before any write.
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                return Err(StoreError::WrongPassphrase);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        configure(&conn)?;
+        schema::migrations().to_latest(&mut conn)?;
+        let device = init_device(&conn)?;
+        Ok(Store::with(conn, dir, device, catalog))
+    }
+
+    fn with(conn: Connection, dir: &Path, device: Device, catalog: Arc<Catalog>) -> Store {
+        Store {
+            conn,
+            dir: dir.to_path_buf(),
+            device,
+            catalog,
+            cache: HashMap::new(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// Sets the prefix of this device's case numbers (letters, 2 to 5).
+    pub fn set_device_prefix(&mut self, prefix: &str) -> Result<()> {
+        let prefix = prefix.trim().to_uppercase();
+        let valid =
+            (2..=5).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_uppercase());
+        if !valid {
+            return Err(StoreError::Invalid(format!(
+                "device prefix {prefix:?}: use 2 to 5 letters A-Z"
+            )));
+        }
+        set_setting(&self.conn, "device_prefix", &prefix)?;
+        self.device.prefix = prefix;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check`, for tests and `sprechtag check`.
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+/// Only the owner may list or read the data dir (the database is encrypted,
+/// but file names and sizes are nobody else's business either).
+fn restrict_to_owner(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| StoreError::io(dir, e))?;
+    }
+    Ok(())
+}
+
+fn apply_key(conn: &Connection, key: &key::DatabaseKey) -> Result<()> {
+    conn.execute_batch(&format!("PRAGMA key = \"{}\";", key.pragma_value()))?;
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+    Ok(())
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA secure_delete = ON;",
+    )?;
+    Ok(())
+}
+
+fn setting(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+fn init_device(conn: &Connection) -> Result<Device> {
+    let id = match setting(conn, "device_id")? {
+        Some(id) => uuid::Uuid::parse_str(&id)
+            .map_err(|_| StoreError::Corrupt(format!("device id {id:?}")))?,
+        None => {
+            let id = uuid::Uuid::new_v4();
+            set_setting(conn, "device_id", &id.to_string())?;
+            id
+        }
+    };
+    let prefix = match setting(conn, "device_prefix")? {
+        Some(prefix) => prefix,
+        None => {
+            let prefix = random_prefix();
+            set_setting(conn, "device_prefix", &prefix)?;
+            prefix
+        }
+    };
+    Ok(Device { id, prefix })
+}
+
+fn random_prefix() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..3)
+        .map(|_| PREFIX_ALPHABET[rng.random_range(0..PREFIX_ALPHABET.len())] as char)
+        .collect()
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,199 @@
+//! Office hours in the store: open, list, summarise and close.
+
+use rusqlite::{Transaction, TransactionBehavior, params};
+use serde::Serialize;
+use sprechtag_schemas::document::{self, DocumentKind};
+use sprechtag_schemas::{
+    IsoDate, OfficeHour, OfficeHourStatus, OfficeHourSummary, ServiceCount, new_id,
+};
+
+use super::{Result, Store, StoreError, documents, now_rfc3339};
+
+/// What the caseworker enters to open an office hour.
+#[derive(Debug, Clone)]
+pub struct NewOfficeHour {
+    pub village: String,
+    pub venue: String,
+    pub date: IsoDate,
+    pub caseworker: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OfficeHourRow {
+    pub id: String,
+    pub village: String,
+    pub venue: String,
+    pub date: String,
+    pub caseworker: String,
+    pub status: OfficeHourStatus,
+    pub visitors: i64,
+}
+
+impl OfficeHourRow {
+    pub fn label(&self) -> String {
+        let date = self
+            .date
+            .parse::<IsoDate>()
+            .map(IsoDate::to_german)
+            .unwrap_or_else(|_| self.date.clone());
+        format!("{date} · {}", self.village)
+    }
+}
+
+impl Store {
+    pub fn open_office_hour(&mut self, new: NewOfficeHour) -> Result<OfficeHour> {
+        for (value, what) in [
+            (&new.village, "the village"),
+            (&new.caseworker, "the caseworker"),
+        ] {
+            if value.trim().is_empty() {
+                return Err(StoreError::Invalid(format!("{what} is missing")));
+            }
+        }
+        let office_hour = OfficeHour {
+            schema_version: sprechtag_schemas::SCHEMA_VERSION,
+            id: new_id(),
+            village: new.village.trim().to_string(),
+            venue: new.venue.trim().to_string(),
+            date: new.date,
+            start_time: None,
+            end_time: None,
+            caseworker: new.caseworker.trim().to_string(),
+            department: None,
+            status: OfficeHourStatus::Open,
+            closed_at: None,
+            summary: None,
+        };
+        let mut doc = document::create(self.device.actor(), &office_hour, "open office hour")?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        documents::insert(&tx, &office_hour.id, DocumentKind::OfficeHour, &mut doc)?;
+        index_office_hour(&tx, &office_hour)?;
+        tx.commit()?;
+        self.remember(&office_hour.id, doc, 1);
+        Ok(office_hour)
+    }
+
+    pub fn office_hour(&mut self, id: &str) -> Result<OfficeHour> {
+        let doc = self.read_doc(id, DocumentKind::OfficeHour)?;
+        Ok(document::read(&doc)?)
+    }
+
+    /// All office hours, the latest first, with their number of visitors.
+    pub fn office_hours(&self) -> Result<Vec<OfficeHourRow>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT o.id, o.village, o.venue, o.date, o.caseworker, o.status,
+                    (SELECT count(*) FROM cases c WHERE c.office_hour_id = o.id)
+             FROM office_hours o ORDER BY o.date DESC, o.rowid DESC",
+        )?;
+        let rows = statement
+            .query_map([], |r| {
+                let status: String = r.get(5)?;
+                Ok(OfficeHourRow {
+                    id: r.get(0)?,
+                    village: r.get(1)?,
+                    venue: r.get(2)?,
+                    date: r.get(3)?,
+                    caseworker: r.get(4)?,
+                    status: status.parse().unwrap_or(OfficeHourStatus::Open),
+                    visitors: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Visitors, requests by service and incomplete cases, from the index.
+    pub fn office_hour_summary(&self, id: &str) -> Result<OfficeHourSummary> {
+        let visitors: i64 = self.conn.query_row(
+            "SELECT count(*) FROM cases WHERE office_hour_id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        let mut by_service = self.conn.prepare_cached(
+            "SELECT s.service_id, count(*) FROM case_services s
+             JOIN cases c ON c.rowid = s.case_rowid
+             WHERE c.office_hour_id = ?1
+             GROUP BY s.service_id ORDER BY count(*) DESC, s.service_id",
+        )?;
+        let requests_by_service = by_service
+            .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .map(|(service_id, count)| ServiceCount {
+                service_name: self
+                    .catalog
+                    .service(&service_id)
+                    .map(|s| s.name.de.clone())
+                    .unwrap_or_else(|| service_id.clone()),
+                service_id,
+                count: u64::try_from(count).unwrap_or(0),
+            })
+            .collect();
+        let mut incomplete = self.conn.prepare_cached(
+            "SELECT number FROM cases WHERE office_hour_id = ?1 AND complete = 0
+             AND status NOT IN ('cancelled', 'done') ORDER BY number",
+        )?;
+        let incomplete_cases = incomplete
+            .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(OfficeHourSummary {
+            visitors: u64::try_from(visitors).unwrap_or(0),
+            requests_by_service,
+            incomplete_cases,
+        })
+    }
+
+    /// Closes the office hour and records its summary as of now.
+    pub fn close_office_hour(&mut self, id: &str) -> Result<OfficeHour> {
+        let summary = self.office_hour_summary(id)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut loaded = documents::load_for_edit(
+            &tx,
+            id,
+            DocumentKind::OfficeHour,
+            self.cache.get(id),
+            self.device.actor(),
+        )?;
+        let (office_hour, changed) = document::update::<OfficeHour, StoreError>(
+            &mut loaded.doc,
+            "close office hour",
+            |oh| {
+                oh.status = OfficeHourStatus::Closed;
+                oh.closed_at = Some(now_rfc3339());
+                oh.summary = Some(summary);
+                Ok(())
+            },
+        )??;
+        if changed {
+            loaded.save(&tx, id)?;
+            index_office_hour(&tx, &office_hour)?;
+        }
+        let committed = tx.commit();
+        self.finish_edit(id, committed, loaded)?;
+        Ok(office_hour)
+    }
+}
+
+fn index_office_hour(tx: &Transaction<'_>, office_hour: &OfficeHour) -> Result<()> {
+    tx.execute(
+        "INSERT INTO office_hours (id, village, venue, date, caseworker, department, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET village = excluded.village, venue = excluded.venue,
+            date = excluded.date, caseworker = excluded.caseworker,
+            department = excluded.department, status = excluded.status",
+        params![
+            office_hour.id,
+            office_hour.village,
+            office_hour.venue,
+            office_hour.date.to_string(),
+            office_hour.caseworker,
+            office_hour.department,
+            office_hour.status.as_str(),
+        ],
+    )?;
+    Ok(())
+}

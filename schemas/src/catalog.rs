@@ -1,0 +1,282 @@
+//! The service catalogue: what citizens can ask for, which documents each
+//! service needs, what it costs and which office is responsible. Shipped in
+//! `assets/catalog/services.json`; an administration may replace it with a
+//! newer file of the same shape.
+
+use std::collections::HashSet;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A text in German and English.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Localized {
+    pub de: String,
+    pub en: String,
+}
+
+impl Localized {
+    /// The text in `language` (`"de"` or `"en"`), German for anything else.
+    pub fn get(&self, language: &str) -> &str {
+        if language == "en" && !self.en.is_empty() {
+            &self.en
+        } else {
+            &self.de
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Date of this edition; a newer edition replaces an older one.
+    pub version: String,
+    /// The administration that issues receipts and letters.
+    pub issuer: Localized,
+    pub offices: Vec<Office>,
+    pub services: Vec<Service>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Office {
+    pub id: String,
+    pub name: Localized,
+    pub phone: String,
+    pub email: String,
+    pub address: String,
+    pub opening_hours: Localized,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub id: String,
+    /// The 14-digit key of the federal service catalogue (LeiKa), if known.
+    pub leika: Option<String>,
+    pub name: Localized,
+    /// Other words people use for the service.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    pub description: Localized,
+    pub documents: Vec<RequiredDocument>,
+    pub fee: Localized,
+    pub office_id: String,
+    /// Working days the responsible office takes to answer a forwarded request.
+    pub response_days: u32,
+    /// The citizen must appear in person at the responsible office.
+    #[serde(default)]
+    pub in_person: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredDocument {
+    pub id: String,
+    pub name: Localized,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<Localized>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    #[error("the catalogue is not valid JSON of the expected shape: {0}")]
+    Json(String),
+    #[error("the catalogue names the {kind} id {id:?} twice")]
+    DuplicateId { kind: &'static str, id: String },
+    #[error("service {service:?} names office {office:?}, which the catalogue does not list")]
+    UnknownOffice { service: String, office: String },
+    #[error(
+        "service {service:?} has the LeiKa key {key:?}; a LeiKa key is 14 digits starting with 99"
+    )]
+    BadLeikaKey { service: String, key: String },
+    #[error("service {0:?} lists no required documents")]
+    NoDocuments(String),
+    #[error("{what} of {id:?} is empty in German or English")]
+    MissingText { what: &'static str, id: String },
+    #[error("unknown service {0:?}; `sprechtag catalog search TEXT` lists the services")]
+    UnknownService(String),
+    #[error("service {service:?} has no required document {document:?}")]
+    UnknownDocument { service: String, document: String },
+}
+
+impl Catalog {
+    /// Parses and validates a catalogue file.
+    pub fn from_json(text: &str) -> Result<Catalog, CatalogError> {
+        let catalog: Catalog =
+            serde_json::from_str(text).map_err(|e| CatalogError::Json(e.to_string()))?;
+        catalog.validate()?;
+        Ok(catalog)
+    }
+
+    /// Checks what JSON Schema cannot: unique ids, references, key formats.
+    pub fn validate(&self) -> Result<(), CatalogError> {
+        unique("office", self.offices.iter().map(|o| o.id.as_str()))?;
+        unique("service", self.services.iter().map(|s| s.id.as_str()))?;
+        let offices: HashSet<&str> = self.offices.iter().map(|o| o.id.as_str()).collect();
+        for office in &self.offices {
+            require_text("the name", &office.id, &office.name)?;
+        }
+        for service in &self.services {
+            if !offices.contains(service.office_id.as_str()) {
+                return Err(CatalogError::UnknownOffice {
+                    service: service.id.clone(),
+                    office: service.office_id.clone(),
+                });
+            }
+            if let Some(key) = &service.leika {
+                let valid = key.len() == 14
+                    && key.starts_with("99")
+                    && key.bytes().all(|b| b.is_ascii_digit());
+                if !valid {
+                    return Err(CatalogError::BadLeikaKey {
+                        service: service.id.clone(),
+                        key: key.clone(),
+                    });
+                }
+            }
+            if service.documents.is_empty() {
+                return Err(CatalogError::NoDocuments(service.id.clone()));
+            }
+            unique("document", service.documents.iter().map(|d| d.id.as_str()))?;
+            require_text("the name", &service.id, &service.name)?;
+            require_text("the description", &service.id, &service.description)?;
+            require_text("the fee", &service.id, &service.fee)?;
+            for document in &service.documents {
+                require_text("the document name", &document.id, &document.name)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.id == id)
+    }
+
+    pub fn office(&self, id: &str) -> Option<&Office> {
+        self.offices.iter().find(|o| o.id == id)
+    }
+
+    /// Services matching every word of `query`, best first: a match at the
+    /// start of the name before one inside it, before keywords, before the
+    /// description. Case, umlauts and "ae/oe/ue" spellings do not matter, so
+    /// "ausw" finds "Personalausweis" and "fuhrer" finds "Führerschein".
+    pub fn search(&self, query: &str) -> Vec<&Service> {
+        let words: Vec<String> = normalize_for_search(query)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        if words.is_empty() {
+            return self.services.iter().collect();
+        }
+        let mut hits: Vec<(u32, usize, &Service)> = self
+            .services
+            .iter()
+            .enumerate()
+            .filter_map(|(position, service)| {
+                let fields = SearchFields::of(service);
+                let mut rank = 0;
+                for word in &words {
+                    rank += fields.rank(word)?;
+                }
+                Some((rank, position, service))
+            })
+            .collect();
+        hits.sort_by_key(|(rank, position, _)| (*rank, *position));
+        hits.into_iter().map(|(_, _, s)| s).collect()
+    }
+}
+
+struct SearchFields {
+    names: Vec<String>,
+    keywords: Vec<String>,
+    rest: String,
+}
+
+impl SearchFields {
+    fn of(service: &Service) -> Self {
+        SearchFields {
+            names: vec![
+                normalize_for_search(&service.name.de),
+                normalize_for_search(&service.name.en),
+            ],
+            keywords: service
+                .keywords
+                .iter()
+                .map(|k| normalize_for_search(k))
+                .collect(),
+            rest: normalize_for_search(&format!(
+                "{} {} {} {}",
+                service.id,
+                service.description.de,
+                service.description.en,
+                service.leika.as_deref().unwrap_or("")
+            )),
+        }
+    }
+
+    /// Lower is better; `None` when the word occurs nowhere.
+    fn rank(&self, word: &str) -> Option<u32> {
+        if self.names.iter().any(|n| n.starts_with(word)) {
+            Some(0)
+        } else if self
+            .names
+            .iter()
+            .any(|n| n.split_whitespace().any(|w| w.starts_with(word)))
+        {
+            Some(1)
+        } else if self.names.iter().any(|n| n.contains(word)) {
+            Some(2)
+        } else if self.keywords.iter().any(|k| k.contains(word)) {
+            Some(3)
+        } else if self.rest.contains(word) {
+            Some(5)
+        } else {
+            None
+        }
+    }
+}
+
+/// Lower case, umlauts folded, "ae/oe/ue" as "a/o/u", "ß" as "ss": the form in
+/// which both the query and the text are compared.
+pub fn normalize_for_search(text: &str) -> String {
+    let mut folded = String::with_capacity(text.len());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        match c {
+            'ä' => folded.push('a'),
+            'ö' => folded.push('o'),
+            'ü' => folded.push('u'),
+            'ß' => folded.push_str("ss"),
+            c if c.is_alphanumeric() || c.is_whitespace() => folded.push(c),
+            _ => folded.push(' '),
+        }
+    }
+    folded
+        .replace("ae", "a")
+        .replace("oe", "o")
+        .replace("ue", "u")
+}
+
+fn unique<'a>(kind: &'static str, ids: impl Iterator<Item = &'a str>) -> Result<(), CatalogError> {
+    let mut seen = HashSet::new();
+    for id in ids {
+        if !seen.insert(id) {
+            return Err(CatalogError::DuplicateId {
+                kind,
+                id: id.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn require_text(what: &'static str, id: &str, text: &Localized) -> Result<(), CatalogError> {
+    if text.de.trim().is_empty() || text.en.trim().is_empty() {
+        return Err(CatalogError::MissingText {
+            what,
+            id: id.to_string(),
+        });
+    }
+    Ok(())
+}

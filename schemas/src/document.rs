@@ -1,0 +1,114 @@
+//! Model values in automerge documents: create, load with verification, read
+//! and edit. Every edit is one automerge change with a time and a message, so
+//! the history says when and what; the actor says which device.
+
+use automerge::transaction::CommitOptions;
+use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
+use autosurgeon::{Hydrate, Reconcile};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error("not a readable automerge document: {0}")]
+    Load(#[source] automerge::AutomergeError),
+    #[error("the document does not have the expected shape: {0}")]
+    Shape(#[from] autosurgeon::HydrateError),
+    #[error("could not write to the document: {0}")]
+    Write(#[from] autosurgeon::ReconcileError),
+}
+
+/// What a document holds, told apart by its top-level fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    Case,
+    OfficeHour,
+}
+
+impl DocumentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Case => "case",
+            DocumentKind::OfficeHour => "office_hour",
+        }
+    }
+
+    pub fn of(doc: &AutoCommit) -> Option<DocumentKind> {
+        let has = |key: &str| doc.get(automerge::ROOT, key).ok().flatten().is_some();
+        if has("citizen") && has("requests") {
+            Some(DocumentKind::Case)
+        } else if has("village") && has("caseworker") {
+            Some(DocumentKind::OfficeHour)
+        } else {
+            None
+        }
+    }
+}
+
+/// A new document holding `value`, written by `actor`.
+pub fn create<T: Reconcile>(
+    actor: ActorId,
+    value: &T,
+    message: &str,
+) -> Result<AutoCommit, DocumentError> {
+    let mut doc = AutoCommit::new().with_actor(actor);
+    autosurgeon::reconcile(&mut doc, value)?;
+    doc.commit_with(options(message));
+    Ok(doc)
+}
+
+/// Loads a saved document (a full save followed by any number of
+/// incremental saves). Corrupt bytes give an error, never a panic.
+pub fn load(bytes: &[u8]) -> Result<AutoCommit, DocumentError> {
+    let outcome = std::panic::catch_unwind(|| AutoCommit::load(bytes));
+    match outcome {
+        Ok(result) => result.map_err(DocumentError::Load),
+        Err(_) => Err(DocumentError::Load(automerge::AutomergeError::Fail)),
+    }
+}
+
+/// Appends incremental saves or changes to a loaded document.
+pub fn load_incremental(doc: &mut AutoCommit, bytes: &[u8]) -> Result<(), DocumentError> {
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.load_incremental(bytes)));
+    match outcome {
+        Ok(result) => result.map(|_| ()).map_err(DocumentError::Load),
+        Err(_) => Err(DocumentError::Load(automerge::AutomergeError::Fail)),
+    }
+}
+
+pub fn read<T: Hydrate>(doc: &AutoCommit) -> Result<T, DocumentError> {
+    Ok(autosurgeon::hydrate(doc)?)
+}
+
+/// Reads the value, lets `edit` change it and writes back only what changed,
+/// as one change. Returns the value as written and whether anything changed.
+pub fn update<T, E>(
+    doc: &mut AutoCommit,
+    message: &str,
+    edit: impl FnOnce(&mut T) -> Result<(), E>,
+) -> Result<Result<(T, bool), E>, DocumentError>
+where
+    T: Reconcile + Hydrate,
+{
+    let mut value: T = read(doc)?;
+    if let Err(e) = edit(&mut value) {
+        return Ok(Err(e));
+    }
+    autosurgeon::reconcile(doc, &value)?;
+    let changed = doc.commit_with(options(message)).is_some();
+    // Re-read so that collaborative text fields carry the new heads.
+    let value = read(doc)?;
+    Ok(Ok((value, changed)))
+}
+
+/// Heads as lowercase hex, sorted, for storage and comparison.
+pub fn heads_hex(heads: &[ChangeHash]) -> Vec<String> {
+    let mut hex: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+    hex.sort();
+    hex
+}
+
+fn options(message: &str) -> CommitOptions {
+    CommitOptions::default()
+        .with_message(message.to_string())
+        .with_time(chrono::Utc::now().timestamp())
+}

@@ -1,0 +1,79 @@
+//! An office hour ("Sprechtag"): a caseworker's session at a place on a day.
+//! One automerge document per office hour; its visitors are the cases that
+//! point to it.
+
+use autosurgeon::{Hydrate, Reconcile};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::IsoDate;
+use crate::string_enum::string_enum;
+
+string_enum! {
+    /// `planned` office hours come from the back office's tour plan; a
+    /// caseworker opens one on the day and closes it at the end.
+    pub enum OfficeHourStatus ("office hour status") {
+        Planned = "planned",
+        Open = "open",
+        Closed = "closed",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfficeHour {
+    pub schema_version: u64,
+    pub id: String,
+    /// The village or town, e.g. "Kleinbrück".
+    pub village: String,
+    /// The venue, e.g. "Dorfgemeinschaftshaus, Raum 2".
+    pub venue: String,
+    pub date: IsoDate,
+    /// `HH:MM`, when planned.
+    #[serde(default)]
+    pub start_time: Option<String>,
+    #[serde(default)]
+    pub end_time: Option<String>,
+    pub caseworker: String,
+    #[serde(default)]
+    pub department: Option<String>,
+    pub status: OfficeHourStatus,
+    #[serde(default)]
+    pub closed_at: Option<String>,
+    /// Taken when the office hour closes, so the record of the day stays as
+    /// it was even when its cases change later.
+    #[serde(default)]
+    pub summary: Option<OfficeHourSummary>,
+}
+
+/// The figures of a closed office hour.
+#[derive(
+    Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct OfficeHourSummary {
+    pub visitors: u64,
+    pub requests_by_service: Vec<ServiceCount>,
+    /// Case numbers of cases whose documents are not complete.
+    pub incomplete_cases: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceCount {
+    #[key]
+    pub service_id: String,
+    pub service_name: String,
+    pub count: u64,
+}
+
+impl OfficeHour {
+    /// "Kleinbrück, Dorfgemeinschaftshaus" as lists show it.
+    pub fn place(&self) -> String {
+        if self.venue.trim().is_empty() {
+            self.village.clone()
+        } else {
+            format!("{}, {}", self.village, self.venue)
+        }
+    }
+}
