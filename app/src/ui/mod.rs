@@ -1,4 +1,512 @@
-//! The egui user interface.
-pub fn run(_dir: Option<std::path::PathBuf>, _args: crate::cli::GuiArgs) -> anyhow::Result<()> {
-    Ok(())
+//! The egui user interface. Views draw and push requests into an outbox that
+//! goes to the store worker after the frame; replies arrive through the
+//! worker's channel. The UI thread never touches the disk.
+
+mod case_editor;
+mod case_list;
+mod catalog_view;
+mod office_hours;
+pub mod prefs;
+mod widgets;
+mod worker;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use egui::{Key, KeyboardShortcut, Modifiers};
+use rust_i18n::t;
+use sprechtag_schemas::{Case, Catalog, OfficeHourSummary};
+
+use crate::store::{Device, OfficeHourRow, StoreError};
+pub use prefs::Prefs;
+use worker::{Reply, Request, Worker};
+
+/// Starts the desktop app on the data in `data_dir` (or the default place).
+pub fn run(data_dir: Option<PathBuf>, args: crate::cli::GuiArgs) -> anyhow::Result<()> {
+    let dir = data_dir.unwrap_or_else(crate::paths::default_data_dir);
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Sprechtag")
+            .with_app_id("sprechtag")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([800.0, 560.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Sprechtag",
+        options,
+        Box::new(move |_cc| Ok(Box::new(SprechtagApp::new(dir, args.open)))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+const FOCUS_SEARCH: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
+const NEW_VISIT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::N);
+
+pub struct SprechtagApp {
+    dir: PathBuf,
+    prefs: Prefs,
+    prefs_dirty: bool,
+    worker: Option<Worker>,
+    open_on_unlock: Option<String>,
+    state: AppState,
+}
+
+impl std::fmt::Debug for SprechtagApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SprechtagApp")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+enum AppState {
+    Locked(UnlockView),
+    Unlocked(Box<Session>),
+}
+
+#[derive(Default)]
+struct UnlockView {
+    passphrase: String,
+    repeat: String,
+    error: Option<String>,
+    busy: bool,
+    focused_once: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    OfficeHours,
+    Cases,
+    Catalog,
+    Settings,
+}
+
+/// Everything the app shows once unlocked.
+struct Session {
+    device: Device,
+    catalog: Arc<Catalog>,
+    tab: Tab,
+    office_hours: office_hours::OfficeHoursView,
+    cases: case_list::CaseListView,
+    catalog_view: catalog_view::CatalogView,
+    editor: Option<case_editor::CaseEditor>,
+    summaries: HashMap<String, OfficeHourSummary>,
+    office_hour_rows: Vec<OfficeHourRow>,
+    error: Option<String>,
+    outbox: Vec<Request>,
+    focus_search: bool,
+}
+
+impl SprechtagApp {
+    pub fn new(dir: PathBuf, open_on_unlock: Option<String>) -> Self {
+        let prefs = Prefs::load(&dir);
+        SprechtagApp {
+            dir,
+            prefs,
+            prefs_dirty: true,
+            worker: None,
+            open_on_unlock,
+            state: AppState::Locked(UnlockView::default()),
+        }
+    }
+
+    fn first_start(&self) -> bool {
+        !crate::store::Store::exists(&self.dir)
+    }
+
+    /// Draws one frame; the whole UI hangs off this for the window and tests.
+    pub fn ui_root(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if self.prefs_dirty {
+            self.prefs.apply(&ctx);
+            self.prefs_dirty = false;
+        }
+        if self.worker.is_none() {
+            let wake = ctx.clone();
+            self.worker = Some(Worker::spawn(self.dir.clone(), move || {
+                wake.request_repaint()
+            }));
+        }
+        self.receive();
+        let first_start = self.first_start();
+        let mut unlock_request = None;
+        match &mut self.state {
+            AppState::Locked(view) => {
+                if let Some(passphrase) = unlock_ui(ui, view, first_start) {
+                    unlock_request = Some(passphrase);
+                }
+            }
+            AppState::Unlocked(session) => {
+                let prefs_changed = session_ui(ui, session, &mut self.prefs);
+                if prefs_changed {
+                    self.prefs_dirty = true;
+                    if let Err(e) = self.prefs.save(&self.dir) {
+                        session.error = Some(format!("{}: {e}", t!("settings.not_saved")));
+                    }
+                }
+                let outbox = std::mem::take(&mut session.outbox);
+                if let Some(worker) = &self.worker {
+                    for request in outbox {
+                        worker.send(request);
+                    }
+                }
+            }
+        }
+        if let (Some(passphrase), Some(worker)) = (unlock_request, &self.worker) {
+            worker.send(Request::Unlock { passphrase });
+        }
+    }
+
+    fn receive(&mut self) {
+        let Some(worker) = &self.worker else { return };
+        while let Some(reply) = worker.try_recv() {
+            match (&mut self.state, reply) {
+                (AppState::Locked(_), Reply::Unlocked { device, catalog }) => {
+                    let mut session = Session::new(device, catalog);
+                    if let Some(case) = self.open_on_unlock.take() {
+                        session.outbox.push(Request::LoadCase(case));
+                    }
+                    for request in std::mem::take(&mut session.outbox) {
+                        worker.send(request);
+                    }
+                    self.state = AppState::Unlocked(Box::new(session));
+                }
+                (AppState::Locked(view), Reply::UnlockFailed(error)) => {
+                    view.busy = false;
+                    view.passphrase.clear();
+                    view.repeat.clear();
+                    view.error = Some(unlock_error_text(&error));
+                }
+                (AppState::Unlocked(session), reply) => {
+                    session.on_reply(reply);
+                    for request in std::mem::take(&mut session.outbox) {
+                        worker.send(request);
+                    }
+                }
+                (AppState::Locked(_), _) => {}
+            }
+        }
+    }
+}
+
+impl eframe::App for SprechtagApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.ui_root(ui);
+    }
+}
+
+fn unlock_error_text(error: &StoreError) -> String {
+    match error {
+        StoreError::WrongPassphrase => t!("unlock.wrong").into_owned(),
+        StoreError::WeakPassphrase => {
+            t!("unlock.too_short", n = crate::store::MIN_PASSPHRASE_CHARS).into_owned()
+        }
+        other => format!("{}: {other}", t!("unlock.failed")),
+    }
+}
+
+/// The passphrase screen; returns the passphrase when the user submits it.
+fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView, first_start: bool) -> Option<String> {
+    let mut submit = None;
+    egui::CentralPanel::default().show(ui, |ui| {
+        ui.vertical_centered(|ui| {
+            ui.add_space(60.0);
+            ui.heading(t!("app_name"));
+            ui.add_space(8.0);
+            ui.label(if first_start {
+                t!("unlock.first_start")
+            } else {
+                t!("unlock.prompt")
+            });
+            ui.add_space(16.0);
+            let label = ui.label(t!("unlock.passphrase"));
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut view.passphrase)
+                        .password(true)
+                        .desired_width(320.0),
+                )
+                .labelled_by(label.id);
+            if !view.focused_once {
+                field.request_focus();
+                view.focused_once = true;
+            }
+            let enter_in_first = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            let mut enter = enter_in_first;
+            if first_start {
+                let label = ui.label(t!("unlock.repeat"));
+                let repeat = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut view.repeat)
+                            .password(true)
+                            .desired_width(320.0),
+                    )
+                    .labelled_by(label.id);
+                if enter_in_first {
+                    repeat.request_focus();
+                }
+                enter = repeat.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            }
+            ui.add_space(8.0);
+            let button_text = if first_start {
+                t!("unlock.create")
+            } else {
+                t!("unlock.open")
+            };
+            let clicked = ui
+                .add_enabled(!view.busy, egui::Button::new(button_text))
+                .clicked();
+            if (clicked || enter) && !view.busy {
+                if first_start && view.passphrase != view.repeat {
+                    view.error = Some(t!("unlock.mismatch").into_owned());
+                } else if view.passphrase.is_empty() {
+                    view.error = Some(t!("unlock.empty").into_owned());
+                } else {
+                    view.busy = true;
+                    view.error = None;
+                    submit = Some(view.passphrase.clone());
+                }
+            }
+            if view.busy {
+                ui.add(egui::Spinner::new());
+                ui.label(t!("unlock.busy"));
+            }
+            if let Some(error) = &view.error {
+                ui.add_space(8.0);
+                widgets::error_banner(ui, error);
+            }
+        });
+    });
+    submit
+}
+
+impl Session {
+    fn new(device: Device, catalog: Arc<Catalog>) -> Session {
+        let mut session = Session {
+            device,
+            catalog,
+            tab: Tab::OfficeHours,
+            office_hours: office_hours::OfficeHoursView::default(),
+            cases: case_list::CaseListView::default(),
+            catalog_view: catalog_view::CatalogView::default(),
+            editor: None,
+            summaries: HashMap::new(),
+            office_hour_rows: Vec::new(),
+            error: None,
+            outbox: Vec::new(),
+            focus_search: false,
+        };
+        session.outbox.push(Request::OfficeHours);
+        session.cases.refresh(&mut session.outbox);
+        session
+    }
+
+    fn on_reply(&mut self, reply: Reply) {
+        match reply {
+            Reply::Unlocked { .. } | Reply::UnlockFailed(_) => {}
+            Reply::OfficeHours(rows) => {
+                self.office_hour_rows = rows;
+                self.office_hours.refresh_visitors(&mut self.outbox);
+            }
+            Reply::OfficeHourOpened(office_hour) => {
+                self.office_hours.opened(&office_hour);
+                self.outbox.push(Request::OfficeHours);
+            }
+            Reply::OfficeHourClosed(office_hour) => {
+                if let Some(summary) = office_hour.summary.clone() {
+                    self.summaries.insert(office_hour.id.clone(), summary);
+                }
+                self.outbox.push(Request::OfficeHours);
+            }
+            Reply::Summary { id, summary } => {
+                self.summaries.insert(id, summary);
+            }
+            Reply::Cases { page, generation } => {
+                if generation == self.office_hours.visitors_generation() {
+                    self.office_hours.visitors = page;
+                } else {
+                    self.cases.on_page(page, generation);
+                }
+            }
+            Reply::CaseLoaded(case) => self.open_editor(case_editor::CaseEditor::stored(case)),
+            Reply::CaseCreated { case, seq } => {
+                if let Some(editor) = &mut self.editor {
+                    editor.on_created(&case, seq, &mut self.outbox);
+                }
+                self.after_case_change();
+            }
+            Reply::CaseSaved { case, seq } => {
+                if let Some(editor) = &mut self.editor {
+                    editor.on_saved(&case, seq);
+                }
+                self.after_case_change();
+            }
+            Reply::SaveFailed {
+                case_id,
+                seq,
+                error,
+            } => match &mut self.editor {
+                Some(editor) if editor.case.id == case_id || case_id.is_empty() => {
+                    editor.on_failed(seq, error);
+                }
+                _ => self.error = Some(error),
+            },
+            Reply::Failed(error) => self.error = Some(error),
+        }
+    }
+
+    fn open_editor(&mut self, editor: case_editor::CaseEditor) {
+        self.editor = Some(editor);
+    }
+
+    /// Lists that show cases are refreshed after every stored change.
+    fn after_case_change(&mut self) {
+        self.cases.refresh(&mut self.outbox);
+        self.outbox.push(Request::OfficeHours);
+    }
+}
+
+/// The unlocked app; returns whether the display preferences changed.
+fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bool {
+    let mut prefs_changed = false;
+    if ui.input_mut(|i| i.consume_shortcut(&FOCUS_SEARCH)) {
+        session.editor = None;
+        session.tab = Tab::Cases;
+        session.focus_search = true;
+    }
+    if ui.input_mut(|i| i.consume_shortcut(&NEW_VISIT)) {
+        if let Some(id) = session
+            .office_hours
+            .open_selected(&session.office_hour_rows)
+        {
+            session.editor = Some(case_editor::CaseEditor::draft(Some(id), &session.device));
+        }
+    }
+    egui::Panel::top("top_bar").show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(t!("app_name"));
+            ui.separator();
+            for (tab, label) in [
+                (Tab::OfficeHours, t!("tab.office_hours")),
+                (Tab::Cases, t!("tab.cases")),
+                (Tab::Catalog, t!("tab.catalog")),
+                (Tab::Settings, t!("tab.settings")),
+            ] {
+                let selected = session.tab == tab && session.editor.is_none();
+                if ui.selectable_label(selected, label).clicked() {
+                    session.tab = tab;
+                    session.editor = None;
+                    if tab == Tab::Cases {
+                        session.cases.refresh(&mut session.outbox);
+                    }
+                }
+            }
+            ui.separator();
+            ui.label(t!("device.prefix", prefix = session.device.prefix.as_str()));
+        });
+    });
+    if let Some(error) = session.error.clone() {
+        egui::Panel::bottom("error_bar").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                widgets::error_banner(ui, &error);
+                if ui.button(t!("common.dismiss")).clicked() {
+                    session.error = None;
+                }
+            });
+        });
+    }
+    egui::CentralPanel::default().show(ui, |ui| {
+        if let Some(editor) = &mut session.editor {
+            let office_hour = editor.case.office_hour_id.as_deref().and_then(|id| {
+                session
+                    .office_hour_rows
+                    .iter()
+                    .find(|row| row.id == id)
+                    .map(OfficeHourRow::label)
+            });
+            if editor.ui(
+                ui,
+                &session.catalog,
+                office_hour.as_deref(),
+                &mut session.outbox,
+            ) {
+                session.editor = None;
+            }
+            return;
+        }
+        match session.tab {
+            Tab::OfficeHours => {
+                let action = session.office_hours.ui(
+                    ui,
+                    &session.office_hour_rows,
+                    &session.summaries,
+                    &mut session.outbox,
+                );
+                match action {
+                    office_hours::Action::None => {}
+                    office_hours::Action::NewVisit(id) => {
+                        session.editor =
+                            Some(case_editor::CaseEditor::draft(Some(id), &session.device));
+                    }
+                    office_hours::Action::OpenCase(id) => {
+                        session.outbox.push(Request::LoadCase(id));
+                    }
+                }
+            }
+            Tab::Cases => {
+                let focus = std::mem::take(&mut session.focus_search);
+                let labels: Vec<(String, String)> = session
+                    .office_hour_rows
+                    .iter()
+                    .map(|row| (row.id.clone(), row.label()))
+                    .collect();
+                if let Some(id) =
+                    session
+                        .cases
+                        .ui(ui, &session.catalog, &labels, focus, &mut session.outbox)
+                {
+                    session.outbox.push(Request::LoadCase(id));
+                }
+            }
+            Tab::Catalog => session
+                .catalog_view
+                .ui(ui, &session.catalog, &prefs.language),
+            Tab::Settings => prefs_changed = settings_ui(ui, prefs, &session.device),
+        }
+    });
+    prefs_changed
+}
+
+fn settings_ui(ui: &mut egui::Ui, prefs: &mut Prefs, device: &Device) -> bool {
+    let before = prefs.clone();
+    ui.heading(t!("settings.title"));
+    ui.add_space(8.0);
+    ui.checkbox(&mut prefs.large_text, t!("settings.large_text"));
+    ui.checkbox(&mut prefs.high_contrast, t!("settings.high_contrast"));
+    ui.add_space(8.0);
+    ui.horizontal(|ui| {
+        ui.label(t!("settings.language"));
+        ui.radio_value(&mut prefs.language, "de".to_string(), "Deutsch");
+        ui.radio_value(&mut prefs.language, "en".to_string(), "English");
+    });
+    ui.add_space(16.0);
+    ui.label(t!(
+        "settings.device",
+        id = device.id.to_string(),
+        prefix = device.prefix.as_str()
+    ));
+    ui.label(t!("settings.shortcuts"));
+    *prefs != before
+}
+
+/// Case shown in the editor, as it reads in lists.
+pub(crate) fn case_title(case: &Case) -> String {
+    let name = case.citizen.display_name();
+    if case.number.is_empty() {
+        name
+    } else {
+        format!("{} · {name}", case.number)
+    }
 }

@@ -1,0 +1,418 @@
+//! Record a visit: the citizen, their needs and consent, the requests with
+//! their document checklists, and notes. There is no save button: every
+//! change goes to the store worker, and "Gespeichert" shows only after the
+//! worker reports the change on disk.
+
+use autosurgeon::Text;
+use egui::{Key, Role, WidgetInfo};
+use rust_i18n::t;
+use sprechtag_schemas::{
+    Case, CaseStatus, Catalog, Citizen, DocumentState, IsoDate, Request as CaseRequest,
+};
+
+use super::case_list::status_text;
+use super::widgets;
+use super::worker::Request;
+use crate::store::Device;
+
+pub struct CaseEditor {
+    /// The case as the caseworker sees it now.
+    pub case: Case,
+    /// The content last handed to the worker (or loaded).
+    sent: Case,
+    seq_sent: u64,
+    seq_acked: u64,
+    creating: bool,
+    save_error: Option<String>,
+    birth_text: String,
+    consent_text: String,
+    notes: String,
+    service_query: String,
+    focus_first: bool,
+}
+
+const DOCUMENT_STATES: [DocumentState; 4] = [
+    DocumentState::Presented,
+    DocumentState::Missing,
+    DocumentState::NotApplicable,
+    DocumentState::Unchecked,
+];
+
+impl CaseEditor {
+    /// A new visit at `office_hour_id`, stored as soon as it has a name.
+    pub fn draft(office_hour_id: Option<String>, _device: &Device) -> CaseEditor {
+        let mut case = Case::draft(Citizen::default());
+        case.office_hour_id = office_hour_id;
+        CaseEditor::with(case)
+    }
+
+    pub fn stored(case: Case) -> CaseEditor {
+        CaseEditor::with(case)
+    }
+
+    fn with(case: Case) -> CaseEditor {
+        CaseEditor {
+            birth_text: case
+                .citizen
+                .birth_date
+                .map(IsoDate::to_german)
+                .unwrap_or_default(),
+            consent_text: case
+                .citizen
+                .consent
+                .date
+                .map(IsoDate::to_german)
+                .unwrap_or_default(),
+            notes: case.notes.as_str().to_string(),
+            sent: case.clone(),
+            case,
+            seq_sent: 0,
+            seq_acked: 0,
+            creating: false,
+            save_error: None,
+            service_query: String::new(),
+            focus_first: true,
+        }
+    }
+
+    pub fn on_created(&mut self, created: &Case, seq: u64, outbox: &mut Vec<Request>) {
+        self.creating = false;
+        self.seq_acked = self.seq_acked.max(seq);
+        self.save_error = None;
+        for case in [&mut self.case, &mut self.sent] {
+            case.id = created.id.clone();
+            case.number = created.number.clone();
+            case.created_at = created.created_at.clone();
+            case.created_by = created.created_by.clone();
+        }
+        // Typed while the case was being created: save it now.
+        self.send_changes(outbox);
+    }
+
+    pub fn on_saved(&mut self, saved: &Case, seq: u64) {
+        if saved.id == self.case.id {
+            self.seq_acked = self.seq_acked.max(seq);
+            self.save_error = None;
+        }
+    }
+
+    pub fn on_failed(&mut self, seq: u64, error: String) {
+        self.creating = false;
+        self.seq_acked = self.seq_acked.max(seq);
+        self.save_error = Some(error);
+        // Try again with the next change.
+        self.sent = Case::draft(Citizen::default());
+    }
+
+    fn has_name(&self) -> bool {
+        !self.case.citizen.surname.trim().is_empty()
+            || !self.case.citizen.given_names.trim().is_empty()
+    }
+
+    fn send_changes(&mut self, outbox: &mut Vec<Request>) {
+        if self.case == self.sent || self.creating || !self.has_name() {
+            return;
+        }
+        self.seq_sent += 1;
+        self.sent = self.case.clone();
+        if self.case.id.is_empty() {
+            self.creating = true;
+            outbox.push(Request::CreateCase {
+                draft: self.case.clone(),
+                seq: self.seq_sent,
+            });
+        } else {
+            outbox.push(Request::SaveCase {
+                case: self.case.clone(),
+                seq: self.seq_sent,
+            });
+        }
+    }
+
+    fn save_state_ui(&self, ui: &mut egui::Ui) {
+        if let Some(error) = &self.save_error {
+            widgets::error_banner(ui, &t!("editor.not_saved", error = error.as_str()));
+        } else if !self.has_name() {
+            ui.label(t!("editor.needs_name"));
+        } else if self.creating || self.seq_acked < self.seq_sent || self.case != self.sent {
+            ui.label(t!("editor.saving"));
+        } else {
+            ui.label(t!("editor.saved"));
+        }
+    }
+
+    /// Draws the editor; returns true when the caseworker closes it.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        catalog: &Catalog,
+        office_hour: Option<&str>,
+        outbox: &mut Vec<Request>,
+    ) -> bool {
+        let mut close = false;
+        ui.horizontal_wrapped(|ui| {
+            let title = if self.case.number.is_empty() {
+                t!("editor.new_visit").into_owned()
+            } else {
+                super::case_title(&self.case)
+            };
+            ui.heading(title);
+            ui.separator();
+            self.save_state_ui(ui);
+            ui.separator();
+            if ui.button(t!("editor.back")).clicked() {
+                close = true;
+            }
+        });
+        if let Some(office_hour) = office_hour {
+            ui.label(t!("editor.office_hour", office_hour = office_hour));
+        }
+        ui.separator();
+        egui::ScrollArea::vertical()
+            .auto_shrink(false)
+            .show(ui, |ui| {
+                self.status_ui(ui);
+                ui.add_space(8.0);
+                self.citizen_ui(ui);
+                ui.add_space(8.0);
+                self.requests_ui(ui, catalog);
+                ui.add_space(8.0);
+                ui.strong(t!("editor.notes"));
+                let label = ui.label(t!("editor.notes_label"));
+                let notes = ui
+                    .add(
+                        egui::TextEdit::multiline(&mut self.notes)
+                            .desired_rows(4)
+                            .desired_width(f32::INFINITY),
+                    )
+                    .labelled_by(label.id);
+                if notes.changed() {
+                    self.case.notes = Text::with_value(&self.notes);
+                }
+            });
+        if ui.input(|i| i.key_pressed(Key::Escape)) {
+            close = true;
+        }
+        self.send_changes(outbox);
+        close
+    }
+
+    fn status_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            egui::ComboBox::from_label(t!("editor.status"))
+                .selected_text(status_text(self.case.status))
+                .show_ui(ui, |ui| {
+                    for status in CaseStatus::ALL {
+                        ui.selectable_value(&mut self.case.status, *status, status_text(*status));
+                    }
+                });
+            let missing: Vec<&str> = self
+                .case
+                .missing_documents()
+                .map(|(_, d)| d.name.as_str())
+                .collect();
+            let unchecked = self.case.unchecked_documents().count();
+            if self.case.requests.is_empty() {
+                ui.label(t!("editor.no_requests"));
+            } else if self.case.is_complete() {
+                widgets::status_badge(ui, true, &t!("editor.complete"));
+            } else {
+                let mut text = String::new();
+                if !missing.is_empty() {
+                    text = t!("editor.missing", documents = missing.join(", ")).into_owned();
+                }
+                if unchecked > 0 {
+                    if !text.is_empty() {
+                        text.push_str(" · ");
+                    }
+                    text.push_str(&t!("editor.unchecked", n = unchecked));
+                }
+                widgets::status_badge(ui, false, &text);
+            }
+        });
+    }
+
+    fn citizen_ui(&mut self, ui: &mut egui::Ui) {
+        ui.strong(t!("editor.citizen"));
+        let citizen = &mut self.case.citizen;
+        egui::Grid::new("citizen").num_columns(2).show(ui, |ui| {
+            let surname = widgets::text_row(ui, &t!("editor.surname"), &mut citizen.surname);
+            if self.focus_first {
+                surname.request_focus();
+                self.focus_first = false;
+            }
+            widgets::text_row(ui, &t!("editor.given_names"), &mut citizen.given_names);
+            let birth = widgets::text_row(ui, &t!("editor.birth_date"), &mut self.birth_text);
+            if birth.changed() {
+                citizen.birth_date = self.birth_text.parse().ok();
+            }
+            widgets::text_row(ui, &t!("editor.street"), &mut citizen.address.street);
+            widgets::text_row(ui, &t!("editor.postcode"), &mut citizen.address.postcode);
+            widgets::text_row(ui, &t!("editor.town"), &mut citizen.address.town);
+            widgets::text_row(ui, &t!("editor.phone"), &mut citizen.phone);
+        });
+        if !self.birth_text.trim().is_empty() && citizen.birth_date.is_none() {
+            widgets::error_banner(ui, &t!("common.bad_date"));
+        }
+        ui.add_space(4.0);
+        ui.strong(t!("editor.needs"));
+        ui.horizontal_wrapped(|ui| {
+            let needs = &mut citizen.needs;
+            ui.checkbox(&mut needs.large_print, t!("needs.large_print"));
+            ui.checkbox(&mut needs.hard_of_hearing, t!("needs.hard_of_hearing"));
+            ui.checkbox(&mut needs.visually_impaired, t!("needs.visually_impaired"));
+            ui.checkbox(
+                &mut needs.accompanied_by_carer,
+                t!("needs.accompanied_by_carer"),
+            );
+            ui.checkbox(&mut needs.wheelchair_access, t!("needs.wheelchair_access"));
+            ui.checkbox(&mut needs.interpreter, t!("needs.interpreter"));
+        });
+        ui.add_space(4.0);
+        ui.horizontal_wrapped(|ui| {
+            let consent = &mut citizen.consent;
+            if ui
+                .checkbox(&mut consent.given, t!("editor.consent"))
+                .changed()
+            {
+                if consent.given && consent.date.is_none() {
+                    let today = IsoDate::today();
+                    consent.date = Some(today);
+                    self.consent_text = today.to_german();
+                } else if !consent.given {
+                    consent.date = None;
+                    self.consent_text.clear();
+                }
+            }
+            if consent.given {
+                let label = ui.label(t!("editor.consent_date"));
+                let field = ui
+                    .add(egui::TextEdit::singleline(&mut self.consent_text).desired_width(110.0))
+                    .labelled_by(label.id);
+                if field.changed() {
+                    consent.date = self.consent_text.parse().ok();
+                }
+                if consent.date.is_none() {
+                    widgets::error_banner(ui, &t!("common.bad_date"));
+                }
+            }
+        });
+    }
+
+    fn requests_ui(&mut self, ui: &mut egui::Ui, catalog: &Catalog) {
+        ui.strong(t!("editor.requests"));
+        let mut remove = None;
+        for (index, request) in self.case.requests.iter_mut().enumerate() {
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.horizontal(|ui| {
+                    ui.strong(&request.service_name);
+                    if let Some(service) = catalog.service(&request.service_id) {
+                        ui.label(format!("({})", service.fee.de));
+                    }
+                    let removal = ui.button(t!("editor.remove_request"));
+                    removal.widget_info(|| {
+                        WidgetInfo::labeled(
+                            Role::Button,
+                            true,
+                            t!(
+                                "editor.remove_request_named",
+                                service = request.service_name.as_str()
+                            ),
+                        )
+                    });
+                    if removal.clicked() {
+                        remove = Some(index);
+                    }
+                });
+                egui::Grid::new(("documents", &request.id))
+                    .num_columns(3)
+                    .striped(true)
+                    .show(ui, |ui| {
+                        for document in &mut request.documents {
+                            ui.label(&document.name);
+                            ui.horizontal(|ui| {
+                                for state in DOCUMENT_STATES {
+                                    let text = document_state_text(state);
+                                    let selected = document.state == state;
+                                    let radio = ui.radio(selected, text.as_str());
+                                    let name = format!("{}: {text}", document.name);
+                                    radio.widget_info(|| {
+                                        WidgetInfo::selected(
+                                            Role::RadioButton,
+                                            true,
+                                            selected,
+                                            &name,
+                                        )
+                                    });
+                                    if radio.clicked() {
+                                        document.state = state;
+                                    }
+                                }
+                            });
+                            let note = ui.add(
+                                egui::TextEdit::singleline(&mut document.note)
+                                    .hint_text(t!("editor.document_note"))
+                                    .desired_width(220.0),
+                            );
+                            let note_name = t!(
+                                "editor.document_note_named",
+                                document = document.name.as_str()
+                            )
+                            .into_owned();
+                            note.widget_info(|| {
+                                WidgetInfo::labeled(Role::TextInput, true, &note_name)
+                            });
+                            ui.end_row();
+                        }
+                    });
+            });
+        }
+        if let Some(index) = remove {
+            self.case.requests.remove(index);
+        }
+        ui.add_space(4.0);
+        ui.horizontal_wrapped(|ui| {
+            let label = ui.label(t!("editor.add_request"));
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.service_query)
+                        .hint_text(t!("editor.add_request_hint"))
+                        .desired_width(260.0),
+                )
+                .labelled_by(label.id);
+            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            let query = self.service_query.trim().to_string();
+            if query.is_empty() {
+                return;
+            }
+            let matches: Vec<_> = catalog.search(&query).into_iter().take(6).collect();
+            if matches.is_empty() {
+                ui.label(t!("editor.no_service"));
+            }
+            let mut chosen = None;
+            if enter {
+                chosen = matches.first().copied();
+            }
+            for service in &matches {
+                if ui.button(format!("+ {}", service.name.de)).clicked() {
+                    chosen = Some(service);
+                }
+            }
+            if let Some(service) = chosen {
+                self.case.requests.push(CaseRequest::for_service(service));
+                self.service_query.clear();
+            }
+        });
+    }
+}
+
+pub fn document_state_text(state: DocumentState) -> String {
+    match state {
+        DocumentState::Unchecked => t!("document_state.unchecked"),
+        DocumentState::Presented => t!("document_state.presented"),
+        DocumentState::Missing => t!("document_state.missing"),
+        DocumentState::NotApplicable => t!("document_state.not_applicable"),
+    }
+    .into_owned()
+}

@@ -1,0 +1,192 @@
+//! Find any case again: full-text search and filters over the index, a page
+//! at a time.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rust_i18n::t;
+use sprechtag_schemas::{CaseStatus, Catalog};
+
+use super::worker::Request;
+use crate::store::{CaseFilter, CasePage};
+
+const PAGE: usize = 50;
+
+/// Tags list requests so that a late reply to an older search is ignored.
+pub fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[derive(Default)]
+pub struct CaseListView {
+    search: String,
+    status: Option<CaseStatus>,
+    office_hour_id: Option<String>,
+    service_id: Option<String>,
+    shown: usize,
+    page: CasePage,
+    generation: u64,
+}
+
+impl CaseListView {
+    pub fn refresh(&mut self, outbox: &mut Vec<Request>) {
+        self.generation = next_generation();
+        outbox.push(Request::Cases {
+            filter: CaseFilter {
+                search: self.search.clone(),
+                status: self.status,
+                office_hour_id: self.office_hour_id.clone(),
+                service_id: self.service_id.clone(),
+                offset: 0,
+                limit: self.shown.max(PAGE),
+            },
+            generation: self.generation,
+        });
+    }
+
+    pub fn on_page(&mut self, page: CasePage, generation: u64) {
+        if generation == self.generation {
+            self.page = page;
+        }
+    }
+
+    /// Returns the id of a case to open.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        catalog: &Catalog,
+        office_hours: &[(String, String)],
+        focus_search: bool,
+        outbox: &mut Vec<Request>,
+    ) -> Option<String> {
+        let mut open = None;
+        let mut changed = false;
+        ui.heading(t!("cases.title"));
+        ui.horizontal_wrapped(|ui| {
+            let label = ui.label(t!("cases.search"));
+            let search = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.search)
+                        .hint_text(t!("cases.search_hint"))
+                        .desired_width(280.0),
+                )
+                .labelled_by(label.id);
+            if focus_search {
+                search.request_focus();
+            }
+            changed |= search.changed();
+
+            let status_text_now = self
+                .status
+                .map_or_else(|| t!("cases.all").into_owned(), status_text);
+            egui::ComboBox::from_label(t!("cases.status"))
+                .selected_text(status_text_now)
+                .show_ui(ui, |ui| {
+                    changed |= ui
+                        .selectable_value(&mut self.status, None, t!("cases.all"))
+                        .changed();
+                    for status in CaseStatus::ALL {
+                        changed |= ui
+                            .selectable_value(&mut self.status, Some(*status), status_text(*status))
+                            .changed();
+                    }
+                });
+            let office_hour_now = self
+                .office_hour_id
+                .as_deref()
+                .and_then(|id| office_hours.iter().find(|(i, _)| i == id))
+                .map_or_else(|| t!("cases.all").into_owned(), |(_, label)| label.clone());
+            egui::ComboBox::from_label(t!("cases.office_hour"))
+                .selected_text(office_hour_now)
+                .show_ui(ui, |ui| {
+                    changed |= ui
+                        .selectable_value(&mut self.office_hour_id, None, t!("cases.all"))
+                        .changed();
+                    for (id, label) in office_hours {
+                        changed |= ui
+                            .selectable_value(&mut self.office_hour_id, Some(id.clone()), label)
+                            .changed();
+                    }
+                });
+            let service_now = self
+                .service_id
+                .as_deref()
+                .and_then(|id| catalog.service(id))
+                .map_or_else(|| t!("cases.all").into_owned(), |s| s.name.de.clone());
+            egui::ComboBox::from_label(t!("cases.service"))
+                .selected_text(service_now)
+                .show_ui(ui, |ui| {
+                    changed |= ui
+                        .selectable_value(&mut self.service_id, None, t!("cases.all"))
+                        .changed();
+                    for service in &catalog.services {
+                        changed |= ui
+                            .selectable_value(
+                                &mut self.service_id,
+                                Some(service.id.clone()),
+                                &service.name.de,
+                            )
+                            .changed();
+                    }
+                });
+        });
+        if changed {
+            self.shown = PAGE;
+            self.refresh(outbox);
+        }
+        ui.label(t!(
+            "cases.count",
+            shown = self.page.rows.len(),
+            total = self.page.total
+        ));
+        ui.separator();
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::Grid::new("case_list")
+                .striped(true)
+                .num_columns(5)
+                .show(ui, |ui| {
+                    ui.strong(t!("cases.col_case"));
+                    ui.strong(t!("cases.col_village"));
+                    ui.strong(t!("cases.col_services"));
+                    ui.strong(t!("cases.col_status"));
+                    ui.strong(t!("cases.col_documents"));
+                    ui.end_row();
+                    for row in &self.page.rows {
+                        let label =
+                            format!("{} · {}, {}", row.number, row.surname, row.given_names);
+                        if ui.button(label).clicked() {
+                            open = Some(row.id.clone());
+                        }
+                        ui.label(&row.village);
+                        ui.label(&row.services);
+                        ui.label(status_text(row.status));
+                        ui.label(if row.complete {
+                            t!("case.complete").into_owned()
+                        } else if row.missing_count > 0 {
+                            t!("case.missing_n", n = row.missing_count).into_owned()
+                        } else {
+                            t!("case.incomplete").into_owned()
+                        });
+                        ui.end_row();
+                    }
+                });
+            if self.page.rows.len() < self.page.total && ui.button(t!("cases.more")).clicked() {
+                self.shown = self.page.rows.len() + PAGE;
+                self.refresh(outbox);
+            }
+        });
+        open
+    }
+}
+
+pub fn status_text(status: CaseStatus) -> String {
+    match status {
+        CaseStatus::Open => t!("status.open"),
+        CaseStatus::WaitingForDocuments => t!("status.waiting_for_documents"),
+        CaseStatus::Complete => t!("status.complete"),
+        CaseStatus::Forwarded => t!("status.forwarded"),
+        CaseStatus::Done => t!("status.done"),
+        CaseStatus::Cancelled => t!("status.cancelled"),
+    }
+    .into_owned()
+}

@@ -1,0 +1,91 @@
+//! The knowledge base: search and read the service catalogue without
+//! creating a case.
+
+use rust_i18n::t;
+use sprechtag_schemas::Catalog;
+
+#[derive(Default)]
+pub struct CatalogView {
+    query: String,
+    selected: Option<String>,
+}
+
+impl CatalogView {
+    pub fn ui(&mut self, ui: &mut egui::Ui, catalog: &Catalog, language: &str) {
+        egui::Panel::left("catalog_list")
+            .resizable(true)
+            .default_size(320.0)
+            .show(ui, |ui| {
+                ui.heading(t!("catalog.title"));
+                let label = ui.label(t!("catalog.search"));
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.query)
+                        .hint_text(t!("catalog.search_hint"))
+                        .desired_width(f32::INFINITY),
+                )
+                .labelled_by(label.id);
+                ui.separator();
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    for service in catalog.search(&self.query) {
+                        let selected = self.selected.as_deref() == Some(service.id.as_str());
+                        if ui
+                            .selectable_label(selected, service.name.get(language))
+                            .clicked()
+                        {
+                            self.selected = Some(service.id.clone());
+                        }
+                    }
+                });
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            let Some(service) = self.selected.as_deref().and_then(|id| catalog.service(id)) else {
+                ui.label(t!("catalog.choose"));
+                return;
+            };
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                ui.heading(service.name.get(language));
+                ui.add_space(4.0);
+                ui.label(service.description.get(language));
+                ui.add_space(8.0);
+                ui.strong(t!("catalog.documents"));
+                for document in &service.documents {
+                    ui.label(format!("• {}", document.name.get(language)));
+                    if let Some(hint) = &document.hint {
+                        ui.label(
+                            egui::RichText::new(format!("    {}", hint.get(language))).italics(),
+                        );
+                    }
+                }
+                ui.add_space(8.0);
+                ui.label(format!(
+                    "{}: {}",
+                    t!("catalog.fee"),
+                    service.fee.get(language)
+                ));
+                if let Some(office) = catalog.office(&service.office_id) {
+                    ui.label(format!(
+                        "{}: {}, {} {}, {}",
+                        t!("catalog.office"),
+                        office.name.get(language),
+                        t!("catalog.phone"),
+                        office.phone,
+                        office.address
+                    ));
+                    ui.label(format!(
+                        "{}: {}",
+                        t!("catalog.opening_hours"),
+                        office.opening_hours.get(language)
+                    ));
+                }
+                if service.in_person {
+                    ui.label(t!("catalog.in_person"));
+                }
+                ui.label(format!(
+                    "{}: {}",
+                    t!("catalog.leika"),
+                    service.leika.as_deref().unwrap_or("–")
+                ));
+            });
+        });
+    }
+}

@@ -1,0 +1,260 @@
+//! The real UI driven headless, by AccessKit role and accessible label, with
+//! the keyboard alone: controls are reached by focus (as a screen reader
+//! moves it) or Tab, text is typed, buttons and radio buttons are operated
+//! with Enter and Space. No pointer clicks.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui::accesskit::Role;
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use sprechtag::store::{CaseFilter, Store};
+use sprechtag::ui::SprechtagApp;
+use sprechtag_schemas::DocumentState;
+
+const PASSPHRASE: &str = "Sprechtag-Test-2026";
+
+fn harness(dir: &Path) -> Harness<'static, SprechtagApp> {
+    let app = SprechtagApp::new(dir.to_path_buf(), None);
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 1000.0))
+        .build_ui_state(|ui, app: &mut SprechtagApp| app.ui_root(ui), app);
+    harness.run_steps(2);
+    harness
+}
+
+/// Steps frames until `done` holds; the store worker answers on its own thread.
+fn wait_for(
+    harness: &mut Harness<'_, SprechtagApp>,
+    what: &str,
+    done: impl Fn(&Harness<'_, SprechtagApp>) -> bool,
+) {
+    let start = Instant::now();
+    while !done(harness) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        harness.step();
+    }
+    harness.run_steps(2);
+}
+
+fn type_text(harness: &mut Harness<'_, SprechtagApp>, text: &str) {
+    harness.event(egui::Event::Text(text.to_string()));
+    harness.run_steps(2);
+}
+
+fn press(harness: &mut Harness<'_, SprechtagApp>, key: Key) {
+    harness.key_press(key);
+    harness.run_steps(2);
+}
+
+/// Moves keyboard focus to a control, as a screen reader does.
+fn focus(harness: &mut Harness<'_, SprechtagApp>, role: Role, label: &str) {
+    harness.get_by_role_and_label(role, label).focus();
+    harness.run_steps(2);
+    assert!(
+        harness.get_by_role_and_label(role, label).is_focused(),
+        "{label} did not take the focus"
+    );
+}
+
+fn saved(harness: &Harness<'_, SprechtagApp>) -> bool {
+    harness.query_by_label("Gespeichert").is_some()
+}
+
+fn unlock_first_start(harness: &mut Harness<'_, SprechtagApp>) {
+    // The passphrase field has the focus on start.
+    assert!(
+        harness
+            .get_by_role_and_label(Role::PasswordInput, "Passphrase")
+            .is_focused()
+    );
+    type_text(harness, PASSPHRASE);
+    press(harness, Key::Tab);
+    assert!(
+        harness
+            .get_by_role_and_label(Role::PasswordInput, "Passphrase wiederholen")
+            .is_focused()
+    );
+    type_text(harness, PASSPHRASE);
+    press(harness, Key::Enter);
+    wait_for(harness, "the unlocked app", |h| {
+        h.query_by_role_and_label(Role::Button, "Sprechtag eröffnen")
+            .is_some()
+    });
+}
+
+#[test]
+fn a_visit_with_two_requests_is_recorded_checked_and_found_by_keyboard_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = sprechtag::catalog::shipped().expect("catalogue");
+    let id_card = catalog.service("personalausweis").expect("id card service");
+    let photo = &id_card.documents[1].name.de;
+    let old_card = &id_card.documents[0].name.de;
+    let mut harness = harness(dir.path());
+    unlock_first_start(&mut harness);
+
+    // Open an office hour: the form focuses the village; Tab moves on.
+    focus(&mut harness, Role::Button, "Sprechtag eröffnen");
+    press(&mut harness, Key::Enter);
+    assert!(
+        harness
+            .get_by_role_and_label(Role::TextInput, "Ort")
+            .is_focused()
+    );
+    type_text(&mut harness, "Kleinbrück");
+    press(&mut harness, Key::Tab);
+    type_text(&mut harness, "Dorfgemeinschaftshaus");
+    press(&mut harness, Key::Tab); // the date is filled in with today
+    press(&mut harness, Key::Tab);
+    assert!(
+        harness
+            .get_by_role_and_label(Role::TextInput, "Sachbearbeiter/in")
+            .is_focused()
+    );
+    type_text(&mut harness, "Anna Schäfer");
+    focus(&mut harness, Role::Button, "Eröffnen");
+    press(&mut harness, Key::Enter);
+    wait_for(&mut harness, "the opened office hour", |h| {
+        h.query_by_role_and_label(Role::Button, "Neuer Besuch (Strg+N)")
+            .is_some()
+    });
+
+    // Record a visit: Ctrl+N, the surname has the focus.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    harness.run_steps(3);
+    assert!(
+        harness
+            .get_by_role_and_label(Role::TextInput, "Nachname")
+            .is_focused()
+    );
+    type_text(&mut harness, "Zwölfmeier");
+    press(&mut harness, Key::Tab);
+    type_text(&mut harness, "Wilhelmine");
+    wait_for(&mut harness, "the new case to be stored", saved);
+
+    // Two requests, picked by typing a few letters and Enter.
+    for query in ["ausw", "wohngeld"] {
+        focus(&mut harness, Role::TextInput, "Anliegen hinzufügen");
+        type_text(&mut harness, query);
+        press(&mut harness, Key::Enter);
+    }
+    for service in ["Personalausweis beantragen", "Wohngeld beantragen"] {
+        let remove = format!("Anliegen entfernen: {service}");
+        assert!(
+            harness
+                .query_by_role_and_label(Role::Button, &remove)
+                .is_some(),
+            "{service}"
+        );
+    }
+
+    // Mark documents with Space on the radio buttons.
+    focus(
+        &mut harness,
+        Role::RadioButton,
+        &format!("{photo}: vorgelegt"),
+    );
+    press(&mut harness, Key::Space);
+    focus(
+        &mut harness,
+        Role::RadioButton,
+        &format!("{old_card}: fehlt"),
+    );
+    press(&mut harness, Key::Space);
+    wait_for(&mut harness, "the document checks to be stored", saved);
+    assert!(
+        harness
+            .query_by_label_contains(&format!("Es fehlen: {old_card}"))
+            .is_some(),
+        "the case shows what is missing"
+    );
+
+    // Find it again: Ctrl+F goes to the case search.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
+    harness.run_steps(3);
+    assert!(
+        harness
+            .get_by_role_and_label(Role::TextInput, "Suche")
+            .is_focused()
+    );
+    type_text(&mut harness, "zwölf");
+    wait_for(&mut harness, "the case in the search result", |h| {
+        h.query_by_label_contains("Zwölfmeier, Wilhelmine")
+            .is_some()
+    });
+    drop(harness); // closing waits for queued saves
+
+    // What the UI showed as saved is in the store.
+    let mut store = Store::open(dir.path(), PASSPHRASE, Arc::new(catalog.clone())).expect("open");
+    let page = store
+        .list_cases(&CaseFilter {
+            search: "Zwölfmeier".into(),
+            ..CaseFilter::default()
+        })
+        .expect("list");
+    assert_eq!(page.total, 1);
+    let case = store.case(&page.rows[0].id).expect("case");
+    assert_eq!(case.citizen.given_names, "Wilhelmine");
+    assert_eq!(case.requests.len(), 2);
+    let id_request = &case.requests[0];
+    assert_eq!(id_request.service_id, "personalausweis");
+    assert_eq!(id_request.documents[1].state, DocumentState::Presented);
+    assert_eq!(id_request.documents[0].state, DocumentState::Missing);
+    assert!(case.office_hour_id.is_some());
+}
+
+#[test]
+fn a_wrong_passphrase_is_reported_and_the_app_stays_locked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    Store::create(
+        dir.path(),
+        PASSPHRASE,
+        Arc::new(sprechtag::catalog::shipped().expect("catalogue")),
+    )
+    .expect("create");
+    let mut harness = harness(dir.path());
+    assert!(
+        harness
+            .query_by_role_and_label(Role::PasswordInput, "Passphrase wiederholen")
+            .is_none()
+    );
+    type_text(&mut harness, "falsch-falsch");
+    press(&mut harness, Key::Enter);
+    wait_for(&mut harness, "the error", |h| {
+        h.query_by_label_contains("Falsche Passphrase").is_some()
+    });
+    assert!(
+        harness
+            .query_by_role_and_label(Role::Button, "Sprechtag eröffnen")
+            .is_none()
+    );
+}
+
+#[test]
+fn display_preferences_are_remembered_between_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut harness = harness(dir.path());
+        unlock_first_start(&mut harness);
+        focus(&mut harness, Role::Button, "Einstellungen");
+        press(&mut harness, Key::Enter);
+        for label in ["Große Schrift", "Hoher Kontrast"] {
+            focus(&mut harness, Role::CheckBox, label);
+            press(&mut harness, Key::Space);
+        }
+    }
+    let prefs = sprechtag::ui::Prefs::load(dir.path());
+    assert!(prefs.large_text && prefs.high_contrast, "{prefs:?}");
+    let harness = harness(dir.path());
+    assert!(
+        (harness.ctx.zoom_factor() - 1.0).abs() > 0.1,
+        "large text applies on the next start"
+    );
+}

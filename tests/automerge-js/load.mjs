@@ -1,0 +1,9 @@
+// Loads an automerge document exported by `sprechtag case export` and prints
+// its contents as JSON, proving that another implementation can read it.
+import { readFileSync } from "node:fs";
+import * as Automerge from "@automerge/automerge";
+
+const doc = Automerge.load(new Uint8Array(readFileSync(process.argv[2])));
+process.stdout.write(
+  JSON.stringify(doc, (_key, value) => (typeof value === "bigint" ? Number(value) : value)),
+);
