@@ -220,8 +220,13 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
                 .with_context(|| format!("cannot read {}", json.display()))?;
             let draft: Case = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a valid case", json.display()))?;
-            // Check the services before anything is created on disk.
+            // Check everything that can be checked before anything is
+            // created on disk.
+            crate::store::validate_case(&draft)?;
             draft.clone().complete_draft(&*crate::catalog::load(dir)?)?;
+            if let (Some(office_hour), false) = (&draft.office_hour_id, Store::exists(dir)) {
+                return Err(StoreError::not_found("office hour", office_hour).into());
+            }
             let mut store = open_store(dir, true)?;
             let case = store.create_case(draft)?;
             line(out, &json!({ "id": case.id, "number": case.number }))
@@ -281,8 +286,13 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
         CaseCommand::Import { file } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            sprechtag_schemas::document::load(&bytes)
+            let doc = sprechtag_schemas::document::load(&bytes)
                 .with_context(|| format!("{} is not an automerge document", file.display()))?;
+            if sprechtag_schemas::document::DocumentKind::of(&doc)
+                != Some(sprechtag_schemas::document::DocumentKind::Case)
+            {
+                bail!("{} holds no case document", file.display());
+            }
             let mut store = open_store(dir, true)?;
             let case = store.import_case(&bytes)?;
             line(out, &json!({ "id": case.id, "number": case.number }))

@@ -195,6 +195,13 @@ pub fn generate(store: &mut Store, cases: usize, seed: u64) -> Result<DemoSummar
             .collect();
         made += store.create_cases(drafts)?.len();
     }
+    // Past office hours are closed, with their summary; the latest stays open.
+    for (id, _, _) in office_hours
+        .iter()
+        .take(office_hours.len().saturating_sub(1))
+    {
+        store.close_office_hour(id)?;
+    }
     Ok(DemoSummary {
         office_hours: office_hour_count,
         cases: made,

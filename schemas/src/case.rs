@@ -13,6 +13,7 @@ string_enum! {
     /// Where a case stands. A case is edited in any status; `done` and
     /// `cancelled` only take it out of the working lists.
     pub enum CaseStatus ("case status") {
+        #[default]
         Open = "open",
         WaitingForDocuments = "waiting_for_documents",
         Complete = "complete",
@@ -25,6 +26,7 @@ string_enum! {
 string_enum! {
     /// The result of checking one required document.
     pub enum DocumentState ("document state") {
+        #[default]
         Unchecked = "unchecked",
         Presented = "presented",
         Missing = "missing",
@@ -36,20 +38,9 @@ string_enum! {
     /// The back office's verdict on a case.
     pub enum ReviewState ("review state") {
         Approved = "approved",
+        #[default]
         NeedsClarification = "needs_clarification",
         Rejected = "rejected",
-    }
-}
-
-impl Default for CaseStatus {
-    fn default() -> Self {
-        CaseStatus::Open
-    }
-}
-
-impl Default for DocumentState {
-    fn default() -> Self {
-        DocumentState::Unchecked
     }
 }
 

@@ -14,6 +14,7 @@ string_enum! {
     /// caseworker opens one on the day and closes it at the end.
     pub enum OfficeHourStatus ("office hour status") {
         Planned = "planned",
+        #[default]
         Open = "open",
         Closed = "closed",
     }

@@ -1,7 +1,7 @@
 //! Two copies of one case edited apart end identical, with every edit kept.
 
 use automerge::{ActorId, AutoCommit};
-use sprechtag_schemas::document::{self, DocumentError};
+use sprechtag_schemas::document;
 use sprechtag_schemas::{Case, CaseStatus, Catalog, Citizen, DocumentState, Request};
 
 fn catalog() -> Catalog {
@@ -27,7 +27,7 @@ fn case_with_two_requests() -> Case {
 }
 
 fn edit(doc: &mut AutoCommit, f: impl FnOnce(&mut Case)) {
-    document::update::<Case, DocumentError>(doc, "edit", |c| {
+    document::update::<Case, std::convert::Infallible>(doc, "edit", |c| {
         f(c);
         Ok(())
     })

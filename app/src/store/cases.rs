@@ -168,9 +168,18 @@ impl Store {
                 serde_json::to_value(&*case).map_err(|e| StoreError::Invalid(e.to_string()))?;
             let slot = locate(&mut json, &segments)
                 .ok_or_else(|| StoreError::Invalid(format!("the case has no field {path:?}")))?;
-            *slot = coerce(slot, raw);
-            let desired: Case = serde_json::from_value(json)
-                .map_err(|e| StoreError::Invalid(format!("{path} = {raw:?}: {e}")))?;
+            let previous = std::mem::replace(slot, Value::Null);
+            *slot = coerce(&previous, raw);
+            let mut desired = serde_json::from_value::<Case>(json.clone());
+            if desired.is_err() && matches!(raw.trim(), "" | "null") {
+                // An empty value clears an optional field (a birth date, say).
+                if let Some(slot) = locate(&mut json, &segments) {
+                    *slot = Value::Null;
+                }
+                desired = serde_json::from_value::<Case>(json);
+            }
+            let desired =
+                desired.map_err(|e| StoreError::Invalid(format!("{path} = {raw:?}: {e}")))?;
             case.assign(desired);
             Ok(())
         })
@@ -321,7 +330,7 @@ impl Store {
             loaded
                 .doc
                 .merge(&mut incoming)
-                .map_err(|e| StoreError::Document(DocumentError::Load(e)))?;
+                .map_err(|e| StoreError::from(DocumentError::Load(e)))?;
             let merged: Case = document::read(&loaded.doc)?;
             if loaded.save(&tx, &case.id)?.is_some() {
                 index_case(&tx, &merged)?;
@@ -374,7 +383,7 @@ impl Store {
 }
 
 /// What every stored case must satisfy, whichever way it was edited.
-fn validate(case: &Case) -> Result<()> {
+pub fn validate(case: &Case) -> Result<()> {
     if case.citizen.surname.trim().is_empty() && case.citizen.given_names.trim().is_empty() {
         return Err(StoreError::Invalid(
             "the citizen needs a surname or given names".into(),

@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sprechtag_schemas::Catalog;
 use sprechtag_schemas::document::DocumentError;
 
-pub use cases::{CaseFilter, CasePage, CaseRow};
+pub use cases::{CaseFilter, CasePage, CaseRow, validate as validate_case};
 pub use key::MIN_PASSPHRASE_CHARS;
 pub use office_hours::{NewOfficeHour, OfficeHourRow};
 
@@ -45,8 +45,9 @@ pub enum StoreError {
     Invalid(String),
     #[error(transparent)]
     Catalog(#[from] sprechtag_schemas::CatalogError),
+    /// Boxed: automerge's errors are large, and every store call returns this.
     #[error(transparent)]
-    Document(#[from] DocumentError),
+    Document(Box<DocumentError>),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("database schema upgrade failed: {0}")]
@@ -59,6 +60,12 @@ pub enum StoreError {
     },
 }
 
+impl From<DocumentError> for StoreError {
+    fn from(error: DocumentError) -> Self {
+        StoreError::Document(Box::new(error))
+    }
+}
+
 impl StoreError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> StoreError {
         StoreError::Io {
@@ -67,7 +74,7 @@ impl StoreError {
         }
     }
 
-    pub(crate) fn not_found(kind: &'static str, id: &str) -> StoreError {
+    pub fn not_found(kind: &'static str, id: &str) -> StoreError {
         StoreError::NotFound {
             kind,
             id: id.to_string(),

@@ -199,13 +199,12 @@ impl CaseEditor {
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
-            egui::ComboBox::from_label(t!("editor.status"))
-                .selected_text(status_text(self.case.status))
-                .show_ui(ui, |ui| {
-                    for status in CaseStatus::ALL {
-                        ui.selectable_value(&mut self.case.status, *status, status_text(*status));
-                    }
-                });
+            let current = status_text(self.case.status);
+            widgets::combo_row(ui, &t!("editor.status"), current, |ui| {
+                for status in CaseStatus::ALL {
+                    ui.selectable_value(&mut self.case.status, *status, status_text(*status));
+                }
+            });
             let missing: Vec<&str> = self
                 .case
                 .missing_documents()

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rust_i18n::t;
 use sprechtag_schemas::{CaseStatus, Catalog};
 
+use super::widgets;
 use super::worker::Request;
 use crate::store::{CaseFilter, CasePage};
 
@@ -79,56 +80,50 @@ impl CaseListView {
             let status_text_now = self
                 .status
                 .map_or_else(|| t!("cases.all").into_owned(), status_text);
-            egui::ComboBox::from_label(t!("cases.status"))
-                .selected_text(status_text_now)
-                .show_ui(ui, |ui| {
+            widgets::combo_row(ui, &t!("cases.status"), status_text_now, |ui| {
+                changed |= ui
+                    .selectable_value(&mut self.status, None, t!("cases.all"))
+                    .changed();
+                for status in CaseStatus::ALL {
                     changed |= ui
-                        .selectable_value(&mut self.status, None, t!("cases.all"))
+                        .selectable_value(&mut self.status, Some(*status), status_text(*status))
                         .changed();
-                    for status in CaseStatus::ALL {
-                        changed |= ui
-                            .selectable_value(&mut self.status, Some(*status), status_text(*status))
-                            .changed();
-                    }
-                });
+                }
+            });
             let office_hour_now = self
                 .office_hour_id
                 .as_deref()
                 .and_then(|id| office_hours.iter().find(|(i, _)| i == id))
                 .map_or_else(|| t!("cases.all").into_owned(), |(_, label)| label.clone());
-            egui::ComboBox::from_label(t!("cases.office_hour"))
-                .selected_text(office_hour_now)
-                .show_ui(ui, |ui| {
+            widgets::combo_row(ui, &t!("cases.office_hour"), office_hour_now, |ui| {
+                changed |= ui
+                    .selectable_value(&mut self.office_hour_id, None, t!("cases.all"))
+                    .changed();
+                for (id, label) in office_hours {
                     changed |= ui
-                        .selectable_value(&mut self.office_hour_id, None, t!("cases.all"))
+                        .selectable_value(&mut self.office_hour_id, Some(id.clone()), label)
                         .changed();
-                    for (id, label) in office_hours {
-                        changed |= ui
-                            .selectable_value(&mut self.office_hour_id, Some(id.clone()), label)
-                            .changed();
-                    }
-                });
+                }
+            });
             let service_now = self
                 .service_id
                 .as_deref()
                 .and_then(|id| catalog.service(id))
                 .map_or_else(|| t!("cases.all").into_owned(), |s| s.name.de.clone());
-            egui::ComboBox::from_label(t!("cases.service"))
-                .selected_text(service_now)
-                .show_ui(ui, |ui| {
+            widgets::combo_row(ui, &t!("cases.service"), service_now, |ui| {
+                changed |= ui
+                    .selectable_value(&mut self.service_id, None, t!("cases.all"))
+                    .changed();
+                for service in &catalog.services {
                     changed |= ui
-                        .selectable_value(&mut self.service_id, None, t!("cases.all"))
+                        .selectable_value(
+                            &mut self.service_id,
+                            Some(service.id.clone()),
+                            &service.name.de,
+                        )
                         .changed();
-                    for service in &catalog.services {
-                        changed |= ui
-                            .selectable_value(
-                                &mut self.service_id,
-                                Some(service.id.clone()),
-                                &service.name.de,
-                            )
-                            .changed();
-                    }
-                });
+                }
+            });
         });
         if changed {
             self.shown = PAGE;

@@ -376,13 +376,12 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
         session.tab = Tab::Cases;
         session.focus_search = true;
     }
-    if ui.input_mut(|i| i.consume_shortcut(&NEW_VISIT)) {
-        if let Some(id) = session
+    if ui.input_mut(|i| i.consume_shortcut(&NEW_VISIT))
+        && let Some(id) = session
             .office_hours
             .open_selected(&session.office_hour_rows)
-        {
-            session.editor = Some(case_editor::CaseEditor::draft(Some(id), &session.device));
-        }
+    {
+        session.editor = Some(case_editor::CaseEditor::draft(Some(id), &session.device));
     }
     egui::Panel::top("top_bar").show(ui, |ui| {
         ui.horizontal_wrapped(|ui| {

@@ -43,3 +43,20 @@ pub fn status_badge(ui: &mut egui::Ui, ok: bool, text: &str) -> egui::Response {
         })
         .inner
 }
+
+/// A drop-down with its label in front (egui puts a combo box's own label
+/// behind it, where it reads as the label of the next control). The label
+/// names the box for screen readers.
+pub fn combo_row(
+    ui: &mut egui::Ui,
+    label: &str,
+    selected_text: String,
+    contents: impl FnOnce(&mut egui::Ui),
+) {
+    let label = ui.label(label);
+    let response = egui::ComboBox::from_id_salt(label.id)
+        .selected_text(selected_text)
+        .show_ui(ui, contents)
+        .response;
+    let _ = response.labelled_by(label.id);
+}

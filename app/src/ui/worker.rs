@@ -4,7 +4,7 @@
 //! acknowledged only after its transaction is on disk.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
 use sprechtag_schemas::{Case, Catalog, OfficeHour, OfficeHourSummary};
@@ -95,10 +95,7 @@ impl Worker {
     }
 
     pub fn try_recv(&self) -> Option<Reply> {
-        match self.replies.try_recv() {
-            Ok(reply) => Some(reply),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.replies.try_recv().ok()
     }
 }
 
