@@ -46,6 +46,17 @@ pub enum Command {
     /// This device: its id and the prefix of its case numbers.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Enrol this device with a sync server, using a one-time code.
+    Enrol {
+        /// The server's address, e.g. https://sync.musterland.example:8443.
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        code: String,
+    },
+    /// Exchange changes with the server now; exits non-zero unless
+    /// everything was exchanged.
+    Sync,
     /// Fill the data dir with realistic German demo data.
     Demo {
         #[arg(long, default_value_t = 40)]
@@ -155,6 +166,22 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Option<GuiArgs>> {
         Some(Command::Case(command)) => case(&dir, command, out),
         Some(Command::Catalog(command)) => catalog(&dir, command, out),
         Some(Command::Device(command)) => device(&dir, command, out),
+        Some(Command::Enrol { server, code }) => open_store(&dir, true).and_then(|mut store| {
+            let enrolment = crate::sync::enrol(&mut store, &server, &code)?;
+            line(out, &enrolment)
+        }),
+        Some(Command::Sync) => open_store(&dir, false).and_then(|mut store| {
+            let report = crate::sync::sync_now(&mut store)?;
+            line(out, &report)?;
+            if !report.complete() {
+                bail!(
+                    "not everything was exchanged: {} documents still pending, {} refused",
+                    report.pending,
+                    report.rejected.len()
+                );
+            }
+            Ok(())
+        }),
         Some(Command::Demo { cases }) => open_store(&dir, true).and_then(|mut store| {
             let summary = crate::demo::generate(&mut store, cases, rand::random())?;
             line(out, &summary)

@@ -9,4 +9,5 @@ pub mod demo;
 mod fsutil;
 pub mod paths;
 pub mod store;
+pub mod sync;
 pub mod ui;

@@ -12,6 +12,7 @@ mod date;
 pub mod document;
 mod office_hour;
 mod string_enum;
+pub mod wire;
 
 pub use case::{
     Address, Appointment, Case, CaseStatus, Citizen, Comment, Consent, DocumentCheck,

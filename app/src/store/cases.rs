@@ -1,5 +1,7 @@
 //! Cases in the store: create, read, edit, search, export and import.
 
+use automerge::ChangeHash;
+use autosurgeon::Text;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter};
 use serde::Serialize;
 use serde_json::Value;
@@ -59,6 +61,7 @@ impl Store {
 
     /// Records several cases in one transaction (demo data, imports).
     pub fn create_cases(&mut self, drafts: Vec<Case>) -> Result<Vec<Case>> {
+        let department = self.department()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -74,6 +77,9 @@ impl Store {
             counter += 1;
             case.number = format!("{}-{counter:04}", self.device.prefix);
             case.schema_version = sprechtag_schemas::SCHEMA_VERSION;
+            if case.department.is_none() {
+                case.department.clone_from(&department);
+            }
             if case.created_at.is_empty() {
                 case.created_at = now_rfc3339();
             }
@@ -83,6 +89,10 @@ impl Store {
                     case.created_by = caseworker;
                 }
             }
+            // Notes hydrated from another document would carry that
+            // document's heads, which autosurgeon refuses (with a panic)
+            // to reconcile into a new one.
+            case.notes = Text::with_value(case.notes.as_str());
             let mut doc = document::create(self.device.actor(), &case, "new case")?;
             documents::insert(&tx, &case.id, DocumentKind::Case, &mut doc)?;
             let case: Case = document::read(&doc)?;
@@ -138,17 +148,79 @@ impl Store {
         Ok(case)
     }
 
-    /// Writes the whole case as the UI holds it; only what differs from the
-    /// stored case becomes a change.
-    pub fn save_case(&mut self, desired: Case) -> Result<Case> {
-        let id = desired.id.clone();
-        self.update_case(&id, "edit case", |case| {
-            if case.number != desired.number {
-                return Err(StoreError::Invalid("the case number cannot change".into()));
-            }
-            case.assign(desired);
-            Ok(())
-        })
+    /// Writes the whole case as an editor holds it. `base` are the heads of
+    /// the version the editor started from: its edits are made on that
+    /// version and merged, so changes that reached the store meanwhile (from
+    /// sync) are kept. Returns the stored case and the heads to use as the
+    /// next base.
+    pub fn save_case(
+        &mut self,
+        base: &[ChangeHash],
+        desired: Case,
+    ) -> Result<(Case, Vec<ChangeHash>)> {
+        let id = self.resolve_case(&desired.id)?;
+        if let Some(number) = self.case_number(&id)?
+            && number != desired.number
+        {
+            return Err(StoreError::Invalid("the case number cannot change".into()));
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut loaded = documents::load_for_edit(
+            &tx,
+            &id,
+            DocumentKind::Case,
+            self.cache.get(&id),
+            self.device.actor(),
+        )?;
+        let current = loaded.doc.get_heads();
+        let on_base = base.is_empty() || sorted(base) == sorted(&current);
+        let known = base
+            .iter()
+            .all(|h| loaded.doc.get_change_by_hash(h).is_some());
+        let new_base = if on_base || !known {
+            document::update::<Case, StoreError>(&mut loaded.doc, "edit case", |case| {
+                case.assign(desired);
+                validate(case)
+            })??;
+            loaded.doc.get_heads()
+        } else {
+            let mut fork = loaded
+                .doc
+                .fork_at(base)
+                .map_err(|e| StoreError::from(DocumentError::Load(e)))?;
+            document::update::<Case, StoreError>(&mut fork, "edit case", |case| {
+                case.assign(desired);
+                validate(case)
+            })??;
+            let fork_heads = fork.get_heads();
+            loaded
+                .doc
+                .merge(&mut fork)
+                .map_err(|e| StoreError::from(DocumentError::Load(e)))?;
+            fork_heads
+        };
+        let case: Case = document::read(&loaded.doc)?;
+        if loaded.save(&tx, &id)?.is_some() {
+            index_case(&tx, &case)?;
+        }
+        let committed = tx.commit();
+        self.finish_edit(&id, committed, loaded)?;
+        Ok((case, new_base))
+    }
+
+    /// Heads of the stored case, for an editor that opens it.
+    pub fn case_heads(&mut self, id: &str) -> Result<Vec<ChangeHash>> {
+        let id = self.resolve_case(id)?;
+        Ok(self.read_doc(&id, DocumentKind::Case)?.get_heads())
+    }
+
+    fn case_number(&self, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT number FROM cases WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?)
     }
 
     /// Sets one field by its dotted path in the case JSON (`notes`,
@@ -403,7 +475,7 @@ fn office_hour_caseworker(tx: &Transaction<'_>, id: &str) -> Result<String> {
 }
 
 /// Rewrites the index entry and the full-text row of one case.
-fn index_case(tx: &Transaction<'_>, case: &Case) -> Result<()> {
+pub(super) fn index_case(tx: &Transaction<'_>, case: &Case) -> Result<()> {
     let village: String = match &case.office_hour_id {
         Some(id) => tx
             .query_row(
@@ -512,4 +584,10 @@ fn coerce(current: &Value, raw: &str) -> Value {
             _ => Value::String(raw.to_string()),
         },
     }
+}
+
+fn sorted(heads: &[ChangeHash]) -> Vec<ChangeHash> {
+    let mut heads = heads.to_vec();
+    heads.sort();
+    heads
 }

@@ -10,6 +10,7 @@ mod documents;
 mod key;
 mod office_hours;
 mod schema;
+mod sync_state;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use sprechtag_schemas::document::DocumentError;
 pub use cases::{CaseFilter, CasePage, CaseRow, validate as validate_case};
 pub use key::MIN_PASSPHRASE_CHARS;
 pub use office_hours::{NewOfficeHour, OfficeHourRow};
+pub use sync_state::{Applied, Enrolment, UploadBatch};
 
 use documents::CachedDoc;
 

@@ -59,7 +59,7 @@ impl Store {
             start_time: None,
             end_time: None,
             caseworker: new.caseworker.trim().to_string(),
-            department: None,
+            department: self.department()?,
             status: OfficeHourStatus::Open,
             closed_at: None,
             summary: None,
@@ -148,6 +148,21 @@ impl Store {
     /// Closes the office hour and records its summary as of now.
     pub fn close_office_hour(&mut self, id: &str) -> Result<OfficeHour> {
         let summary = self.office_hour_summary(id)?;
+        self.update_office_hour(id, "close office hour", |office_hour| {
+            office_hour.status = OfficeHourStatus::Closed;
+            office_hour.closed_at = Some(now_rfc3339());
+            office_hour.summary = Some(summary);
+            Ok(())
+        })
+    }
+
+    /// Applies `edit` to the office hour and stores what changed, durably.
+    pub fn update_office_hour(
+        &mut self,
+        id: &str,
+        message: &str,
+        edit: impl FnOnce(&mut OfficeHour) -> Result<()>,
+    ) -> Result<OfficeHour> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -158,16 +173,8 @@ impl Store {
             self.cache.get(id),
             self.device.actor(),
         )?;
-        let (office_hour, changed) = document::update::<OfficeHour, StoreError>(
-            &mut loaded.doc,
-            "close office hour",
-            |oh| {
-                oh.status = OfficeHourStatus::Closed;
-                oh.closed_at = Some(now_rfc3339());
-                oh.summary = Some(summary);
-                Ok(())
-            },
-        )??;
+        let (office_hour, changed) =
+            document::update::<OfficeHour, StoreError>(&mut loaded.doc, message, edit)??;
         if changed {
             loaded.save(&tx, id)?;
             index_office_hour(&tx, &office_hour)?;
@@ -178,7 +185,7 @@ impl Store {
     }
 }
 
-fn index_office_hour(tx: &Transaction<'_>, office_hour: &OfficeHour) -> Result<()> {
+pub(super) fn index_office_hour(tx: &Transaction<'_>, office_hour: &OfficeHour) -> Result<()> {
     tx.execute(
         "INSERT INTO office_hours (id, village, venue, date, caseworker, department, status)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)

@@ -4,8 +4,9 @@
 use rusqlite_migration::{M, Migrations};
 
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        r#"
+    Migrations::new(vec![
+        M::up(
+            r#"
 -- Automerge documents: a full save plus the incremental saves since, which
 -- are folded into a new full save every so often (compaction).
 CREATE TABLE documents (
@@ -79,7 +80,10 @@ CREATE TABLE settings (
     value TEXT NOT NULL
 ) STRICT;
 "#,
-    )])
+        ),
+        // Sync: the heads the server is known to hold of each document.
+        M::up("ALTER TABLE documents ADD COLUMN synced_heads TEXT NOT NULL DEFAULT '';"),
+    ])
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! change goes to the store worker, and "Gespeichert" shows only after the
 //! worker reports the change on disk.
 
+use automerge::ChangeHash;
 use autosurgeon::Text;
 use egui::{Key, Role, WidgetInfo};
 use rust_i18n::t;
@@ -20,9 +21,13 @@ pub struct CaseEditor {
     pub case: Case,
     /// The content last handed to the worker (or loaded).
     sent: Case,
+    /// Heads of the stored version `sent` corresponds to; edits are made on
+    /// it, so changes that sync merged in meanwhile are never overwritten.
+    base: Vec<ChangeHash>,
     seq_sent: u64,
     seq_acked: u64,
-    creating: bool,
+    /// A create or save is on its way; the next one waits for its answer.
+    in_flight: bool,
     save_error: Option<String>,
     birth_text: String,
     consent_text: String,
@@ -43,14 +48,14 @@ impl CaseEditor {
     pub fn draft(office_hour_id: Option<String>, _device: &Device) -> CaseEditor {
         let mut case = Case::draft(Citizen::default());
         case.office_hour_id = office_hour_id;
-        CaseEditor::with(case)
+        CaseEditor::with(case, Vec::new())
     }
 
-    pub fn stored(case: Case) -> CaseEditor {
-        CaseEditor::with(case)
+    pub fn stored(case: Case, heads: Vec<ChangeHash>) -> CaseEditor {
+        CaseEditor::with(case, heads)
     }
 
-    fn with(case: Case) -> CaseEditor {
+    fn with(case: Case, base: Vec<ChangeHash>) -> CaseEditor {
         CaseEditor {
             birth_text: case
                 .citizen
@@ -66,17 +71,25 @@ impl CaseEditor {
             notes: case.notes.as_str().to_string(),
             sent: case.clone(),
             case,
+            base,
             seq_sent: 0,
             seq_acked: 0,
-            creating: false,
+            in_flight: false,
             save_error: None,
             service_query: String::new(),
             focus_first: true,
         }
     }
 
-    pub fn on_created(&mut self, created: &Case, seq: u64, outbox: &mut Vec<Request>) {
-        self.creating = false;
+    pub fn on_created(
+        &mut self,
+        created: &Case,
+        heads: Vec<ChangeHash>,
+        seq: u64,
+        outbox: &mut Vec<Request>,
+    ) {
+        self.in_flight = false;
+        self.base = heads;
         self.seq_acked = self.seq_acked.max(seq);
         self.save_error = None;
         for case in [&mut self.case, &mut self.sent] {
@@ -89,15 +102,25 @@ impl CaseEditor {
         self.send_changes(outbox);
     }
 
-    pub fn on_saved(&mut self, saved: &Case, seq: u64) {
+    pub fn on_saved(
+        &mut self,
+        saved: &Case,
+        base: Vec<ChangeHash>,
+        seq: u64,
+        outbox: &mut Vec<Request>,
+    ) {
         if saved.id == self.case.id {
+            self.in_flight = false;
+            self.base = base;
             self.seq_acked = self.seq_acked.max(seq);
             self.save_error = None;
+            // Typed while the save was on its way: save that too.
+            self.send_changes(outbox);
         }
     }
 
     pub fn on_failed(&mut self, seq: u64, error: String) {
-        self.creating = false;
+        self.in_flight = false;
         self.seq_acked = self.seq_acked.max(seq);
         self.save_error = Some(error);
         // Try again with the next change.
@@ -110,13 +133,13 @@ impl CaseEditor {
     }
 
     fn send_changes(&mut self, outbox: &mut Vec<Request>) {
-        if self.case == self.sent || self.creating || !self.has_name() {
+        if self.case == self.sent || self.in_flight || !self.has_name() {
             return;
         }
         self.seq_sent += 1;
         self.sent = self.case.clone();
+        self.in_flight = true;
         if self.case.id.is_empty() {
-            self.creating = true;
             outbox.push(Request::CreateCase {
                 draft: self.case.clone(),
                 seq: self.seq_sent,
@@ -124,6 +147,7 @@ impl CaseEditor {
         } else {
             outbox.push(Request::SaveCase {
                 case: self.case.clone(),
+                base: self.base.clone(),
                 seq: self.seq_sent,
             });
         }
@@ -134,7 +158,7 @@ impl CaseEditor {
             widgets::error_banner(ui, &t!("editor.not_saved", error = error.as_str()));
         } else if !self.has_name() {
             ui.label(t!("editor.needs_name"));
-        } else if self.creating || self.seq_acked < self.seq_sent || self.case != self.sent {
+        } else if self.in_flight || self.seq_acked < self.seq_sent || self.case != self.sent {
             ui.label(t!("editor.saving"));
         } else {
             ui.label(t!("editor.saved"));

@@ -7,6 +7,7 @@ mod case_list;
 mod catalog_view;
 mod office_hours;
 pub mod prefs;
+mod sync_view;
 mod widgets;
 mod worker;
 
@@ -21,6 +22,8 @@ use sprechtag_schemas::{Case, Catalog, OfficeHourSummary};
 use crate::store::{Device, OfficeHourRow, StoreError};
 pub use prefs::Prefs;
 use worker::{Reply, Request, Worker};
+
+use crate::sync::worker::{Command as SyncCommand, SyncState, SyncStatus, SyncWorker};
 
 /// Starts the desktop app on the data in `data_dir` (or the default place).
 pub fn run(data_dir: Option<PathBuf>, args: crate::cli::GuiArgs) -> anyhow::Result<()> {
@@ -49,6 +52,7 @@ pub struct SprechtagApp {
     prefs: Prefs,
     prefs_dirty: bool,
     worker: Option<Worker>,
+    sync: Option<SyncWorker>,
     open_on_unlock: Option<String>,
     state: AppState,
 }
@@ -96,6 +100,9 @@ struct Session {
     office_hour_rows: Vec<OfficeHourRow>,
     error: Option<String>,
     outbox: Vec<Request>,
+    sync_outbox: Vec<SyncCommand>,
+    sync_status: Option<SyncStatus>,
+    enrol_form: sync_view::EnrolForm,
     focus_search: bool,
 }
 
@@ -107,6 +114,7 @@ impl SprechtagApp {
             prefs,
             prefs_dirty: true,
             worker: None,
+            sync: None,
             open_on_unlock,
             state: AppState::Locked(UnlockView::default()),
         }
@@ -129,7 +137,7 @@ impl SprechtagApp {
                 wake.request_repaint()
             }));
         }
-        self.receive();
+        self.receive(&ctx);
         let first_start = self.first_start();
         let mut unlock_request = None;
         match &mut self.state {
@@ -152,6 +160,11 @@ impl SprechtagApp {
                         worker.send(request);
                     }
                 }
+                if let Some(sync) = &self.sync {
+                    for command in std::mem::take(&mut session.sync_outbox) {
+                        sync.send(command);
+                    }
+                }
             }
         }
         if let (Some(passphrase), Some(worker)) = (unlock_request, &self.worker) {
@@ -159,11 +172,27 @@ impl SprechtagApp {
         }
     }
 
-    fn receive(&mut self) {
+    fn receive(&mut self, ctx: &egui::Context) {
+        if let (Some(sync), AppState::Unlocked(session)) = (&self.sync, &mut self.state)
+            && let Some(status) = sync.latest()
+        {
+            session.on_sync_status(status);
+        }
         let Some(worker) = &self.worker else { return };
         while let Some(reply) = worker.try_recv() {
             match (&mut self.state, reply) {
-                (AppState::Locked(_), Reply::Unlocked { device, catalog }) => {
+                (
+                    AppState::Locked(_),
+                    Reply::Unlocked {
+                        device,
+                        catalog,
+                        sync_store,
+                    },
+                ) => {
+                    let wake = ctx.clone();
+                    self.sync = Some(SyncWorker::spawn(*sync_store, move || {
+                        wake.request_repaint()
+                    }));
                     let mut session = Session::new(device, catalog);
                     if let Some(case) = self.open_on_unlock.take() {
                         session.outbox.push(Request::LoadCase(case));
@@ -296,6 +325,9 @@ impl Session {
             office_hour_rows: Vec::new(),
             error: None,
             outbox: Vec::new(),
+            sync_outbox: Vec::new(),
+            sync_status: None,
+            enrol_form: sync_view::EnrolForm::default(),
             focus_search: false,
         };
         session.outbox.push(Request::OfficeHours);
@@ -330,16 +362,18 @@ impl Session {
                     self.cases.on_page(page, generation);
                 }
             }
-            Reply::CaseLoaded(case) => self.open_editor(case_editor::CaseEditor::stored(case)),
-            Reply::CaseCreated { case, seq } => {
+            Reply::CaseLoaded { case, heads } => {
+                self.open_editor(case_editor::CaseEditor::stored(case, heads));
+            }
+            Reply::CaseCreated { case, heads, seq } => {
                 if let Some(editor) = &mut self.editor {
-                    editor.on_created(&case, seq, &mut self.outbox);
+                    editor.on_created(&case, heads, seq, &mut self.outbox);
                 }
                 self.after_case_change();
             }
-            Reply::CaseSaved { case, seq } => {
+            Reply::CaseSaved { case, base, seq } => {
                 if let Some(editor) = &mut self.editor {
-                    editor.on_saved(&case, seq);
+                    editor.on_saved(&case, base, seq, &mut self.outbox);
                 }
                 self.after_case_change();
             }
@@ -359,6 +393,20 @@ impl Session {
 
     fn open_editor(&mut self, editor: case_editor::CaseEditor) {
         self.editor = Some(editor);
+    }
+
+    fn on_sync_status(&mut self, status: SyncStatus) {
+        let finished = self.sync_status.as_ref().is_some_and(|old| {
+            old.state == SyncState::Syncing && status.state != SyncState::Syncing
+        });
+        if status.state != SyncState::NotEnrolled {
+            self.enrol_form.done();
+        }
+        self.sync_status = Some(status);
+        if finished {
+            // Sync may have brought cases and office hours from elsewhere.
+            self.after_case_change();
+        }
     }
 
     /// Lists that show cases are refreshed after every stored change.
@@ -405,6 +453,11 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
             ui.separator();
             ui.label(t!("device.prefix", prefix = session.device.prefix.as_str()));
         });
+    });
+    egui::Panel::bottom("sync_bar").show(ui, |ui| {
+        if sync_view::status_ui(ui, session.sync_status.as_ref()) {
+            session.sync_outbox.push(SyncCommand::SyncNow);
+        }
     });
     if let Some(error) = session.error.clone() {
         egui::Panel::bottom("error_bar").show(ui, |ui| {
@@ -472,7 +525,13 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
             Tab::Catalog => session
                 .catalog_view
                 .ui(ui, &session.catalog, &prefs.language),
-            Tab::Settings => prefs_changed = settings_ui(ui, prefs, &session.device),
+            Tab::Settings => {
+                prefs_changed = settings_ui(ui, prefs, &session.device);
+                ui.add_space(16.0);
+                if let Some(command) = session.enrol_form.ui(ui, session.sync_status.as_ref()) {
+                    session.sync_outbox.push(command);
+                }
+            }
         }
     });
     prefs_changed

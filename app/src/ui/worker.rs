@@ -1,27 +1,40 @@
 //! The store's own thread. The UI sends requests and never waits: replies
-//! come back through a channel, and each one asks egui for a repaint. Saves
-//! of the same case are coalesced to the newest, and every save is
-//! acknowledged only after its transaction is on disk.
+//! come back through a channel, and each one asks egui for a repaint. Every
+//! save is acknowledged only after its transaction is on disk.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
+use automerge::ChangeHash;
 use sprechtag_schemas::{Case, Catalog, OfficeHour, OfficeHourSummary};
 
 use crate::store::{CaseFilter, CasePage, Device, NewOfficeHour, OfficeHourRow, Store, StoreError};
 
 #[derive(Debug)]
 pub enum Request {
-    Unlock { passphrase: String },
+    Unlock {
+        passphrase: String,
+    },
     OfficeHours,
     OpenOfficeHour(NewOfficeHour),
     CloseOfficeHour(String),
     Summary(String),
-    Cases { filter: CaseFilter, generation: u64 },
+    Cases {
+        filter: CaseFilter,
+        generation: u64,
+    },
     LoadCase(String),
-    CreateCase { draft: Case, seq: u64 },
-    SaveCase { case: Case, seq: u64 },
+    CreateCase {
+        draft: Case,
+        seq: u64,
+    },
+    /// `base`: heads of the version the editor's content started from.
+    SaveCase {
+        case: Case,
+        base: Vec<ChangeHash>,
+        seq: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -29,6 +42,8 @@ pub enum Reply {
     Unlocked {
         device: Device,
         catalog: std::sync::Arc<Catalog>,
+        /// A second connection, for the sync worker.
+        sync_store: Box<Store>,
     },
     UnlockFailed(StoreError),
     OfficeHours(Vec<OfficeHourRow>),
@@ -42,13 +57,19 @@ pub enum Reply {
         page: CasePage,
         generation: u64,
     },
-    CaseLoaded(Case),
+    CaseLoaded {
+        case: Case,
+        heads: Vec<ChangeHash>,
+    },
     CaseCreated {
         case: Case,
+        heads: Vec<ChangeHash>,
         seq: u64,
     },
     CaseSaved {
         case: Case,
+        /// Heads to use as the base of the next save.
+        base: Vec<ChangeHash>,
         seq: u64,
     },
     SaveFailed {
@@ -119,24 +140,8 @@ fn serve(dir: PathBuf, requests: Receiver<Request>, replies: Sender<Reply>, wake
                 Err(_) => return,
             }
         }
-        // Take whatever else is waiting, so that a burst of keystrokes on one
-        // case becomes one save of its newest state.
         queue.extend(requests.try_iter());
         let request = queue.remove(0);
-        let request = match request {
-            Request::SaveCase { case, seq } => {
-                let newer = queue.iter().position(
-                    |r| matches!(r, Request::SaveCase { case: c, .. } if c.id == case.id),
-                );
-                // The newer save carries this one's content too; only it is
-                // acknowledged, once it is on disk.
-                match newer {
-                    Some(index) => queue.remove(index),
-                    None => Request::SaveCase { case, seq },
-                }
-            }
-            other => other,
-        };
         let reply = handle(&dir, &mut store, request);
         if replies.send(reply).is_err() {
             return;
@@ -168,19 +173,28 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
         Request::Cases { filter, generation } => store
             .list_cases(&filter)
             .map_or_else(failed, |page| Reply::Cases { page, generation }),
-        Request::LoadCase(id) => store.case(&id).map_or_else(failed, Reply::CaseLoaded),
-        Request::CreateCase { draft, seq } => match store.create_case(draft) {
-            Ok(case) => Reply::CaseCreated { case, seq },
+        Request::LoadCase(id) => match store.case(&id).and_then(|case| {
+            let heads = store.case_heads(&case.id)?;
+            Ok((case, heads))
+        }) {
+            Ok((case, heads)) => Reply::CaseLoaded { case, heads },
+            Err(e) => failed(e),
+        },
+        Request::CreateCase { draft, seq } => match store
+            .create_case(draft)
+            .and_then(|case| Ok((store.case_heads(&case.id)?, case)))
+        {
+            Ok((heads, case)) => Reply::CaseCreated { case, heads, seq },
             Err(e) => Reply::SaveFailed {
                 case_id: String::new(),
                 seq,
                 error: e.to_string(),
             },
         },
-        Request::SaveCase { case, seq } => {
+        Request::SaveCase { case, base, seq } => {
             let case_id = case.id.clone();
-            match store.save_case(case) {
-                Ok(case) => Reply::CaseSaved { case, seq },
+            match store.save_case(&base, case) {
+                Ok((case, base)) => Reply::CaseSaved { case, base, seq },
                 Err(e) => Reply::SaveFailed {
                     case_id,
                     seq,
@@ -201,11 +215,19 @@ fn unlock(dir: &std::path::Path, store: &mut Option<Store>, passphrase: &str) ->
     } else {
         Store::create(dir, passphrase, catalog.clone())
     };
+    let opened = opened.and_then(|first| {
+        let second = Store::open(dir, passphrase, catalog.clone())?;
+        Ok((first, second))
+    });
     match opened {
-        Ok(opened) => {
+        Ok((opened, sync_store)) => {
             let device = opened.device().clone();
             *store = Some(opened);
-            Reply::Unlocked { device, catalog }
+            Reply::Unlocked {
+                device,
+                catalog,
+                sync_store: Box::new(sync_store),
+            }
         }
         Err(e) => Reply::UnlockFailed(e),
     }

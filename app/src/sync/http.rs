@@ -1,0 +1,106 @@
+//! The HTTP side of sync: rustls (ring), bounded timeouts, every failure
+//! classified as retryable (offline, server trouble) or permanent.
+
+use std::time::Duration;
+
+use sprechtag_schemas::wire::{ApiErrorBody, CONTENT_TYPE, EnrolRequest, EnrolResponse};
+
+use super::SyncError;
+
+/// Environment variable naming an extra CA certificate (PEM) to trust, for
+/// servers with a certificate of the administration's own CA.
+pub const CA_CERT_ENV: &str = "SPRECHTAG_CA_CERT";
+
+pub struct HttpClient {
+    base_url: String,
+    client: reqwest::blocking::Client,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    pub fn new(base_url: &str) -> Result<HttpClient, SyncError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            // Generous: a batch of 64 KiB takes 2 s at 256 kbit/s, but
+            // EDGE uplinks can be slower still.
+            .timeout(Duration::from_secs(180))
+            .user_agent(concat!("sprechtag/", env!("CARGO_PKG_VERSION")));
+        if let Ok(path) = std::env::var(CA_CERT_ENV) {
+            let pem = std::fs::read(&path)
+                .map_err(|e| SyncError::Config(format!("{CA_CERT_ENV}={path}: {e}")))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| SyncError::Config(format!("{CA_CERT_ENV}={path}: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| SyncError::Config(e.to_string()))?;
+        let base_url = base_url.trim().trim_end_matches('/').to_string();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(SyncError::Config(format!(
+                "{base_url:?} is not a server address; expected https://host:port"
+            )));
+        }
+        Ok(HttpClient { base_url, client })
+    }
+
+    pub fn enrol(&self, code: &str) -> Result<EnrolResponse, SyncError> {
+        let response = self
+            .client
+            .post(format!("{}/v1/enrol", self.base_url))
+            .json(&EnrolRequest {
+                code: code.trim().to_string(),
+            })
+            .send()
+            .map_err(|e| SyncError::Offline(e.to_string()))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .map_err(|e| SyncError::Offline(e.to_string()))?;
+        if !status.is_success() {
+            return Err(classify(status, &body, true));
+        }
+        serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(e.to_string()))
+    }
+
+    /// One sync round trip: the encoded request in, the encoded response out.
+    pub fn sync(&self, token: &str, body: Vec<u8>) -> Result<Vec<u8>, SyncError> {
+        let response = self
+            .client
+            .post(format!("{}/v1/sync", self.base_url))
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(body)
+            .send()
+            .map_err(|e| SyncError::Offline(e.to_string()))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .map_err(|e| SyncError::Offline(e.to_string()))?;
+        if !status.is_success() {
+            return Err(classify(status, &body, false));
+        }
+        Ok(body.to_vec())
+    }
+}
+
+fn classify(status: reqwest::StatusCode, body: &[u8], enrolling: bool) -> SyncError {
+    let detail = serde_json::from_slice::<ApiErrorBody>(body)
+        .map(|b| b.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(body).chars().take(200).collect());
+    match status.as_u16() {
+        401 => SyncError::Unauthorized,
+        403 => SyncError::Revoked,
+        404 if enrolling => SyncError::BadCode,
+        500..=599 => SyncError::Server(format!("{status}: {detail}")),
+        _ => SyncError::Protocol(format!("{status}: {detail}")),
+    }
+}

@@ -1,0 +1,150 @@
+//! Sync with the server: enrol once, then exchange changes in rounds. Each
+//! round is one request, committed locally on its own, so a dropped link
+//! resumes where it stopped and a replayed round changes nothing.
+
+mod http;
+pub mod worker;
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use sprechtag_schemas::wire::{
+    self, BATCH_BYTES, FIRST_BATCH_BYTES, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+};
+
+pub use http::{CA_CERT_ENV, HttpClient};
+
+use crate::store::{Enrolment, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("the server cannot be reached: {0}")]
+    Offline(String),
+    #[error("the server reported a problem: {0}")]
+    Server(String),
+    #[error("the device token is not accepted; enrol the device again")]
+    Unauthorized,
+    #[error("this device has been revoked; ask an administrator")]
+    Revoked,
+    #[error("the enrolment code is unknown, used or expired")]
+    BadCode,
+    #[error("the server's answer was not understood: {0}")]
+    Protocol(String),
+    #[error("this device is not enrolled with a sync server; run `sprechtag enrol`")]
+    NotEnrolled,
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Retrying later cannot help: a person has to act.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, SyncError::Offline(_) | SyncError::Server(_))
+    }
+}
+
+/// What one `sync_now` did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SyncReport {
+    pub uploaded: usize,
+    pub downloaded: usize,
+    pub rejected: Vec<String>,
+    pub pending: usize,
+    pub round_trips: usize,
+    /// Dropped connections retried within this sync.
+    pub retries: u32,
+    pub bytes_up: usize,
+    pub bytes_down: usize,
+}
+
+impl SyncReport {
+    /// Everything was exchanged: nothing refused, nothing left over.
+    pub fn complete(&self) -> bool {
+        self.rejected.is_empty() && self.pending == 0
+    }
+}
+
+/// Redeems a one-time code and records the enrolment in the store.
+pub fn enrol(store: &mut Store, server_url: &str, code: &str) -> Result<Enrolment, SyncError> {
+    let client = HttpClient::new(server_url)?;
+    let response = client.enrol(code)?;
+    let enrolment = Enrolment {
+        server_url: server_url.trim().trim_end_matches('/').to_string(),
+        token: response.token,
+        device_id: response.device_id,
+        user: response.user,
+        role: response.role,
+        department: response.department,
+    };
+    store.enrol(&enrolment, &response.prefix)?;
+    Ok(enrolment)
+}
+
+/// Exchanges changes with the server until both sides have everything.
+pub fn sync_now(store: &mut Store) -> Result<SyncReport, SyncError> {
+    let enrolment = store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
+    let client = HttpClient::new(&enrolment.server_url)?;
+    let outcome = exchange(store, &client, &enrolment.token);
+    let error = outcome.as_ref().err().map(ToString::to_string);
+    store.record_sync_outcome(error.as_deref())?;
+    outcome
+}
+
+/// A dropped connection is retried at once this many times, from a small
+/// batch, before the sync gives up and leaves retrying to the caller.
+const QUICK_RETRIES: u32 = 5;
+
+fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncReport, SyncError> {
+    let mut report = SyncReport::default();
+    let mut refused = HashSet::new();
+    let mut budget = FIRST_BATCH_BYTES;
+    let mut retries = 0;
+    loop {
+        let batch = store.pending_uploads(budget, &refused)?;
+        let cursor = store.sync_cursor()?;
+        let request = SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            cursor,
+            uploads: batch.uploads.clone(),
+            max_response_bytes: u32::try_from(budget).unwrap_or(u32::MAX),
+        };
+        let body = wire::encode(&request);
+        report.bytes_up += body.len();
+        let answer = match client.sync(token, body) {
+            Ok(answer) => answer,
+            Err(e) if !e.is_permanent() && retries < QUICK_RETRIES => {
+                // Everything committed so far stays; start small again.
+                retries += 1;
+                budget = FIRST_BATCH_BYTES;
+                std::thread::sleep(std::time::Duration::from_millis(200 * u64::from(retries)));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        report.bytes_down += answer.len();
+        report.round_trips += 1;
+        let response: SyncResponse =
+            wire::decode(&answer).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        let applied = store.apply_sync_response(&batch, &response)?;
+        report.uploaded += applied.accepted;
+        report.downloaded += applied.downloaded;
+        for rejection in &response.rejected {
+            refused.insert(rejection.doc_id.clone());
+            report
+                .rejected
+                .push(format!("{}: {}", rejection.doc_id, rejection.message));
+        }
+        budget = (budget * 2).min(BATCH_BYTES);
+        let progressed =
+            applied.accepted > 0 || applied.downloaded > 0 || response.cursor != cursor;
+        let uploads_left = store.has_pending_uploads(&refused)?;
+        if !(response.more || uploads_left) || !progressed {
+            break;
+        }
+    }
+    report.pending = store.pending_count()?;
+    report.retries = retries;
+    Ok(report)
+}

@@ -1,0 +1,244 @@
+//! Background sync: a thread with its own store connection that syncs
+//! whenever the server answers. Connectivity is never guessed from network
+//! interfaces: the worker simply tries, and backs off exponentially (with
+//! jitter) while the server cannot be reached. Status goes to the UI
+//! through a channel.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::{SyncError, enrol, sync_now};
+use crate::store::Store;
+
+/// How often an idle, up-to-date device asks the server for news.
+const POLL: Duration = Duration::from_secs(60);
+/// How soon after a local change it is sent.
+const AFTER_EDIT: Duration = Duration::from_secs(5);
+const FIRST_RETRY: Duration = Duration::from_secs(2);
+const MAX_RETRY: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncState {
+    NotEnrolled,
+    Offline,
+    Syncing,
+    UpToDate,
+    /// A person has to act (revoked, rejected changes, bad settings).
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncStatus {
+    pub state: SyncState,
+    /// Documents with changes the server has not acknowledged.
+    pub pending: usize,
+    pub last_success: Option<String>,
+    pub last_error: Option<SyncProblem>,
+    pub server: Option<String>,
+}
+
+/// Why the last attempt failed, for a message in plain words.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncProblem {
+    Offline,
+    Server,
+    Unauthorized,
+    Revoked,
+    BadCode,
+    Rejected(Vec<String>),
+    Other(String),
+}
+
+impl From<&SyncError> for SyncProblem {
+    fn from(error: &SyncError) -> Self {
+        match error {
+            SyncError::Offline(_) => SyncProblem::Offline,
+            SyncError::Server(_) => SyncProblem::Server,
+            SyncError::Unauthorized => SyncProblem::Unauthorized,
+            SyncError::Revoked => SyncProblem::Revoked,
+            SyncError::BadCode => SyncProblem::BadCode,
+            other => SyncProblem::Other(other.to_string()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Command {
+    SyncNow,
+    Enrol { server_url: String, code: String },
+}
+
+pub struct SyncWorker {
+    commands: Option<Sender<Command>>,
+    status: Receiver<SyncStatus>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SyncWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SyncWorker")
+    }
+}
+
+impl SyncWorker {
+    pub fn spawn(store: Store, wake: impl Fn() + Send + 'static) -> SyncWorker {
+        let (command_tx, command_rx) = channel();
+        let (status_tx, status_rx) = channel();
+        let thread = std::thread::Builder::new()
+            .name("sync".into())
+            .spawn(move || run(store, &command_rx, &status_tx, &wake))
+            .ok();
+        SyncWorker {
+            commands: Some(command_tx),
+            status: status_rx,
+            thread,
+        }
+    }
+
+    pub fn send(&self, command: Command) {
+        if let Some(commands) = &self.commands {
+            let _ = commands.send(command);
+        }
+    }
+
+    /// The newest status, if any arrived since the last call.
+    pub fn latest(&self) -> Option<SyncStatus> {
+        self.status.try_iter().last()
+    }
+}
+
+impl Drop for SyncWorker {
+    fn drop(&mut self) {
+        self.commands.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let base = FIRST_RETRY.saturating_mul(2u32.saturating_pow(self.failures.min(10)));
+        self.failures += 1;
+        let capped = base.min(MAX_RETRY);
+        // ±50 % so that fifty laptops back online at once do not all call together.
+        capped.mul_f64(rand::rng().random_range(0.5..1.5))
+    }
+}
+
+fn run(
+    mut store: Store,
+    commands: &Receiver<Command>,
+    status: &Sender<SyncStatus>,
+    wake: &dyn Fn(),
+) {
+    let mut backoff = Backoff { failures: 0 };
+    let mut state = SyncState::NotEnrolled;
+    let mut last_error = None;
+    let mut due = Some(Instant::now());
+    loop {
+        let enrolled = matches!(store.enrolment(), Ok(Some(_)));
+        if !enrolled {
+            state = SyncState::NotEnrolled;
+        }
+        let pending = store.pending_count().unwrap_or(0);
+        if enrolled && state == SyncState::UpToDate && pending > 0 {
+            due = Some(due.map_or(Instant::now() + AFTER_EDIT, |d| {
+                d.min(Instant::now() + AFTER_EDIT)
+            }));
+        }
+        let report = |state, last_error: &Option<SyncProblem>, store: &Store| {
+            let _ = status.send(SyncStatus {
+                state,
+                pending: store.pending_count().unwrap_or(0),
+                last_success: store.last_sync_success().ok().flatten(),
+                last_error: last_error.clone(),
+                server: store.enrolment().ok().flatten().map(|e| e.server_url),
+            });
+            wake();
+        };
+        report(state, &last_error, &store);
+        let wait = due.map_or(Duration::from_secs(5), |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        let command = match commands.recv_timeout(wait.min(Duration::from_secs(5))) {
+            Ok(command) => Some(command),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let run_now = match command {
+            Some(Command::SyncNow) => true,
+            Some(Command::Enrol { server_url, code }) => {
+                match enrol(&mut store, &server_url, &code) {
+                    Ok(_) => {
+                        last_error = None;
+                        true
+                    }
+                    Err(e) => {
+                        last_error = Some(SyncProblem::from(&e));
+                        state = SyncState::Failed;
+                        false
+                    }
+                }
+            }
+            None => due.is_some_and(|d| Instant::now() >= d),
+        };
+        if !run_now || !matches!(store.enrolment(), Ok(Some(_))) {
+            continue;
+        }
+        report(SyncState::Syncing, &last_error, &store);
+        match sync_now(&mut store) {
+            Ok(result) if result.complete() => {
+                state = SyncState::UpToDate;
+                last_error = None;
+                backoff = Backoff { failures: 0 };
+                due = Some(Instant::now() + POLL);
+            }
+            Ok(result) => {
+                state = SyncState::Failed;
+                last_error = Some(SyncProblem::Rejected(result.rejected));
+                due = Some(Instant::now() + backoff.next());
+            }
+            Err(e) if e.is_permanent() => {
+                state = SyncState::Failed;
+                last_error = Some(SyncProblem::from(&e));
+                due = None;
+            }
+            Err(e) => {
+                state = SyncState::Offline;
+                last_error = Some(SyncProblem::from(&e));
+                due = Some(Instant::now() + backoff.next());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_with_jitter() {
+        let mut backoff = Backoff { failures: 0 };
+        let first = backoff.next();
+        assert!(
+            first >= FIRST_RETRY / 2 && first <= FIRST_RETRY * 3 / 2,
+            "{first:?}"
+        );
+        let mut last = first;
+        for _ in 0..20 {
+            last = backoff.next();
+        }
+        assert!(
+            last <= MAX_RETRY * 3 / 2 && last >= MAX_RETRY / 2,
+            "{last:?}"
+        );
+    }
+}

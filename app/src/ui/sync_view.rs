@@ -1,0 +1,123 @@
+//! Sync in the UI: the status line (offline / syncing / up to date, what
+//! waits, the last complete sync, the last error in plain words) and the
+//! enrolment form in the settings.
+
+use rust_i18n::t;
+
+use super::widgets;
+use crate::sync::worker::{Command, SyncProblem, SyncState, SyncStatus};
+
+/// Draws the status line; returns true when "sync now" is pressed.
+pub fn status_ui(ui: &mut egui::Ui, status: Option<&SyncStatus>) -> bool {
+    let mut sync_now = false;
+    ui.horizontal_wrapped(|ui| {
+        let Some(status) = status else {
+            ui.label(t!("sync.starting"));
+            return;
+        };
+        ui.strong(match status.state {
+            SyncState::NotEnrolled => t!("sync.not_enrolled"),
+            SyncState::Offline => t!("sync.offline"),
+            SyncState::Syncing => t!("sync.syncing"),
+            SyncState::UpToDate => t!("sync.up_to_date"),
+            SyncState::Failed => t!("sync.failed"),
+        });
+        if status.state == SyncState::NotEnrolled {
+            return;
+        }
+        ui.separator();
+        ui.label(t!("sync.pending", n = status.pending));
+        ui.separator();
+        ui.label(match &status.last_success {
+            Some(time) => t!("sync.last_success", time = local_time(time).as_str()),
+            None => t!("sync.never"),
+        });
+        if ui
+            .add_enabled(
+                status.state != SyncState::Syncing,
+                egui::Button::new(t!("sync.now")),
+            )
+            .clicked()
+        {
+            sync_now = true;
+        }
+        if let Some(problem) = &status.last_error {
+            widgets::error_banner(ui, &problem_text(problem));
+        }
+    });
+    sync_now
+}
+
+pub fn problem_text(problem: &SyncProblem) -> String {
+    match problem {
+        SyncProblem::Offline => t!("sync.error_offline").into_owned(),
+        SyncProblem::Server => t!("sync.error_server").into_owned(),
+        SyncProblem::Unauthorized => t!("sync.error_unauthorized").into_owned(),
+        SyncProblem::Revoked => t!("sync.error_revoked").into_owned(),
+        SyncProblem::BadCode => t!("sync.error_bad_code").into_owned(),
+        SyncProblem::Rejected(cases) => t!(
+            "sync.error_rejected",
+            n = cases.len(),
+            details = cases.join("; ")
+        )
+        .into_owned(),
+        SyncProblem::Other(detail) => t!("sync.error_other", detail = detail.as_str()).into_owned(),
+    }
+}
+
+fn local_time(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%d.%m.%Y %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| rfc3339.to_string())
+}
+
+#[derive(Default)]
+pub struct EnrolForm {
+    server: String,
+    code: String,
+    busy: bool,
+}
+
+impl EnrolForm {
+    pub fn done(&mut self) {
+        if self.busy {
+            self.busy = false;
+            self.code.clear();
+        }
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, status: Option<&SyncStatus>) -> Option<Command> {
+        let mut command = None;
+        ui.heading(t!("sync.settings_title"));
+        if let Some(server) = status.and_then(|s| s.server.as_deref()) {
+            ui.label(t!("sync.enrolled_with", server = server));
+        }
+        ui.label(t!("sync.enrol_hint"));
+        egui::Grid::new("enrol").num_columns(2).show(ui, |ui| {
+            widgets::text_row(ui, &t!("sync.server"), &mut self.server);
+            widgets::text_row(ui, &t!("sync.code"), &mut self.code);
+        });
+        let ready = !self.server.trim().is_empty() && !self.code.trim().is_empty() && !self.busy;
+        if ui
+            .add_enabled(ready, egui::Button::new(t!("sync.enrol")))
+            .clicked()
+        {
+            self.busy = true;
+            command = Some(Command::Enrol {
+                server_url: self.server.trim().to_string(),
+                code: self.code.trim().to_string(),
+            });
+        }
+        if self.busy
+            && let Some(problem) = status.and_then(|s| s.last_error.as_ref())
+        {
+            self.busy = false;
+            widgets::error_banner(ui, &problem_text(problem));
+        }
+        command
+    }
+}

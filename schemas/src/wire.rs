@@ -1,0 +1,246 @@
+//! Wire types of the sync protocol, version 1 (`POST /v1/sync`), described in
+//! `docs/sync-protocol.md`. Bodies are CBOR, compressed with zstd; both
+//! directions are bounded in size, so a long backlog travels in several
+//! requests, each committed on its own.
+
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Content type of sync bodies in both directions.
+pub const CONTENT_TYPE: &str = "application/vnd.sprechtag.sync+cbor+zstd";
+/// Largest compressed request body the server reads.
+pub const MAX_BODY_BYTES: usize = 8 << 20;
+/// Largest body after decompression (a zip bomb stops here).
+pub const MAX_DECODED_BYTES: usize = 32 << 20;
+/// Most change bytes a client puts into one request, and a server into one
+/// response: about 2 s at 256 kbit/s.
+pub const BATCH_BYTES: usize = 64 << 10;
+/// Where a client starts, doubling after each committed round: a link cut
+/// early in a sync then wastes at most a few KiB.
+pub const FIRST_BATCH_BYTES: usize = 8 << 10;
+/// The least a response carries (at least one document in any case).
+pub const MIN_BATCH_BYTES: usize = 4 << 10;
+
+/// One round of sync: what the device has that the server may lack, and how
+/// far it has received the server's changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    pub protocol: u32,
+    /// The server's `cursor` of the last response this device committed.
+    pub cursor: u64,
+    pub uploads: Vec<Upload>,
+    /// How many change bytes the response may carry (0: the server's
+    /// default, `BATCH_BYTES`). A client on a bad link asks for less.
+    #[serde(default)]
+    pub max_response_bytes: u32,
+}
+
+/// Changes of one document, from the heads the server is known to have.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Upload {
+    pub doc_id: String,
+    /// An automerge incremental save (`save_after`) or a full save.
+    #[serde(with = "serde_bytes")]
+    pub changes: Vec<u8>,
+    /// The device's heads after these changes, 32 bytes each.
+    #[serde(with = "serde_bytes")]
+    pub heads: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    pub protocol: u32,
+    /// Uploaded documents now durable on the server.
+    pub accepted: Vec<String>,
+    /// Uploaded documents the server refused, with the reason.
+    pub rejected: Vec<Rejection>,
+    /// Changes of documents in the device's scope that it lacks.
+    pub downloads: Vec<Download>,
+    /// Commit this with the downloads and send it with the next request.
+    pub cursor: u64,
+    /// More downloads are waiting: send another request.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub doc_id: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Download {
+    pub doc_id: String,
+    /// `case` or `office_hour`.
+    pub kind: String,
+    #[serde(with = "serde_bytes")]
+    pub changes: Vec<u8>,
+    /// The server's heads of the document, 32 bytes each.
+    #[serde(with = "serde_bytes")]
+    pub heads: Vec<u8>,
+}
+
+/// `POST /v1/enrol`: a one-time code for a device token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    pub code: String,
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    pub device_id: String,
+    /// Sent once; the server keeps only its hash.
+    pub token: String,
+    pub name: String,
+    pub user: String,
+    pub role: String,
+    pub department: String,
+    /// The case-number prefix reserved for this device.
+    pub prefix: String,
+}
+
+impl std::fmt::Debug for EnrolResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolResponse")
+            .field("device_id", &self.device_id)
+            .field("token", &"<redacted>")
+            .field("role", &self.role)
+            .field("department", &self.department)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every 4xx and 5xx answer of the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    /// A stable code for programs: `bad_request`, `unauthorized`, `revoked`, ...
+    pub error: String,
+    /// What happened, for people.
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("the body is not zstd-compressed data: {0}")]
+    Compression(String),
+    #[error("the body is larger than {MAX_DECODED_BYTES} bytes once decompressed")]
+    TooLarge,
+    #[error("the body is not a valid sync message: {0}")]
+    Decode(String),
+    #[error("protocol version {0} is not supported; this side speaks {PROTOCOL_VERSION}")]
+    Version(u32),
+}
+
+/// CBOR, then zstd.
+pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
+    let mut cbor = Vec::new();
+    // Writing to a Vec cannot fail for these plain types.
+    let _ = ciborium::into_writer(message, &mut cbor);
+    zstd::encode_all(cbor.as_slice(), 3).unwrap_or_default()
+}
+
+/// The reverse of `encode`, for bytes from anywhere: bounded, never panics.
+pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, WireError> {
+    let decoder = zstd::stream::read::Decoder::new(body)
+        .map_err(|e| WireError::Compression(e.to_string()))?;
+    let mut cbor = Vec::new();
+    decoder
+        .take(MAX_DECODED_BYTES as u64 + 1)
+        .read_to_end(&mut cbor)
+        .map_err(|e| WireError::Compression(e.to_string()))?;
+    if cbor.len() > MAX_DECODED_BYTES {
+        return Err(WireError::TooLarge);
+    }
+    ciborium::from_reader(cbor.as_slice()).map_err(|e| WireError::Decode(e.to_string()))
+}
+
+impl SyncRequest {
+    /// The response budget this request asks for, within the protocol's bounds.
+    pub fn response_budget(&self) -> usize {
+        match self.max_response_bytes {
+            0 => BATCH_BYTES,
+            asked => (asked as usize).clamp(MIN_BATCH_BYTES, BATCH_BYTES),
+        }
+    }
+
+    pub fn decode(body: &[u8]) -> Result<SyncRequest, WireError> {
+        let request: SyncRequest = decode(body)?;
+        if request.protocol != PROTOCOL_VERSION {
+            return Err(WireError::Version(request.protocol));
+        }
+        Ok(request)
+    }
+}
+
+/// Heads as concatenated 32-byte hashes, the form on the wire.
+pub fn heads_to_bytes(heads: &[automerge::ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+/// Parses concatenated 32-byte hashes; `None` if the length is not a multiple of 32.
+pub fn heads_from_bytes(bytes: &[u8]) -> Option<Vec<automerge::ChangeHash>> {
+    if !bytes.len().is_multiple_of(32) {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(32)
+            .map(|chunk| {
+                let mut hash = [0u8; 32];
+                hash.copy_from_slice(chunk);
+                automerge::ChangeHash(hash)
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_survives_encoding() {
+        let request = SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            cursor: 42,
+            max_response_bytes: 0,
+            uploads: vec![Upload {
+                doc_id: "d".into(),
+                changes: vec![1, 2, 3],
+                heads: vec![7; 32],
+            }],
+        };
+        assert_eq!(
+            SyncRequest::decode(&encode(&request)).expect("decode"),
+            request
+        );
+    }
+
+    #[test]
+    fn another_protocol_version_is_refused() {
+        let request = SyncRequest {
+            protocol: 99,
+            cursor: 0,
+            uploads: vec![],
+            max_response_bytes: 0,
+        };
+        assert!(matches!(
+            SyncRequest::decode(&encode(&request)),
+            Err(WireError::Version(99))
+        ));
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused() {
+        let zeros = vec![0u8; MAX_DECODED_BYTES + 10];
+        let bomb = zstd::encode_all(zeros.as_slice(), 3).expect("compress");
+        assert!(bomb.len() < 100_000);
+        assert!(matches!(
+            decode::<SyncRequest>(&bomb),
+            Err(WireError::TooLarge)
+        ));
+    }
+}

@@ -1,0 +1,198 @@
+//! The HTTP interface: `GET /health`, `POST /v1/enrol`, `POST /v1/sync`.
+//! Every error is a JSON `{"error", "message"}` with a 4xx status, or a
+//! generic 500 that is logged once. No input reaches a panic: bodies are
+//! bounded, decoded without trust, and handlers run behind a panic guard.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sha2::{Digest, Sha256};
+use sprechtag_schemas::wire::{
+    self, ApiErrorBody, CONTENT_TYPE, EnrolRequest, EnrolResponse, MAX_BODY_BYTES, SyncRequest,
+};
+
+use crate::storage::{Device, Storage};
+use crate::sync::{self, DocCache};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+    pub cache: Arc<DocCache>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/v1/enrol", post(enrol))
+        .route("/v1/sync", post(sync_handler))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            ApiError::Internal("panic".into()).into_response()
+        }))
+        .with_state(state)
+}
+
+/// Every way a request can fail, with the status it gets.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body cannot be read.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no or unknown device token.
+    #[error("unknown or missing device token")]
+    Unauthorized,
+    /// 403: the device was revoked by an administrator.
+    #[error("this device has been revoked; ask an administrator to enrol it again")]
+    Revoked,
+    /// 404: unknown path, or an enrolment code that is unknown, used or expired.
+    #[error("{0}")]
+    NotFound(String),
+    /// 415: not a sync body.
+    #[error("expected content type {CONTENT_TYPE}")]
+    UnsupportedMediaType,
+    /// 500: logged; the client sees a generic message.
+    #[error("internal server error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Revoked => (StatusCode::FORBIDDEN, "revoked"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "request failed");
+        }
+        let (status, code) = self.parts();
+        let body = ApiErrorBody {
+            error: code.into(),
+            message: self.to_string(),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "protocol": wire::PROTOCOL_VERSION }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint".into())
+}
+
+/// SHA-256 of a high-entropy secret (token or one-time code): enough to
+/// store it without keeping it, and cheap to look up.
+pub fn secret_hash(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.trim().to_uppercase().as_bytes()).to_vec()
+}
+
+#[tracing::instrument(skip_all)]
+async fn enrol(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<EnrolResponse>, ApiError> {
+    let request: EnrolRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("expected {{\"code\": ...}}: {e}")))?;
+    let token = crate::random_secret(32);
+    let code_hash = secret_hash(&request.code);
+    let token_hash = secret_hash(&token);
+    let storage = state.storage.clone();
+    let device = tokio::task::spawn_blocking(move || {
+        storage.redeem_code(&code_hash, &token_hash, chrono::Utc::now().timestamp())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??
+    .ok_or_else(|| ApiError::NotFound("the enrolment code is unknown, used or expired".into()))?;
+    tracing::info!(device = %device.id, name = %device.name, "device enrolled");
+    Ok(Json(EnrolResponse {
+        device_id: device.id,
+        token,
+        name: device.name,
+        user: device.user,
+        role: device.role.as_str().into(),
+        department: device.department,
+        prefix: device.prefix,
+    }))
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    let hash = secret_hash(token);
+    let storage = state.storage.clone();
+    let device = tokio::task::spawn_blocking(move || storage.device_by_token(&hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??
+        .ok_or(ApiError::Unauthorized)?;
+    if device.revoked_at.is_some() {
+        tracing::warn!(device = %device.id, "revoked device tried to sync");
+        return Err(ApiError::Revoked);
+    }
+    Ok(device)
+}
+
+#[tracing::instrument(skip_all, fields(device))]
+async fn sync_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state, &headers).await?;
+    tracing::Span::current().record("device", device.id.as_str());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if content_type != Some(CONTENT_TYPE) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let request = SyncRequest::decode(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let uploads = request.uploads.len();
+    let storage = state.storage.clone();
+    let cache = state.cache.clone();
+    let response = tokio::task::spawn_blocking(move || {
+        storage.touch_device(&device.id)?;
+        sync::handle(storage.as_ref(), &cache, &device, request)
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    tracing::debug!(
+        uploads,
+        rejected = response.rejected.len(),
+        downloads = response.downloads.len(),
+        more = response.more,
+        "sync"
+    );
+    Ok((
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        wire::encode(&response),
+    )
+        .into_response())
+}

@@ -1,0 +1,59 @@
+//! Server settings: defaults, then a TOML file, then `SPRECHTAG_SERVER_*`
+//! environment variables, then the command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Printed by `sprechtag-server config`.
+pub const EXAMPLE: &str = r#"# sprechtag-server.toml
+# Every setting can also come from the environment, e.g. SPRECHTAG_SERVER_LISTEN.
+
+# Where the embedded SQLite database lives.
+data_dir = "/var/lib/sprechtag"
+
+# Address and port to listen on.
+listen = "0.0.0.0:8443"
+
+# TLS: give both to serve HTTPS (rustls); without them the server speaks
+# plain HTTP, for a reverse proxy or a closed network only.
+# tls_cert = "/etc/sprechtag/cert.pem"
+# tls_key = "/etc/sprechtag/key.pem"
+"#;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("sprechtag-server-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, the file (if given), the environment; the caller applies
+    /// command-line values last.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Settings, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed("SPRECHTAG_SERVER_"))
+            .extract()
+            .map_err(Box::new)
+    }
+}

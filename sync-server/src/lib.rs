@@ -1,0 +1,111 @@
+//! Sprechtag's sync server: laptops upload the changes of their case
+//! documents and receive what others changed in their department. The
+//! server is a library with a thin binary, so tests run it in-process on a
+//! listener of their own.
+
+pub mod api;
+pub mod config;
+pub mod storage;
+pub mod sync;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+pub use config::Settings;
+use storage::SqliteStorage;
+
+/// A random secret of `bytes` bytes as hex (device tokens).
+pub fn random_secret(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut secret = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut secret);
+    hex::encode(secret)
+}
+
+/// A one-time enrolment code a person can type: 8 unambiguous characters.
+pub fn enrolment_code() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ACDEFHJKLMNPRTUVWXY3479";
+    let mut rng = rand::rng();
+    let chars: String = (0..8)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("{}-{}", &chars[..4], &chars[4..])
+}
+
+/// Serves on `listener` until `shutdown` resolves, then finishes the
+/// requests in flight.
+pub async fn launch_with_listener(
+    settings: Settings,
+    listener: std::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let storage = SqliteStorage::open(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot open the database in {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let state = api::AppState {
+        storage: Arc::new(storage),
+        cache: Arc::new(sync::DocCache::default()),
+    };
+    let app = api::router(state);
+    listener.set_nonblocking(true)?;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot read TLS certificate {} or key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            axum_server::from_tcp_rustls(listener, tls)?
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await?;
+        }
+        (None, None) => {
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await?;
+        }
+        _ => anyhow::bail!("TLS needs both tls_cert and tls_key"),
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

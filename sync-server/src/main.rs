@@ -1,0 +1,189 @@
+//! `sprechtag-server`: serve, and manage devices.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use sprechtag_server::storage::{NewDevice, Role, SqliteStorage, Storage};
+use sprechtag_server::{Settings, api, config};
+
+#[derive(Debug, Parser)]
+#[command(name = "sprechtag-server", version, about = "Sprechtag's sync server")]
+struct Cli {
+    /// Settings file (TOML); see `sprechtag-server config`.
+    #[arg(long, global = true, env = "SPRECHTAG_SERVER_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve sync requests until Ctrl-C or SIGTERM.
+    Serve {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// ADDRESS:PORT, e.g. 0.0.0.0:8443.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
+    /// Devices: enrol, list, revoke.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Print an example settings file.
+    Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Register a device; prints a one-time code valid for 15 minutes.
+    Enrol {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        user: String,
+        /// caseworker, backoffice or admin.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        department: String,
+    },
+    /// All devices, one JSON object per line.
+    List {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Refuse the device's next sync.
+    Revoke {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        id: String,
+    },
+}
+
+const CODE_VALIDITY_SECS: i64 = 15 * 60;
+
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let mut settings = Settings::load(cli.config.as_deref()).context("invalid settings")?;
+    match cli.command {
+        Command::Config => {
+            print!("{}", config::EXAMPLE);
+            Ok(())
+        }
+        Command::Serve {
+            data_dir,
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
+            settings.data_dir = data_dir.unwrap_or(settings.data_dir);
+            settings.listen = listen.unwrap_or(settings.listen);
+            settings.tls_cert = tls_cert.or(settings.tls_cert);
+            settings.tls_key = tls_key.or(settings.tls_key);
+            serve(settings)
+        }
+        Command::Device(command) => device(settings, command),
+    }
+}
+
+fn serve(settings: Settings) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sprechtag_server=info".into()),
+        )
+        .init();
+    let listener = std::net::TcpListener::bind(settings.listen)
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let scheme = if settings.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!("listening on {scheme}://{}", listener.local_addr()?);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(sprechtag_server::launch_with_listener(
+        settings,
+        listener,
+        sprechtag_server::shutdown_signal(),
+    ))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn device(mut settings: Settings, command: DeviceCommand) -> Result<()> {
+    let dir = match &command {
+        DeviceCommand::Enrol { data_dir, .. }
+        | DeviceCommand::List { data_dir }
+        | DeviceCommand::Revoke { data_dir, .. } => data_dir.clone(),
+    };
+    settings.data_dir = dir.unwrap_or(settings.data_dir);
+    let storage = SqliteStorage::open(&settings.data_dir)?;
+    match command {
+        DeviceCommand::Enrol {
+            name,
+            user,
+            role,
+            department,
+            ..
+        } => {
+            let Some(role) = Role::parse(&role) else {
+                bail!("unknown role {role:?}; expected caseworker, backoffice or admin");
+            };
+            for (value, what) in [
+                (&name, "--name"),
+                (&user, "--user"),
+                (&department, "--department"),
+            ] {
+                if value.trim().is_empty() {
+                    bail!("{what} must not be empty");
+                }
+            }
+            let code = sprechtag_server::enrolment_code();
+            let expires_at = chrono::Utc::now().timestamp() + CODE_VALIDITY_SECS;
+            let new = NewDevice {
+                name: name.trim().into(),
+                user: user.trim().into(),
+                role,
+                department: department.trim().into(),
+            };
+            let device = storage.create_device(&new, &api::secret_hash(&code), expires_at)?;
+            let expires = chrono::DateTime::from_timestamp(expires_at, 0).map(|t| t.to_rfc3339());
+            println!(
+                "{}",
+                json!({ "code": code, "device_id": device.id, "prefix": device.prefix, "expires_at": expires })
+            );
+            Ok(())
+        }
+        DeviceCommand::List { .. } => {
+            for device in storage.devices()? {
+                println!("{}", serde_json::to_string(&device)?);
+            }
+            Ok(())
+        }
+        DeviceCommand::Revoke { id, .. } => {
+            if !storage.revoke_device(&id)? {
+                bail!("no device with id {id:?}");
+            }
+            println!("{}", json!({ "id": id, "revoked": true }));
+            Ok(())
+        }
+    }
+}

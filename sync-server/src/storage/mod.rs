@@ -1,0 +1,149 @@
+//! Where the server keeps devices and documents. The sync logic talks to a
+//! `Storage` and its transactions only, so that a PostgreSQL implementation
+//! can stand beside the embedded SQLite one.
+
+mod sqlite;
+
+pub use sqlite::SqliteStorage;
+
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database: {0}")]
+    Database(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        StorageError::Database(e.to_string())
+    }
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// What a device may see and do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Caseworker,
+    Backoffice,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Caseworker => "caseworker",
+            Role::Backoffice => "backoffice",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "caseworker" => Some(Role::Caseworker),
+            "backoffice" => Some(Role::Backoffice),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Device {
+    pub id: String,
+    pub name: String,
+    pub user: String,
+    pub role: Role,
+    pub department: String,
+    pub prefix: String,
+    pub enrolled: bool,
+    pub created_at: String,
+    pub last_seen: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl Device {
+    /// The department whose documents the device receives; `None`: all.
+    pub fn scope(&self) -> Option<&str> {
+        match self.role {
+            Role::Admin => None,
+            Role::Caseworker | Role::Backoffice => Some(&self.department),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    pub name: String,
+    pub user: String,
+    pub role: Role,
+    pub department: String,
+}
+
+/// A stored document's bookkeeping, without its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentMeta {
+    pub kind: String,
+    pub department: Option<String>,
+    pub seq: u64,
+    pub chunk_count: u32,
+}
+
+/// How a changed document is written.
+pub enum DocumentWrite<'a> {
+    /// Changes appended to what is stored.
+    Chunk(&'a [u8]),
+    /// A full save replacing everything stored.
+    Snapshot(&'a [u8]),
+}
+
+pub trait Storage: Send + Sync + 'static {
+    /// Registers a device that redeems `code_hash` to get its token.
+    fn create_device(&self, new: &NewDevice, code_hash: &[u8], expires_at: i64) -> Result<Device>;
+    /// Swaps an unexpired one-time code for a token; `None` if the code is
+    /// unknown, used or expired.
+    fn redeem_code(&self, code_hash: &[u8], token_hash: &[u8], now: i64) -> Result<Option<Device>>;
+    fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<Device>>;
+    fn devices(&self) -> Result<Vec<Device>>;
+    /// Marks the device revoked; false if there is no such device.
+    fn revoke_device(&self, id: &str) -> Result<bool>;
+    fn touch_device(&self, id: &str) -> Result<()>;
+    /// A write transaction; one at a time, durable on commit.
+    fn begin(&self) -> Result<Box<dyn SyncTransaction + '_>>;
+}
+
+/// The operations of one sync request, committed together.
+pub trait SyncTransaction {
+    fn document_meta(&mut self, id: &str) -> Result<Option<DocumentMeta>>;
+    /// The stored saves of a document, to be loaded in order.
+    fn document_bytes(&mut self, id: &str) -> Result<Vec<Vec<u8>>>;
+    /// Stores a change and gives the document the next sequence number.
+    fn write_document(
+        &mut self,
+        id: &str,
+        kind: &str,
+        department: Option<&str>,
+        heads: &[u8],
+        write: DocumentWrite<'_>,
+    ) -> Result<u64>;
+    /// The heads this device is known to hold of the document.
+    fn device_heads(&mut self, device: &str, doc: &str) -> Result<Option<Vec<u8>>>;
+    fn set_device_heads(&mut self, device: &str, doc: &str, heads: &[u8]) -> Result<()>;
+    /// Heads sent in a response, known to the device once it acknowledges `seq`.
+    fn add_pending(&mut self, device: &str, doc: &str, heads: &[u8], seq: u64) -> Result<()>;
+    /// The device received everything up to `cursor`: pending sends at or
+    /// below it become known heads, the rest never arrived and are dropped.
+    fn acknowledge(&mut self, device: &str, cursor: u64) -> Result<()>;
+    /// Documents changed after `cursor` in `scope` (all if `None`), by sequence.
+    fn changed_after(
+        &mut self,
+        scope: Option<&str>,
+        cursor: u64,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>>;
+    fn commit(self: Box<Self>) -> Result<()>;
+}

@@ -1,0 +1,439 @@
+//! The embedded storage: one SQLite file in WAL mode with
+//! `synchronous=FULL`, so that a committed sync is on disk before the
+//! server acknowledges it. One writer at a time; device lookups use a
+//! second connection and do not wait for a running sync.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite_migration::{M, Migrations};
+
+use super::{
+    Device, DocumentMeta, DocumentWrite, NewDevice, Result, Role, Storage, StorageError,
+    SyncTransaction,
+};
+
+pub const DATABASE_FILE: &str = "sprechtag-server.db";
+
+/// Letters that cannot be mistaken for digits or each other on the phone.
+const PREFIX_ALPHABET: &[u8] = b"ACDEFHJKLMNPRTUVWXY";
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        r#"
+CREATE TABLE devices (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    user            TEXT NOT NULL,
+    role            TEXT NOT NULL,
+    department      TEXT NOT NULL,
+    prefix          TEXT NOT NULL UNIQUE,
+    token_hash      BLOB UNIQUE,
+    code_hash       BLOB UNIQUE,
+    code_expires_at INTEGER,
+    created_at      TEXT NOT NULL,
+    last_seen       TEXT,
+    revoked_at      TEXT
+) STRICT;
+
+CREATE TABLE documents (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    department  TEXT,
+    snapshot    BLOB NOT NULL,
+    chunk_count INTEGER NOT NULL DEFAULT 0,
+    heads       BLOB NOT NULL,
+    seq         INTEGER NOT NULL
+) STRICT;
+CREATE INDEX documents_by_seq ON documents (seq);
+CREATE INDEX documents_by_department ON documents (department, seq);
+
+CREATE TABLE document_chunks (
+    id     INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    bytes  BLOB NOT NULL
+) STRICT;
+CREATE INDEX document_chunks_by_doc ON document_chunks (doc_id, id);
+
+-- What each device is known to hold: the server never resends it.
+CREATE TABLE device_documents (
+    device_id TEXT NOT NULL,
+    doc_id    TEXT NOT NULL,
+    heads     BLOB NOT NULL,
+    PRIMARY KEY (device_id, doc_id)
+) STRICT, WITHOUT ROWID;
+
+-- Sent in a response that the device has not acknowledged yet.
+CREATE TABLE device_pending (
+    device_id TEXT NOT NULL,
+    doc_id    TEXT NOT NULL,
+    heads     BLOB NOT NULL,
+    seq       INTEGER NOT NULL,
+    PRIMARY KEY (device_id, doc_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) STRICT;
+INSERT INTO counters (name, value) VALUES ('seq', 0);
+"#,
+    )])
+}
+
+pub struct SqliteStorage {
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStorage")
+    }
+}
+
+impl SqliteStorage {
+    pub fn open(dir: &Path) -> Result<SqliteStorage> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StorageError::Database(format!("{}: {e}", dir.display())))?;
+        let path = dir.join(DATABASE_FILE);
+        let mut writer = Connection::open(&path)?;
+        configure(&writer)?;
+        migrations()
+            .to_latest(&mut writer)
+            .map_err(|e| StorageError::Database(e.to_string()))?;
+        let reader = Connection::open(&path)?;
+        configure(&reader)?;
+        Ok(SqliteStorage {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (the
+        // transaction rolls back), so a poisoned lock is safe to reuse.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(())
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+const DEVICE_COLUMNS: &str = "id, name, user, role, department, prefix, token_hash IS NOT NULL, created_at, last_seen, revoked_at";
+
+fn device_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
+    let role: String = row.get(3)?;
+    Ok(Device {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        user: row.get(2)?,
+        role: Role::parse(&role).unwrap_or(Role::Caseworker),
+        department: row.get(4)?,
+        prefix: row.get(5)?,
+        enrolled: row.get(6)?,
+        created_at: row.get(7)?,
+        last_seen: row.get(8)?,
+        revoked_at: row.get(9)?,
+    })
+}
+
+impl Storage for SqliteStorage {
+    fn create_device(&self, new: &NewDevice, code_hash: &[u8], expires_at: i64) -> Result<Device> {
+        use rand::Rng;
+        let conn = self.writer();
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut rng = rand::rng();
+        for attempt in 0..200 {
+            // Three letters while they last, then four.
+            let length = if attempt < 100 { 3 } else { 4 };
+            let prefix: String = (0..length)
+                .map(|_| PREFIX_ALPHABET[rng.random_range(0..PREFIX_ALPHABET.len())] as char)
+                .collect();
+            let inserted = conn.execute(
+                "INSERT INTO devices (id, name, user, role, department, prefix, code_hash,
+                                      code_expires_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (prefix) DO NOTHING",
+                params![
+                    id,
+                    new.name,
+                    new.user,
+                    new.role.as_str(),
+                    new.department,
+                    prefix,
+                    code_hash,
+                    expires_at,
+                    now()
+                ],
+            )?;
+            if inserted == 1 {
+                return conn
+                    .query_row(
+                        &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
+                        [&id],
+                        device_row,
+                    )
+                    .map_err(Into::into);
+            }
+        }
+        Err(StorageError::Conflict("no free case-number prefix".into()))
+    }
+
+    fn redeem_code(
+        &self,
+        code_hash: &[u8],
+        token_hash: &[u8],
+        now_secs: i64,
+    ) -> Result<Option<Device>> {
+        let conn = self.writer();
+        let id: Option<String> = conn
+            .query_row(
+                "UPDATE devices SET token_hash = ?2, code_hash = NULL, code_expires_at = NULL
+                 WHERE code_hash = ?1 AND code_expires_at >= ?3 AND token_hash IS NULL
+                       AND revoked_at IS NULL
+                 RETURNING id",
+                params![code_hash, token_hash, now_secs],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(id) = id else { return Ok(None) };
+        Ok(Some(conn.query_row(
+            &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
+            [&id],
+            device_row,
+        )?))
+    }
+
+    fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<Device>> {
+        Ok(self
+            .reader()
+            .query_row(
+                &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = ?1"),
+                [token_hash],
+                device_row,
+            )
+            .optional()?)
+    }
+
+    fn devices(&self) -> Result<Vec<Device>> {
+        let conn = self.reader();
+        let mut statement = conn.prepare(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY created_at, id"
+        ))?;
+        let devices = statement
+            .query_map([], device_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(devices)
+    }
+
+    fn revoke_device(&self, id: &str) -> Result<bool> {
+        let changed = self.writer().execute(
+            "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2), code_hash = NULL WHERE id = ?1",
+            params![id, now()],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn touch_device(&self, id: &str) -> Result<()> {
+        self.writer().execute(
+            "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
+            params![id, now()],
+        )?;
+        Ok(())
+    }
+
+    fn begin(&self) -> Result<Box<dyn SyncTransaction + '_>> {
+        let conn = self.writer();
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteTransaction {
+            conn,
+            committed: false,
+        }))
+    }
+}
+
+struct SqliteTransaction<'a> {
+    conn: MutexGuard<'a, Connection>,
+    committed: bool,
+}
+
+impl Drop for SqliteTransaction<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl SyncTransaction for SqliteTransaction<'_> {
+    fn document_meta(&mut self, id: &str) -> Result<Option<DocumentMeta>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT kind, department, seq, chunk_count FROM documents WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok(DocumentMeta {
+                    kind: r.get(0)?,
+                    department: r.get(1)?,
+                    seq: r.get(2)?,
+                    chunk_count: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn document_bytes(&mut self, id: &str) -> Result<Vec<Vec<u8>>> {
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        if let Some(snapshot) = self
+            .conn
+            .prepare_cached("SELECT snapshot FROM documents WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+        {
+            parts.push(snapshot);
+        }
+        let mut chunks = self
+            .conn
+            .prepare_cached("SELECT bytes FROM document_chunks WHERE doc_id = ?1 ORDER BY id")?;
+        for chunk in chunks.query_map([id], |r| r.get::<_, Vec<u8>>(0))? {
+            parts.push(chunk?);
+        }
+        Ok(parts)
+    }
+
+    fn write_document(
+        &mut self,
+        id: &str,
+        kind: &str,
+        department: Option<&str>,
+        heads: &[u8],
+        write: DocumentWrite<'_>,
+    ) -> Result<u64> {
+        let seq: u64 = self.conn.query_row(
+            "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value",
+            [],
+            |r| r.get(0),
+        )?;
+        match write {
+            DocumentWrite::Snapshot(bytes) => {
+                self.conn
+                    .execute("DELETE FROM document_chunks WHERE doc_id = ?1", [id])?;
+                self.conn.execute(
+                    "INSERT INTO documents (id, kind, department, snapshot, chunk_count, heads, seq)
+                     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
+                     ON CONFLICT (id) DO UPDATE SET kind = excluded.kind,
+                        department = excluded.department, snapshot = excluded.snapshot,
+                        chunk_count = 0, heads = excluded.heads, seq = excluded.seq",
+                    params![id, kind, department, bytes, heads, seq],
+                )?;
+            }
+            DocumentWrite::Chunk(bytes) => {
+                self.conn.execute(
+                    "INSERT INTO document_chunks (doc_id, bytes) VALUES (?1, ?2)",
+                    params![id, bytes],
+                )?;
+                self.conn.execute(
+                    "UPDATE documents SET kind = ?2, department = ?3, chunk_count = chunk_count + 1,
+                        heads = ?4, seq = ?5 WHERE id = ?1",
+                    params![id, kind, department, heads, seq],
+                )?;
+            }
+        }
+        Ok(seq)
+    }
+
+    fn device_heads(&mut self, device: &str, doc: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT heads FROM device_documents WHERE device_id = ?1 AND doc_id = ?2",
+            )?
+            .query_row([device, doc], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn set_device_heads(&mut self, device: &str, doc: &str, heads: &[u8]) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO device_documents (device_id, doc_id, heads) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads",
+            )?
+            .execute(params![device, doc, heads])?;
+        Ok(())
+    }
+
+    fn add_pending(&mut self, device: &str, doc: &str, heads: &[u8], seq: u64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO device_pending (device_id, doc_id, heads, seq) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads, seq = excluded.seq",
+            )?
+            .execute(params![device, doc, heads, seq])?;
+        Ok(())
+    }
+
+    fn acknowledge(&mut self, device: &str, cursor: u64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO device_documents (device_id, doc_id, heads)
+             SELECT device_id, doc_id, heads FROM device_pending WHERE device_id = ?1 AND seq <= ?2
+             ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads",
+            params![device, cursor],
+        )?;
+        self.conn
+            .execute("DELETE FROM device_pending WHERE device_id = ?1", [device])?;
+        Ok(())
+    }
+
+    fn changed_after(
+        &mut self,
+        scope: Option<&str>,
+        cursor: u64,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match scope {
+            Some(department) => self
+                .conn
+                .prepare_cached(
+                    "SELECT id, seq FROM documents WHERE department = ?1 AND seq > ?2
+                     ORDER BY seq LIMIT ?3",
+                )?
+                .query_map(params![department, cursor, limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+            None => self
+                .conn
+                .prepare_cached(
+                    "SELECT id, seq FROM documents WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )?
+                .query_map(params![cursor, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+        };
+        Ok(rows)
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.committed = true;
+        Ok(())
+    }
+}

@@ -1,0 +1,244 @@
+//! Helpers for the end-to-end tests: a sync server on a random loopback
+//! port (in-process, or as a real process that can be killed), enrolled
+//! client data dirs, and a loopback proxy that makes a link slow and lossy.
+
+pub mod proxy;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sprechtag::store::Store;
+use sprechtag_schemas::{Case, Catalog, Citizen, Request};
+use sprechtag_server::storage::{NewDevice, Role, SqliteStorage, Storage};
+
+pub const PASSPHRASE: &str = "e2e-passphrase";
+
+pub fn catalog() -> Arc<Catalog> {
+    Arc::new(sprechtag::catalog::shipped().expect("the shipped catalogue is valid"))
+}
+
+/// A server running in this process until dropped.
+pub struct TestServer {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("server dir");
+        TestServer::start_in(dir)
+    }
+
+    pub fn start_in(dir: tempfile::TempDir) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let settings = sprechtag_server::Settings {
+            data_dir: dir.path().to_path_buf(),
+            listen: listener.local_addr().expect("address"),
+            tls_cert: None,
+            tls_key: None,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().expect("runtime");
+            runtime
+                .block_on(sprechtag_server::launch_with_listener(
+                    settings,
+                    listener,
+                    async {
+                        let _ = stopped.await;
+                    },
+                ))
+                .expect("the server runs");
+        });
+        wait_for_health(&url);
+        TestServer {
+            url,
+            dir,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// A one-time code for a new device.
+    pub fn enrolment_code(&self, name: &str, role: Role, department: &str) -> String {
+        enrolment_code(self.dir.path(), name, role, department)
+    }
+
+    pub fn storage(&self) -> SqliteStorage {
+        SqliteStorage::open(self.dir.path()).expect("open the server's storage")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+pub fn enrolment_code(server_dir: &Path, name: &str, role: Role, department: &str) -> String {
+    let storage = SqliteStorage::open(server_dir).expect("open the server's storage");
+    let code = sprechtag_server::enrolment_code();
+    let new = NewDevice {
+        name: name.into(),
+        user: format!("{name}-user"),
+        role,
+        department: department.into(),
+    };
+    storage
+        .create_device(
+            &new,
+            &sprechtag_server::api::secret_hash(&code),
+            i64::MAX / 2,
+        )
+        .expect("register the device");
+    code
+}
+
+pub fn wait_for_health(url: &str) {
+    let start = Instant::now();
+    loop {
+        if health_ok(url).unwrap_or(false) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the server at {url} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn health_ok(url: &str) -> Result<bool, std::io::Error> {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    write!(
+        stream,
+        "GET /health HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer.starts_with("HTTP/1.1 200"))
+}
+
+/// A laptop: an encrypted data dir, enrolled with a server.
+pub struct Laptop {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+}
+
+impl Laptop {
+    pub fn new() -> Laptop {
+        let dir = tempfile::tempdir().expect("laptop dir");
+        let store = Store::create(&dir.path().join("data"), PASSPHRASE, catalog())
+            .expect("create the store");
+        Laptop { dir, store }
+    }
+
+    pub fn enrolled(server_url: &str, code: &str) -> Laptop {
+        let mut laptop = Laptop::new();
+        sprechtag::sync::enrol(&mut laptop.store, server_url, code).expect("enrol");
+        laptop
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Syncs and insists that everything was exchanged.
+    pub fn sync(&mut self) -> sprechtag::sync::SyncReport {
+        let report = sprechtag::sync::sync_now(&mut self.store).expect("sync");
+        assert!(report.complete(), "incomplete sync: {report:?}");
+        report
+    }
+
+    /// Records a case with one request per service.
+    pub fn new_case(&mut self, surname: &str, services: &[&str]) -> Case {
+        let catalog = catalog();
+        let mut case = Case::draft(Citizen {
+            surname: surname.into(),
+            given_names: "Erika".into(),
+            ..Citizen::default()
+        });
+        for service in services {
+            case.requests.push(Request::for_service(
+                catalog.service(service).expect("known service"),
+            ));
+        }
+        self.store.create_case(case).expect("create the case")
+    }
+}
+
+impl Default for Laptop {
+    fn default() -> Self {
+        Laptop::new()
+    }
+}
+
+/// Path of a binary of this workspace, built by `cargo test --workspace`.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/debug/deps/test-hash → target/debug/name
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
+/// The server as a real process, for tests that kill it.
+pub struct ServerProcess {
+    pub child: Child,
+    pub url: String,
+}
+
+impl ServerProcess {
+    pub fn start(dir: &Path, port: u16) -> ServerProcess {
+        let child = Command::new(workspace_binary("sprechtag-server"))
+            .args(["serve", "--data-dir"])
+            .arg(dir)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sprechtag-server");
+        let url = format!("http://127.0.0.1:{port}");
+        wait_for_health(&url);
+        ServerProcess { child, url }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A free loopback port (bound and released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}

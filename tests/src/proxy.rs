@@ -1,0 +1,217 @@
+//! A loopback TCP proxy that makes a link behave like a rural mobile one:
+//! limited throughput, a delay each way, and connections cut at random. The
+//! kernel here has no netem, so this does it in user space.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, Copy)]
+pub struct LinkProfile {
+    /// Bytes per second in each direction.
+    pub bytes_per_second: u64,
+    /// Added in each direction.
+    pub delay: Duration,
+    /// Chance that a connection is cut somewhere in its first `cut_within` bytes.
+    pub cut_probability: f64,
+    pub cut_within: u64,
+    /// The first connection that carries its cut point is cut in any case,
+    /// so that a test sees at least one cut.
+    pub cut_first: bool,
+}
+
+impl LinkProfile {
+    /// 256 kbit/s, 150 ms each way (300 ms round trip), the first and a
+    /// third of the other connections cut early.
+    pub fn rural() -> LinkProfile {
+        LinkProfile {
+            bytes_per_second: 256_000 / 8,
+            delay: Duration::from_millis(150),
+            cut_probability: 0.33,
+            cut_within: 16 * 1024,
+            cut_first: true,
+        }
+    }
+
+    /// The same speed and delay, never cut.
+    pub fn slow() -> LinkProfile {
+        LinkProfile {
+            cut_probability: 0.0,
+            cut_first: false,
+            ..LinkProfile::rural()
+        }
+    }
+}
+
+/// Counters of what crossed the proxy.
+#[derive(Debug)]
+pub struct Traffic {
+    first_cut_pending: AtomicBool,
+    pub up: AtomicU64,
+    pub down: AtomicU64,
+    pub connections: AtomicU64,
+    pub cuts: AtomicU64,
+}
+
+pub struct Proxy {
+    pub url: String,
+    pub traffic: Arc<Traffic>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Proxy {
+    /// Forwards a new loopback port to `upstream` (`host:port`).
+    pub fn start(upstream: &str, profile: LinkProfile) -> Proxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let traffic = Arc::new(Traffic {
+            first_cut_pending: AtomicBool::new(profile.cut_first),
+            up: AtomicU64::new(0),
+            down: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            cuts: AtomicU64::new(0),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let (thread_traffic, thread_stop) = (traffic.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().expect("runtime");
+            runtime.block_on(async move {
+                let listener = TcpListener::from_std(listener).expect("tokio listener");
+                while !thread_stop.load(Ordering::Relaxed) {
+                    let accepted =
+                        tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+                    let Ok(Ok((client, _))) = accepted else {
+                        continue;
+                    };
+                    let upstream = upstream.clone();
+                    let traffic = thread_traffic.clone();
+                    tokio::spawn(async move {
+                        if let Ok(server) = TcpStream::connect(&upstream).await {
+                            relay(client, server, profile, traffic).await;
+                        }
+                    });
+                }
+            });
+        });
+        Proxy {
+            url,
+            traffic,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.traffic.up.load(Ordering::Relaxed) + self.traffic.down.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Where a connection may be cut: after `at` bytes, if chosen (or if it is
+/// the first to get that far while a first cut is pending).
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    at: u64,
+    chosen: bool,
+}
+
+async fn relay(client: TcpStream, server: TcpStream, profile: LinkProfile, traffic: Arc<Traffic>) {
+    traffic.connections.fetch_add(1, Ordering::Relaxed);
+    let cut = {
+        let mut rng = rand::rng();
+        Cut {
+            at: rng.random_range(0..profile.cut_within),
+            chosen: rng.random_bool(profile.cut_probability),
+        }
+    };
+    let carried = Arc::new(AtomicU64::new(0));
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    let up = pipe(
+        client_read,
+        server_write,
+        profile,
+        cut,
+        carried.clone(),
+        traffic.clone(),
+        true,
+    );
+    let down = pipe(
+        server_read,
+        client_write,
+        profile,
+        cut,
+        carried,
+        traffic.clone(),
+        false,
+    );
+    let (cut_up, cut_down) = tokio::join!(up, down);
+    if cut_up || cut_down {
+        traffic.cuts.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Copies one direction through a delay line and a rate limit; returns true
+/// if the connection was cut here.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    profile: LinkProfile,
+    planned: Cut,
+    carried: Arc<AtomicU64>,
+    traffic: Arc<Traffic>,
+    upward: bool,
+) -> bool {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let reader = tokio::spawn(async move {
+        let mut buffer = vec![0u8; 4096];
+        loop {
+            match from.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send((Instant::now(), buffer[..n].to_vec())).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let mut cut = false;
+    while let Some((read_at, bytes)) = rx.recv().await {
+        tokio::time::sleep_until(read_at + profile.delay).await;
+        let total = carried.fetch_add(bytes.len() as u64, Ordering::Relaxed) + bytes.len() as u64;
+        if total > planned.at
+            && (planned.chosen || traffic.first_cut_pending.swap(false, Ordering::Relaxed))
+        {
+            cut = true;
+            break;
+        }
+        let pause = Duration::from_secs_f64(bytes.len() as f64 / profile.bytes_per_second as f64);
+        tokio::time::sleep(pause).await;
+        if to.write_all(&bytes).await.is_err() {
+            break;
+        }
+        let counter = if upward { &traffic.up } else { &traffic.down };
+        counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    }
+    reader.abort();
+    let _ = to.shutdown().await;
+    cut
+}

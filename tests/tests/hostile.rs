@@ -1,0 +1,194 @@
+//! Hostile and repeated input: every bad body gets a 4xx JSON error and the
+//! server keeps serving; a replayed request changes nothing.
+
+use rand::{Rng, RngCore};
+use sprechtag_e2e::{Laptop, TestServer};
+use sprechtag_schemas::wire::{
+    self, CONTENT_TYPE, PROTOCOL_VERSION, SyncRequest, SyncResponse, Upload,
+};
+use sprechtag_server::storage::{Role, Storage};
+
+struct Raw {
+    url: String,
+    token: String,
+    client: reqwest::blocking::Client,
+}
+
+impl Raw {
+    fn new(server: &TestServer) -> (Raw, Laptop) {
+        let laptop = Laptop::enrolled(
+            &server.url,
+            &server.enrolment_code("h", Role::Caseworker, "buergerbuero"),
+        );
+        let token = laptop
+            .store
+            .enrolment()
+            .expect("enrolment")
+            .expect("enrolled")
+            .token;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let raw = Raw {
+            url: server.url.clone(),
+            token,
+            client: reqwest::blocking::Client::new(),
+        };
+        (raw, laptop)
+    }
+
+    fn post(&self, body: Vec<u8>, content_type: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+        let mut request = self
+            .client
+            .post(format!("{}/v1/sync", self.url))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.bytes().expect("body").to_vec())
+    }
+
+    fn sync(&self, body: Vec<u8>) -> (u16, Vec<u8>) {
+        self.post(body, CONTENT_TYPE, Some(&self.token))
+    }
+
+    fn healthy(&self) -> bool {
+        self.client
+            .get(format!("{}/health", self.url))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+    }
+}
+
+fn assert_json_4xx(status: u16, body: &[u8], what: &str) {
+    assert!((400..500).contains(&status), "{what}: status {status}");
+    let error: serde_json::Value =
+        serde_json::from_slice(body).unwrap_or_else(|_| panic!("{what}: not JSON"));
+    assert!(
+        error["error"].is_string() && error["message"].is_string(),
+        "{what}: {error}"
+    );
+}
+
+#[test]
+fn malformed_truncated_and_random_bodies_get_a_4xx_and_the_server_keeps_serving() {
+    let server = TestServer::start();
+    let (raw, mut laptop) = Raw::new(&server);
+    let case = laptop.new_case("Bauer", &["personalausweis"]);
+    let valid = wire::encode(&SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        cursor: 0,
+        max_response_bytes: 0,
+        uploads: vec![Upload {
+            doc_id: case.id.clone(),
+            changes: laptop.store.export_case(&case.id).expect("export"),
+            heads: Vec::new(),
+        }],
+    });
+    let mut rng = rand::rng();
+    let mut bodies: Vec<(String, Vec<u8>)> = vec![
+        ("empty".into(), Vec::new()),
+        ("plain text".into(), b"hello server".to_vec()),
+        (
+            "zstd of garbage".into(),
+            zstd::encode_all(&b"\xff\x00garbage"[..], 3).expect("zstd"),
+        ),
+        (
+            "json".into(),
+            br#"{"protocol":1,"cursor":0,"uploads":[]}"#.to_vec(),
+        ),
+        (
+            "other protocol".into(),
+            wire::encode(&SyncRequest {
+                protocol: 7,
+                cursor: 0,
+                uploads: vec![],
+                max_response_bytes: 0,
+            }),
+        ),
+    ];
+    for cut in [1, valid.len() / 3, valid.len() / 2, valid.len() - 1] {
+        bodies.push((format!("truncated at {cut}"), valid[..cut].to_vec()));
+    }
+    for i in 0..40 {
+        let mut random = vec![0u8; rng.random_range(1..4096)];
+        rng.fill_bytes(&mut random);
+        bodies.push((format!("random {i}"), random));
+        let mut flipped = valid.clone();
+        let at = rng.random_range(0..flipped.len());
+        flipped[at] ^= rng.random_range(1..=255u8);
+        bodies.push((format!("flipped {i}"), flipped));
+    }
+    for (what, body) in bodies {
+        let (status, answer) = raw.sync(body);
+        if status == 200 {
+            // A flipped byte may land where it still decodes; the answer is
+            // then a valid response with the upload refused or merged.
+            wire::decode::<SyncResponse>(&answer).unwrap_or_else(|e| panic!("{what}: {e}"));
+        } else {
+            assert_json_4xx(status, &answer, &what);
+        }
+        assert!(raw.healthy(), "the server stopped serving after {what}");
+    }
+
+    let (status, body) = raw.post(valid.clone(), "application/json", Some(&raw.token));
+    assert_eq!(status, 415);
+    assert_json_4xx(status, &body, "wrong content type");
+    let (status, body) = raw.post(valid.clone(), CONTENT_TYPE, None);
+    assert_eq!(status, 401);
+    assert_json_4xx(status, &body, "no token");
+    let (status, body) = raw.post(valid.clone(), CONTENT_TYPE, Some("0123"));
+    assert_eq!(status, 401);
+    assert_json_4xx(status, &body, "bad token");
+    let (status, _) = raw.sync(vec![0u8; wire::MAX_BODY_BYTES + 1]);
+    assert_eq!(status, 413, "oversized body");
+    assert!(raw.healthy());
+    // After all that, the valid request still works.
+    let (status, answer) = raw.sync(valid);
+    assert_eq!(status, 200);
+    let response: SyncResponse = wire::decode(&answer).expect("decode");
+    assert_eq!(response.accepted, vec![case.id]);
+}
+
+#[test]
+fn a_request_replayed_twice_changes_nothing() {
+    let server = TestServer::start();
+    let (raw, mut laptop) = Raw::new(&server);
+    let case = laptop.new_case("Schulz", &["wohngeld"]);
+    let mut doc =
+        sprechtag_schemas::document::load(&laptop.store.export_case(&case.id).expect("export"))
+            .expect("load");
+    let body = wire::encode(&SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        cursor: 0,
+        max_response_bytes: 0,
+        uploads: vec![Upload {
+            doc_id: case.id.clone(),
+            changes: doc.save(),
+            heads: wire::heads_to_bytes(&doc.get_heads()),
+        }],
+    });
+    let (first_status, first) = raw.sync(body.clone());
+    assert_eq!(first_status, 200);
+    let storage = server.storage();
+    let seq_after_first = {
+        let mut tx = storage.begin().expect("tx");
+        tx.document_meta(&case.id)
+            .expect("meta")
+            .expect("stored")
+            .seq
+    };
+    for _ in 0..2 {
+        let (status, again) = raw.sync(body.clone());
+        assert_eq!(status, 200);
+        let first: SyncResponse = wire::decode(&first).expect("first");
+        let again: SyncResponse = wire::decode(&again).expect("again");
+        assert_eq!(again.accepted, first.accepted);
+        assert!(again.rejected.is_empty());
+    }
+    let mut tx = storage.begin().expect("tx");
+    let meta = tx.document_meta(&case.id).expect("meta").expect("stored");
+    assert_eq!(meta.seq, seq_after_first, "a replay stored nothing new");
+    assert_eq!(tx.changed_after(None, 0, 100).expect("log").len(), 1);
+}
