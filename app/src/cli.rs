@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use sprechtag_schemas::{Case, Catalog, DocumentState, IsoDate};
 
+use crate::print::{self, PrintKind};
+use crate::store::appointments::NewAppointment;
 use crate::store::{CaseFilter, NewOfficeHour, Store, StoreError};
 
 /// Environment variable that holds the passphrase for scripts and tests.
@@ -43,6 +45,9 @@ pub enum Command {
     /// The service catalogue.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Print a receipt, an appointment letter or an office hour's report as PDF.
+    #[command(subcommand)]
+    Print(PrintCommand),
     /// This device: its id and the prefix of its case numbers.
     #[command(subcommand)]
     Device(DeviceCommand),
@@ -136,6 +141,51 @@ pub enum CaseCommand {
     Export { id: String, file: PathBuf },
     /// Merge a case document from FILE into the local data.
     Import { file: PathBuf },
+    /// Book a follow-up appointment; prints the appointment.
+    Book {
+        id: String,
+        /// YYYY-MM-DD or DD.MM.YYYY, today or later.
+        #[arg(long)]
+        date: String,
+        /// HH:MM.
+        #[arg(long)]
+        time: String,
+        /// The main office, or any place; defaults to the office hour's place.
+        #[arg(long)]
+        place: Option<String>,
+        #[arg(long)]
+        purpose: String,
+        /// A later office hour at which the appointment takes place.
+        #[arg(long)]
+        office_hour: Option<String>,
+    },
+    /// List the appointments of one day (default: today), by time.
+    Appointments {
+        #[arg(long)]
+        date: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrintCommand {
+    /// The receipt ("Eingangsbestätigung") of a case.
+    Receipt(PrintArgs),
+    /// The letter for the case's next appointment.
+    Appointment(PrintArgs),
+    /// The report ("Tagesprotokoll") of an office hour.
+    Report(PrintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PrintArgs {
+    /// Case id or number; for `report` the office hour's id.
+    pub id: String,
+    /// Where to write the PDF (default: the data dir's prints/ folder).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Open the PDF in the system's viewer afterwards.
+    #[arg(long)]
+    pub open: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,11 +215,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Option<GuiArgs>> {
         Some(Command::OfficeHour(command)) => office_hour(&dir, command, out),
         Some(Command::Case(command)) => case(&dir, command, out),
         Some(Command::Catalog(command)) => catalog(&dir, command, out),
+        Some(Command::Print(command)) => print(&dir, command, out),
         Some(Command::Device(command)) => device(&dir, command, out),
         Some(Command::Enrol { server, code }) => open_store(&dir, true).and_then(|mut store| {
             let enrolment = crate::sync::enrol(&mut store, &server, &code)?;
             line(out, &enrolment)
         }),
+        Some(Command::Sync) if !Store::exists(&dir) => {
+            Err(crate::sync::SyncError::NotEnrolled.into())
+        }
         Some(Command::Sync) => open_store(&dir, false).and_then(|mut store| {
             let report = crate::sync::sync_now(&mut store)?;
             line(out, &report)?;
@@ -324,7 +378,62 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
             let case = store.import_case(&bytes)?;
             line(out, &json!({ "id": case.id, "number": case.number }))
         }
+        CaseCommand::Book {
+            id,
+            date,
+            time,
+            place,
+            purpose,
+            office_hour,
+        } => {
+            let new = NewAppointment {
+                date: date.parse()?,
+                time,
+                place: place.unwrap_or_default(),
+                office_hour_id: office_hour,
+                purpose,
+            };
+            let mut store = open_store(dir, false)?;
+            let (case, appointment) = store.book_appointment(&id, new)?;
+            line(
+                out,
+                &json!({ "id": case.id, "number": case.number, "appointment": appointment }),
+            )
+        }
+        CaseCommand::Appointments { date } => {
+            let date = match date {
+                Some(date) => date.parse()?,
+                None => IsoDate::today(),
+            };
+            let mut store = open_store(dir, false)?;
+            for row in store.appointments_on(date)? {
+                line(out, &row)?;
+            }
+            Ok(())
+        }
     }
+}
+
+fn print(dir: &Path, command: PrintCommand, out: &mut dyn Write) -> Result<()> {
+    let (kind, args) = match &command {
+        PrintCommand::Receipt(args) => (PrintKind::Receipt, args),
+        PrintCommand::Appointment(args) => (PrintKind::Appointment, args),
+        PrintCommand::Report(args) => (PrintKind::Report, args),
+    };
+    let mut store = open_store(dir, false)?;
+    // Made in memory first: an error writes nothing.
+    let print::Printed { name, bytes, .. } = print::make(&mut store, kind, &args.id)?;
+    let file = match &args.out {
+        Some(file) => {
+            print::write_pdf(file, &bytes)?;
+            file.clone()
+        }
+        None => print::save_in_data_dir(dir, kind, &name, &bytes)?,
+    };
+    if args.open {
+        print::open_in_viewer(&file)?;
+    }
+    line(out, &json!({ "file": file, "bytes": bytes.len() }))
 }
 
 fn catalog(dir: &Path, command: CatalogCommand, out: &mut dyn Write) -> Result<()> {

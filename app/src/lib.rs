@@ -8,6 +8,7 @@ pub mod cli;
 pub mod demo;
 mod fsutil;
 pub mod paths;
+pub mod print;
 pub mod store;
 pub mod sync;
 pub mod ui;

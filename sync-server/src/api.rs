@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -50,6 +51,13 @@ pub enum ApiError {
     /// 403: the device was revoked by an administrator.
     #[error("this device has been revoked; ask an administrator to enrol it again")]
     Revoked,
+    /// 400: the body ended before it was complete (a dropped link); the
+    /// client sends it again.
+    #[error("the request body ended early; send it again")]
+    IncompleteBody,
+    /// 413: the body is larger than the protocol allows.
+    #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
     /// 404: unknown path, or an enrolment code that is unknown, used or expired.
     #[error("{0}")]
     NotFound(String),
@@ -67,6 +75,8 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Revoked => (StatusCode::FORBIDDEN, "revoked"),
+            ApiError::IncompleteBody => (StatusCode::BAD_REQUEST, "incomplete_body"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -162,9 +172,16 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, A
 async fn sync_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let device = authenticate(&state, &headers).await?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::IncompleteBody
+        }
+    })?;
     tracing::Span::current().record("device", device.id.as_str());
     let content_type = headers
         .get(header::CONTENT_TYPE)

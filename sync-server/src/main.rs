@@ -104,7 +104,10 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn serve(settings: Settings) -> Result<()> {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,sprechtag_server=info".into()),

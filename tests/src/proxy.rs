@@ -142,26 +142,18 @@ async fn relay(client: TcpStream, server: TcpStream, profile: LinkProfile, traff
         }
     };
     let carried = Arc::new(AtomicU64::new(0));
+    let severed = Arc::new(AtomicBool::new(false));
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
-    let up = pipe(
-        client_read,
-        server_write,
+    let link = Link {
         profile,
-        cut,
-        carried.clone(),
-        traffic.clone(),
-        true,
-    );
-    let down = pipe(
-        server_read,
-        client_write,
-        profile,
-        cut,
+        planned: cut,
         carried,
-        traffic.clone(),
-        false,
-    );
+        severed,
+        traffic: traffic.clone(),
+    };
+    let up = pipe(client_read, server_write, link.clone(), true);
+    let down = pipe(server_read, client_write, link, false);
     let (cut_up, cut_down) = tokio::join!(up, down);
     if cut_up || cut_down {
         traffic.cuts.fetch_add(1, Ordering::Relaxed);
@@ -170,15 +162,29 @@ async fn relay(client: TcpStream, server: TcpStream, profile: LinkProfile, traff
 
 /// Copies one direction through a delay line and a rate limit; returns true
 /// if the connection was cut here.
-async fn pipe(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
+/// One connection's shared state: a cut severs both directions at once.
+#[derive(Clone)]
+struct Link {
     profile: LinkProfile,
     planned: Cut,
     carried: Arc<AtomicU64>,
+    severed: Arc<AtomicBool>,
     traffic: Arc<Traffic>,
+}
+
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    link: Link,
     upward: bool,
 ) -> bool {
+    let Link {
+        profile,
+        planned,
+        carried,
+        severed,
+        traffic,
+    } = link;
     let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
     let reader = tokio::spawn(async move {
         let mut buffer = vec![0u8; 4096];
@@ -196,10 +202,14 @@ async fn pipe(
     let mut cut = false;
     while let Some((read_at, bytes)) = rx.recv().await {
         tokio::time::sleep_until(read_at + profile.delay).await;
+        if severed.load(Ordering::Relaxed) {
+            break;
+        }
         let total = carried.fetch_add(bytes.len() as u64, Ordering::Relaxed) + bytes.len() as u64;
         if total > planned.at
             && (planned.chosen || traffic.first_cut_pending.swap(false, Ordering::Relaxed))
         {
+            severed.store(true, Ordering::Relaxed);
             cut = true;
             break;
         }

@@ -141,8 +141,9 @@ fn malformed_truncated_and_random_bodies_get_a_4xx_and_the_server_keeps_serving(
     let (status, body) = raw.post(valid.clone(), CONTENT_TYPE, Some("0123"));
     assert_eq!(status, 401);
     assert_json_4xx(status, &body, "bad token");
-    let (status, _) = raw.sync(vec![0u8; wire::MAX_BODY_BYTES + 1]);
+    let (status, body) = raw.sync(vec![0u8; wire::MAX_BODY_BYTES + 1]);
     assert_eq!(status, 413, "oversized body");
+    assert_json_4xx(status, &body, "oversized body");
     assert!(raw.healthy());
     // After all that, the valid request still works.
     let (status, answer) = raw.sync(valid);

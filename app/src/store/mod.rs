@@ -5,6 +5,7 @@
 //! Every edit is one SQLite transaction with `synchronous=FULL` in WAL mode:
 //! when a method returns `Ok`, the edit is on disk.
 
+pub mod appointments;
 mod cases;
 mod documents;
 mod key;

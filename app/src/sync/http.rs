@@ -93,9 +93,17 @@ impl HttpClient {
 }
 
 fn classify(status: reqwest::StatusCode, body: &[u8], enrolling: bool) -> SyncError {
-    let detail = serde_json::from_slice::<ApiErrorBody>(body)
+    let parsed = serde_json::from_slice::<ApiErrorBody>(body).ok();
+    if parsed
+        .as_ref()
+        .is_some_and(|b| b.error == "incomplete_body")
+    {
+        // The link dropped while the request was on its way.
+        return SyncError::Offline("the request was cut off on the way".into());
+    }
+    let detail = parsed
         .map(|b| b.message)
-        .unwrap_or_else(|_| String::from_utf8_lossy(body).chars().take(200).collect());
+        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
     match status.as_u16() {
         401 => SyncError::Unauthorized,
         403 => SyncError::Revoked,

@@ -72,9 +72,11 @@ pub enum Command {
 }
 
 pub struct SyncWorker {
-    commands: Option<Sender<Command>>,
+    commands: Sender<Command>,
     status: Receiver<SyncStatus>,
-    thread: Option<JoinHandle<()>>,
+    /// Not joined on drop: a sync on a slow link may take minutes, and every
+    /// round is committed atomically, so the process may end in any of them.
+    _thread: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for SyncWorker {
@@ -92,30 +94,20 @@ impl SyncWorker {
             .spawn(move || run(store, &command_rx, &status_tx, &wake))
             .ok();
         SyncWorker {
-            commands: Some(command_tx),
+            commands: command_tx,
             status: status_rx,
-            thread,
+            _thread: thread,
         }
     }
 
     pub fn send(&self, command: Command) {
-        if let Some(commands) = &self.commands {
-            let _ = commands.send(command);
-        }
+        // The thread only ends when this sender is dropped.
+        let _ = self.commands.send(command);
     }
 
     /// The newest status, if any arrived since the last call.
     pub fn latest(&self) -> Option<SyncStatus> {
         self.status.try_iter().last()
-    }
-}
-
-impl Drop for SyncWorker {
-    fn drop(&mut self) {
-        self.commands.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

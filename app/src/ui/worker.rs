@@ -132,16 +132,8 @@ impl Drop for Worker {
 
 fn serve(dir: PathBuf, requests: Receiver<Request>, replies: Sender<Reply>, wake: impl Fn()) {
     let mut store: Option<Store> = None;
-    let mut queue: Vec<Request> = Vec::new();
-    loop {
-        if queue.is_empty() {
-            match requests.recv() {
-                Ok(request) => queue.push(request),
-                Err(_) => return,
-            }
-        }
-        queue.extend(requests.try_iter());
-        let request = queue.remove(0);
+    // Ends when the UI drops its sender, after the requests already queued.
+    while let Ok(request) = requests.recv() {
         let reply = handle(&dir, &mut store, request);
         if replies.send(reply).is_err() {
             return;
