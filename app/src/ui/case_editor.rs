@@ -8,13 +8,35 @@ use autosurgeon::Text;
 use egui::{Key, Role, WidgetInfo};
 use rust_i18n::t;
 use sprechtag_schemas::{
-    Case, CaseStatus, Catalog, Citizen, DocumentState, IsoDate, Request as CaseRequest,
+    Appointment, Case, CaseStatus, Catalog, Citizen, DocumentState, IsoDate,
+    Request as CaseRequest, new_id,
 };
 
 use super::case_list::status_text;
 use super::widgets;
 use super::worker::Request;
-use crate::store::Device;
+use crate::print::PrintKind;
+use crate::store::appointments::parse_time;
+use crate::store::{Device, OfficeHourRow};
+
+/// What the caseworker asked for in the editor.
+pub enum EditorAction {
+    None,
+    Close,
+    Print(PrintKind),
+}
+
+/// Booking a follow-up appointment: at the responsible office or at a later
+/// office hour.
+#[derive(Default)]
+struct Booking {
+    date: String,
+    time: String,
+    /// `None`: the responsible office; else the id of a later office hour.
+    office_hour_id: Option<String>,
+    purpose: String,
+    error: Option<String>,
+}
 
 pub struct CaseEditor {
     /// The case as the caseworker sees it now.
@@ -34,6 +56,7 @@ pub struct CaseEditor {
     notes: String,
     service_query: String,
     focus_first: bool,
+    booking: Booking,
 }
 
 const DOCUMENT_STATES: [DocumentState; 4] = [
@@ -78,6 +101,7 @@ impl CaseEditor {
             save_error: None,
             service_query: String::new(),
             focus_first: true,
+            booking: Booking::default(),
         }
     }
 
@@ -165,15 +189,22 @@ impl CaseEditor {
         }
     }
 
-    /// Draws the editor; returns true when the caseworker closes it.
+    /// Saved, nothing on its way: what is printed is what is on screen.
+    fn settled(&self) -> bool {
+        !self.case.id.is_empty() && !self.in_flight && self.case == self.sent
+    }
+
+    /// Draws the editor; `upcoming` are office hours an appointment can be
+    /// booked into.
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
         catalog: &Catalog,
         office_hour: Option<&str>,
+        upcoming: &[OfficeHourRow],
         outbox: &mut Vec<Request>,
-    ) -> bool {
-        let mut close = false;
+    ) -> EditorAction {
+        let mut action = EditorAction::None;
         ui.horizontal_wrapped(|ui| {
             let title = if self.case.number.is_empty() {
                 t!("editor.new_visit").into_owned()
@@ -185,7 +216,24 @@ impl CaseEditor {
             self.save_state_ui(ui);
             ui.separator();
             if ui.button(t!("editor.back")).clicked() {
-                close = true;
+                action = EditorAction::Close;
+            }
+            ui.separator();
+            if ui
+                .add_enabled(self.settled(), egui::Button::new(t!("print.receipt")))
+                .clicked()
+            {
+                action = EditorAction::Print(PrintKind::Receipt);
+            }
+            let has_appointment = !self.case.appointments.is_empty();
+            if ui
+                .add_enabled(
+                    self.settled() && has_appointment,
+                    egui::Button::new(t!("print.appointment")),
+                )
+                .clicked()
+            {
+                action = EditorAction::Print(PrintKind::Appointment);
             }
         });
         if let Some(office_hour) = office_hour {
@@ -201,6 +249,8 @@ impl CaseEditor {
                 ui.add_space(8.0);
                 self.requests_ui(ui, catalog);
                 ui.add_space(8.0);
+                self.appointments_ui(ui, catalog, upcoming);
+                ui.add_space(8.0);
                 ui.strong(t!("editor.notes"));
                 let label = ui.label(t!("editor.notes_label"));
                 let notes = ui
@@ -215,10 +265,105 @@ impl CaseEditor {
                 }
             });
         if ui.input(|i| i.key_pressed(Key::Escape)) {
-            close = true;
+            action = EditorAction::Close;
         }
         self.send_changes(outbox);
-        close
+        action
+    }
+
+    fn appointments_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        catalog: &Catalog,
+        upcoming: &[OfficeHourRow],
+    ) {
+        ui.strong(t!("booking.title"));
+        let mut cancel = None;
+        for (index, appointment) in self.case.appointments.iter().enumerate() {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(format!(
+                    "{}, {} {} · {} · {}",
+                    appointment.date.to_german(),
+                    appointment.time,
+                    t!("booking.oclock"),
+                    appointment.place,
+                    appointment.purpose
+                ));
+                let button = ui.button(t!("booking.cancel"));
+                let name = t!(
+                    "booking.cancel_named",
+                    date = appointment.date.to_german().as_str()
+                )
+                .into_owned();
+                button.widget_info(|| WidgetInfo::labeled(Role::Button, true, &name));
+                if button.clicked() {
+                    cancel = Some(index);
+                }
+            });
+        }
+        if let Some(index) = cancel {
+            self.case.appointments.remove(index);
+        }
+        let main_office = self
+            .case
+            .requests
+            .first()
+            .and_then(|r| catalog.service(&r.service_id))
+            .and_then(|s| catalog.office(&s.office_id))
+            .or_else(|| catalog.offices.first());
+        let booking = &mut self.booking;
+        egui::Grid::new("booking").num_columns(2).show(ui, |ui| {
+            let place_label = ui.label(t!("booking.place"));
+            let chosen = match &booking.office_hour_id {
+                Some(id) => upcoming
+                    .iter()
+                    .find(|row| &row.id == id)
+                    .map(|row| format!("{} – {}", row.label(), row.venue))
+                    .unwrap_or_default(),
+                None => main_office.map(|o| o.name.de.clone()).unwrap_or_default(),
+            };
+            let combo = egui::ComboBox::from_id_salt("booking_place")
+                .selected_text(chosen)
+                .show_ui(ui, |ui| {
+                    if let Some(office) = main_office {
+                        ui.selectable_value(&mut booking.office_hour_id, None, &office.name.de);
+                    }
+                    for row in upcoming {
+                        let text = format!("{} – {}", row.label(), row.venue);
+                        if ui
+                            .selectable_value(
+                                &mut booking.office_hour_id,
+                                Some(row.id.clone()),
+                                text,
+                            )
+                            .clicked()
+                        {
+                            booking.date = row
+                                .date
+                                .parse::<IsoDate>()
+                                .map(IsoDate::to_german)
+                                .unwrap_or_default();
+                        }
+                    }
+                });
+            let _ = combo.response.labelled_by(place_label.id);
+            ui.end_row();
+            widgets::text_row(ui, &t!("booking.date"), &mut booking.date);
+            widgets::text_row(ui, &t!("booking.time"), &mut booking.time);
+            widgets::text_row(ui, &t!("booking.purpose"), &mut booking.purpose);
+        });
+        if ui.button(t!("booking.book")).clicked() {
+            match validate_booking(booking, main_office, upcoming) {
+                Ok(appointment) => {
+                    self.case.appointments.push(appointment);
+                    self.booking = Booking::default();
+                }
+                Err(error) => self.booking.error = Some(error),
+            }
+        }
+        if let Some(error) = &self.booking.error {
+            widgets::error_banner(ui, error);
+        }
     }
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
@@ -428,6 +573,48 @@ impl CaseEditor {
             }
         });
     }
+}
+
+/// The appointment the form describes, or what is wrong with it.
+fn validate_booking(
+    booking: &Booking,
+    main_office: Option<&sprechtag_schemas::Office>,
+    upcoming: &[OfficeHourRow],
+) -> Result<Appointment, String> {
+    let date: IsoDate = booking
+        .date
+        .parse()
+        .map_err(|_| t!("common.bad_date").into_owned())?;
+    if date < IsoDate::today() {
+        return Err(t!("booking.past").into_owned());
+    }
+    let time = parse_time(&booking.time).map_err(|_| t!("booking.bad_time").into_owned())?;
+    if booking.purpose.trim().is_empty() {
+        return Err(t!("booking.no_purpose").into_owned());
+    }
+    let place = match &booking.office_hour_id {
+        Some(id) => {
+            let row = upcoming
+                .iter()
+                .find(|row| &row.id == id)
+                .ok_or_else(|| t!("booking.no_place").into_owned())?;
+            if row.date != date.to_string() {
+                return Err(t!("booking.other_day").into_owned());
+            }
+            format!("{}, {}", row.village, row.venue)
+        }
+        None => main_office
+            .map(|o| format!("{}, {}", o.name.de, o.address))
+            .ok_or_else(|| t!("booking.no_place").into_owned())?,
+    };
+    Ok(Appointment {
+        id: new_id(),
+        date,
+        time,
+        place,
+        office_hour_id: booking.office_hour_id.clone(),
+        purpose: booking.purpose.trim().to_string(),
+    })
 }
 
 pub fn document_state_text(state: DocumentState) -> String {

@@ -2,6 +2,7 @@
 //! goes to the store worker after the frame; replies arrive through the
 //! worker's channel. The UI thread never touches the disk.
 
+mod appointments_view;
 mod case_editor;
 mod case_list;
 mod catalog_view;
@@ -83,6 +84,7 @@ struct UnlockView {
 enum Tab {
     OfficeHours,
     Cases,
+    Appointments,
     Catalog,
     Settings,
 }
@@ -95,7 +97,10 @@ struct Session {
     office_hours: office_hours::OfficeHoursView,
     cases: case_list::CaseListView,
     catalog_view: catalog_view::CatalogView,
+    day_list: appointments_view::AppointmentsView,
     editor: Option<case_editor::CaseEditor>,
+    /// A neutral message, e.g. where a PDF was saved.
+    info: Option<String>,
     summaries: HashMap<String, OfficeHourSummary>,
     office_hour_rows: Vec<OfficeHourRow>,
     error: Option<String>,
@@ -320,7 +325,9 @@ impl Session {
             office_hours: office_hours::OfficeHoursView::default(),
             cases: case_list::CaseListView::default(),
             catalog_view: catalog_view::CatalogView::default(),
+            day_list: appointments_view::AppointmentsView::default(),
             editor: None,
+            info: None,
             summaries: HashMap::new(),
             office_hour_rows: Vec::new(),
             error: None,
@@ -387,6 +394,22 @@ impl Session {
                 }
                 _ => self.error = Some(error),
             },
+            Reply::Printed { path, viewer_error } => {
+                self.info = Some(match viewer_error {
+                    None => t!("print.saved", path = path.display().to_string()).into_owned(),
+                    Some(error) => t!(
+                        "print.saved_no_viewer",
+                        path = path.display().to_string(),
+                        error = error
+                    )
+                    .into_owned(),
+                });
+            }
+            Reply::Appointments { date, rows } => {
+                if date == self.day_list.date {
+                    self.day_list.rows = rows;
+                }
+            }
             Reply::Failed(error) => self.error = Some(error),
         }
     }
@@ -413,6 +436,9 @@ impl Session {
     fn after_case_change(&mut self) {
         self.cases.refresh(&mut self.outbox);
         self.outbox.push(Request::OfficeHours);
+        if self.tab == Tab::Appointments {
+            self.day_list.refresh(&mut self.outbox);
+        }
     }
 }
 
@@ -438,6 +464,7 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
             for (tab, label) in [
                 (Tab::OfficeHours, t!("tab.office_hours")),
                 (Tab::Cases, t!("tab.cases")),
+                (Tab::Appointments, t!("tab.appointments")),
                 (Tab::Catalog, t!("tab.catalog")),
                 (Tab::Settings, t!("tab.settings")),
             ] {
@@ -447,6 +474,9 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                     session.editor = None;
                     if tab == Tab::Cases {
                         session.cases.refresh(&mut session.outbox);
+                    }
+                    if tab == Tab::Appointments {
+                        session.day_list.refresh(&mut session.outbox);
                     }
                 }
             }
@@ -459,6 +489,16 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
             session.sync_outbox.push(SyncCommand::SyncNow);
         }
     });
+    if let Some(info) = session.info.clone() {
+        egui::Panel::bottom("info_bar").show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(info);
+                if ui.button(t!("common.dismiss")).clicked() {
+                    session.info = None;
+                }
+            });
+        });
+    }
     if let Some(error) = session.error.clone() {
         egui::Panel::bottom("error_bar").show(ui, |ui| {
             ui.horizontal(|ui| {
@@ -478,13 +518,29 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                     .find(|row| row.id == id)
                     .map(OfficeHourRow::label)
             });
-            if editor.ui(
+            let today = sprechtag_schemas::IsoDate::today().to_string();
+            let upcoming: Vec<OfficeHourRow> = session
+                .office_hour_rows
+                .iter()
+                .filter(|row| {
+                    row.date >= today && row.status != sprechtag_schemas::OfficeHourStatus::Closed
+                })
+                .cloned()
+                .collect();
+            let action = editor.ui(
                 ui,
                 &session.catalog,
                 office_hour.as_deref(),
+                &upcoming,
                 &mut session.outbox,
-            ) {
-                session.editor = None;
+            );
+            match action {
+                case_editor::EditorAction::None => {}
+                case_editor::EditorAction::Close => session.editor = None,
+                case_editor::EditorAction::Print(kind) => {
+                    let id = editor.case.id.clone();
+                    session.outbox.push(Request::Print { kind, id });
+                }
             }
             return;
         }
@@ -505,6 +561,12 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                     office_hours::Action::OpenCase(id) => {
                         session.outbox.push(Request::LoadCase(id));
                     }
+                    office_hours::Action::PrintReport(id) => {
+                        session.outbox.push(Request::Print {
+                            kind: crate::print::PrintKind::Report,
+                            id,
+                        });
+                    }
                 }
             }
             Tab::Cases => {
@@ -519,6 +581,11 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                         .cases
                         .ui(ui, &session.catalog, &labels, focus, &mut session.outbox)
                 {
+                    session.outbox.push(Request::LoadCase(id));
+                }
+            }
+            Tab::Appointments => {
+                if let Some(id) = session.day_list.ui(ui, &mut session.outbox) {
                     session.outbox.push(Request::LoadCase(id));
                 }
             }

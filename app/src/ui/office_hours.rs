@@ -15,6 +15,7 @@ pub enum Action {
     None,
     NewVisit(String),
     OpenCase(String),
+    PrintReport(String),
 }
 
 #[derive(Default)]
@@ -151,6 +152,9 @@ impl OfficeHoursView {
         ));
         ui.add_space(6.0);
         ui.horizontal(|ui| {
+            if ui.button(t!("print.report")).clicked() {
+                action = Action::PrintReport(row.id.clone());
+            }
             if row.status == OfficeHourStatus::Open {
                 if ui.button(t!("office_hours.new_visit")).clicked() {
                     action = Action::NewVisit(row.id.clone());

@@ -7,7 +7,10 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
 use automerge::ChangeHash;
-use sprechtag_schemas::{Case, Catalog, OfficeHour, OfficeHourSummary};
+use sprechtag_schemas::{Case, Catalog, IsoDate, OfficeHour, OfficeHourSummary};
+
+use crate::print::{self, PrintKind};
+use crate::store::appointments::AppointmentRow;
 
 use crate::store::{CaseFilter, CasePage, Device, NewOfficeHour, OfficeHourRow, Store, StoreError};
 
@@ -35,6 +38,12 @@ pub enum Request {
         base: Vec<ChangeHash>,
         seq: u64,
     },
+    /// Make the PDF, save it in the data dir and open the system's viewer.
+    Print {
+        kind: PrintKind,
+        id: String,
+    },
+    AppointmentsOn(IsoDate),
 }
 
 #[derive(Debug)]
@@ -76,6 +85,15 @@ pub enum Reply {
         case_id: String,
         seq: u64,
         error: String,
+    },
+    Printed {
+        path: std::path::PathBuf,
+        /// The PDF is saved, but no viewer could be opened.
+        viewer_error: Option<String>,
+    },
+    Appointments {
+        date: IsoDate,
+        rows: Vec<AppointmentRow>,
     },
     Failed(String),
 }
@@ -183,6 +201,10 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
                 error: e.to_string(),
             },
         },
+        Request::Print { kind, id } => print_and_open(store, kind, &id),
+        Request::AppointmentsOn(date) => store
+            .appointments_on(date)
+            .map_or_else(failed, |rows| Reply::Appointments { date, rows }),
         Request::SaveCase { case, base, seq } => {
             let case_id = case.id.clone();
             match store.save_case(&base, case) {
@@ -194,6 +216,20 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
                 },
             }
         }
+    }
+}
+
+fn print_and_open(store: &mut Store, kind: PrintKind, id: &str) -> Reply {
+    let printed = match print::make(store, kind, id) {
+        Ok(printed) => printed,
+        Err(e) => return Reply::Failed(e.to_string()),
+    };
+    match print::save_in_data_dir(store.dir(), kind, &printed.name, &printed.bytes) {
+        Ok(path) => {
+            let viewer_error = print::open_in_viewer(&path).err().map(|e| e.to_string());
+            Reply::Printed { path, viewer_error }
+        }
+        Err(e) => Reply::Failed(e.to_string()),
     }
 }
 
