@@ -132,13 +132,17 @@ fn run(
     wake: &dyn Fn(),
 ) {
     let mut backoff = Backoff { failures: 0 };
+    let mut last_sent: Option<SyncStatus> = None;
     let mut state = SyncState::NotEnrolled;
     let mut last_error = None;
     let mut due = Some(Instant::now());
     loop {
         let enrolled = matches!(store.enrolment(), Ok(Some(_)));
         if !enrolled {
+            // Nothing to do until an enrolment command arrives; a due time
+            // left in the past would spin this loop (and the UI with it).
             state = SyncState::NotEnrolled;
+            due = None;
         }
         let pending = store.pending_count().unwrap_or(0);
         if enrolled && state == SyncState::UpToDate && pending > 0 {
@@ -146,15 +150,20 @@ fn run(
                 d.min(Instant::now() + AFTER_EDIT)
             }));
         }
-        let report = |state, last_error: &Option<SyncProblem>, store: &Store| {
-            let _ = status.send(SyncStatus {
+        let mut report = |state, last_error: &Option<SyncProblem>, store: &Store| {
+            let now = SyncStatus {
                 state,
                 pending: store.pending_count().unwrap_or(0),
                 last_success: store.last_sync_success().ok().flatten(),
                 last_error: last_error.clone(),
                 server: store.enrolment().ok().flatten().map(|e| e.server_url),
-            });
-            wake();
+            };
+            // Only news wakes the UI: an idle app must not repaint.
+            if last_sent.as_ref() != Some(&now) {
+                let _ = status.send(now.clone());
+                last_sent = Some(now);
+                wake();
+            }
         };
         report(state, &last_error, &store);
         let wait = due.map_or(Duration::from_secs(5), |d| {
