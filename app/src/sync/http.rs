@@ -53,43 +53,42 @@ impl HttpClient {
     }
 
     pub fn enrol(&self, code: &str) -> Result<EnrolResponse, SyncError> {
-        let response = self
+        let request = self
             .client
             .post(format!("{}/v1/enrol", self.base_url))
             .json(&EnrolRequest {
                 code: code.trim().to_string(),
-            })
-            .send()
-            .map_err(|e| SyncError::Offline(e.to_string()))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .map_err(|e| SyncError::Offline(e.to_string()))?;
-        if !status.is_success() {
-            return Err(classify(status, &body, true));
-        }
+            });
+        let body = send(request, true)?;
         serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(e.to_string()))
     }
 
     /// One sync round trip: the encoded request in, the encoded response out.
     pub fn sync(&self, token: &str, body: Vec<u8>) -> Result<Vec<u8>, SyncError> {
-        let response = self
+        let request = self
             .client
             .post(format!("{}/v1/sync", self.base_url))
             .bearer_auth(token)
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(body)
-            .send()
-            .map_err(|e| SyncError::Offline(e.to_string()))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .map_err(|e| SyncError::Offline(e.to_string()))?;
-        if !status.is_success() {
-            return Err(classify(status, &body, false));
-        }
-        Ok(body.to_vec())
+            .body(body);
+        send(request, false)
     }
+}
+
+/// Sends a request and reads the whole answer; a failed transfer either way
+/// is "offline" (retryable), an error status is classified.
+fn send(request: reqwest::blocking::RequestBuilder, enrolling: bool) -> Result<Vec<u8>, SyncError> {
+    let response = request
+        .send()
+        .map_err(|e| SyncError::Offline(e.to_string()))?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .map_err(|e| SyncError::Offline(e.to_string()))?;
+    if !status.is_success() {
+        return Err(classify(status, &body, enrolling));
+    }
+    Ok(body.to_vec())
 }
 
 fn classify(status: reqwest::StatusCode, body: &[u8], enrolling: bool) -> SyncError {

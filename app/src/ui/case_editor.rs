@@ -16,8 +16,8 @@ use super::case_list::status_text;
 use super::widgets;
 use super::worker::Request;
 use crate::print::PrintKind;
+use crate::store::OfficeHourRow;
 use crate::store::appointments::parse_time;
-use crate::store::{Device, OfficeHourRow};
 
 /// What the caseworker asked for in the editor.
 pub enum EditorAction {
@@ -68,7 +68,7 @@ const DOCUMENT_STATES: [DocumentState; 4] = [
 
 impl CaseEditor {
     /// A new visit at `office_hour_id`, stored as soon as it has a name.
-    pub fn draft(office_hour_id: Option<String>, _device: &Device) -> CaseEditor {
+    pub fn draft(office_hour_id: Option<String>) -> CaseEditor {
         let mut case = Case::draft(Citizen::default());
         case.office_hour_id = office_hour_id;
         CaseEditor::with(case, Vec::new())

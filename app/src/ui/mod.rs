@@ -370,7 +370,7 @@ impl Session {
                 }
             }
             Reply::CaseLoaded { case, heads } => {
-                self.open_editor(case_editor::CaseEditor::stored(case, heads));
+                self.editor = Some(case_editor::CaseEditor::stored(case, heads));
             }
             Reply::CaseCreated { case, heads, seq } => {
                 if let Some(editor) = &mut self.editor {
@@ -414,10 +414,6 @@ impl Session {
         }
     }
 
-    fn open_editor(&mut self, editor: case_editor::CaseEditor) {
-        self.editor = Some(editor);
-    }
-
     fn on_sync_status(&mut self, status: SyncStatus) {
         let finished = self.sync_status.as_ref().is_some_and(|old| {
             old.state == SyncState::Syncing && status.state != SyncState::Syncing
@@ -455,7 +451,7 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
             .office_hours
             .open_selected(&session.office_hour_rows)
     {
-        session.editor = Some(case_editor::CaseEditor::draft(Some(id), &session.device));
+        session.editor = Some(case_editor::CaseEditor::draft(Some(id)));
     }
     egui::Panel::top("top_bar").show(ui, |ui| {
         ui.horizontal_wrapped(|ui| {
@@ -555,8 +551,7 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                 match action {
                     office_hours::Action::None => {}
                     office_hours::Action::NewVisit(id) => {
-                        session.editor =
-                            Some(case_editor::CaseEditor::draft(Some(id), &session.device));
+                        session.editor = Some(case_editor::CaseEditor::draft(Some(id)));
                     }
                     office_hours::Action::OpenCase(id) => {
                         session.outbox.push(Request::LoadCase(id));
