@@ -42,9 +42,23 @@ pub struct CaseRow {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CasePage {
     pub rows: Vec<CaseRow>,
-    /// All matches, of which `rows` is one page.
+    /// All matches, of which `rows` is one page; for a text search at most
+    /// [`COUNT_LIMIT`] (or the end of the page), see `total_exact`.
     pub total: usize,
+    /// False when a text search found more than `total` and stopped counting.
+    pub total_exact: bool,
 }
+
+impl CasePage {
+    /// Whether rows after this page exist, given the page began at `offset`.
+    pub fn has_more(&self, offset: usize) -> bool {
+        offset + self.rows.len() < self.total || !self.total_exact
+    }
+}
+
+/// A text search counts its matches up to this many; the user narrows the
+/// search long before reading a thousand lines.
+pub const COUNT_LIMIT: usize = 1_000;
 
 /// Fields that identify a case and are never edited.
 const FIXED_FIELDS: &[&str] = &["id", "number", "created_at", "created_by", "schema_version"];
@@ -278,33 +292,30 @@ impl Store {
         })
     }
 
-    /// A page of cases matching `filter`, newest change first.
+    /// A page of cases matching `filter`, most recently changed first.
+    ///
+    /// Every path is bounded by the page, not by the number of cases: the
+    /// full-text index is walked newest first and stops after the page, and
+    /// the count of a text search stops at [`COUNT_LIMIT`].
     pub fn list_cases(&self, filter: &CaseFilter) -> Result<CasePage> {
         let mut conditions = Vec::new();
         let mut args: Vec<String> = Vec::new();
-        let mut short_words = Vec::new();
-        let mut fts_terms = Vec::new();
-        for word in filter.search.split_whitespace() {
-            if word.chars().count() >= 3 {
-                fts_terms.push(format!("\"{}\"", word.replace('"', "\"\"")));
-            } else {
-                short_words.push(word);
-            }
-        }
-        if !fts_terms.is_empty() {
+        let fts_terms: Vec<String> = filter
+            .search
+            .split_whitespace()
+            .filter_map(search_term)
+            .collect();
+        let searching = !fts_terms.is_empty();
+        let (from, order) = if searching {
             args.push(fts_terms.join(" AND "));
-            conditions.push(format!(
-                "c.rowid IN (SELECT rowid FROM cases_fts WHERE cases_fts MATCH ?{})",
-                args.len()
-            ));
-        }
-        for word in short_words {
-            args.push(format!("{}%", word.replace(['%', '_'], "")));
-            let n = args.len();
-            conditions.push(format!(
-                "(c.number LIKE ?{n} OR c.surname LIKE ?{n} OR c.given_names LIKE ?{n})"
-            ));
-        }
+            conditions.push(format!("cases_fts MATCH ?{}", args.len()));
+            (
+                "cases_fts JOIN cases c ON c.seq = cases_fts.rowid",
+                "cases_fts.rowid DESC",
+            )
+        } else {
+            ("cases c", "c.seq DESC")
+        };
         if let Some(status) = filter.status {
             args.push(status.as_str().to_string());
             conditions.push(format!("c.status = ?{}", args.len()));
@@ -325,17 +336,32 @@ impl Store {
         } else {
             format!("WHERE {}", conditions.join(" AND "))
         };
-        let total: i64 = self.conn.query_row(
-            &format!("SELECT count(*) FROM cases c {where_clause}"),
-            params_from_iter(args.iter()),
-            |r| r.get(0),
-        )?;
         let limit = if filter.limit == 0 { 50 } else { filter.limit };
+        let (total, total_exact) = if searching {
+            let cap = (filter.offset + limit).max(COUNT_LIMIT);
+            let counted: i64 = self.conn.query_row(
+                &format!(
+                    "SELECT count(*) FROM (SELECT 1 FROM {from} {where_clause} LIMIT {})",
+                    cap + 1
+                ),
+                params_from_iter(args.iter()),
+                |r| r.get(0),
+            )?;
+            let counted = usize::try_from(counted).unwrap_or(0);
+            (counted.min(cap), counted <= cap)
+        } else {
+            let counted: i64 = self.conn.query_row(
+                &format!("SELECT count(*) FROM {from} {where_clause}"),
+                params_from_iter(args.iter()),
+                |r| r.get(0),
+            )?;
+            (usize::try_from(counted).unwrap_or(0), true)
+        };
         let sql = format!(
             "SELECT c.id, c.number, c.status, c.surname, c.given_names, c.village, c.services,
                     c.complete, c.missing_count, c.office_hour_id, c.updated_at
-             FROM cases c {where_clause}
-             ORDER BY c.updated_at DESC, c.rowid DESC LIMIT {limit} OFFSET {}",
+             FROM {from} {where_clause}
+             ORDER BY {order} LIMIT {limit} OFFSET {}",
             filter.offset
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
@@ -359,7 +385,8 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(CasePage {
             rows,
-            total: usize::try_from(total).unwrap_or(0),
+            total,
+            total_exact,
         })
     }
 
@@ -474,6 +501,29 @@ fn office_hour_caseworker(tx: &Transaction<'_>, id: &str) -> Result<String> {
     .ok_or_else(|| StoreError::not_found("office hour", id))
 }
 
+/// One word of a search as an FTS5 query term: a substring anywhere (three
+/// characters or more), or else the start of a name or of the case number.
+fn search_term(word: &str) -> Option<String> {
+    let word: String = word.chars().filter(|c| !matches!(c, '"' | '^')).collect();
+    match word.chars().count() {
+        0 => None,
+        1 => Some(format!("starts : \"^^{word}\"")),
+        2 => Some(format!("starts : \"^{word}\"")),
+        _ => Some(format!("\"{word}\"")),
+    }
+}
+
+/// The `starts` column: every name and the number marked at its start, so
+/// that one or two letters become a trigram ("^^schmidt" holds "^sc").
+fn word_starts(case: &Case) -> String {
+    std::iter::once(case.number.as_str())
+        .chain(case.citizen.surname.split_whitespace())
+        .chain(case.citizen.given_names.split_whitespace())
+        .map(|word| format!("^^{word}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Rewrites the index entry and the full-text row of one case.
 pub(super) fn index_case(tx: &Transaction<'_>, case: &Case) -> Result<()> {
     let village: String = match &case.office_hour_id {
@@ -494,17 +544,29 @@ pub(super) fn index_case(tx: &Transaction<'_>, case: &Case) -> Result<()> {
         .collect();
     let services = services.join(", ");
     let missing = case.missing_documents().count();
+    // The case moves to the front of every list: it takes the next change
+    // sequence number, and its full-text row moves with it.
+    let previous_seq: Option<i64> = tx
+        .query_row("SELECT seq FROM cases WHERE id = ?1", [&case.id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .flatten();
+    let seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM cases", [], |r| {
+        r.get(0)
+    })?;
     let rowid: i64 = tx.query_row(
         "INSERT INTO cases (id, number, status, office_hour_id, department, surname, given_names,
-                            town, village, services, complete, missing_count, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                            town, village, services, complete, missing_count, created_at,
+                            updated_at, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT (id) DO UPDATE SET
             number = excluded.number, status = excluded.status,
             office_hour_id = excluded.office_hour_id, department = excluded.department,
             surname = excluded.surname, given_names = excluded.given_names,
             town = excluded.town, village = excluded.village, services = excluded.services,
             complete = excluded.complete, missing_count = excluded.missing_count,
-            updated_at = excluded.updated_at
+            updated_at = excluded.updated_at, seq = excluded.seq
          RETURNING rowid",
         params![
             case.id,
@@ -521,6 +583,7 @@ pub(super) fn index_case(tx: &Transaction<'_>, case: &Case) -> Result<()> {
             i64::try_from(missing).unwrap_or(i64::MAX),
             case.created_at,
             now_rfc3339(),
+            seq,
         ],
         |r| r.get(0),
     )?;
@@ -531,18 +594,21 @@ pub(super) fn index_case(tx: &Transaction<'_>, case: &Case) -> Result<()> {
             params![rowid, request.service_id],
         )?;
     }
-    tx.execute("DELETE FROM cases_fts WHERE rowid = ?1", [rowid])?;
+    if let Some(previous) = previous_seq {
+        tx.execute("DELETE FROM cases_fts WHERE rowid = ?1", [previous])?;
+    }
     tx.execute(
-        "INSERT INTO cases_fts (rowid, number, name, place, services, notes)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO cases_fts (rowid, number, name, place, services, notes, starts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
-            rowid,
+            seq,
             case.number,
             format!("{} {}", case.citizen.surname, case.citizen.given_names),
             format!("{} {}", village, case.citizen.address.town),
             // Umlaut-folded too, so "Fuhrerschein" finds "Führerschein".
             format!("{services} {}", normalize_for_search(&services)),
             case.notes.as_str(),
+            word_starts(case),
         ],
     )?;
     Ok(())

@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sprechtag_schemas::Catalog;
 use sprechtag_schemas::document::DocumentError;
 
-pub use cases::{CaseFilter, CasePage, CaseRow, validate as validate_case};
+pub use cases::{COUNT_LIMIT, CaseFilter, CasePage, CaseRow, validate as validate_case};
 pub use key::MIN_PASSPHRASE_CHARS;
 pub use office_hours::{NewOfficeHour, OfficeHourRow};
 pub use sync_state::{Applied, Enrolment, UploadBatch};

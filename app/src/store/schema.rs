@@ -83,13 +83,119 @@ CREATE TABLE settings (
         ),
         // Sync: the heads the server is known to hold of each document.
         M::up("ALTER TABLE documents ADD COLUMN synced_heads TEXT NOT NULL DEFAULT '';"),
+        // Lists and search at 100,000 cases: every change to a case gives it
+        // the next `seq`, and its full-text row takes `seq` as rowid, so a
+        // search walks the matches newest first and stops after one page
+        // instead of collecting and sorting all of them. The new `starts`
+        // column marks the start of every name and of the number ("^^schmidt")
+        // so that words too short for a trigram are searched as prefixes in
+        // the same index ("sc" as the trigram "^sc").
+        M::up(
+            r#"
+ALTER TABLE cases ADD COLUMN seq INTEGER;
+UPDATE cases SET seq = o.n
+  FROM (SELECT rowid AS r, row_number() OVER (ORDER BY updated_at, rowid) AS n FROM cases) AS o
+  WHERE o.r = cases.rowid;
+CREATE UNIQUE INDEX cases_by_seq ON cases (seq);
+DROP INDEX cases_by_updated;
+DROP INDEX cases_by_status;
+DROP INDEX cases_by_office_hour;
+CREATE INDEX cases_by_status ON cases (status, seq);
+CREATE INDEX cases_by_office_hour ON cases (office_hour_id, seq);
+
+CREATE VIRTUAL TABLE cases_fts_by_seq USING fts5 (
+    number, name, place, services, notes, starts,
+    tokenize = 'trigram remove_diacritics 1'
+);
+INSERT INTO cases_fts_by_seq (rowid, number, name, place, services, notes, starts)
+  SELECT c.seq, f.number, f.name, f.place, f.services, f.notes,
+         '^^' || c.number || ' ^^' || replace(trim(c.surname), ' ', ' ^^')
+           || ' ^^' || replace(trim(c.given_names), ' ', ' ^^')
+  FROM cases_fts f JOIN cases c ON c.rowid = f.rowid;
+DROP TABLE cases_fts;
+ALTER TABLE cases_fts_by_seq RENAME TO cases_fts;
+"#,
+        ),
     ])
 }
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::Connection;
+
     #[test]
     fn migrations_are_valid() {
         assert!(super::migrations().validate().is_ok());
+    }
+
+    /// A store indexed before migration 3 keeps its search: the full-text
+    /// rows move to the change sequence, ordered by the old `updated_at`.
+    #[test]
+    fn migration_3_moves_full_text_rows_to_the_change_sequence() {
+        let mut conn = Connection::open_in_memory().expect("in-memory database");
+        super::migrations()
+            .to_version(&mut conn, 2)
+            .expect("migrations 1-2");
+        for (rowid, id, updated, surname) in [
+            (1, "a", "2026-11-20T10:00:00Z", "Älteste"),
+            (2, "b", "2026-11-22T10:00:00Z", "Neueste"),
+            (3, "c", "2026-11-21T10:00:00Z", "Mittlere"),
+        ] {
+            conn.execute(
+                "INSERT INTO documents (id, kind, snapshot, heads, updated_at)
+                 VALUES (?1, 'case', x'', '', ?2)",
+                [id, updated],
+            )
+            .expect("document row");
+            conn.execute(
+                "INSERT INTO cases (rowid, id, number, status, surname, given_names, town,
+                                    village, services, complete, missing_count, created_at,
+                                    updated_at)
+                 VALUES (?1, ?2, 'X-1', 'open', ?3, '', '', '', '', 0, 0, ?4, ?4)",
+                rusqlite::params![rowid, id, surname, updated],
+            )
+            .expect("case row");
+            conn.execute(
+                "INSERT INTO cases_fts (rowid, number, name, place, services, notes)
+                 VALUES (?1, 'X-1', ?2, '', '', 'gemeinsame Notiz')",
+                rusqlite::params![rowid, surname],
+            )
+            .expect("full-text row");
+        }
+        super::migrations()
+            .to_latest(&mut conn)
+            .expect("later migrations");
+
+        let by_seq: Vec<String> = conn
+            .prepare("SELECT id FROM cases ORDER BY seq")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("cases by seq");
+        assert_eq!(by_seq, ["a", "c", "b"]);
+        let found: Vec<String> = conn
+            .prepare(
+                "SELECT c.id FROM cases_fts JOIN cases c ON c.seq = cases_fts.rowid
+                 WHERE cases_fts MATCH 'notiz' ORDER BY cases_fts.rowid DESC",
+            )
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("search");
+        assert_eq!(found, ["b", "c", "a"]);
+        let oldest: String = conn
+            .query_row(
+                "SELECT c.id FROM cases_fts JOIN cases c ON c.seq = cases_fts.rowid
+                 WHERE cases_fts MATCH 'alteste'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("diacritics still folded");
+        assert_eq!(oldest, "a");
+        let by_start: String = conn
+            .query_row(
+                "SELECT c.id FROM cases_fts JOIN cases c ON c.seq = cases_fts.rowid
+                 WHERE cases_fts MATCH 'starts : \"^mi\"'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("names marked at their start");
+        assert_eq!(by_start, "c");
     }
 }

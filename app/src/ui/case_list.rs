@@ -129,8 +129,13 @@ impl CaseListView {
             self.shown = PAGE;
             self.refresh(outbox);
         }
+        let key = if self.page.total_exact {
+            "cases.count"
+        } else {
+            "cases.count_at_least"
+        };
         ui.label(t!(
-            "cases.count",
+            key,
             shown = self.page.rows.len(),
             total = self.page.total
         ));
@@ -165,7 +170,7 @@ impl CaseListView {
                         ui.end_row();
                     }
                 });
-            if self.page.rows.len() < self.page.total && ui.button(t!("cases.more")).clicked() {
+            if self.page.has_more(0) && ui.button(t!("cases.more")).clicked() {
                 self.shown = self.page.rows.len() + PAGE;
                 self.refresh(outbox);
             }
