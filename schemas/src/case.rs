@@ -226,6 +226,16 @@ pub struct Comment {
     pub text: String,
 }
 
+impl DocumentState {
+    /// Presented or not applicable: nothing left to do for this document.
+    pub fn is_settled(self) -> bool {
+        matches!(
+            self,
+            DocumentState::Presented | DocumentState::NotApplicable
+        )
+    }
+}
+
 impl Request {
     /// A new request for `service` with its checklist, every document unchecked.
     pub fn for_service(service: &Service) -> Request {
@@ -253,12 +263,7 @@ impl Request {
 
     /// Every document presented or not applicable.
     pub fn is_complete(&self) -> bool {
-        self.documents.iter().all(|d| {
-            matches!(
-                d.state,
-                DocumentState::Presented | DocumentState::NotApplicable
-            )
-        })
+        self.documents.iter().all(|d| d.state.is_settled())
     }
 }
 

@@ -31,7 +31,7 @@ impl DocumentKind {
         }
     }
 
-    pub fn of(doc: &AutoCommit) -> Option<DocumentKind> {
+    pub fn of(doc: &impl ReadDoc) -> Option<DocumentKind> {
         let has = |key: &str| doc.get(automerge::ROOT, key).ok().flatten().is_some();
         if has("citizen") && has("requests") {
             Some(DocumentKind::Case)

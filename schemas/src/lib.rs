@@ -7,6 +7,7 @@
 //! so that concurrent inserts keep their identity when documents merge.
 
 mod case;
+mod case_summary;
 mod catalog;
 mod date;
 pub mod document;
@@ -18,6 +19,7 @@ pub use case::{
     Address, Appointment, Case, CaseStatus, Citizen, Comment, Consent, DocumentCheck,
     DocumentState, Forwarding, Needs, Request, Review, ReviewState, new_id,
 };
+pub use case_summary::{CaseSummary, CheckState, NameAndTown, RequestSummary, ReviewSummary, Town};
 pub use catalog::{
     Catalog, CatalogError, Localized, Office, RequiredDocument, Service, normalize_for_search,
 };

@@ -10,28 +10,31 @@
 //! response is simply sent again.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use automerge::{AutoCommit, ChangeHash, ReadDoc};
-use sprechtag_schemas::document::{self, DocumentKind};
+use automerge::{Automerge, ChangeHash, ReadDoc};
+use sprechtag_schemas::document::DocumentKind;
 use sprechtag_schemas::wire::{
     Download, PROTOCOL_VERSION, Rejection, SyncRequest, SyncResponse, heads_from_bytes,
     heads_to_bytes,
 };
 
-use crate::storage::{Device, DocumentWrite, Storage, StorageError, SyncTransaction};
+use crate::storage::{Device, DocumentMeta, DocumentWrite, Storage, StorageError, SyncTransaction};
 
 /// Incremental saves kept before a document is folded into a full save.
 const COMPACT_AFTER: u32 = 32;
 /// Documents listed per look at the change log.
 const SCAN_LIMIT: usize = 2_000;
-/// Documents kept loaded; beyond this the cache starts over.
-const CACHE_LIMIT: usize = 4_000;
+/// Documents kept loaded; beyond this the cache starts over. A loaded case
+/// takes about 100 KB, so this bounds the cache near 100 MB.
+const CACHE_LIMIT: usize = 1_000;
 
 /// Loaded documents by id, valid while their stored sequence number matches.
+/// Shared, not copied: concurrent requests that read one document hold one
+/// copy of it.
 #[derive(Default)]
 pub struct DocCache {
-    docs: Mutex<HashMap<String, (u64, AutoCommit)>>,
+    docs: Mutex<HashMap<String, (u64, Arc<Automerge>)>>,
 }
 
 impl std::fmt::Debug for DocCache {
@@ -41,14 +44,14 @@ impl std::fmt::Debug for DocCache {
 }
 
 impl DocCache {
-    fn get(&self, id: &str, seq: u64) -> Option<AutoCommit> {
+    fn get(&self, id: &str, seq: u64) -> Option<Arc<Automerge>> {
         let docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         docs.get(id)
             .filter(|(s, _)| *s == seq)
             .map(|(_, d)| d.clone())
     }
 
-    fn put(&self, id: &str, seq: u64, doc: AutoCommit) {
+    fn put(&self, id: &str, seq: u64, doc: Arc<Automerge>) {
         let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         if docs.len() >= CACHE_LIMIT {
             docs.clear();
@@ -141,11 +144,11 @@ fn apply_upload(
         )));
     }
     let mut doc = match &meta {
-        Some(meta) => load(tx, cache, doc_id, meta.seq)?,
-        None => AutoCommit::new(),
+        Some(meta) => Automerge::clone(&*load(tx, cache, doc_id, meta.seq)?),
+        None => Automerge::new(),
     };
     let before = doc.get_heads();
-    if let Err(e) = document::load_incremental(&mut doc, changes) {
+    if let Err(e) = load_incremental(&mut doc, changes) {
         return Ok(Err(("bad_changes", e.to_string())));
     }
     let Some(kind) = DocumentKind::of(&doc) else {
@@ -193,7 +196,10 @@ fn apply_upload(
                 )?
             }
             _ => {
-                let full = doc.save();
+                // Uncompressed: responses are zstd-compressed as a whole,
+                // and automerge's per-column deflate costs more CPU than
+                // the rest of the request.
+                let full = doc.save_nocompress();
                 tx.write_document(
                     doc_id,
                     kind.as_str(),
@@ -203,7 +209,7 @@ fn apply_upload(
                 )?
             }
         };
-        cache.put(doc_id, seq, doc);
+        cache.put(doc_id, seq, Arc::new(doc));
     }
     tx.set_device_heads(&device.id, doc_id, heads)?;
     Ok(Ok(()))
@@ -225,29 +231,18 @@ fn collect_downloads(
             let Some(meta) = tx.document_meta(&doc_id)? else {
                 continue;
             };
-            let mut doc = load(tx, cache, &doc_id, meta.seq)?;
-            let server_heads = doc.get_heads();
-            let known = tx
-                .device_heads(&device.id, &doc_id)?
-                .and_then(|b| heads_from_bytes(&b))
-                .filter(|heads| heads.iter().all(|h| doc.get_change_by_hash(h).is_some()));
-            let up_to_date = known.as_ref().is_some_and(|k| same_heads(k, &server_heads));
-            if !up_to_date {
-                let changes = match &known {
-                    Some(heads) => doc.save_after(heads),
-                    None => doc.save(),
-                };
+            let known = tx.device_heads(&device.id, &doc_id)?;
+            if let Some(changes) = download_for(tx, cache, &doc_id, &meta, known.as_deref())? {
                 if !downloads.is_empty() && bytes + changes.len() > budget {
                     return Ok((downloads, cursor, true));
                 }
                 bytes += changes.len();
-                let heads = heads_to_bytes(&server_heads);
-                tx.add_pending(&device.id, &doc_id, &heads, seq)?;
+                tx.add_pending(&device.id, &doc_id, &meta.heads, seq)?;
                 downloads.push(Download {
                     doc_id,
                     kind: meta.kind,
                     changes,
-                    heads,
+                    heads: meta.heads,
                 });
             }
             cursor = seq;
@@ -258,25 +253,64 @@ fn collect_downloads(
     }
 }
 
+/// What a device that holds `known` of a document lacks, or `None` if it
+/// is up to date. A device that holds nothing gets the stored saves as they
+/// are — automerge loads them concatenated — so handing a department's
+/// cases to a new laptop loads no document on the server.
+fn download_for(
+    tx: &mut dyn SyncTransaction,
+    cache: &DocCache,
+    doc_id: &str,
+    meta: &DocumentMeta,
+    known: Option<&[u8]>,
+) -> Result<Option<Vec<u8>>, SyncError> {
+    let Some(known) = known.and_then(heads_from_bytes) else {
+        return Ok(Some(tx.document_bytes(doc_id)?.concat()));
+    };
+    let server_heads = heads_from_bytes(&meta.heads).unwrap_or_default();
+    if same_heads(&known, &server_heads) {
+        return Ok(None);
+    }
+    let doc = load(tx, cache, doc_id, meta.seq)?;
+    if known.iter().all(|h| doc.get_change_by_hash(h).is_some()) {
+        Ok(Some(doc.save_after(&known)))
+    } else {
+        // Heads the server never saw (a device restored from an old
+        // backup): send everything, automerge skips what it has.
+        Ok(Some(tx.document_bytes(doc_id)?.concat()))
+    }
+}
+
 fn load(
     tx: &mut dyn SyncTransaction,
     cache: &DocCache,
     id: &str,
     seq: u64,
-) -> Result<AutoCommit, SyncError> {
+) -> Result<Arc<Automerge>, SyncError> {
     if let Some(doc) = cache.get(id, seq) {
         return Ok(doc);
     }
-    let mut doc = AutoCommit::new();
+    let mut doc = Automerge::new();
     for part in tx.document_bytes(id)? {
-        document::load_incremental(&mut doc, &part)
-            .map_err(|_| SyncError::CorruptStored(id.to_string()))?;
+        load_incremental(&mut doc, &part).map_err(|_| SyncError::CorruptStored(id.to_string()))?;
     }
+    let doc = Arc::new(doc);
     cache.put(id, seq, doc.clone());
     Ok(doc)
 }
 
-fn department_of(doc: &AutoCommit) -> Option<String> {
+/// Merges bytes from the outside; automerge must not take the server down,
+/// whatever they contain.
+fn load_incremental(doc: &mut Automerge, bytes: &[u8]) -> Result<(), automerge::AutomergeError> {
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.load_incremental(bytes)));
+    match outcome {
+        Ok(result) => result.map(|_| ()),
+        Err(_) => Err(automerge::AutomergeError::Fail),
+    }
+}
+
+fn department_of(doc: &Automerge) -> Option<String> {
     match doc.get(automerge::ROOT, "department") {
         Ok(Some((automerge::Value::Scalar(value), _))) => value.as_str().map(str::to_string),
         _ => None,

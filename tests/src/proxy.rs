@@ -2,11 +2,12 @@
 //! limited throughput, a delay each way, and connections cut at random. The
 //! kernel here has no netem, so this does it in user space.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -24,6 +25,9 @@ pub struct LinkProfile {
     /// The first connection that carries its cut point is cut in any case,
     /// so that a test sees at least one cut.
     pub cut_first: bool,
+    /// Seeds where and which connections are cut, so that a failing run can
+    /// be repeated.
+    pub seed: u64,
 }
 
 impl LinkProfile {
@@ -36,6 +40,7 @@ impl LinkProfile {
             cut_probability: 0.33,
             cut_within: 16 * 1024,
             cut_first: true,
+            seed: 1,
         }
     }
 
@@ -53,6 +58,7 @@ impl LinkProfile {
 #[derive(Debug)]
 pub struct Traffic {
     first_cut_pending: AtomicBool,
+    cuts_planned: Mutex<StdRng>,
     pub up: AtomicU64,
     pub down: AtomicU64,
     pub connections: AtomicU64,
@@ -74,6 +80,7 @@ impl Proxy {
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let traffic = Arc::new(Traffic {
             first_cut_pending: AtomicBool::new(profile.cut_first),
+            cuts_planned: Mutex::new(StdRng::seed_from_u64(profile.seed)),
             up: AtomicU64::new(0),
             down: AtomicU64::new(0),
             connections: AtomicU64::new(0),
@@ -135,7 +142,10 @@ struct Cut {
 async fn relay(client: TcpStream, server: TcpStream, profile: LinkProfile, traffic: Arc<Traffic>) {
     traffic.connections.fetch_add(1, Ordering::Relaxed);
     let cut = {
-        let mut rng = rand::rng();
+        let mut rng = traffic
+            .cuts_planned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         Cut {
             at: rng.random_range(0..profile.cut_within),
             chosen: rng.random_bool(profile.cut_probability),

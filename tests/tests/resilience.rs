@@ -145,7 +145,17 @@ fn a_slow_lossy_link_still_syncs_everything_within_one_and_a_half_times_the_byte
     sync_until_complete(&mut first);
     let clean_sync_bytes = clean.bytes() - before;
 
-    let lossy = Proxy::start(&upstream, LinkProfile::rural());
+    let seed = std::env::var("PROXY_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let lossy = Proxy::start(
+        &upstream,
+        LinkProfile {
+            seed,
+            ..LinkProfile::rural()
+        },
+    );
     let mut second = Laptop::enrolled(
         &lossy.url,
         &server.enrolment_code("lossy", Role::Caseworker, "b"),

@@ -2,12 +2,13 @@
 
 use automerge::ChangeHash;
 use autosurgeon::Text;
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params_from_iter};
 use serde::Serialize;
 use serde_json::Value;
 use sprechtag_schemas::document::{self, DocumentError, DocumentKind};
-use sprechtag_schemas::{Case, CaseStatus, DocumentState, normalize_for_search};
+use sprechtag_schemas::{Case, CaseStatus, CaseSummary, DocumentState};
 
+use super::case_index::{FullTextRows, index_case};
 use super::documents::{self, Loaded};
 use super::{Result, Store, StoreError, now_rfc3339, set_setting, setting};
 
@@ -84,6 +85,7 @@ impl Store {
             .unwrap_or(0);
         let mut created = Vec::with_capacity(drafts.len());
         let mut docs = Vec::with_capacity(drafts.len());
+        let mut full_text = FullTextRows::default();
         for mut case in drafts {
             validate(&case)?;
             case.id = String::new();
@@ -110,10 +112,11 @@ impl Store {
             let mut doc = document::create(self.device.actor(), &case, "new case")?;
             documents::insert(&tx, &case.id, DocumentKind::Case, &mut doc)?;
             let case: Case = document::read(&doc)?;
-            index_case(&tx, &case)?;
+            index_case(&tx, &CaseSummary::from(&case), &mut full_text)?;
             docs.push((case.id.clone(), doc));
             created.push(case);
         }
+        full_text.write(&tx)?;
         set_setting(&tx, "case_counter", &counter.to_string())?;
         tx.commit()?;
         for (id, doc) in docs {
@@ -155,7 +158,7 @@ impl Store {
         let (case, changed) = outcome?;
         if changed {
             loaded.save(&tx, &id)?;
-            index_case(&tx, &case)?;
+            reindex(&tx, &case)?;
         }
         let committed = tx.commit();
         self.finish_edit(&id, committed, loaded)?;
@@ -217,7 +220,7 @@ impl Store {
         };
         let case: Case = document::read(&loaded.doc)?;
         if loaded.save(&tx, &id)?.is_some() {
-            index_case(&tx, &case)?;
+            reindex(&tx, &case)?;
         }
         let committed = tx.commit();
         self.finish_edit(&id, committed, loaded)?;
@@ -432,7 +435,7 @@ impl Store {
                 .map_err(|e| StoreError::from(DocumentError::Load(e)))?;
             let merged: Case = document::read(&loaded.doc)?;
             if loaded.save(&tx, &case.id)?.is_some() {
-                index_case(&tx, &merged)?;
+                reindex(&tx, &merged)?;
             }
             let committed = tx.commit();
             self.finish_edit(&case.id, committed, loaded)?;
@@ -440,7 +443,7 @@ impl Store {
         } else {
             incoming.set_actor(self.device.actor());
             documents::insert(&tx, &case.id, DocumentKind::Case, &mut incoming)?;
-            index_case(&tx, &case)?;
+            reindex(&tx, &case)?;
             tx.commit()?;
             self.remember(&case.id, incoming, 1);
             Ok(case)
@@ -501,6 +504,13 @@ fn office_hour_caseworker(tx: &Transaction<'_>, id: &str) -> Result<String> {
     .ok_or_else(|| StoreError::not_found("office hour", id))
 }
 
+/// Rewrites the index of one edited case, full text included.
+fn reindex(tx: &Transaction<'_>, case: &Case) -> Result<()> {
+    let mut full_text = FullTextRows::default();
+    index_case(tx, &CaseSummary::from(case), &mut full_text)?;
+    full_text.write(tx)
+}
+
 /// One word of a search as an FTS5 query term: a substring anywhere (three
 /// characters or more), or else the start of a name or of the case number.
 fn search_term(word: &str) -> Option<String> {
@@ -511,107 +521,6 @@ fn search_term(word: &str) -> Option<String> {
         2 => Some(format!("starts : \"^{word}\"")),
         _ => Some(format!("\"{word}\"")),
     }
-}
-
-/// The `starts` column: every name and the number marked at its start, so
-/// that one or two letters become a trigram ("^^schmidt" holds "^sc").
-fn word_starts(case: &Case) -> String {
-    std::iter::once(case.number.as_str())
-        .chain(case.citizen.surname.split_whitespace())
-        .chain(case.citizen.given_names.split_whitespace())
-        .map(|word| format!("^^{word}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Rewrites the index entry and the full-text row of one case.
-pub(super) fn index_case(tx: &Transaction<'_>, case: &Case) -> Result<()> {
-    let village: String = match &case.office_hour_id {
-        Some(id) => tx
-            .query_row(
-                "SELECT village FROM office_hours WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or_default(),
-        None => String::new(),
-    };
-    let services: Vec<&str> = case
-        .requests
-        .iter()
-        .map(|r| r.service_name.as_str())
-        .collect();
-    let services = services.join(", ");
-    let missing = case.missing_documents().count();
-    // The case moves to the front of every list: it takes the next change
-    // sequence number, and its full-text row moves with it.
-    let previous_seq: Option<i64> = tx
-        .query_row("SELECT seq FROM cases WHERE id = ?1", [&case.id], |r| {
-            r.get(0)
-        })
-        .optional()?
-        .flatten();
-    let seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM cases", [], |r| {
-        r.get(0)
-    })?;
-    let rowid: i64 = tx.query_row(
-        "INSERT INTO cases (id, number, status, office_hour_id, department, surname, given_names,
-                            town, village, services, complete, missing_count, created_at,
-                            updated_at, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-         ON CONFLICT (id) DO UPDATE SET
-            number = excluded.number, status = excluded.status,
-            office_hour_id = excluded.office_hour_id, department = excluded.department,
-            surname = excluded.surname, given_names = excluded.given_names,
-            town = excluded.town, village = excluded.village, services = excluded.services,
-            complete = excluded.complete, missing_count = excluded.missing_count,
-            updated_at = excluded.updated_at, seq = excluded.seq
-         RETURNING rowid",
-        params![
-            case.id,
-            case.number,
-            case.status.as_str(),
-            case.office_hour_id,
-            case.department,
-            case.citizen.surname,
-            case.citizen.given_names,
-            case.citizen.address.town,
-            village,
-            services,
-            case.is_complete(),
-            i64::try_from(missing).unwrap_or(i64::MAX),
-            case.created_at,
-            now_rfc3339(),
-            seq,
-        ],
-        |r| r.get(0),
-    )?;
-    tx.execute("DELETE FROM case_services WHERE case_rowid = ?1", [rowid])?;
-    for request in &case.requests {
-        tx.execute(
-            "INSERT OR IGNORE INTO case_services (case_rowid, service_id) VALUES (?1, ?2)",
-            params![rowid, request.service_id],
-        )?;
-    }
-    if let Some(previous) = previous_seq {
-        tx.execute("DELETE FROM cases_fts WHERE rowid = ?1", [previous])?;
-    }
-    tx.execute(
-        "INSERT INTO cases_fts (rowid, number, name, place, services, notes, starts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            seq,
-            case.number,
-            format!("{} {}", case.citizen.surname, case.citizen.given_names),
-            format!("{} {}", village, case.citizen.address.town),
-            // Umlaut-folded too, so "Fuhrerschein" finds "Führerschein".
-            format!("{services} {}", normalize_for_search(&services)),
-            case.notes.as_str(),
-            word_starts(case),
-        ],
-    )?;
-    Ok(())
 }
 
 /// The JSON value at `path`; list elements by position or by their `id`.

@@ -2,6 +2,10 @@
 //! compacted into a new full save every `COMPACT_AFTER` chunks, and a small
 //! in-memory cache that is trusted only while the stored version matches (a
 //! CLI process may write the same data dir while the app is open).
+//!
+//! Full saves are written without automerge's per-column deflate: it set up
+//! hundreds of kilobytes of tables for every compressed column and was the
+//! largest cost of syncing; exports (`export`) stay compressed.
 
 use automerge::AutoCommit;
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -82,7 +86,7 @@ impl Loaded {
         )?;
         let heads = document::heads_hex(&self.doc.get_heads()).join(" ");
         if chunk_count + 1 >= COMPACT_AFTER {
-            let snapshot = self.doc.save();
+            let snapshot = self.doc.save_nocompress();
             tx.execute("DELETE FROM document_chunks WHERE doc_id = ?1", [id])?;
             tx.execute(
                 "UPDATE documents SET snapshot = ?2, chunk_count = 0, version = version + 1,
@@ -117,11 +121,25 @@ pub(super) fn insert(
     kind: DocumentKind,
     doc: &mut AutoCommit,
 ) -> Result<i64> {
-    let heads = document::heads_hex(&doc.get_heads()).join(" ");
-    tx.execute(
+    let saved = doc.save_nocompress();
+    insert_saved(tx, id, kind, &saved, &doc.get_heads())
+}
+
+/// Inserts a new document as `saved`, bytes that load into it: a full save
+/// or saves and chunks one after another (as the sync server sends them).
+/// The next compaction turns them into one full save.
+pub(super) fn insert_saved(
+    tx: &Transaction<'_>,
+    id: &str,
+    kind: DocumentKind,
+    saved: &[u8],
+    heads: &[automerge::ChangeHash],
+) -> Result<i64> {
+    let heads = document::heads_hex(heads).join(" ");
+    tx.prepare_cached(
         "INSERT INTO documents (id, kind, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, kind.as_str(), doc.save(), heads, now_rfc3339()],
-    )?;
+    )?
+    .execute(params![id, kind.as_str(), saved, heads, now_rfc3339()])?;
     Ok(1)
 }
 
@@ -139,11 +157,8 @@ fn load(
     actor: automerge::ActorId,
 ) -> Result<Loaded> {
     let row: Option<(String, i64)> = conn
-        .query_row(
-            "SELECT kind, version FROM documents WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT kind, version FROM documents WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((stored_kind, version)) = row else {
         return Err(StoreError::not_found(kind_name(kind), id));
@@ -158,10 +173,9 @@ fn load(
             heads_before: Vec::new(),
         });
     }
-    let snapshot: Vec<u8> =
-        conn.query_row("SELECT snapshot FROM documents WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })?;
+    let snapshot: Vec<u8> = conn
+        .prepare_cached("SELECT snapshot FROM documents WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?;
     let mut doc = document::load(&snapshot)?;
     let mut chunks =
         conn.prepare_cached("SELECT bytes FROM document_chunks WHERE doc_id = ?1 ORDER BY seq")?;

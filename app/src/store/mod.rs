@@ -6,6 +6,7 @@
 //! when a method returns `Ok`, the edit is on disk.
 
 pub mod appointments;
+mod case_index;
 mod cases;
 mod documents;
 mod key;
@@ -244,6 +245,9 @@ fn apply_key(conn: &Connection, key: &key::DatabaseKey) -> Result<()> {
 
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Room for every statement of the hot paths (indexing, sync, lists), so
+    // none is prepared again for each case.
+    conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;

@@ -10,8 +10,9 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use sprechtag_schemas::document::{self, DocumentKind};
 use sprechtag_schemas::wire::{SyncResponse, Upload, heads_from_bytes, heads_to_bytes};
-use sprechtag_schemas::{Case, OfficeHour};
+use sprechtag_schemas::{CaseSummary, OfficeHour};
 
+use super::case_index::{FullTextRows, index_case};
 use super::documents::{self, kind_name};
 use super::{Result, Store, StoreError, set_setting, setting};
 
@@ -185,7 +186,11 @@ impl Store {
             let synced = parse_heads(&synced);
             let known = synced.iter().all(|h| doc.get_change_by_hash(h).is_some());
             let changes = if synced.is_empty() || !known {
-                doc.save()
+                // Uncompressed: the request is zstd-compressed as a whole,
+                // and automerge's per-column deflate cost more CPU than the
+                // rest of a sync together (it sets up 300 KB of tables per
+                // column).
+                doc.save_nocompress()
             } else {
                 doc.save_after(&synced)
             };
@@ -225,6 +230,7 @@ impl Store {
             }
         }
         let mut merged = Vec::new();
+        let mut full_text = FullTextRows::default();
         for download in &response.downloads {
             let kind = match download.kind.as_str() {
                 "case" => DocumentKind::Case,
@@ -238,11 +244,8 @@ impl Store {
             let server_heads = heads_from_bytes(&download.heads)
                 .ok_or_else(|| StoreError::Invalid("the server sent malformed heads".into()))?;
             let exists: bool = tx
-                .query_row(
-                    "SELECT 1 FROM documents WHERE id = ?1",
-                    [&download.doc_id],
-                    |_| Ok(true),
-                )
+                .prepare_cached("SELECT 1 FROM documents WHERE id = ?1")?
+                .query_row([&download.doc_id], |_| Ok(true))
                 .optional()?
                 .unwrap_or(false);
             let mut doc = if exists {
@@ -268,7 +271,8 @@ impl Store {
                     )));
                 }
                 doc.set_actor(self.device.actor());
-                documents::insert(&tx, &download.doc_id, kind, &mut doc)?;
+                let heads = doc.get_heads();
+                documents::insert_saved(&tx, &download.doc_id, kind, &download.changes, &heads)?;
                 (doc, 1)
             };
             if server_heads
@@ -281,24 +285,23 @@ impl Store {
             }
             match kind {
                 DocumentKind::Case => {
-                    let case: Case = document::read(&doc.0)?;
-                    super::cases::index_case(&tx, &case)?;
+                    let case: CaseSummary = document::read(&doc.0)?;
+                    index_case(&tx, &case, &mut full_text)?;
                 }
                 DocumentKind::OfficeHour => {
                     let office_hour: OfficeHour = document::read(&doc.0)?;
                     super::office_hours::index_office_hour(&tx, &office_hour)?;
                 }
             }
-            tx.execute(
-                "UPDATE documents SET synced_heads = ?2 WHERE id = ?1",
-                params![
+            tx.prepare_cached("UPDATE documents SET synced_heads = ?2 WHERE id = ?1")?
+                .execute(params![
                     download.doc_id,
                     document::heads_hex(&server_heads).join(" ")
-                ],
-            )?;
+                ])?;
             merged.push((download.doc_id.clone(), doc));
             applied.downloaded += 1;
         }
+        full_text.write(&tx)?;
         set_setting(&tx, "sync.cursor", &response.cursor.to_string())?;
         tx.commit()?;
         for (id, (doc, version)) in merged {

@@ -91,6 +91,8 @@ pub struct DocumentMeta {
     pub department: Option<String>,
     pub seq: u64,
     pub chunk_count: u32,
+    /// The document's heads, as on the wire.
+    pub heads: Vec<u8>,
 }
 
 /// How a changed document is written.

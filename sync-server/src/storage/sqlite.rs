@@ -124,6 +124,7 @@ impl SqliteStorage {
 
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
@@ -224,11 +225,10 @@ impl Storage for SqliteStorage {
     fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<Device>> {
         Ok(self
             .reader()
-            .query_row(
-                &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = ?1"),
-                [token_hash],
-                device_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = ?1"
+            ))?
+            .query_row([token_hash], device_row)
             .optional()?)
     }
 
@@ -244,18 +244,16 @@ impl Storage for SqliteStorage {
     }
 
     fn revoke_device(&self, id: &str) -> Result<bool> {
-        let changed = self.writer().execute(
-            "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2), code_hash = NULL WHERE id = ?1",
-            params![id, now()],
-        )?;
+        let changed = self.writer()
+            .prepare_cached("UPDATE devices SET revoked_at = coalesce(revoked_at, ?2), code_hash = NULL WHERE id = ?1")?
+            .execute(params![id, now()])?;
         Ok(changed == 1)
     }
 
     fn touch_device(&self, id: &str) -> Result<()> {
-        self.writer().execute(
-            "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
-            params![id, now()],
-        )?;
+        self.writer()
+            .prepare_cached("UPDATE devices SET last_seen = ?2 WHERE id = ?1")?
+            .execute(params![id, now()])?;
         Ok(())
     }
 
@@ -287,7 +285,7 @@ impl SyncTransaction for SqliteTransaction<'_> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT kind, department, seq, chunk_count FROM documents WHERE id = ?1",
+                "SELECT kind, department, seq, chunk_count, heads FROM documents WHERE id = ?1",
             )?
             .query_row([id], |r| {
                 Ok(DocumentMeta {
@@ -295,6 +293,7 @@ impl SyncTransaction for SqliteTransaction<'_> {
                     department: r.get(1)?,
                     seq: r.get(2)?,
                     chunk_count: r.get(3)?,
+                    heads: r.get(4)?,
                 })
             })
             .optional()?)
@@ -327,34 +326,33 @@ impl SyncTransaction for SqliteTransaction<'_> {
         heads: &[u8],
         write: DocumentWrite<'_>,
     ) -> Result<u64> {
-        let seq: u64 = self.conn.query_row(
-            "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value",
-            [],
-            |r| r.get(0),
-        )?;
+        let seq: u64 = self
+            .conn
+            .prepare_cached(
+                "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value",
+            )?
+            .query_row([], |r| r.get(0))?;
         match write {
             DocumentWrite::Snapshot(bytes) => {
                 self.conn
-                    .execute("DELETE FROM document_chunks WHERE doc_id = ?1", [id])?;
-                self.conn.execute(
-                    "INSERT INTO documents (id, kind, department, snapshot, chunk_count, heads, seq)
+                    .prepare_cached("DELETE FROM document_chunks WHERE doc_id = ?1")?
+                    .execute([id])?;
+                self.conn
+            .prepare_cached("INSERT INTO documents (id, kind, department, snapshot, chunk_count, heads, seq)
                      VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
                      ON CONFLICT (id) DO UPDATE SET kind = excluded.kind,
                         department = excluded.department, snapshot = excluded.snapshot,
-                        chunk_count = 0, heads = excluded.heads, seq = excluded.seq",
-                    params![id, kind, department, bytes, heads, seq],
-                )?;
+                        chunk_count = 0, heads = excluded.heads, seq = excluded.seq")?
+            .execute(params![id, kind, department, bytes, heads, seq])?;
             }
             DocumentWrite::Chunk(bytes) => {
-                self.conn.execute(
-                    "INSERT INTO document_chunks (doc_id, bytes) VALUES (?1, ?2)",
-                    params![id, bytes],
-                )?;
-                self.conn.execute(
-                    "UPDATE documents SET kind = ?2, department = ?3, chunk_count = chunk_count + 1,
-                        heads = ?4, seq = ?5 WHERE id = ?1",
-                    params![id, kind, department, heads, seq],
-                )?;
+                self.conn
+                    .prepare_cached("INSERT INTO document_chunks (doc_id, bytes) VALUES (?1, ?2)")?
+                    .execute(params![id, bytes])?;
+                self.conn
+            .prepare_cached("UPDATE documents SET kind = ?2, department = ?3, chunk_count = chunk_count + 1,
+                        heads = ?4, seq = ?5 WHERE id = ?1")?
+            .execute(params![id, kind, department, heads, seq])?;
             }
         }
         Ok(seq)
@@ -391,14 +389,16 @@ impl SyncTransaction for SqliteTransaction<'_> {
     }
 
     fn acknowledge(&mut self, device: &str, cursor: u64) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO device_documents (device_id, doc_id, heads)
+        self.conn
+            .prepare_cached(
+                "INSERT INTO device_documents (device_id, doc_id, heads)
              SELECT device_id, doc_id, heads FROM device_pending WHERE device_id = ?1 AND seq <= ?2
              ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads",
-            params![device, cursor],
-        )?;
+            )?
+            .execute(params![device, cursor])?;
         self.conn
-            .execute("DELETE FROM device_pending WHERE device_id = ?1", [device])?;
+            .prepare_cached("DELETE FROM device_pending WHERE device_id = ?1")?
+            .execute([device])?;
         Ok(())
     }
 

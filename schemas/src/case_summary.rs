@@ -1,0 +1,175 @@
+//! The part of a case that lists, filters and search index: read from a
+//! document without the rest of it. Hydrating a whole case (address, needs,
+//! document names and notes, appointments, comments) cost as much as loading
+//! the document; indexing a sync download of hundreds of cases needs only
+//! this.
+
+use autosurgeon::{Hydrate, Text};
+
+use crate::case::{Case, CaseStatus, DocumentState, Forwarding, ReviewState};
+
+#[derive(Debug, Clone, Default, PartialEq, Hydrate)]
+pub struct CaseSummary {
+    pub id: String,
+    pub number: String,
+    pub status: CaseStatus,
+    pub office_hour_id: Option<String>,
+    pub department: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+    pub citizen: NameAndTown,
+    pub requests: Vec<RequestSummary>,
+    pub notes: Text,
+    pub review: Option<ReviewSummary>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Hydrate)]
+pub struct NameAndTown {
+    pub surname: String,
+    pub given_names: String,
+    pub address: Town,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Hydrate)]
+pub struct Town {
+    pub town: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Hydrate)]
+pub struct RequestSummary {
+    pub id: String,
+    pub service_id: String,
+    pub service_name: String,
+    pub documents: Vec<CheckState>,
+    pub forwarding: Option<Forwarding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Hydrate)]
+pub struct CheckState {
+    pub state: DocumentState,
+}
+
+#[derive(Debug, Clone, PartialEq, Hydrate)]
+pub struct ReviewSummary {
+    pub state: ReviewState,
+}
+
+impl CaseSummary {
+    /// Every document of every request presented or not applicable; as
+    /// [`Case::is_complete`].
+    pub fn is_complete(&self) -> bool {
+        !self.requests.is_empty()
+            && self
+                .requests
+                .iter()
+                .flat_map(|r| &r.documents)
+                .all(|d| d.state.is_settled())
+    }
+
+    /// Documents marked missing.
+    pub fn missing_count(&self) -> usize {
+        self.requests
+            .iter()
+            .flat_map(|r| &r.documents)
+            .filter(|d| d.state == DocumentState::Missing)
+            .count()
+    }
+}
+
+impl From<&Case> for CaseSummary {
+    fn from(case: &Case) -> CaseSummary {
+        CaseSummary {
+            id: case.id.clone(),
+            number: case.number.clone(),
+            status: case.status,
+            office_hour_id: case.office_hour_id.clone(),
+            department: case.department.clone(),
+            created_at: case.created_at.clone(),
+            created_by: case.created_by.clone(),
+            citizen: NameAndTown {
+                surname: case.citizen.surname.clone(),
+                given_names: case.citizen.given_names.clone(),
+                address: Town {
+                    town: case.citizen.address.town.clone(),
+                },
+            },
+            requests: case
+                .requests
+                .iter()
+                .map(|r| RequestSummary {
+                    id: r.id.clone(),
+                    service_id: r.service_id.clone(),
+                    service_name: r.service_name.clone(),
+                    documents: r
+                        .documents
+                        .iter()
+                        .map(|d| CheckState { state: d.state })
+                        .collect(),
+                    forwarding: r.forwarding.clone(),
+                })
+                .collect(),
+            notes: Text::with_value(case.notes.as_str()),
+            review: case
+                .review
+                .as_ref()
+                .map(|r| ReviewSummary { state: r.state }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{Citizen, DocumentCheck, Request};
+    use crate::document;
+
+    fn case_with(states: &[DocumentState]) -> Case {
+        let mut case = Case::draft(Citizen {
+            surname: "Krüger".into(),
+            given_names: "Hannelore".into(),
+            ..Citizen::default()
+        });
+        case.id = "c1".into();
+        case.number = "AB-0001".into();
+        case.notes = Text::with_value("Rollator");
+        case.requests.push(Request {
+            id: "r1".into(),
+            service_id: "wohngeld".into(),
+            service_name: "Wohngeld".into(),
+            documents: states
+                .iter()
+                .enumerate()
+                .map(|(i, state)| DocumentCheck {
+                    id: format!("d{i}"),
+                    name: format!("Nachweis {i}"),
+                    state: *state,
+                    note: "Notiz".into(),
+                })
+                .collect(),
+            forwarding: None,
+        });
+        case
+    }
+
+    /// Read from the document, the summary says what the whole case says.
+    #[test]
+    fn the_summary_read_from_a_document_agrees_with_the_case() {
+        use DocumentState::*;
+        for states in [
+            vec![Presented, NotApplicable],
+            vec![Presented, Missing, Missing],
+            vec![Unchecked],
+            vec![],
+        ] {
+            let case = case_with(&states);
+            let doc =
+                document::create(automerge::ActorId::random(), &case, "test").expect("document");
+            let summary: CaseSummary = document::read(&doc).expect("summary");
+            assert_eq!(summary, CaseSummary::from(&case));
+            assert_eq!(summary.is_complete(), case.is_complete(), "{states:?}");
+            assert_eq!(summary.missing_count(), case.missing_documents().count());
+            assert_eq!(summary.citizen.surname, "Krüger");
+            assert_eq!(summary.notes.as_str(), "Rollator");
+        }
+    }
+}
