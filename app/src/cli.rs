@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use sprechtag_schemas::{Case, Catalog, DocumentState, IsoDate};
+use sprechtag_schemas::{Case, Catalog, DocumentState, IsoDate, ReviewState};
 
 use crate::print::{self, PrintKind};
 use crate::store::appointments::NewAppointment;
@@ -62,6 +62,9 @@ pub enum Command {
     /// Exchange changes with the server now; exits non-zero unless
     /// everything was exchanged.
     Sync,
+    /// Export data for reports and other systems.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Fill the data dir with realistic German demo data.
     Demo {
         #[arg(long, default_value_t = 40)]
@@ -132,6 +135,14 @@ pub enum CaseCommand {
         office_hour: Option<String>,
         #[arg(long)]
         service: Option<String>,
+        #[arg(long)]
+        village: Option<String>,
+        /// Who recorded the visit.
+        #[arg(long)]
+        caseworker: Option<String>,
+        /// Only cases with a forwarded request past its deadline.
+        #[arg(long)]
+        overdue: bool,
         #[arg(long, default_value_t = 100)]
         limit: usize,
         #[arg(long, default_value_t = 0)]
@@ -163,6 +174,57 @@ pub enum CaseCommand {
     Appointments {
         #[arg(long)]
         date: Option<String>,
+    },
+    /// Forward a request to the responsible office with a response deadline
+    /// (default: the service's response time in working days).
+    Forward {
+        id: String,
+        request_id: String,
+        /// The office's id or name in the catalogue.
+        #[arg(long)]
+        office: String,
+        /// YYYY-MM-DD or DD.MM.YYYY.
+        #[arg(long)]
+        due: Option<String>,
+    },
+    /// Record the office's answer to a forwarded request.
+    Answer {
+        id: String,
+        request_id: String,
+        #[arg(long)]
+        text: String,
+        /// The request is settled: it no longer counts as overdue.
+        #[arg(long)]
+        close: bool,
+    },
+    /// Review a case: approved, needs-clarification or rejected.
+    Review {
+        id: String,
+        verdict: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Add a comment to the case's thread.
+    Comment { id: String, text: String },
+    /// The case's change history, oldest first, one JSON object per line.
+    History { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Every case (or those matching the filters) as one row each.
+    Cases {
+        /// Only csv for now.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        village: Option<String>,
+        #[arg(long)]
+        overdue: bool,
     },
 }
 
@@ -214,6 +276,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Option<GuiArgs>> {
         Some(Command::Gui(args)) => return Ok(Some(args)),
         Some(Command::OfficeHour(command)) => office_hour(&dir, command, out),
         Some(Command::Case(command)) => case(&dir, command, out),
+        Some(Command::Export(command)) => export(&dir, command, out),
         Some(Command::Catalog(command)) => catalog(&dir, command, out),
         Some(Command::Print(command)) => print(&dir, command, out),
         Some(Command::Device(command)) => device(&dir, command, out),
@@ -340,6 +403,9 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
             status,
             office_hour,
             service,
+            village,
+            caseworker,
+            overdue,
             limit,
             offset,
         } => {
@@ -348,6 +414,9 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
                 status: status.map(|s| s.parse()).transpose()?,
                 office_hour_id: office_hour,
                 service_id: service,
+                village,
+                caseworker,
+                overdue_on: overdue.then(IsoDate::today),
                 offset,
                 limit,
             };
@@ -411,7 +480,100 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
             }
             Ok(())
         }
+        CaseCommand::Forward {
+            id,
+            request_id,
+            office,
+            due,
+        } => {
+            let due = due.map(|d| d.parse::<IsoDate>()).transpose()?;
+            let mut store = open_store(dir, false)?;
+            let case = store.forward_request(&id, &request_id, &office, due)?;
+            let forwarding = case
+                .requests
+                .iter()
+                .find(|r| r.id == request_id)
+                .and_then(|r| r.forwarding.clone());
+            line(
+                out,
+                &json!({ "id": case.id, "number": case.number, "forwarding": forwarding }),
+            )
+        }
+        CaseCommand::Answer {
+            id,
+            request_id,
+            text,
+            close,
+        } => {
+            let mut store = open_store(dir, false)?;
+            let case = store.answer_forwarding(&id, &request_id, &text, close)?;
+            line(out, &json!({ "id": case.id, "number": case.number }))
+        }
+        CaseCommand::Review {
+            id,
+            verdict,
+            comment,
+        } => {
+            let state: ReviewState = verdict.replace('-', "_").parse()?;
+            let mut store = open_store(dir, false)?;
+            let case = store.review_case(&id, state, comment.as_deref())?;
+            line(
+                out,
+                &json!({ "id": case.id, "number": case.number, "review": case.review }),
+            )
+        }
+        CaseCommand::Comment { id, text } => {
+            let mut store = open_store(dir, false)?;
+            let case = store.comment_case(&id, &text)?;
+            line(
+                out,
+                &json!({ "id": case.id, "comments": case.comments.len() }),
+            )
+        }
+        CaseCommand::History { id } => {
+            let mut store = open_store(dir, false)?;
+            for entry in store.case_history(&id)? {
+                line(out, &entry)?;
+            }
+            Ok(())
+        }
     }
+}
+
+fn export(dir: &Path, command: ExportCommand, out: &mut dyn Write) -> Result<()> {
+    let ExportCommand::Cases {
+        format,
+        out: file,
+        status,
+        village,
+        overdue,
+    } = command;
+    if format != "csv" {
+        bail!("unknown export format {format:?}; supported: csv");
+    }
+    let filter = CaseFilter {
+        status: status.map(|s| s.parse()).transpose()?,
+        village,
+        overdue_on: overdue.then(IsoDate::today),
+        ..CaseFilter::default()
+    };
+    let store = open_store(dir, false)?;
+    // Written beside the target and renamed: a failure leaves no half file.
+    let folder = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut partial = tempfile::NamedTempFile::new_in(&folder)
+        .with_context(|| format!("cannot write in {}", folder.display()))?;
+    let rows = store.export_cases_csv(&filter, partial.as_file_mut())?;
+    partial
+        .as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    partial
+        .persist(&file)
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    line(out, &json!({ "file": file, "rows": rows }))
 }
 
 fn print(dir: &Path, command: PrintCommand, out: &mut dyn Write) -> Result<()> {

@@ -1058,3 +1058,185 @@ fn failing_case_new_or_import_on_a_fresh_data_dir_creates_nothing() {
         );
     }
 }
+
+/// The back office's commands: forward with a deadline, review with a
+/// comment, the history names the changes, CSV export read by Python's csv
+/// module with every case present.
+#[test]
+fn forward_review_history_and_a_csv_export_that_python_reads() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.data();
+    ok(&data, &["demo", "--cases", "12"]);
+    let listed = ok_lines(&data, &["case", "list"]);
+    assert_eq!(listed.len(), 12);
+    let id = listed[0]["id"].as_str().expect("id").to_string();
+    let (request, _) = first_request_and_document(&show(&data, &id));
+
+    let forwarded = ok_json(
+        &data,
+        &[
+            "case",
+            "forward",
+            &id,
+            &request,
+            "--office",
+            "sozialamt",
+            "--due",
+            "2099-01-15",
+        ],
+    );
+    assert_eq!(forwarded["forwarding"]["office_id"], "sozialamt");
+    assert_eq!(forwarded["forwarding"]["due"], "2099-01-15");
+    let reviewed = ok_json(
+        &data,
+        &[
+            "case",
+            "review",
+            &id,
+            "needs-clarification",
+            "--comment",
+            "Mietvertrag fehlt",
+        ],
+    );
+    assert_eq!(reviewed["review"]["state"], "needs_clarification");
+    let case = show(&data, &id);
+    assert_eq!(case["status"], "forwarded");
+    assert_eq!(case["comments"][0]["text"], "Mietvertrag fehlt");
+
+    let history = ok_lines(&data, &["case", "history", &id]);
+    let messages: Vec<&str> = history
+        .iter()
+        .map(|e| e["message"].as_str().expect("message"))
+        .collect();
+    assert_eq!(messages.first(), Some(&"new case"), "{messages:?}");
+    let forward = history
+        .iter()
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("forward"))
+        })
+        .expect("the forwarding is in the history");
+    assert!(
+        forward["time"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("20"))
+    );
+    assert!(!forward["by"].as_str().unwrap_or_default().is_empty());
+    assert!(
+        forward["changed"]
+            .as_array()
+            .expect("changed")
+            .iter()
+            .any(|p| p
+                .as_str()
+                .is_some_and(|p| p.starts_with("requests.0.forwarding"))),
+        "{forward}"
+    );
+
+    // A comma and a quote in a name must survive the CSV.
+    ok_json(
+        &data,
+        &["case", "set", &id, "citizen.surname", "Müller, \"Mü\""],
+    );
+    let csv = sandbox.file("faelle.csv");
+    let exported = ok_json(
+        &data,
+        &[
+            "export",
+            "cases",
+            "--format",
+            "csv",
+            "--out",
+            &csv.to_string_lossy(),
+        ],
+    );
+    assert_eq!(exported["rows"], 12);
+    let script = "import csv, json, sys\n\
+                  with open(sys.argv[1], newline='', encoding='utf-8') as f:\n    \
+                  rows = list(csv.DictReader(f))\n\
+                  print(json.dumps(rows))";
+    let output = Command::new("python3")
+        .args(["-c", script])
+        .arg(&csv)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Vec<BTreeMap<String, String>> =
+        serde_json::from_slice(&output.stdout).expect("Python printed the rows");
+    let mut numbers: Vec<&str> = rows.iter().map(|r| r["Fallnummer"].as_str()).collect();
+    let mut expected: Vec<&str> = listed
+        .iter()
+        .map(|c| c["number"].as_str().expect("number"))
+        .collect();
+    numbers.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(numbers, expected);
+    let row = rows
+        .iter()
+        .find(|r| r["Fallnummer"] == case["number"].as_str().expect("number"))
+        .expect("the forwarded case");
+    assert_eq!(row["Nachname"], "Müller, \"Mü\"");
+    assert_eq!(row["Status"], "forwarded");
+    assert_eq!(row["Frist"], "2099-01-15");
+    assert_eq!(row["Weitergeleitet an"], "Sozialamt / Wohngeldstelle");
+}
+
+#[test]
+fn forwarding_to_an_unknown_office_or_into_the_past_is_refused_and_writes_nothing() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.data();
+    let (_, created) = store_with_case(&sandbox);
+    let (request, _) = first_request_and_document(&show(&data, &created.id));
+    let before = snapshot(&data);
+    for (args, mentions) in [
+        (
+            vec![
+                "case",
+                "forward",
+                &created.id,
+                &request,
+                "--office",
+                "Mondamt",
+            ],
+            "Mondamt",
+        ),
+        (
+            vec![
+                "case",
+                "forward",
+                &created.id,
+                &request,
+                "--office",
+                "sozialamt",
+                "--due",
+                "2001-01-01",
+            ],
+            "2001-01-01",
+        ),
+        (
+            vec![
+                "case",
+                "forward",
+                &created.id,
+                "no-such-request",
+                "--office",
+                "sozialamt",
+            ],
+            "no-such-request",
+        ),
+        (vec!["case", "review", &created.id, "maybe"], "maybe"),
+        (
+            vec!["export", "cases", "--format", "xlsx", "--out", "x.xlsx"],
+            "xlsx",
+        ),
+    ] {
+        let stderr = fails(&data, &args);
+        assert_mentions(&stderr, mentions);
+        assert_unchanged(&before, &data, &format!("sprechtag {args:?}"));
+    }
+}

@@ -1,6 +1,8 @@
 //! A case: one citizen's visit with its requests, document checks and notes.
 //! One automerge document per case.
 
+use std::collections::BTreeMap;
+
 use autosurgeon::{Hydrate, Reconcile, Text};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -86,6 +88,11 @@ pub struct Case {
     /// An append-only thread of review comments.
     #[serde(default)]
     pub comments: Vec<Comment>,
+    /// Who edits through which automerge actor: actor (hex) → "user (device)".
+    /// The change history names people with it, offline, on every device.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub editors: BTreeMap<String, String>,
 }
 
 fn schema_version() -> u64 {
@@ -357,6 +364,7 @@ impl Case {
             appointments,
             review,
             comments,
+            editors,
         } = desired;
         self.schema_version = schema_version;
         self.id = id;
@@ -372,6 +380,9 @@ impl Case {
         self.appointments = appointments;
         self.review = review;
         self.comments = comments;
+        // Entries are only ever added; one the editor does not know yet
+        // (from sync) stays.
+        self.editors.extend(editors);
     }
 
     /// A case with the given citizen and nothing else, for tests and drafts.
@@ -391,6 +402,7 @@ impl Case {
             appointments: Vec::new(),
             review: None,
             comments: Vec::new(),
+            editors: BTreeMap::new(),
         }
     }
 }

@@ -34,6 +34,58 @@ impl IsoDate {
     pub fn to_german(self) -> String {
         self.0.format("%d.%m.%Y").to_string()
     }
+
+    /// The day `days` working days after this one: Monday to Friday,
+    /// without the public holidays that all German states keep. (Holidays
+    /// of single states, such as Epiphany or Corpus Christi, count as
+    /// working days; a deadline may then fall a day early, never late.)
+    pub fn add_working_days(self, days: u32) -> IsoDate {
+        let mut date = self.0;
+        let mut left = days;
+        while left > 0 {
+            date = date.succ_opt().unwrap_or(date);
+            if is_working_day(date) {
+                left -= 1;
+            }
+        }
+        IsoDate(date)
+    }
+}
+
+fn is_working_day(date: NaiveDate) -> bool {
+    use chrono::{Datelike, Weekday};
+    if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
+        return false;
+    }
+    let year = date.year();
+    let fixed = [(1, 1), (5, 1), (10, 3), (12, 25), (12, 26)];
+    if fixed.contains(&(date.month(), date.day())) {
+        return false;
+    }
+    let Some(easter) = easter_sunday(year) else {
+        return true;
+    };
+    // Good Friday, Easter Monday, Ascension Day, Whit Monday.
+    ![-2, 1, 39, 50].contains(&(date - easter).num_days())
+}
+
+/// Easter Sunday of the Gregorian calendar (anonymous Gregorian algorithm).
+fn easter_sunday(year: i32) -> Option<NaiveDate> {
+    let a = year % 19;
+    let b = year / 100;
+    let c = year % 100;
+    let d = b / 4;
+    let e = b % 4;
+    let f = (b + 8) / 25;
+    let g = (b - f + 1) / 3;
+    let h = (19 * a + b - d - g + 15) % 30;
+    let i = c / 4;
+    let k = c % 4;
+    let l = (32 + 2 * e + 2 * i - h - k) % 7;
+    let m = (a + 11 * h + 22 * l) / 451;
+    let month = (h + l - 7 * m + 114) / 31;
+    let day = (h + l - 7 * m + 114) % 31 + 1;
+    NaiveDate::from_ymd_opt(year, u32::try_from(month).ok()?, u32::try_from(day).ok()?)
 }
 
 impl FromStr for IsoDate {
@@ -95,6 +147,34 @@ impl autosurgeon::Hydrate for IsoDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn date(text: &str) -> IsoDate {
+        text.parse().expect("a valid date")
+    }
+
+    #[test]
+    fn easter_falls_on_the_known_sundays() {
+        for (year, expected) in [
+            (2024, "2024-03-31"),
+            (2025, "2025-04-20"),
+            (2026, "2026-04-05"),
+        ] {
+            assert_eq!(easter_sunday(year).map(IsoDate), Some(date(expected)));
+        }
+    }
+
+    #[test]
+    fn working_days_skip_weekends_and_nationwide_holidays() {
+        // Friday + 1 working day is Monday.
+        assert_eq!(date("2026-11-20").add_working_days(1), date("2026-11-23"));
+        // Ten working days from Monday 23 Nov 2026: Monday 7 Dec.
+        assert_eq!(date("2026-11-23").add_working_days(10), date("2026-12-07"));
+        // 25 Dec 2026 is a Friday and a holiday, then the weekend.
+        assert_eq!(date("2026-12-24").add_working_days(1), date("2026-12-28"));
+        // Maundy Thursday 2 Apr 2026 + 1: Good Friday, weekend, Easter Monday → Tue 7 Apr.
+        assert_eq!(date("2026-04-02").add_working_days(1), date("2026-04-07"));
+        assert_eq!(date("2026-04-02").add_working_days(0), date("2026-04-02"));
+    }
 
     #[test]
     fn german_and_iso_forms_parse_to_the_same_day() {

@@ -91,6 +91,20 @@ pub(super) fn index_case(
         .collect();
     let services = services.join(", ");
     let missing = case.missing_count();
+    let open_forwardings = case
+        .requests
+        .iter()
+        .filter_map(|r| r.forwarding.as_ref())
+        .filter(|f| f.closed_at.is_none());
+    let next_due = open_forwardings.map(|f| f.due).min();
+    let mut offices: Vec<&str> = case
+        .requests
+        .iter()
+        .filter_map(|r| r.forwarding.as_ref())
+        .map(|f| f.office_id.as_str())
+        .collect();
+    offices.sort_unstable();
+    offices.dedup();
     // The case moves to the front of every list: it takes the next change
     // sequence number, and its full-text row moves with it.
     let previous_seq: Option<i64> = tx
@@ -104,15 +118,18 @@ pub(super) fn index_case(
     let rowid: i64 = tx.prepare_cached(
         "INSERT INTO cases (id, number, status, office_hour_id, department, surname, given_names,
                             town, village, services, complete, missing_count, created_at,
-                            updated_at, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                            updated_at, seq, created_by, review_state, next_due, offices)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 ?18, ?19)
          ON CONFLICT (id) DO UPDATE SET
             number = excluded.number, status = excluded.status,
             office_hour_id = excluded.office_hour_id, department = excluded.department,
             surname = excluded.surname, given_names = excluded.given_names,
             town = excluded.town, village = excluded.village, services = excluded.services,
             complete = excluded.complete, missing_count = excluded.missing_count,
-            updated_at = excluded.updated_at, seq = excluded.seq
+            updated_at = excluded.updated_at, seq = excluded.seq,
+            created_by = excluded.created_by, review_state = excluded.review_state,
+            next_due = excluded.next_due, offices = excluded.offices
          RETURNING rowid",
     )?
     .query_row(
@@ -132,6 +149,10 @@ pub(super) fn index_case(
             case.created_at,
             now_rfc3339(),
             seq,
+            case.created_by,
+            case.review.as_ref().map(|r| r.state.as_str()),
+            next_due.map(|d| d.to_string()),
+            offices.join(","),
         ],
         |r| r.get(0),
     )?;

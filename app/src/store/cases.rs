@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params_from_
 use serde::Serialize;
 use serde_json::Value;
 use sprechtag_schemas::document::{self, DocumentError, DocumentKind};
-use sprechtag_schemas::{Case, CaseStatus, CaseSummary, DocumentState};
+use sprechtag_schemas::{Case, CaseStatus, CaseSummary, DocumentState, IsoDate};
 
 use super::case_index::{FullTextRows, index_case};
 use super::documents::{self, Loaded};
@@ -20,6 +20,12 @@ pub struct CaseFilter {
     pub status: Option<CaseStatus>,
     pub office_hour_id: Option<String>,
     pub service_id: Option<String>,
+    pub village: Option<String>,
+    /// Who recorded the visit (`created_by`).
+    pub caseworker: Option<String>,
+    /// Only cases with a forwarded request still open after its deadline,
+    /// as of this day.
+    pub overdue_on: Option<IsoDate>,
     pub offset: usize,
     pub limit: usize,
 }
@@ -37,7 +43,13 @@ pub struct CaseRow {
     pub complete: bool,
     pub missing_count: i64,
     pub office_hour_id: Option<String>,
+    pub created_at: String,
     pub updated_at: String,
+    pub created_by: String,
+    /// The earliest deadline of a forwarded request not yet closed.
+    pub next_due: Option<IsoDate>,
+    /// Offices the case's requests were forwarded to (catalogue ids).
+    pub offices: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -77,6 +89,7 @@ impl Store {
     /// Records several cases in one transaction (demo data, imports).
     pub fn create_cases(&mut self, drafts: Vec<Case>) -> Result<Vec<Case>> {
         let department = self.department()?;
+        let editor = self.editor();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -109,6 +122,7 @@ impl Store {
             // document's heads, which autosurgeon refuses (with a panic)
             // to reconcile into a new one.
             case.notes = Text::with_value(case.notes.as_str());
+            sign(&mut case, &editor);
             let mut doc = document::create(self.device.actor(), &case, "new case")?;
             documents::insert(&tx, &case.id, DocumentKind::Case, &mut doc)?;
             let case: Case = document::read(&doc)?;
@@ -141,6 +155,7 @@ impl Store {
         edit: impl FnOnce(&mut Case) -> Result<()>,
     ) -> Result<Case> {
         let id = self.resolve_case(id_or_number)?;
+        let editor = self.editor();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -153,6 +168,7 @@ impl Store {
         )?;
         let outcome = document::update::<Case, StoreError>(&mut loaded.doc, message, |case| {
             edit(case)?;
+            sign(case, &editor);
             validate(case)
         })?;
         let (case, changed) = outcome?;
@@ -181,6 +197,7 @@ impl Store {
         {
             return Err(StoreError::Invalid("the case number cannot change".into()));
         }
+        let editor = self.editor();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -199,6 +216,7 @@ impl Store {
         let new_base = if on_base || !known {
             document::update::<Case, StoreError>(&mut loaded.doc, "edit case", |case| {
                 case.assign(desired);
+                sign(case, &editor);
                 validate(case)
             })??;
             loaded.doc.get_heads()
@@ -209,6 +227,7 @@ impl Store {
                 .map_err(|e| StoreError::from(DocumentError::Load(e)))?;
             document::update::<Case, StoreError>(&mut fork, "edit case", |case| {
                 case.assign(desired);
+                sign(case, &editor);
                 validate(case)
             })??;
             let fork_heads = fork.get_heads();
@@ -327,6 +346,18 @@ impl Store {
             args.push(office_hour.clone());
             conditions.push(format!("c.office_hour_id = ?{}", args.len()));
         }
+        if let Some(village) = &filter.village {
+            args.push(village.clone());
+            conditions.push(format!("c.village = ?{}", args.len()));
+        }
+        if let Some(caseworker) = &filter.caseworker {
+            args.push(caseworker.clone());
+            conditions.push(format!("c.created_by = ?{}", args.len()));
+        }
+        if let Some(day) = filter.overdue_on {
+            args.push(day.to_string());
+            conditions.push(format!("c.next_due < ?{}", args.len()));
+        }
         if let Some(service) = &filter.service_id {
             args.push(service.clone());
             conditions.push(format!(
@@ -362,7 +393,8 @@ impl Store {
         };
         let sql = format!(
             "SELECT c.id, c.number, c.status, c.surname, c.given_names, c.village, c.services,
-                    c.complete, c.missing_count, c.office_hour_id, c.updated_at
+                    c.complete, c.missing_count, c.office_hour_id, c.updated_at, c.created_by,
+                    c.next_due, c.offices, c.created_at
              FROM {from} {where_clause}
              ORDER BY {order} LIMIT {limit} OFFSET {}",
             filter.offset
@@ -383,6 +415,15 @@ impl Store {
                     missing_count: r.get(8)?,
                     office_hour_id: r.get(9)?,
                     updated_at: r.get(10)?,
+                    created_by: r.get(11)?,
+                    next_due: r.get::<_, Option<String>>(12)?.and_then(|d| d.parse().ok()),
+                    offices: r
+                        .get::<_, String>(13)?
+                        .split(',')
+                        .filter(|o| !o.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    created_at: r.get(14)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -471,7 +512,7 @@ impl Store {
         }
     }
 
-    fn resolve_case(&self, id_or_number: &str) -> Result<String> {
+    pub(super) fn resolve_case(&self, id_or_number: &str) -> Result<String> {
         let key = id_or_number.trim();
         self.conn
             .query_row(
@@ -502,6 +543,13 @@ fn office_hour_caseworker(tx: &Transaction<'_>, id: &str) -> Result<String> {
     )
     .optional()?
     .ok_or_else(|| StoreError::not_found("office hour", id))
+}
+
+/// Records who edits through this device's actor, for the change history.
+fn sign(case: &mut Case, (actor, label): &(String, String)) {
+    if case.editors.get(actor) != Some(label) {
+        case.editors.insert(actor.clone(), label.clone());
+    }
 }
 
 /// Rewrites the index of one edited case, full text included.

@@ -6,6 +6,7 @@
 //! when a method returns `Ok`, the edit is on disk.
 
 pub mod appointments;
+mod backoffice;
 mod case_index;
 mod cases;
 mod documents;
@@ -23,6 +24,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sprechtag_schemas::Catalog;
 use sprechtag_schemas::document::DocumentError;
 
+pub use backoffice::HistoryEntry;
 pub use cases::{COUNT_LIMIT, CaseFilter, CasePage, CaseRow, validate as validate_case};
 pub use key::MIN_PASSPHRASE_CHARS;
 pub use office_hours::{NewOfficeHour, OfficeHourRow};
@@ -56,6 +58,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("database schema upgrade failed: {0}")]
     Migration(#[from] rusqlite_migration::Error),
+    #[error("cannot write the CSV: {0}")]
+    Csv(#[from] csv::Error),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -200,6 +204,20 @@ impl Store {
 
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
+    }
+
+    /// This device's automerge actor (hex) and how the change history names
+    /// it: the enrolled user and the device's case-number prefix.
+    pub(crate) fn editor(&self) -> (String, String) {
+        let user = setting(&self.conn, "sync.user")
+            .ok()
+            .flatten()
+            .filter(|u| !u.is_empty());
+        let label = match user {
+            Some(user) => format!("{user} ({})", self.device.prefix),
+            None => format!("Gerät {}", self.device.prefix),
+        };
+        (self.device.actor().to_hex_string(), label)
     }
 
     /// Sets the prefix of this device's case numbers (letters, 2 to 5).

@@ -116,6 +116,20 @@ DROP TABLE cases_fts;
 ALTER TABLE cases_fts_by_seq RENAME TO cases_fts;
 "#,
         ),
+        // Back office: filters by caseworker, village, review and deadline.
+        // `next_due` is the earliest deadline of a forwarded request that is
+        // not closed; `offices` the offices forwarded to (ids, comma-separated).
+        M::up(
+            r#"
+ALTER TABLE cases ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE cases ADD COLUMN review_state TEXT;
+ALTER TABLE cases ADD COLUMN next_due TEXT;
+ALTER TABLE cases ADD COLUMN offices TEXT NOT NULL DEFAULT '';
+CREATE INDEX cases_by_next_due ON cases (next_due) WHERE next_due IS NOT NULL;
+CREATE INDEX cases_by_village ON cases (village, seq);
+CREATE INDEX cases_by_created_by ON cases (created_by, seq);
+"#,
+        ),
     ])
 }
 

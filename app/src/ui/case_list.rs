@@ -40,6 +40,7 @@ impl CaseListView {
                 service_id: self.service_id.clone(),
                 offset: 0,
                 limit: self.shown.max(PAGE),
+                ..CaseFilter::default()
             },
             generation: self.generation,
         });
