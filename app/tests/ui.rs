@@ -258,3 +258,125 @@ fn display_preferences_are_remembered_between_starts() {
         "large text applies on the next start"
     );
 }
+
+/// A store with two cases: Frau Krüger's Wohngeld request, not forwarded yet,
+/// and Herr Lorenz's, forwarded weeks ago and now past its deadline.
+fn store_for_review(dir: &Path) -> (String, String) {
+    let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
+    let wohngeld = catalog.service("wohngeld").expect("wohngeld").clone();
+    let mut store = Store::create(dir, PASSPHRASE, catalog).expect("create");
+    let mut drafts = Vec::new();
+    for surname in ["Lorenz", "Krüger"] {
+        let mut draft = sprechtag_schemas::Case::draft(sprechtag_schemas::Citizen {
+            surname: surname.into(),
+            given_names: "Erika".into(),
+            ..sprechtag_schemas::Citizen::default()
+        });
+        draft
+            .requests
+            .push(sprechtag_schemas::Request::for_service(&wohngeld));
+        drafts.push(draft);
+    }
+    let created = store.create_cases(drafts).expect("cases");
+    store
+        .update_case(&created[0].id, "forwarded weeks ago", |case| {
+            case.requests[0].forwarding = Some(sprechtag_schemas::Forwarding {
+                office_id: "sozialamt".into(),
+                forwarded_at: "2026-10-01T09:00:00Z".into(),
+                due: "2026-10-15".parse().expect("date"),
+                answer: String::new(),
+                closed_at: None,
+            });
+            Ok(())
+        })
+        .expect("an old forwarding");
+    (created[1].number.clone(), created[0].number.clone())
+}
+
+#[test]
+fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (krueger, lorenz) = store_for_review(dir.path());
+    let mut harness = {
+        let app = SprechtagApp::new(dir.path().to_path_buf(), Some(krueger.clone()));
+        let mut harness = Harness::builder()
+            .with_size(egui::vec2(1280.0, 1400.0))
+            .build_ui_state(|ui, app: &mut SprechtagApp| app.ui_root(ui), app);
+        harness.run_steps(2);
+        harness
+    };
+    type_text(&mut harness, PASSPHRASE);
+    press(&mut harness, Key::Enter);
+    wait_for(&mut harness, "Frau Krüger's case", |h| {
+        h.query_by_role_and_label(Role::Button, "Wohngeld beantragen weiterleiten")
+            .is_some()
+    });
+
+    // Forward to the suggested office with the suggested deadline.
+    focus(
+        &mut harness,
+        Role::Button,
+        "Wohngeld beantragen weiterleiten",
+    );
+    press(&mut harness, Key::Enter);
+    wait_for(&mut harness, "the forwarding to be shown", |h| {
+        h.query_by_label_contains("Weitergeleitet an Sozialamt")
+            .is_some()
+    });
+    wait_for(&mut harness, "the forwarding to be stored", saved);
+
+    // Ask for clarification, with a comment.
+    focus(&mut harness, Role::MultilineTextInput, "Kommentar");
+    type_text(&mut harness, "Bitte den Mietvertrag nachreichen.");
+    focus(&mut harness, Role::Button, "Rückfrage stellen");
+    press(&mut harness, Key::Enter);
+    wait_for(&mut harness, "the comment in the thread", |h| {
+        h.query_by_label("Bitte den Mietvertrag nachreichen.")
+            .is_some()
+    });
+    wait_for(&mut harness, "the review to be stored", saved);
+
+    // The overdue list holds Herr Lorenz's case, not the one just forwarded.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
+    harness.run_steps(3);
+    focus(&mut harness, Role::CheckBox, "Nur überfällige");
+    press(&mut harness, Key::Space);
+    wait_for(&mut harness, "the overdue list", |h| {
+        h.query_by_label_contains("Krüger, Erika").is_none()
+            && h.query_by_label_contains("Lorenz, Erika").is_some()
+    });
+    assert!(
+        harness
+            .query_by_label_contains("15.10.2026 · überfällig")
+            .is_some()
+    );
+    drop(harness);
+
+    let mut store = Store::open(
+        dir.path(),
+        PASSPHRASE,
+        Arc::new(sprechtag::catalog::shipped().expect("catalogue")),
+    )
+    .expect("open");
+    let case = store.case(&krueger).expect("case");
+    let forwarding = case.requests[0].forwarding.as_ref().expect("forwarded");
+    assert_eq!(forwarding.office_id, "sozialamt");
+    assert!(forwarding.due > sprechtag_schemas::IsoDate::today());
+    assert_eq!(case.status, sprechtag_schemas::CaseStatus::Forwarded);
+    let review = case.review.as_ref().expect("reviewed");
+    assert_eq!(
+        review.state,
+        sprechtag_schemas::ReviewState::NeedsClarification
+    );
+    assert!(!review.by.is_empty(), "the store signs the review");
+    assert_eq!(case.comments.len(), 1);
+    assert!(!case.comments[0].author.is_empty());
+    let overdue = store
+        .list_cases(&CaseFilter {
+            overdue_on: Some(sprechtag_schemas::IsoDate::today()),
+            ..CaseFilter::default()
+        })
+        .expect("overdue");
+    assert_eq!(overdue.rows.len(), 1);
+    assert_eq!(overdue.rows[0].number, lorenz);
+}

@@ -545,10 +545,17 @@ fn office_hour_caseworker(tx: &Transaction<'_>, id: &str) -> Result<String> {
     .ok_or_else(|| StoreError::not_found("office hour", id))
 }
 
-/// Records who edits through this device's actor, for the change history.
+/// Records who edits through this device's actor, for the change history,
+/// and signs the review and comments the editor left unsigned.
 fn sign(case: &mut Case, (actor, label): &(String, String)) {
     if case.editors.get(actor) != Some(label) {
         case.editors.insert(actor.clone(), label.clone());
+    }
+    if let Some(review) = case.review.as_mut().filter(|r| r.by.is_empty()) {
+        review.by.clone_from(label);
+    }
+    for comment in case.comments.iter_mut().filter(|c| c.author.is_empty()) {
+        comment.author.clone_from(label);
     }
 }
 

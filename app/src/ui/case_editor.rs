@@ -13,6 +13,7 @@ use sprechtag_schemas::{
 };
 
 use super::case_list::status_text;
+use super::review::{self, ReviewPanel};
 use super::widgets;
 use super::worker::Request;
 use crate::print::PrintKind;
@@ -57,6 +58,7 @@ pub struct CaseEditor {
     service_query: String,
     focus_first: bool,
     booking: Booking,
+    review: ReviewPanel,
 }
 
 const DOCUMENT_STATES: [DocumentState; 4] = [
@@ -102,6 +104,7 @@ impl CaseEditor {
             service_query: String::new(),
             focus_first: true,
             booking: Booking::default(),
+            review: ReviewPanel::default(),
         }
     }
 
@@ -250,6 +253,8 @@ impl CaseEditor {
                 self.requests_ui(ui, catalog);
                 ui.add_space(8.0);
                 self.appointments_ui(ui, catalog, upcoming);
+                ui.add_space(8.0);
+                self.review.review_ui(ui, &mut self.case);
                 ui.add_space(8.0);
                 ui.strong(t!("editor.notes"));
                 let label = ui.label(t!("editor.notes_label"));
@@ -470,6 +475,7 @@ impl CaseEditor {
     fn requests_ui(&mut self, ui: &mut egui::Ui, catalog: &Catalog) {
         ui.strong(t!("editor.requests"));
         let mut remove = None;
+        let mut forwarded = false;
         for (index, request) in self.case.requests.iter_mut().enumerate() {
             egui::Frame::group(ui.style()).show(ui, |ui| {
                 ui.set_width(ui.available_width());
@@ -534,7 +540,11 @@ impl CaseEditor {
                             ui.end_row();
                         }
                     });
+                forwarded |= self.review.forwarding_ui(ui, request, catalog);
             });
+        }
+        if forwarded {
+            review::status_after_forwarding(&mut self.case);
         }
         if let Some(index) = remove {
             self.case.requests.remove(index);

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rust_i18n::t;
-use sprechtag_schemas::{CaseStatus, Catalog};
+use sprechtag_schemas::{CaseStatus, Catalog, IsoDate};
 
 use super::widgets;
 use super::worker::Request;
@@ -24,6 +24,7 @@ pub struct CaseListView {
     status: Option<CaseStatus>,
     office_hour_id: Option<String>,
     service_id: Option<String>,
+    overdue: bool,
     shown: usize,
     page: CasePage,
     generation: u64,
@@ -40,6 +41,7 @@ impl CaseListView {
                 service_id: self.service_id.clone(),
                 offset: 0,
                 limit: self.shown.max(PAGE),
+                overdue_on: self.overdue.then(IsoDate::today),
                 ..CaseFilter::default()
             },
             generation: self.generation,
@@ -125,6 +127,9 @@ impl CaseListView {
                         .changed();
                 }
             });
+            changed |= ui
+                .checkbox(&mut self.overdue, t!("cases.overdue"))
+                .changed();
         });
         if changed {
             self.shown = PAGE;
@@ -141,16 +146,18 @@ impl CaseListView {
             total = self.page.total
         ));
         ui.separator();
+        let today = IsoDate::today();
         egui::ScrollArea::vertical().show(ui, |ui| {
             egui::Grid::new("case_list")
                 .striped(true)
-                .num_columns(5)
+                .num_columns(6)
                 .show(ui, |ui| {
                     ui.strong(t!("cases.col_case"));
                     ui.strong(t!("cases.col_village"));
                     ui.strong(t!("cases.col_services"));
                     ui.strong(t!("cases.col_status"));
                     ui.strong(t!("cases.col_documents"));
+                    ui.strong(t!("cases.col_due"));
                     ui.end_row();
                     for row in &self.page.rows {
                         let label =
@@ -168,6 +175,21 @@ impl CaseListView {
                         } else {
                             t!("case.incomplete").into_owned()
                         });
+                        match row.next_due {
+                            Some(due) if due < today => {
+                                widgets::status_badge(
+                                    ui,
+                                    false,
+                                    &format!("{} · {}", due.to_german(), t!("review.overdue")),
+                                );
+                            }
+                            Some(due) => {
+                                ui.label(due.to_german());
+                            }
+                            None => {
+                                ui.label("");
+                            }
+                        }
                         ui.end_row();
                     }
                 });

@@ -8,6 +8,7 @@ mod case_list;
 mod catalog_view;
 mod office_hours;
 pub mod prefs;
+mod review;
 mod sync_view;
 mod widgets;
 mod worker;

@@ -1,0 +1,276 @@
+//! The back office's part of the case editor: forward a request to the
+//! responsible office with a deadline and record its answer, review the case,
+//! and the append-only comment thread. Edits go into the editor's case and
+//! are saved like every other edit; the store signs comments and reviews with
+//! this device's user.
+
+use std::collections::HashMap;
+
+use rust_i18n::t;
+use sprechtag_schemas::{
+    Case, CaseStatus, Catalog, Comment, Forwarding, IsoDate, Request as CaseRequest, Review,
+    ReviewState, new_id,
+};
+
+use super::widgets;
+
+/// The forwarding form of one request.
+#[derive(Default)]
+struct ForwardForm {
+    office_id: String,
+    due: String,
+    error: Option<String>,
+}
+
+#[derive(Default)]
+pub struct ReviewPanel {
+    forms: HashMap<String, ForwardForm>,
+    comment: String,
+}
+
+impl ReviewPanel {
+    /// Forwarding of one request: the form, or where it went and the answer.
+    /// Returns true when the request was forwarded just now.
+    pub fn forwarding_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        request: &mut CaseRequest,
+        catalog: &Catalog,
+    ) -> bool {
+        let today = IsoDate::today();
+        match &mut request.forwarding {
+            Some(forwarding) => {
+                forwarded_ui(ui, forwarding, catalog, today, &request.service_name);
+                false
+            }
+            None => {
+                let service = catalog.service(&request.service_id);
+                let form = self
+                    .forms
+                    .entry(request.id.clone())
+                    .or_insert_with(|| ForwardForm {
+                        office_id: service.map(|s| s.office_id.clone()).unwrap_or_default(),
+                        due: today
+                            .add_working_days(service.map_or(10, |s| s.response_days))
+                            .to_german(),
+                        error: None,
+                    });
+                match forward_form_ui(ui, form, catalog, &request.service_name) {
+                    Some(forwarding) => {
+                        request.forwarding = Some(forwarding);
+                        true
+                    }
+                    None => false,
+                }
+            }
+        }
+    }
+
+    /// Review verdict and comment thread, below the requests.
+    pub fn review_ui(&mut self, ui: &mut egui::Ui, case: &mut Case) {
+        ui.strong(t!("review.heading"));
+        ui.horizontal_wrapped(|ui| match &case.review {
+            Some(review) => {
+                widgets::status_badge(
+                    ui,
+                    review.state == ReviewState::Approved,
+                    &t!(
+                        "review.current",
+                        state = review_text(review.state),
+                        by = review.by.as_str()
+                    ),
+                );
+            }
+            None => {
+                ui.label(t!("review.none"));
+            }
+        });
+        let label = ui.label(t!("review.comment"));
+        let field = ui
+            .add(
+                egui::TextEdit::multiline(&mut self.comment)
+                    .desired_rows(2)
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(label.id);
+        let _ = field;
+        ui.horizontal_wrapped(|ui| {
+            for state in [
+                ReviewState::Approved,
+                ReviewState::NeedsClarification,
+                ReviewState::Rejected,
+            ] {
+                if ui.button(review_action_text(state)).clicked() {
+                    let at = now();
+                    case.review = Some(Review {
+                        state,
+                        by: String::new(),
+                        at: at.clone(),
+                    });
+                    self.take_comment(case, at);
+                }
+            }
+            if ui.button(t!("review.add_comment")).clicked() {
+                self.take_comment(case, now());
+            }
+        });
+        if case.comments.is_empty() {
+            ui.label(t!("review.no_comments"));
+        }
+        for comment in &case.comments {
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.label(
+                    egui::RichText::new(format!(
+                        "{} · {}",
+                        comment.author,
+                        comment
+                            .at
+                            .get(..16)
+                            .unwrap_or(&comment.at)
+                            .replace('T', " ")
+                    ))
+                    .small(),
+                );
+                ui.label(&comment.text);
+            });
+        }
+    }
+
+    fn take_comment(&mut self, case: &mut Case, at: String) {
+        let text = self.comment.trim();
+        if !text.is_empty() {
+            case.comments.push(Comment {
+                id: new_id(),
+                author: String::new(),
+                at,
+                text: text.to_string(),
+            });
+            self.comment.clear();
+        }
+    }
+}
+
+fn forward_form_ui(
+    ui: &mut egui::Ui,
+    form: &mut ForwardForm,
+    catalog: &Catalog,
+    service_name: &str,
+) -> Option<Forwarding> {
+    let mut forwarding = None;
+    ui.horizontal_wrapped(|ui| {
+        let office_name = catalog
+            .office(&form.office_id)
+            .map_or_else(String::new, |o| o.name.de.clone());
+        widgets::combo_row(
+            ui,
+            &t!("review.office_for", service = service_name),
+            office_name,
+            |ui| {
+                for office in &catalog.offices {
+                    ui.selectable_value(&mut form.office_id, office.id.clone(), &office.name.de);
+                }
+            },
+        );
+        let label = ui.label(t!("review.due"));
+        ui.add(egui::TextEdit::singleline(&mut form.due).desired_width(110.0))
+            .labelled_by(label.id);
+        let button = ui.button(t!("review.forward"));
+        let name = t!("review.forward_named", service = service_name).into_owned();
+        button.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
+        if button.clicked() {
+            match form.due.trim().parse::<IsoDate>() {
+                Ok(due) if due < IsoDate::today() => {
+                    form.error = Some(t!("review.due_past").into_owned());
+                }
+                Ok(due) if catalog.office(&form.office_id).is_some() => {
+                    form.error = None;
+                    forwarding = Some(Forwarding {
+                        office_id: form.office_id.clone(),
+                        forwarded_at: now(),
+                        due,
+                        answer: String::new(),
+                        closed_at: None,
+                    });
+                }
+                Ok(_) => form.error = Some(t!("review.no_office").into_owned()),
+                Err(_) => form.error = Some(t!("review.due_invalid").into_owned()),
+            }
+        }
+    });
+    if let Some(error) = &form.error {
+        widgets::error_banner(ui, error);
+    }
+    forwarding
+}
+
+fn forwarded_ui(
+    ui: &mut egui::Ui,
+    forwarding: &mut Forwarding,
+    catalog: &Catalog,
+    today: IsoDate,
+    service_name: &str,
+) {
+    let office = catalog
+        .office(&forwarding.office_id)
+        .map_or_else(|| forwarding.office_id.clone(), |o| o.name.de.clone());
+    let text = t!(
+        "review.forwarded",
+        office = office,
+        due = forwarding.due.to_german()
+    );
+    let overdue = forwarding.closed_at.is_none() && forwarding.due < today;
+    ui.horizontal_wrapped(|ui| {
+        if overdue {
+            widgets::status_badge(ui, false, &format!("{text} · {}", t!("review.overdue")));
+        } else {
+            widgets::status_badge(ui, forwarding.closed_at.is_some(), &text);
+        }
+        let mut closed = forwarding.closed_at.is_some();
+        let name = t!("review.closed_named", service = service_name).into_owned();
+        let check = ui.checkbox(&mut closed, t!("review.closed"));
+        check.widget_info(|| egui::WidgetInfo::selected(egui::Role::CheckBox, true, closed, &name));
+        if check.changed() {
+            forwarding.closed_at = closed.then(now);
+        }
+    });
+    ui.horizontal(|ui| {
+        let label = ui.label(t!("review.answer"));
+        ui.add(egui::TextEdit::singleline(&mut forwarding.answer).desired_width(f32::INFINITY))
+            .labelled_by(label.id);
+    });
+}
+
+/// The status a case takes when one of its requests was forwarded.
+pub fn status_after_forwarding(case: &mut Case) {
+    if case.requests.iter().any(|r| r.forwarding.is_some())
+        && matches!(
+            case.status,
+            CaseStatus::Open | CaseStatus::Complete | CaseStatus::WaitingForDocuments
+        )
+    {
+        case.status = CaseStatus::Forwarded;
+    }
+}
+
+pub fn review_text(state: ReviewState) -> String {
+    match state {
+        ReviewState::Approved => t!("review.approved"),
+        ReviewState::NeedsClarification => t!("review.needs_clarification"),
+        ReviewState::Rejected => t!("review.rejected"),
+    }
+    .into_owned()
+}
+
+fn review_action_text(state: ReviewState) -> String {
+    match state {
+        ReviewState::Approved => t!("review.approve"),
+        ReviewState::NeedsClarification => t!("review.ask"),
+        ReviewState::Rejected => t!("review.reject"),
+    }
+    .into_owned()
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
