@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sprechtag::store::{CaseFilter, Store};
+use sprechtag_schemas::{CaseStatus, IsoDate};
 
 const PASSPHRASE: &str = "benchmark-passphrase";
 
@@ -77,6 +78,64 @@ fn main() {
                 ms(times[times.len() / 2]),
                 ms(times[times.len() - 1]),
                 if exact { "" } else { "counted to " }
+            );
+        }
+
+        // The back office's review queue: filters without and with search.
+        let village = store
+            .list_cases(&CaseFilter::default())
+            .expect("list")
+            .rows
+            .iter()
+            .map(|r| r.village.clone())
+            .find(|v| !v.is_empty())
+            .unwrap_or_default();
+        let queues: [(&str, CaseFilter); 4] = [
+            (
+                "status open",
+                CaseFilter {
+                    status: Some(CaseStatus::Open),
+                    ..CaseFilter::default()
+                },
+            ),
+            (
+                "village + status open",
+                CaseFilter {
+                    status: Some(CaseStatus::Open),
+                    village: Some(village.clone()),
+                    ..CaseFilter::default()
+                },
+            ),
+            (
+                "village + search \"Müller\"",
+                CaseFilter {
+                    village: Some(village.clone()),
+                    search: "Müller".into(),
+                    ..CaseFilter::default()
+                },
+            ),
+            (
+                "overdue",
+                CaseFilter {
+                    overdue_on: Some(IsoDate::today()),
+                    ..CaseFilter::default()
+                },
+            ),
+        ];
+        for (label, filter) in queues {
+            let mut times = Vec::new();
+            let mut total = 0;
+            for _ in 0..7 {
+                let start = Instant::now();
+                let page = store.list_cases(&filter).expect("queue");
+                times.push(start.elapsed());
+                total = page.total;
+            }
+            times.sort();
+            println!(
+                "review queue {label:>28}: median {} max {} ({total} matches, first page of 50)",
+                ms(times[times.len() / 2]),
+                ms(times[times.len() - 1])
             );
         }
 
