@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use sprechtag_schemas::{Case, Catalog, DocumentState, IsoDate, ReviewState};
+use sprechtag_schemas::{Case, Catalog, DocumentState, IsoDate, Rating, ReviewState};
 
 use crate::print::{self, PrintKind};
 use crate::store::appointments::NewAppointment;
@@ -62,6 +62,21 @@ pub enum Command {
     /// Exchange changes with the server now; exits non-zero unless
     /// everything was exchanged.
     Sync,
+    /// Record a citizen's anonymous rating of an office hour (grades 1-6).
+    Rate {
+        office_hour: String,
+        /// "Wie zufrieden sind Sie mit der Beratung?"
+        #[arg(long)]
+        advice: Option<u8>,
+        /// "Waren die Auskünfte verständlich?"
+        #[arg(long)]
+        clarity: Option<u8>,
+        /// "Wie finden Sie Ort und Erreichbarkeit?"
+        #[arg(long)]
+        place: Option<u8>,
+    },
+    /// Figures for the committee, as one JSON object.
+    Statistics,
     /// Export data for reports and other systems.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -226,6 +241,12 @@ pub enum ExportCommand {
         #[arg(long)]
         overdue: bool,
     },
+    /// The committee's table: one row per office hour, with visitors,
+    /// requests complete at the first visit and the survey's grades.
+    Statistics {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +298,26 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Option<GuiArgs>> {
         Some(Command::OfficeHour(command)) => office_hour(&dir, command, out),
         Some(Command::Case(command)) => case(&dir, command, out),
         Some(Command::Export(command)) => export(&dir, command, out),
+        Some(Command::Rate {
+            office_hour,
+            advice,
+            clarity,
+            place,
+        }) => open_store(&dir, false).and_then(|mut store| {
+            let rating = Rating {
+                advice,
+                clarity,
+                place,
+            };
+            let office_hour = store.add_rating(&office_hour, rating)?;
+            line(
+                out,
+                &json!({ "id": office_hour.id, "ratings": office_hour.ratings.len() }),
+            )
+        }),
+        Some(Command::Statistics) => {
+            open_store(&dir, false).and_then(|store| line(out, &store.statistics()?))
+        }
         Some(Command::Catalog(command)) => catalog(&dir, command, out),
         Some(Command::Print(command)) => print(&dir, command, out),
         Some(Command::Device(command)) => device(&dir, command, out),
@@ -541,21 +582,26 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
 }
 
 fn export(dir: &Path, command: ExportCommand, out: &mut dyn Write) -> Result<()> {
-    let ExportCommand::Cases {
-        format,
-        out: file,
-        status,
-        village,
-        overdue,
-    } = command;
-    if format != "csv" {
-        bail!("unknown export format {format:?}; supported: csv");
-    }
-    let filter = CaseFilter {
-        status: status.map(|s| s.parse()).transpose()?,
-        village,
-        overdue_on: overdue.then(IsoDate::today),
-        ..CaseFilter::default()
+    let (file, filter) = match command {
+        ExportCommand::Cases {
+            format,
+            out,
+            status,
+            village,
+            overdue,
+        } => {
+            if format != "csv" {
+                bail!("unknown export format {format:?}; supported: csv");
+            }
+            let filter = CaseFilter {
+                status: status.map(|s| s.parse()).transpose()?,
+                village,
+                overdue_on: overdue.then(IsoDate::today),
+                ..CaseFilter::default()
+            };
+            (out, Some(filter))
+        }
+        ExportCommand::Statistics { out } => (out, None),
     };
     let store = open_store(dir, false)?;
     // Written beside the target and renamed: a failure leaves no half file.
@@ -565,7 +611,10 @@ fn export(dir: &Path, command: ExportCommand, out: &mut dyn Write) -> Result<()>
     };
     let mut partial = tempfile::NamedTempFile::new_in(&folder)
         .with_context(|| format!("cannot write in {}", folder.display()))?;
-    let rows = store.export_cases_csv(&filter, partial.as_file_mut())?;
+    let rows = match &filter {
+        Some(filter) => store.export_cases_csv(filter, partial.as_file_mut())?,
+        None => store.export_statistics_csv(partial.as_file_mut())?,
+    };
     partial
         .as_file()
         .sync_all()

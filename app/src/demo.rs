@@ -6,7 +6,8 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use sprechtag_schemas::{
-    Address, Case, CaseStatus, Citizen, Consent, DocumentState, IsoDate, Needs, Request,
+    Address, Case, CaseStatus, Citizen, Consent, DocumentState, Forwarding, IsoDate, Needs, Rating,
+    Request,
 };
 
 use crate::store::{NewOfficeHour, Result, Store};
@@ -195,11 +196,13 @@ pub fn generate(store: &mut Store, cases: usize, seed: u64) -> Result<DemoSummar
             .collect();
         made += store.create_cases(drafts)?.len();
     }
-    // Past office hours are closed, with their summary; the latest stays open.
+    // Past office hours are closed, with their summary and the citizens'
+    // ratings; the latest stays open.
     for (id, _, _) in office_hours
         .iter()
         .take(office_hours.len().saturating_sub(1))
     {
+        store.add_ratings(id, demo_ratings(&mut rng, 12))?;
         store.close_office_hour(id)?;
     }
     Ok(DemoSummary {
@@ -293,5 +296,44 @@ fn demo_case(
     } else {
         CaseStatus::Open
     };
+    let visit = IsoDate::new(date);
+    if case.status == CaseStatus::Forwarded
+        && let Some(request) = case.requests.first_mut()
+        && let Some(service) = services.iter().find(|s| s.id == request.service_id)
+    {
+        request.forwarding = Some(Forwarding {
+            office_id: service.office_id.clone(),
+            forwarded_at: format!("{date}T14:00:00Z"),
+            due: visit.add_working_days(service.response_days),
+            answer: String::new(),
+            closed_at: None,
+        });
+    }
+    if case.status == CaseStatus::Done {
+        let done = date + chrono::Duration::days(rng.random_range(1..40));
+        case.done_at = Some(format!("{done}T10:00:00Z"));
+    }
     case
+}
+
+/// What a dozen citizens might answer to the survey; grades 1 to 6, mostly good.
+fn demo_ratings(rng: &mut StdRng, visitors: usize) -> Vec<Rating> {
+    let grade = |rng: &mut StdRng| -> Option<u8> {
+        rng.random_bool(0.92)
+            .then(|| *[1, 1, 1, 2, 2, 2, 2, 3, 3, 4, 5].choose(rng).unwrap_or(&2))
+    };
+    let mut ratings = Vec::new();
+    for _ in 0..visitors {
+        if rng.random_bool(0.6) {
+            let rating = Rating {
+                advice: grade(rng),
+                clarity: grade(rng),
+                place: grade(rng),
+            };
+            if rating.is_valid() {
+                ratings.push(rating);
+            }
+        }
+    }
+    ratings
 }

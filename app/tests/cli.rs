@@ -1240,3 +1240,62 @@ fn forwarding_to_an_unknown_office_or_into_the_past_is_refused_and_writes_nothin
         assert_unchanged(&before, &data, &format!("sprechtag {args:?}"));
     }
 }
+
+/// Ratings are anonymous (no time on the change, no order), count in the
+/// statistics, and the committee's CSV has a row per office hour.
+#[test]
+fn ratings_reach_the_statistics_and_the_committee_csv() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.data();
+    let opened = ok_json(
+        &data,
+        &[
+            "office-hour",
+            "open",
+            "--place",
+            "Kleinbrück, DGH",
+            "--date",
+            "2026-11-20",
+            "--caseworker",
+            "Anna Schäfer",
+        ],
+    );
+    let id = opened["id"].as_str().expect("id").to_string();
+    ok_json(
+        &data,
+        &[
+            "rate",
+            &id,
+            "--advice",
+            "1",
+            "--clarity",
+            "2",
+            "--place",
+            "3",
+        ],
+    );
+    ok_json(&data, &["rate", &id, "--advice", "2", "--clarity", "2"]);
+    let stderr = fails(&data, &["rate", &id, "--advice", "7"]);
+    assert_mentions(&stderr, "1 to 6");
+
+    let statistics = ok_json(&data, &["statistics"]);
+    assert_eq!(statistics["ratings"], 2);
+    assert_eq!(statistics["rating_averages"][0], 1.5);
+    assert_eq!(statistics["rating_averages"][1], 2.0);
+    assert_eq!(statistics["rating_averages"][2], 3.0);
+    assert_eq!(statistics["office_hours"][0]["ratings"], 2);
+
+    let csv = sandbox.file("ausschuss.csv");
+    let exported = ok_json(
+        &data,
+        &["export", "statistics", "--out", &csv.to_string_lossy()],
+    );
+    assert_eq!(exported["rows"], 1);
+    let text = std::fs::read_to_string(&csv).expect("the CSV");
+    let mut lines = text.lines();
+    assert!(lines.next().is_some_and(|h| h.starts_with("Datum,Ort,")));
+    assert_eq!(
+        lines.next(),
+        Some("2026-11-20,Kleinbrück,Anna Schäfer,0,,,2,1.5,2.0,3.0")
+    );
+}

@@ -88,6 +88,11 @@ pub struct Case {
     /// An append-only thread of review comments.
     #[serde(default)]
     pub comments: Vec<Comment>,
+    /// RFC 3339 time the case was set to done (for the time from visit to
+    /// done); cleared when it is reopened.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub done_at: Option<String>,
     /// Who edits through which automerge actor: actor (hex) → "user (device)".
     /// The change history names people with it, offline, on every device.
     #[serde(default)]
@@ -364,6 +369,7 @@ impl Case {
             appointments,
             review,
             comments,
+            done_at,
             editors,
         } = desired;
         self.schema_version = schema_version;
@@ -380,6 +386,7 @@ impl Case {
         self.appointments = appointments;
         self.review = review;
         self.comments = comments;
+        self.done_at = done_at;
         // Entries are only ever added; one the editor does not know yet
         // (from sync) stays.
         self.editors.extend(editors);
@@ -402,6 +409,7 @@ impl Case {
             appointments: Vec::new(),
             review: None,
             comments: Vec::new(),
+            done_at: None,
             editors: BTreeMap::new(),
         }
     }

@@ -21,6 +21,7 @@ pub struct CaseSummary {
     pub requests: Vec<RequestSummary>,
     pub notes: Text,
     pub review: Option<ReviewSummary>,
+    pub done_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Hydrate)]
@@ -52,6 +53,13 @@ pub struct CheckState {
 #[derive(Debug, Clone, PartialEq, Hydrate)]
 pub struct ReviewSummary {
     pub state: ReviewState,
+}
+
+impl RequestSummary {
+    /// Every document presented or not applicable.
+    pub fn is_complete(&self) -> bool {
+        self.documents.iter().all(|d| d.state.is_settled())
+    }
 }
 
 impl CaseSummary {
@@ -113,6 +121,7 @@ impl From<&Case> for CaseSummary {
                 .review
                 .as_ref()
                 .map(|r| ReviewSummary { state: r.state }),
+            done_at: case.done_at.clone(),
         }
     }
 }

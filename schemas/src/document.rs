@@ -89,12 +89,40 @@ pub fn update<T, E>(
 where
     T: Reconcile + Hydrate,
 {
+    update_with(doc, options(message), edit)
+}
+
+/// As [`update`], but the change carries no time: for anonymous entries
+/// (survey ratings) whose time could tie them to a visit.
+pub fn update_untimed<T, E>(
+    doc: &mut AutoCommit,
+    message: &str,
+    edit: impl FnOnce(&mut T) -> Result<(), E>,
+) -> Result<Result<(T, bool), E>, DocumentError>
+where
+    T: Reconcile + Hydrate,
+{
+    update_with(
+        doc,
+        CommitOptions::default().with_message(message.to_string()),
+        edit,
+    )
+}
+
+fn update_with<T, E>(
+    doc: &mut AutoCommit,
+    options: CommitOptions,
+    edit: impl FnOnce(&mut T) -> Result<(), E>,
+) -> Result<Result<(T, bool), E>, DocumentError>
+where
+    T: Reconcile + Hydrate,
+{
     let mut value: T = read(doc)?;
     if let Err(e) = edit(&mut value) {
         return Ok(Err(e));
     }
     autosurgeon::reconcile(doc, &value)?;
-    let changed = doc.commit_with(options(message)).is_some();
+    let changed = doc.commit_with(options).is_some();
     // Re-read so that collaborative text fields carry the new heads.
     let value = read(doc)?;
     Ok(Ok((value, changed)))

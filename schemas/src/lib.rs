@@ -24,7 +24,7 @@ pub use catalog::{
     Catalog, CatalogError, Localized, Office, RequiredDocument, Service, normalize_for_search,
 };
 pub use date::{DateError, IsoDate};
-pub use office_hour::{OfficeHour, OfficeHourStatus, OfficeHourSummary, ServiceCount};
+pub use office_hour::{OfficeHour, OfficeHourStatus, OfficeHourSummary, Rating, ServiceCount};
 pub use string_enum::UnknownValue;
 
 /// The version of the document layout written by this build. Stored in every

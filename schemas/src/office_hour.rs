@@ -2,6 +2,8 @@
 //! One automerge document per office hour; its visitors are the cases that
 //! point to it.
 
+use std::collections::BTreeMap;
+
 use autosurgeon::{Hydrate, Reconcile};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -45,6 +47,38 @@ pub struct OfficeHour {
     /// it was even when its cases change later.
     #[serde(default)]
     pub summary: Option<OfficeHourSummary>,
+    /// Anonymous ratings of citizens, by a random key: a map, not a list, so
+    /// that not even their order says who gave which. Never linked to a case.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub ratings: BTreeMap<String, Rating>,
+}
+
+/// The three questions of the satisfaction survey, answered with school
+/// grades 1 ("sehr gut") to 6 ("ungenügend"); `None`: not answered.
+#[derive(
+    Debug, Clone, Default, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Rating {
+    /// Advice today.
+    pub advice: Option<u8>,
+    /// How understandable the answers were.
+    pub clarity: Option<u8>,
+    /// Place and accessibility of the office hour.
+    pub place: Option<u8>,
+}
+
+impl Rating {
+    pub fn grades(&self) -> [Option<u8>; 3] {
+        [self.advice, self.clarity, self.place]
+    }
+
+    /// Every answer a grade from 1 to 6, and at least one answer.
+    pub fn is_valid(&self) -> bool {
+        let grades = self.grades();
+        grades.iter().any(Option::is_some) && grades.iter().flatten().all(|g| (1..=6).contains(g))
+    }
 }
 
 /// The figures of a closed office hour.
@@ -54,6 +88,14 @@ pub struct OfficeHour {
 #[serde(deny_unknown_fields)]
 pub struct OfficeHourSummary {
     pub visitors: u64,
+    /// Requests recorded, and of them those whose documents were complete
+    /// when the office hour closed (complete at the first visit).
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub requests: u64,
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub complete_requests: u64,
     pub requests_by_service: Vec<ServiceCount>,
     /// Case numbers of cases whose documents are not complete.
     pub incomplete_cases: Vec<String>,

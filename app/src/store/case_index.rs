@@ -118,9 +118,10 @@ pub(super) fn index_case(
     let rowid: i64 = tx.prepare_cached(
         "INSERT INTO cases (id, number, status, office_hour_id, department, surname, given_names,
                             town, village, services, complete, missing_count, created_at,
-                            updated_at, seq, created_by, review_state, next_due, offices)
+                            updated_at, seq, created_by, review_state, next_due, offices,
+                            requests, complete_requests, done_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19)
+                 ?18, ?19, ?20, ?21, ?22)
          ON CONFLICT (id) DO UPDATE SET
             number = excluded.number, status = excluded.status,
             office_hour_id = excluded.office_hour_id, department = excluded.department,
@@ -129,7 +130,9 @@ pub(super) fn index_case(
             complete = excluded.complete, missing_count = excluded.missing_count,
             updated_at = excluded.updated_at, seq = excluded.seq,
             created_by = excluded.created_by, review_state = excluded.review_state,
-            next_due = excluded.next_due, offices = excluded.offices
+            next_due = excluded.next_due, offices = excluded.offices,
+            requests = excluded.requests, complete_requests = excluded.complete_requests,
+            done_at = excluded.done_at
          RETURNING rowid",
     )?
     .query_row(
@@ -153,6 +156,9 @@ pub(super) fn index_case(
             case.review.as_ref().map(|r| r.state.as_str()),
             next_due.map(|d| d.to_string()),
             offices.join(","),
+            case.requests.len(),
+            case.requests.iter().filter(|r| r.is_complete()).count(),
+            case.done_at,
         ],
         |r| r.get(0),
     )?;

@@ -557,6 +557,12 @@ fn sign(case: &mut Case, (actor, label): &(String, String)) {
     for comment in case.comments.iter_mut().filter(|c| c.author.is_empty()) {
         comment.author.clone_from(label);
     }
+    match (case.status, &case.done_at) {
+        (CaseStatus::Done, None) => case.done_at = Some(now_rfc3339()),
+        (CaseStatus::Done, Some(_)) => {}
+        (_, Some(_)) => case.done_at = None,
+        (_, None) => {}
+    }
 }
 
 /// Rewrites the index of one edited case, full text included.

@@ -13,6 +13,7 @@ mod documents;
 mod key;
 mod office_hours;
 mod schema;
+pub mod statistics;
 mod sync_state;
 
 use std::collections::HashMap;

@@ -4,7 +4,7 @@ use rusqlite::{Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use sprechtag_schemas::document::{self, DocumentKind};
 use sprechtag_schemas::{
-    IsoDate, OfficeHour, OfficeHourStatus, OfficeHourSummary, ServiceCount, new_id,
+    IsoDate, OfficeHour, OfficeHourStatus, OfficeHourSummary, Rating, ServiceCount, new_id,
 };
 
 use super::{Result, Store, StoreError, documents, now_rfc3339};
@@ -63,6 +63,7 @@ impl Store {
             status: OfficeHourStatus::Open,
             closed_at: None,
             summary: None,
+            ratings: Default::default(),
         };
         let mut doc = document::create(self.device.actor(), &office_hour, "open office hour")?;
         let tx = self
@@ -138,8 +139,17 @@ impl Store {
         let incomplete_cases = incomplete
             .query_map([id], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<String>>>()?;
+        let (requests, complete_requests): (i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT coalesce(sum(requests), 0), coalesce(sum(complete_requests), 0)
+                 FROM cases WHERE office_hour_id = ?1 AND status != 'cancelled'",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(OfficeHourSummary {
             visitors: u64::try_from(visitors).unwrap_or(0),
+            requests: u64::try_from(requests).unwrap_or(0),
+            complete_requests: u64::try_from(complete_requests).unwrap_or(0),
             requests_by_service,
             incomplete_cases,
         })
@@ -156,11 +166,47 @@ impl Store {
         })
     }
 
+    /// Records one citizen's anonymous rating of the office hour. The change
+    /// carries no time and the rating no order, so it cannot be tied to a
+    /// visit.
+    pub fn add_rating(&mut self, office_hour_id: &str, rating: Rating) -> Result<OfficeHour> {
+        self.add_ratings(office_hour_id, vec![rating])
+    }
+
+    /// Several ratings in one change (demo data, a form filled in on paper).
+    pub fn add_ratings(
+        &mut self,
+        office_hour_id: &str,
+        ratings: Vec<Rating>,
+    ) -> Result<OfficeHour> {
+        if ratings.iter().any(|r| !r.is_valid()) {
+            return Err(StoreError::Invalid(
+                "a rating needs at least one grade, each from 1 to 6".into(),
+            ));
+        }
+        self.edit_office_hour(office_hour_id, "rating", true, |office_hour| {
+            for rating in ratings {
+                office_hour.ratings.insert(new_id(), rating);
+            }
+            Ok(())
+        })
+    }
+
     /// Applies `edit` to the office hour and stores what changed, durably.
     pub fn update_office_hour(
         &mut self,
         id: &str,
         message: &str,
+        edit: impl FnOnce(&mut OfficeHour) -> Result<()>,
+    ) -> Result<OfficeHour> {
+        self.edit_office_hour(id, message, false, edit)
+    }
+
+    fn edit_office_hour(
+        &mut self,
+        id: &str,
+        message: &str,
+        untimed: bool,
         edit: impl FnOnce(&mut OfficeHour) -> Result<()>,
     ) -> Result<OfficeHour> {
         let tx = self
@@ -173,8 +219,12 @@ impl Store {
             self.cache.get(id),
             self.device.actor(),
         )?;
-        let (office_hour, changed) =
-            document::update::<OfficeHour, StoreError>(&mut loaded.doc, message, edit)??;
+        let update = if untimed {
+            document::update_untimed::<OfficeHour, StoreError>
+        } else {
+            document::update::<OfficeHour, StoreError>
+        };
+        let (office_hour, changed) = update(&mut loaded.doc, message, edit)??;
         if changed {
             loaded.save(&tx, id)?;
             index_office_hour(&tx, &office_hour)?;
@@ -186,21 +236,95 @@ impl Store {
 }
 
 pub(super) fn index_office_hour(tx: &Transaction<'_>, office_hour: &OfficeHour) -> Result<()> {
-    tx.execute(
-        "INSERT INTO office_hours (id, village, venue, date, caseworker, department, status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+    // Sum and count of the grades given to each question.
+    let mut sums = [(0_u64, 0_u64); 3];
+    for rating in office_hour.ratings.values() {
+        for (sum, grade) in sums.iter_mut().zip(rating.grades()) {
+            if let Some(grade) = grade {
+                sum.0 += u64::from(grade);
+                sum.1 += 1;
+            }
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO office_hours (id, village, venue, date, caseworker, department, status,
+                                   ratings, advice_sum, advice_n, clarity_sum, clarity_n,
+                                   place_sum, place_n, summary_requests,
+                                   summary_complete_requests)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
          ON CONFLICT (id) DO UPDATE SET village = excluded.village, venue = excluded.venue,
             date = excluded.date, caseworker = excluded.caseworker,
-            department = excluded.department, status = excluded.status",
-        params![
-            office_hour.id,
-            office_hour.village,
-            office_hour.venue,
-            office_hour.date.to_string(),
-            office_hour.caseworker,
-            office_hour.department,
-            office_hour.status.as_str(),
-        ],
-    )?;
+            department = excluded.department, status = excluded.status,
+            ratings = excluded.ratings, advice_sum = excluded.advice_sum,
+            advice_n = excluded.advice_n, clarity_sum = excluded.clarity_sum,
+            clarity_n = excluded.clarity_n, place_sum = excluded.place_sum,
+            place_n = excluded.place_n, summary_requests = excluded.summary_requests,
+            summary_complete_requests = excluded.summary_complete_requests",
+    )?
+    .execute(params![
+        office_hour.id,
+        office_hour.village,
+        office_hour.venue,
+        office_hour.date.to_string(),
+        office_hour.caseworker,
+        office_hour.department,
+        office_hour.status.as_str(),
+        office_hour.ratings.len(),
+        sums[0].0,
+        sums[0].1,
+        sums[1].0,
+        sums[1].1,
+        sums[2].0,
+        sums[2].1,
+        office_hour.summary.as_ref().map(|s| s.requests),
+        office_hour.summary.as_ref().map(|s| s.complete_requests),
+    ])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sprechtag_schemas::Rating;
+    use sprechtag_schemas::document::DocumentKind;
+
+    use crate::store::{NewOfficeHour, Store};
+
+    /// A rating's change carries no time, and the ratings are a map keyed by
+    /// random ids: nothing ties a rating to the moment of a visit.
+    #[test]
+    fn a_rating_change_carries_no_time() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let catalog = Arc::new(crate::catalog::shipped().expect("catalogue"));
+        let mut store =
+            Store::create(dir.path(), "Leuchtturm-Fischbrötchen-7", catalog).expect("store");
+        let office_hour = store
+            .open_office_hour(NewOfficeHour {
+                village: "Kleinbrück".into(),
+                venue: "DGH".into(),
+                date: "2026-11-20".parse().expect("date"),
+                caseworker: "Anna Schäfer".into(),
+            })
+            .expect("office hour");
+        store
+            .add_rating(
+                &office_hour.id,
+                Rating {
+                    advice: Some(1),
+                    clarity: None,
+                    place: Some(2),
+                },
+            )
+            .expect("rating");
+        let mut doc = store
+            .read_doc(&office_hour.id, DocumentKind::OfficeHour)
+            .expect("document");
+        let changes = doc.get_changes(&[]);
+        let opened = changes.first().expect("the opening change");
+        let rated = changes.last().expect("the rating change");
+        assert!(opened.timestamp() > 0, "ordinary changes carry their time");
+        assert_eq!(rated.message(), Some("rating"));
+        assert_eq!(rated.timestamp(), 0);
+    }
 }

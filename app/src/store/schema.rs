@@ -128,6 +128,20 @@ ALTER TABLE cases ADD COLUMN offices TEXT NOT NULL DEFAULT '';
 CREATE INDEX cases_by_next_due ON cases (next_due) WHERE next_due IS NOT NULL;
 CREATE INDEX cases_by_village ON cases (village, seq);
 CREATE INDEX cases_by_created_by ON cases (created_by, seq);
+ALTER TABLE cases ADD COLUMN requests INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN complete_requests INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN done_at TEXT;
+-- Survey: sums and counts of the grades per question, for the averages.
+ALTER TABLE office_hours ADD COLUMN ratings INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE office_hours ADD COLUMN advice_sum INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE office_hours ADD COLUMN advice_n INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE office_hours ADD COLUMN clarity_sum INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE office_hours ADD COLUMN clarity_n INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE office_hours ADD COLUMN place_sum INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE office_hours ADD COLUMN place_n INTEGER NOT NULL DEFAULT 0;
+-- From the summary taken at closing: requests, and those complete then.
+ALTER TABLE office_hours ADD COLUMN summary_requests INTEGER;
+ALTER TABLE office_hours ADD COLUMN summary_complete_requests INTEGER;
 "#,
         ),
     ])
