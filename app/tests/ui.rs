@@ -380,3 +380,62 @@ fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() 
     assert_eq!(overdue.rows.len(), 1);
     assert_eq!(overdue.rows[0].number, lorenz);
 }
+
+#[test]
+fn a_citizen_rates_the_office_hour_with_big_buttons_and_the_statistics_show_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
+        let mut store = Store::create(dir.path(), PASSPHRASE, catalog).expect("create");
+        store
+            .open_office_hour(sprechtag::store::NewOfficeHour {
+                village: "Kleinbrück".into(),
+                venue: "Dorfgemeinschaftshaus".into(),
+                date: sprechtag_schemas::IsoDate::today(),
+                caseworker: "Anna Schäfer".into(),
+            })
+            .expect("office hour");
+    }
+    let mut harness = harness(dir.path());
+    type_text(&mut harness, PASSPHRASE);
+    press(&mut harness, Key::Enter);
+    wait_for(&mut harness, "the office hour list", |h| {
+        h.query_by_label_contains("Kleinbrück – geöffnet").is_some()
+    });
+    harness
+        .get_by_label_contains("Kleinbrück – geöffnet")
+        .focus();
+    harness.run_steps(2);
+    press(&mut harness, Key::Enter);
+    focus(&mut harness, Role::Button, "Bewertung durch Bürger/in");
+    press(&mut harness, Key::Enter);
+    for choice in [
+        "1. Wie zufrieden sind Sie mit der Beratung? 1 – sehr gut",
+        "2. Haben Sie alles gut verstanden? 2 – gut",
+        "3. Wie finden Sie den Ort und wie gut kamen Sie hierher? 2 – gut",
+    ] {
+        focus(&mut harness, Role::RadioButton, choice);
+        press(&mut harness, Key::Space);
+    }
+    // The caseworker's screen is gone while the citizen holds the laptop.
+    assert!(harness.query_by_label("Fälle").is_none());
+    focus(&mut harness, Role::Button, "Absenden");
+    press(&mut harness, Key::Enter);
+    wait_for(&mut harness, "the thanks", |h| {
+        h.query_by_label("Vielen Dank für Ihre Bewertung!")
+            .is_some()
+    });
+    focus(&mut harness, Role::Button, "Zurück zur Sachbearbeitung");
+    press(&mut harness, Key::Enter);
+    focus(&mut harness, Role::Button, "Statistik");
+    press(&mut harness, Key::Enter);
+    wait_for(&mut harness, "the statistics", |h| {
+        h.query_by_label_contains("Zufriedenheit (1 Bewertungen")
+            .is_some()
+    });
+    assert!(
+        harness
+            .query_by_label_contains("Beratung 1.0, Verständlichkeit 2.0, Ort 2.0")
+            .is_some()
+    );
+}

@@ -9,6 +9,8 @@ mod catalog_view;
 mod office_hours;
 pub mod prefs;
 mod review;
+mod statistics_view;
+mod survey;
 mod sync_view;
 mod widgets;
 mod worker;
@@ -87,6 +89,7 @@ enum Tab {
     Cases,
     Appointments,
     Catalog,
+    Statistics,
     Settings,
 }
 
@@ -100,6 +103,9 @@ struct Session {
     catalog_view: catalog_view::CatalogView,
     day_list: appointments_view::AppointmentsView,
     editor: Option<case_editor::CaseEditor>,
+    statistics: statistics_view::StatisticsView,
+    /// The laptop is turned to the citizen for the survey.
+    survey: Option<survey::Survey>,
     /// A neutral message, e.g. where a PDF was saved.
     info: Option<String>,
     summaries: HashMap<String, OfficeHourSummary>,
@@ -328,6 +334,8 @@ impl Session {
             catalog_view: catalog_view::CatalogView::default(),
             day_list: appointments_view::AppointmentsView::default(),
             editor: None,
+            statistics: statistics_view::StatisticsView::default(),
+            survey: None,
             info: None,
             summaries: HashMap::new(),
             office_hour_rows: Vec::new(),
@@ -362,6 +370,15 @@ impl Session {
             }
             Reply::Summary { id, summary } => {
                 self.summaries.insert(id, summary);
+            }
+            Reply::Statistics(statistics) => self.statistics.statistics = Some(statistics),
+            Reply::Exported(path) => {
+                self.info = Some(t!("stats.saved", path = path.display().to_string()).into_owned());
+            }
+            Reply::Rated => {
+                if self.tab == Tab::Statistics {
+                    self.statistics.refresh(&mut self.outbox);
+                }
             }
             Reply::Cases { page, generation } => {
                 if generation == self.office_hours.visitors_generation() {
@@ -454,6 +471,20 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
     {
         session.editor = Some(case_editor::CaseEditor::draft(Some(id)));
     }
+    if let Some(survey) = &mut session.survey {
+        // Nothing of the caseworker's screen while the citizen holds the laptop.
+        let mut action = survey::SurveyAction::None;
+        egui::CentralPanel::default().show(ui, |ui| action = survey.ui(ui));
+        match action {
+            survey::SurveyAction::None => {}
+            survey::SurveyAction::Submit(rating) => session.outbox.push(Request::Rate {
+                office_hour_id: survey.office_hour_id.clone(),
+                rating,
+            }),
+            survey::SurveyAction::Close => session.survey = None,
+        }
+        return prefs_changed;
+    }
     egui::Panel::top("top_bar").show(ui, |ui| {
         ui.horizontal_wrapped(|ui| {
             ui.strong(t!("app_name"));
@@ -463,6 +494,7 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                 (Tab::Cases, t!("tab.cases")),
                 (Tab::Appointments, t!("tab.appointments")),
                 (Tab::Catalog, t!("tab.catalog")),
+                (Tab::Statistics, t!("tab.statistics")),
                 (Tab::Settings, t!("tab.settings")),
             ] {
                 let selected = session.tab == tab && session.editor.is_none();
@@ -474,6 +506,9 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                     }
                     if tab == Tab::Appointments {
                         session.day_list.refresh(&mut session.outbox);
+                    }
+                    if tab == Tab::Statistics {
+                        session.statistics.refresh(&mut session.outbox);
                     }
                 }
             }
@@ -557,6 +592,9 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                     office_hours::Action::OpenCase(id) => {
                         session.outbox.push(Request::LoadCase(id));
                     }
+                    office_hours::Action::Survey(id) => {
+                        session.survey = Some(survey::Survey::new(id));
+                    }
                     office_hours::Action::PrintReport(id) => {
                         session.outbox.push(Request::Print {
                             kind: crate::print::PrintKind::Report,
@@ -588,6 +626,7 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
             Tab::Catalog => session
                 .catalog_view
                 .ui(ui, &session.catalog, &prefs.language),
+            Tab::Statistics => session.statistics.ui(ui, &mut session.outbox),
             Tab::Settings => {
                 prefs_changed = settings_ui(ui, prefs, &session.device);
                 ui.add_space(16.0);

@@ -16,6 +16,8 @@ pub enum Action {
     NewVisit(String),
     OpenCase(String),
     PrintReport(String),
+    /// Turn the laptop to the citizen for the anonymous survey.
+    Survey(String),
 }
 
 #[derive(Default)]
@@ -158,6 +160,9 @@ impl OfficeHoursView {
             if row.status == OfficeHourStatus::Open {
                 if ui.button(t!("office_hours.new_visit")).clicked() {
                     action = Action::NewVisit(row.id.clone());
+                }
+                if ui.button(t!("survey.start")).clicked() {
+                    action = Action::Survey(row.id.clone());
                 }
                 if ui.button(t!("office_hours.close")).clicked() {
                     self.confirm_close = true;

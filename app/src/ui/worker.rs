@@ -7,10 +7,11 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
 use automerge::ChangeHash;
-use sprechtag_schemas::{Case, Catalog, IsoDate, OfficeHour, OfficeHourSummary};
+use sprechtag_schemas::{Case, Catalog, IsoDate, OfficeHour, OfficeHourSummary, Rating};
 
 use crate::print::{self, PrintKind};
 use crate::store::appointments::AppointmentRow;
+use crate::store::statistics::Statistics;
 
 use crate::store::{CaseFilter, CasePage, Device, NewOfficeHour, OfficeHourRow, Store, StoreError};
 
@@ -44,10 +45,20 @@ pub enum Request {
         id: String,
     },
     AppointmentsOn(IsoDate),
+    Statistics,
+    /// Write the committee's CSV into the data dir's exports/ folder.
+    ExportStatistics,
+    Rate {
+        office_hour_id: String,
+        rating: Rating,
+    },
 }
 
 #[derive(Debug)]
 pub enum Reply {
+    Statistics(Statistics),
+    Exported(PathBuf),
+    Rated,
     Unlocked {
         device: Device,
         catalog: std::sync::Arc<Catalog>,
@@ -205,6 +216,14 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
         Request::AppointmentsOn(date) => store
             .appointments_on(date)
             .map_or_else(failed, |rows| Reply::Appointments { date, rows }),
+        Request::Statistics => store.statistics().map_or_else(failed, Reply::Statistics),
+        Request::ExportStatistics => export_statistics(store),
+        Request::Rate {
+            office_hour_id,
+            rating,
+        } => store
+            .add_rating(&office_hour_id, rating)
+            .map_or_else(failed, |_| Reply::Rated),
         Request::SaveCase { case, base, seq } => {
             let case_id = case.id.clone();
             match store.save_case(&base, case) {
@@ -216,6 +235,19 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
                 },
             }
         }
+    }
+}
+
+fn export_statistics(store: &Store) -> Reply {
+    let folder = store.dir().join("exports");
+    let path = folder.join(format!("statistik-{}.csv", IsoDate::today()));
+    let written = std::fs::create_dir_all(&folder)
+        .map_err(|e| StoreError::io(&folder, e))
+        .and_then(|()| std::fs::File::create(&path).map_err(|e| StoreError::io(&path, e)))
+        .and_then(|file| store.export_statistics_csv(file));
+    match written {
+        Ok(_) => Reply::Exported(path),
+        Err(e) => Reply::Failed(e.to_string()),
     }
 }
 
