@@ -110,6 +110,27 @@ pub enum OfficeHourCommand {
         #[arg(long)]
         caseworker: String,
     },
+    /// Plan an office hour of a tour (back office); it reaches the
+    /// caseworkers' laptops by sync. Prints {"id": ...}.
+    Plan {
+        /// "Village, venue".
+        #[arg(long)]
+        place: String,
+        #[arg(long)]
+        venue: Option<String>,
+        #[arg(long)]
+        date: String,
+        /// HH:MM.
+        #[arg(long)]
+        from: String,
+        /// HH:MM.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        caseworker: String,
+    },
+    /// Open a planned office hour for visits, on its day.
+    Begin { id: String },
     /// List office hours, one JSON object per line.
     List,
     /// Print one office hour with its current summary.
@@ -356,23 +377,34 @@ fn office_hour(dir: &Path, command: OfficeHourCommand, out: &mut dyn Write) -> R
             date,
             caseworker,
         } => {
-            let date: IsoDate = date.parse()?;
-            let (village, venue_in_place) = match place.split_once(',') {
-                Some((village, venue)) => (village.trim().to_string(), venue.trim().to_string()),
-                None => (place.trim().to_string(), String::new()),
-            };
-            let new = NewOfficeHour {
-                village,
-                venue: venue.unwrap_or(venue_in_place),
-                date,
-                caseworker,
-            };
-            if new.village.is_empty() || new.caseworker.trim().is_empty() {
-                bail!("--place and --caseworker must not be empty");
-            }
+            let new = new_office_hour(&place, venue, &date, caseworker)?;
             let mut store = open_store(dir, true)?;
             let office_hour = store.open_office_hour(new)?;
             line(out, &json!({ "id": office_hour.id }))
+        }
+        OfficeHourCommand::Plan {
+            place,
+            venue,
+            date,
+            from,
+            to,
+            caseworker,
+        } => {
+            let new = new_office_hour(&place, venue, &date, caseworker)?;
+            let mut store = open_store(dir, true)?;
+            let office_hour = store.plan_office_hour(new, &from, &to)?;
+            line(
+                out,
+                &json!({ "id": office_hour.id, "status": office_hour.status }),
+            )
+        }
+        OfficeHourCommand::Begin { id } => {
+            let mut store = open_store(dir, false)?;
+            let office_hour = store.begin_office_hour(&id)?;
+            line(
+                out,
+                &json!({ "id": office_hour.id, "status": office_hour.status }),
+            )
         }
         OfficeHourCommand::List => {
             let store = open_store(dir, false)?;
@@ -579,6 +611,30 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `--place "Village, venue"` (or `--venue`), date and caseworker, checked.
+fn new_office_hour(
+    place: &str,
+    venue: Option<String>,
+    date: &str,
+    caseworker: String,
+) -> Result<NewOfficeHour> {
+    let date: IsoDate = date.parse()?;
+    let (village, venue_in_place) = match place.split_once(',') {
+        Some((village, venue)) => (village.trim().to_string(), venue.trim().to_string()),
+        None => (place.trim().to_string(), String::new()),
+    };
+    let new = NewOfficeHour {
+        village,
+        venue: venue.unwrap_or(venue_in_place),
+        date,
+        caseworker,
+    };
+    if new.village.is_empty() || new.caseworker.trim().is_empty() {
+        bail!("--place and --caseworker must not be empty");
+    }
+    Ok(new)
 }
 
 fn export(dir: &Path, command: ExportCommand, out: &mut dyn Write) -> Result<()> {

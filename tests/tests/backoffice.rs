@@ -144,3 +144,104 @@ fn the_back_office_forwards_and_asks_and_the_caseworker_sees_it_after_sync() {
             .is_none()
     );
 }
+
+/// A tour planned in the back office reaches the caseworker's laptop; the
+/// caseworker books a follow-up into it and opens it on the day.
+#[test]
+fn a_tour_planned_in_the_back_office_reaches_the_laptop_and_takes_bookings() {
+    use sprechtag::store::NewOfficeHour;
+    use sprechtag::store::appointments::NewAppointment;
+    use sprechtag_schemas::OfficeHourStatus;
+
+    let server = TestServer::start();
+    let mut field = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("laptop-1", Role::Caseworker, "buergeramt"),
+    );
+    let mut office = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("backoffice-1", Role::Backoffice, "buergeramt"),
+    );
+    let mut elsewhere = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("laptop-other", Role::Caseworker, "ordnungsamt"),
+    );
+    let in_two_weeks = IsoDate::today().add_working_days(10);
+    let planned = office
+        .store
+        .plan_office_hour(
+            NewOfficeHour {
+                village: "Oberwiesental".into(),
+                venue: "Alte Schule".into(),
+                date: in_two_weeks,
+                caseworker: "Anna Schäfer".into(),
+            },
+            "9:00",
+            "12:30",
+        )
+        .expect("plan");
+    assert!(
+        office
+            .store
+            .plan_office_hour(
+                NewOfficeHour {
+                    village: "Oberwiesental".into(),
+                    venue: String::new(),
+                    date: in_two_weeks,
+                    caseworker: "Anna Schäfer".into(),
+                },
+                "12:00",
+                "09:00",
+            )
+            .is_err(),
+        "an office hour that ends before it starts is refused"
+    );
+    office.sync();
+    field.sync();
+    elsewhere.sync();
+
+    let rows = field.store.office_hours().expect("office hours");
+    let row = rows
+        .iter()
+        .find(|r| r.id == planned.id)
+        .expect("the planned office hour on the laptop");
+    assert_eq!(row.status, OfficeHourStatus::Planned);
+    assert_eq!(row.start_time.as_deref(), Some("09:00"));
+    assert_eq!(row.end_time.as_deref(), Some("12:30"));
+    assert!(
+        elsewhere
+            .store
+            .office_hours()
+            .expect("office hours")
+            .iter()
+            .all(|r| r.id != planned.id),
+        "another department's laptop does not get the tour"
+    );
+
+    let case = field.new_case("Krüger", &["wohngeld"]);
+    let (_, booked) = field
+        .store
+        .book_appointment(
+            &case.id,
+            NewAppointment {
+                date: in_two_weeks,
+                time: "10:15".into(),
+                place: String::new(),
+                office_hour_id: Some(planned.id.clone()),
+                purpose: "Mietvertrag vorlegen".into(),
+            },
+        )
+        .expect("a follow-up at the planned office hour");
+    assert!(booked.place.contains("Oberwiesental"), "{booked:?}");
+    let opened = field.store.begin_office_hour(&planned.id).expect("begin");
+    assert_eq!(opened.status, OfficeHourStatus::Open);
+    field.sync();
+    office.sync();
+    let seen = office.store.office_hour(&planned.id).expect("office hour");
+    assert_eq!(seen.status, OfficeHourStatus::Open);
+    let case = office.store.case(&case.id).expect("case");
+    assert_eq!(
+        case.appointments[0].office_hour_id.as_deref(),
+        Some(planned.id.as_str())
+    );
+}

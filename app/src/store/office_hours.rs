@@ -27,6 +27,9 @@ pub struct OfficeHourRow {
     pub caseworker: String,
     pub status: OfficeHourStatus,
     pub visitors: i64,
+    /// "09:00–12:00" for planned office hours.
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
 }
 
 impl OfficeHourRow {
@@ -41,7 +44,53 @@ impl OfficeHourRow {
 }
 
 impl Store {
+    /// Opens an office hour today or on `new.date`, for visits at once.
     pub fn open_office_hour(&mut self, new: NewOfficeHour) -> Result<OfficeHour> {
+        self.create_office_hour(new, OfficeHourStatus::Open, None)
+    }
+
+    /// Plans an office hour of the back office's tour, from `start` to `end`
+    /// (HH:MM); it reaches the caseworkers' laptops by sync, who book
+    /// follow-ups into it and open it on the day (`begin_office_hour`).
+    pub fn plan_office_hour(
+        &mut self,
+        new: NewOfficeHour,
+        start: &str,
+        end: &str,
+    ) -> Result<OfficeHour> {
+        let start = super::appointments::parse_time(start)?;
+        let end = super::appointments::parse_time(end)?;
+        if end <= start {
+            return Err(StoreError::Invalid(format!(
+                "the office hour ends ({end}) before it starts ({start})"
+            )));
+        }
+        if new.date < IsoDate::today() {
+            return Err(StoreError::Invalid(format!(
+                "{} is in the past; plan office hours from today on",
+                new.date
+            )));
+        }
+        self.create_office_hour(new, OfficeHourStatus::Planned, Some((start, end)))
+    }
+
+    /// A planned office hour opens for visits on its day.
+    pub fn begin_office_hour(&mut self, id: &str) -> Result<OfficeHour> {
+        self.update_office_hour(id, "begin office hour", |office_hour| {
+            if office_hour.status == OfficeHourStatus::Closed {
+                return Err(StoreError::Invalid("the office hour is closed".into()));
+            }
+            office_hour.status = OfficeHourStatus::Open;
+            Ok(())
+        })
+    }
+
+    fn create_office_hour(
+        &mut self,
+        new: NewOfficeHour,
+        status: OfficeHourStatus,
+        times: Option<(String, String)>,
+    ) -> Result<OfficeHour> {
         for (value, what) in [
             (&new.village, "the village"),
             (&new.caseworker, "the caseworker"),
@@ -50,22 +99,27 @@ impl Store {
                 return Err(StoreError::Invalid(format!("{what} is missing")));
             }
         }
+        let (start_time, end_time) = times.unzip();
         let office_hour = OfficeHour {
             schema_version: sprechtag_schemas::SCHEMA_VERSION,
             id: new_id(),
             village: new.village.trim().to_string(),
             venue: new.venue.trim().to_string(),
             date: new.date,
-            start_time: None,
-            end_time: None,
+            start_time,
+            end_time,
             caseworker: new.caseworker.trim().to_string(),
             department: self.department()?,
-            status: OfficeHourStatus::Open,
+            status,
             closed_at: None,
             summary: None,
             ratings: Default::default(),
         };
-        let mut doc = document::create(self.device.actor(), &office_hour, "open office hour")?;
+        let message = match status {
+            OfficeHourStatus::Planned => "plan office hour",
+            _ => "open office hour",
+        };
+        let mut doc = document::create(self.device.actor(), &office_hour, message)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -85,7 +139,8 @@ impl Store {
     pub fn office_hours(&self) -> Result<Vec<OfficeHourRow>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT o.id, o.village, o.venue, o.date, o.caseworker, o.status,
-                    (SELECT count(*) FROM cases c WHERE c.office_hour_id = o.id)
+                    (SELECT count(*) FROM cases c WHERE c.office_hour_id = o.id),
+                    o.start_time, o.end_time
              FROM office_hours o ORDER BY o.date DESC, o.rowid DESC",
         )?;
         let rows = statement
@@ -99,6 +154,8 @@ impl Store {
                     caseworker: r.get(4)?,
                     status: status.parse().unwrap_or(OfficeHourStatus::Open),
                     visitors: r.get(6)?,
+                    start_time: r.get(7)?,
+                    end_time: r.get(8)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -250,8 +307,9 @@ pub(super) fn index_office_hour(tx: &Transaction<'_>, office_hour: &OfficeHour) 
         "INSERT INTO office_hours (id, village, venue, date, caseworker, department, status,
                                    ratings, advice_sum, advice_n, clarity_sum, clarity_n,
                                    place_sum, place_n, summary_requests,
-                                   summary_complete_requests)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                                   summary_complete_requests, start_time, end_time)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 ?18)
          ON CONFLICT (id) DO UPDATE SET village = excluded.village, venue = excluded.venue,
             date = excluded.date, caseworker = excluded.caseworker,
             department = excluded.department, status = excluded.status,
@@ -259,7 +317,8 @@ pub(super) fn index_office_hour(tx: &Transaction<'_>, office_hour: &OfficeHour) 
             advice_n = excluded.advice_n, clarity_sum = excluded.clarity_sum,
             clarity_n = excluded.clarity_n, place_sum = excluded.place_sum,
             place_n = excluded.place_n, summary_requests = excluded.summary_requests,
-            summary_complete_requests = excluded.summary_complete_requests",
+            summary_complete_requests = excluded.summary_complete_requests,
+            start_time = excluded.start_time, end_time = excluded.end_time",
     )?
     .execute(params![
         office_hour.id,
@@ -278,6 +337,8 @@ pub(super) fn index_office_hour(tx: &Transaction<'_>, office_hour: &OfficeHour) 
         sums[2].1,
         office_hour.summary.as_ref().map(|s| s.requests),
         office_hour.summary.as_ref().map(|s| s.complete_requests),
+        office_hour.start_time,
+        office_hour.end_time,
     ])?;
     Ok(())
 }

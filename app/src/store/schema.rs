@@ -142,6 +142,9 @@ ALTER TABLE office_hours ADD COLUMN place_n INTEGER NOT NULL DEFAULT 0;
 -- From the summary taken at closing: requests, and those complete then.
 ALTER TABLE office_hours ADD COLUMN summary_requests INTEGER;
 ALTER TABLE office_hours ADD COLUMN summary_complete_requests INTEGER;
+-- Tours planned by the back office: from and to (HH:MM).
+ALTER TABLE office_hours ADD COLUMN start_time TEXT;
+ALTER TABLE office_hours ADD COLUMN end_time TEXT;
 "#,
         ),
     ])

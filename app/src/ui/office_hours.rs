@@ -34,8 +34,28 @@ struct Form {
     venue: String,
     date: String,
     caseworker: String,
+    /// A tour plan of the back office: with times, opened on the day.
+    plan: bool,
+    start: String,
+    end: String,
     error: Option<String>,
     focused: bool,
+}
+
+impl Form {
+    fn new(plan: bool) -> Form {
+        Form {
+            village: String::new(),
+            venue: String::new(),
+            date: IsoDate::today().to_german(),
+            caseworker: String::new(),
+            plan,
+            start: "09:00".into(),
+            end: "12:00".into(),
+            error: None,
+            focused: false,
+        }
+    }
 }
 
 impl OfficeHoursView {
@@ -83,16 +103,14 @@ impl OfficeHoursView {
             .default_size(300.0)
             .show(ui, |ui| {
                 ui.heading(t!("office_hours.title"));
-                if ui.button(t!("office_hours.open_new")).clicked() {
-                    self.form = Some(Form {
-                        village: String::new(),
-                        venue: String::new(),
-                        date: IsoDate::today().to_german(),
-                        caseworker: String::new(),
-                        error: None,
-                        focused: false,
-                    });
-                }
+                ui.horizontal_wrapped(|ui| {
+                    if ui.button(t!("office_hours.open_new")).clicked() {
+                        self.form = Some(Form::new(false));
+                    }
+                    if ui.button(t!("office_hours.plan_new")).clicked() {
+                        self.form = Some(Form::new(true));
+                    }
+                });
                 ui.separator();
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     if rows.is_empty() {
@@ -100,8 +118,12 @@ impl OfficeHoursView {
                     }
                     for row in rows {
                         let selected = self.selected.as_deref() == Some(row.id.as_str());
+                        let times = match (&row.start_time, &row.end_time) {
+                            (Some(start), Some(end)) => format!(", {start}–{end}"),
+                            _ => String::new(),
+                        };
                         let text = format!(
-                            "{} – {} ({})",
+                            "{}{times} – {} ({})",
                             row.label(),
                             office_hour_status_text(row.status),
                             t!("office_hours.visitors_n", n = row.visitors)
@@ -120,6 +142,13 @@ impl OfficeHoursView {
             if let Some(form) = &mut self.form {
                 match form_ui(ui, form) {
                     FormOutcome::Editing => {}
+                    FormOutcome::Submit(new) if form.plan => {
+                        outbox.push(Request::PlanOfficeHour {
+                            new,
+                            start: form.start.clone(),
+                            end: form.end.clone(),
+                        });
+                    }
                     FormOutcome::Submit(new) => outbox.push(Request::OpenOfficeHour(new)),
                     FormOutcome::Cancel => self.form = None,
                 }
@@ -156,6 +185,11 @@ impl OfficeHoursView {
         ui.horizontal(|ui| {
             if ui.button(t!("print.report")).clicked() {
                 action = Action::PrintReport(row.id.clone());
+            }
+            if row.status == OfficeHourStatus::Planned
+                && ui.button(t!("office_hours.begin")).clicked()
+            {
+                outbox.push(Request::BeginOfficeHour(row.id.clone()));
             }
             if row.status == OfficeHourStatus::Open {
                 if ui.button(t!("office_hours.new_visit")).clicked() {
@@ -230,7 +264,11 @@ enum FormOutcome {
 
 fn form_ui(ui: &mut egui::Ui, form: &mut Form) -> FormOutcome {
     let mut outcome = FormOutcome::Editing;
-    ui.heading(t!("office_hours.open_new"));
+    ui.heading(if form.plan {
+        t!("office_hours.plan_new")
+    } else {
+        t!("office_hours.open_new")
+    });
     egui::Grid::new("office_hour_form")
         .num_columns(2)
         .show(ui, |ui| {
@@ -241,10 +279,19 @@ fn form_ui(ui: &mut egui::Ui, form: &mut Form) -> FormOutcome {
             }
             widgets::text_row(ui, &t!("office_hours.venue"), &mut form.venue);
             widgets::text_row(ui, &t!("office_hours.date"), &mut form.date);
+            if form.plan {
+                widgets::text_row(ui, &t!("office_hours.from"), &mut form.start);
+                widgets::text_row(ui, &t!("office_hours.to"), &mut form.end);
+            }
             widgets::text_row(ui, &t!("office_hours.caseworker"), &mut form.caseworker);
         });
     ui.horizontal(|ui| {
-        if ui.button(t!("office_hours.open_button")).clicked() {
+        let submit = if form.plan {
+            t!("office_hours.plan_button")
+        } else {
+            t!("office_hours.open_button")
+        };
+        if ui.button(submit).clicked() {
             match form.date.parse::<IsoDate>() {
                 _ if form.village.trim().is_empty() => {
                     form.error = Some(t!("office_hours.village_missing").into_owned());

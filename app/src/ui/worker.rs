@@ -22,6 +22,13 @@ pub enum Request {
     },
     OfficeHours,
     OpenOfficeHour(NewOfficeHour),
+    /// A tour plan: from `start` to `end` (HH:MM).
+    PlanOfficeHour {
+        new: NewOfficeHour,
+        start: String,
+        end: String,
+    },
+    BeginOfficeHour(String),
     CloseOfficeHour(String),
     Summary(String),
     Cases {
@@ -184,6 +191,12 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
         Request::OfficeHours => store.office_hours().map_or_else(failed, Reply::OfficeHours),
         Request::OpenOfficeHour(new) => store
             .open_office_hour(new)
+            .map_or_else(failed, Reply::OfficeHourOpened),
+        Request::PlanOfficeHour { new, start, end } => store
+            .plan_office_hour(new, &start, &end)
+            .map_or_else(failed, Reply::OfficeHourOpened),
+        Request::BeginOfficeHour(id) => store
+            .begin_office_hour(&id)
             .map_or_else(failed, Reply::OfficeHourOpened),
         Request::CloseOfficeHour(id) => store
             .close_office_hour(&id)
