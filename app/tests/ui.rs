@@ -336,6 +336,14 @@ fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() 
     });
     wait_for(&mut harness, "the review to be stored", saved);
 
+    // The history says what changed.
+    focus(&mut harness, Role::Button, "Verlauf anzeigen");
+    press(&mut harness, Key::Enter);
+    wait_for(&mut harness, "the history", |h| {
+        h.query_by_label_contains("requests.0.forwarding").is_some()
+            && h.query_by_label_contains("review, comments").is_some()
+    });
+
     // The overdue list holds Herr Lorenz's case, not the one just forwarded.
     harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
     harness.run_steps(3);

@@ -108,6 +108,10 @@ impl CaseEditor {
         }
     }
 
+    pub fn show_history(&mut self, entries: Vec<crate::store::HistoryEntry>) {
+        self.review.history = Some(entries);
+    }
+
     pub fn on_created(
         &mut self,
         created: &Case,
@@ -255,6 +259,8 @@ impl CaseEditor {
                 self.appointments_ui(ui, catalog, upcoming);
                 ui.add_space(8.0);
                 self.review.review_ui(ui, &mut self.case);
+                ui.add_space(8.0);
+                self.review.history_ui(ui, &self.case.id, outbox);
                 ui.add_space(8.0);
                 ui.strong(t!("editor.notes"));
                 let label = ui.label(t!("editor.notes_label"));

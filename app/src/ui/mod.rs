@@ -372,6 +372,13 @@ impl Session {
                 self.summaries.insert(id, summary);
             }
             Reply::Statistics(statistics) => self.statistics.statistics = Some(statistics),
+            Reply::History { case_id, entries } => {
+                if let Some(editor) = &mut self.editor
+                    && editor.case.id == case_id
+                {
+                    editor.show_history(entries);
+                }
+            }
             Reply::Exported(path) => {
                 self.info = Some(t!("stats.saved", path = path.display().to_string()).into_owned());
             }

@@ -13,6 +13,8 @@ use sprechtag_schemas::{
 };
 
 use super::widgets;
+use super::worker::Request;
+use crate::store::HistoryEntry;
 
 /// The forwarding form of one request.
 #[derive(Default)]
@@ -26,6 +28,8 @@ struct ForwardForm {
 pub struct ReviewPanel {
     forms: HashMap<String, ForwardForm>,
     comment: String,
+    /// The change history, once asked for.
+    pub history: Option<Vec<HistoryEntry>>,
 }
 
 impl ReviewPanel {
@@ -135,6 +139,44 @@ impl ReviewPanel {
                 ui.label(&comment.text);
             });
         }
+    }
+
+    /// Who changed what and when, from the case's automerge history.
+    pub fn history_ui(&mut self, ui: &mut egui::Ui, case_id: &str, outbox: &mut Vec<Request>) {
+        ui.horizontal(|ui| {
+            ui.strong(t!("history.heading"));
+            let label = if self.history.is_some() {
+                t!("history.refresh")
+            } else {
+                t!("history.show")
+            };
+            if !case_id.is_empty() && ui.button(label).clicked() {
+                outbox.push(Request::History(case_id.to_string()));
+            }
+        });
+        let Some(entries) = &self.history else { return };
+        egui::Grid::new("history").striped(true).show(ui, |ui| {
+            ui.strong(t!("history.when"));
+            ui.strong(t!("history.who"));
+            ui.strong(t!("history.what"));
+            ui.end_row();
+            for entry in entries.iter().rev() {
+                ui.label(
+                    entry
+                        .time
+                        .get(..16)
+                        .unwrap_or(&entry.time)
+                        .replace('T', " "),
+                );
+                ui.label(if entry.by.is_empty() {
+                    entry.actor.get(..8).unwrap_or(&entry.actor)
+                } else {
+                    &entry.by
+                });
+                ui.label(format!("{}: {}", entry.message, entry.changed.join(", ")));
+                ui.end_row();
+            }
+        });
     }
 
     fn take_comment(&mut self, case: &mut Case, at: String) {

@@ -10,6 +10,7 @@ use automerge::ChangeHash;
 use sprechtag_schemas::{Case, Catalog, IsoDate, OfficeHour, OfficeHourSummary, Rating};
 
 use crate::print::{self, PrintKind};
+use crate::store::HistoryEntry;
 use crate::store::appointments::AppointmentRow;
 use crate::store::statistics::Statistics;
 
@@ -53,6 +54,8 @@ pub enum Request {
     },
     AppointmentsOn(IsoDate),
     Statistics,
+    /// The change history of a case.
+    History(String),
     /// Write the committee's CSV into the data dir's exports/ folder.
     ExportStatistics,
     Rate {
@@ -64,6 +67,10 @@ pub enum Request {
 #[derive(Debug)]
 pub enum Reply {
     Statistics(Statistics),
+    History {
+        case_id: String,
+        entries: Vec<HistoryEntry>,
+    },
     Exported(PathBuf),
     Rated,
     Unlocked {
@@ -230,6 +237,9 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
             .appointments_on(date)
             .map_or_else(failed, |rows| Reply::Appointments { date, rows }),
         Request::Statistics => store.statistics().map_or_else(failed, Reply::Statistics),
+        Request::History(case_id) => store
+            .case_history(&case_id)
+            .map_or_else(failed, |entries| Reply::History { case_id, entries }),
         Request::ExportStatistics => export_statistics(store),
         Request::Rate {
             office_hour_id,
