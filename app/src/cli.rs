@@ -13,7 +13,7 @@ use sprechtag_schemas::{Case, Catalog, DocumentState, IsoDate, Rating, ReviewSta
 
 use crate::print::{self, PrintKind};
 use crate::store::appointments::NewAppointment;
-use crate::store::{CaseFilter, NewOfficeHour, Store, StoreError};
+use crate::store::{CaseFilter, CaseSort, NewOfficeHour, Store, StoreError};
 
 /// Environment variable that holds the passphrase for scripts and tests.
 pub const PASSPHRASE_ENV: &str = "SPRECHTAG_PASSPHRASE";
@@ -179,6 +179,9 @@ pub enum CaseCommand {
         /// Only cases with a forwarded request past its deadline.
         #[arg(long)]
         overdue: bool,
+        /// recent (default), number, name or due.
+        #[arg(long, default_value = "recent")]
+        sort: String,
         #[arg(long, default_value_t = 100)]
         limit: usize,
         #[arg(long, default_value_t = 0)]
@@ -479,10 +482,19 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
             village,
             caseworker,
             overdue,
+            sort,
             limit,
             offset,
         } => {
+            let sort = match sort.as_str() {
+                "recent" => CaseSort::Recent,
+                "number" => CaseSort::Number,
+                "name" => CaseSort::Name,
+                "due" => CaseSort::Due,
+                other => bail!("unknown order {other:?}; use recent, number, name or due"),
+            };
             let filter = CaseFilter {
+                sort,
                 search: search.unwrap_or_default(),
                 status: status.map(|s| s.parse()).transpose()?,
                 office_hour_id: office_hour,

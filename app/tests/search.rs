@@ -146,3 +146,49 @@ fn a_broad_search_stops_counting_but_pages_on() {
         .expect("search");
     assert_eq!((narrow.total, narrow.total_exact), (1, true));
 }
+
+#[test]
+fn the_queue_sorts_by_name_number_and_deadline_as_well() {
+    use sprechtag::store::CaseSort;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = Store::create(dir.path(), PASSPHRASE, catalog()).expect("store");
+    let wohngeld = store
+        .catalog()
+        .service("wohngeld")
+        .expect("service")
+        .clone();
+    let mut drafts = Vec::new();
+    for surname in ["Zander", "albers", "Meier"] {
+        let mut case = draft(surname, "Eva", "");
+        case.requests
+            .push(sprechtag_schemas::Request::for_service(&wohngeld));
+        drafts.push(case);
+    }
+    let created = store.create_cases(drafts).expect("cases");
+    for (case, due) in [(&created[0], "2099-03-01"), (&created[2], "2099-01-01")] {
+        store
+            .forward_request(
+                &case.id,
+                &case.requests[0].id,
+                "sozialamt",
+                due.parse().ok(),
+            )
+            .expect("forward");
+    }
+    let order = |sort: CaseSort| -> Vec<String> {
+        store
+            .list_cases(&CaseFilter {
+                sort,
+                ..CaseFilter::default()
+            })
+            .expect("list")
+            .rows
+            .into_iter()
+            .map(|r| r.surname)
+            .collect()
+    };
+    assert_eq!(order(CaseSort::Name), ["albers", "Meier", "Zander"]);
+    assert_eq!(order(CaseSort::Number), ["Zander", "albers", "Meier"]);
+    assert_eq!(order(CaseSort::Due), ["Meier", "Zander", "albers"]);
+    assert_eq!(order(CaseSort::Recent), ["Meier", "Zander", "albers"]);
+}

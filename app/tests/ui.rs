@@ -298,7 +298,7 @@ fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() 
     let dir = tempfile::tempdir().expect("tempdir");
     let (krueger, lorenz) = store_for_review(dir.path());
     let mut harness = {
-        let app = SprechtagApp::new(dir.path().to_path_buf(), Some(krueger.clone()));
+        let app = SprechtagApp::new(dir.path().to_path_buf(), None);
         let mut harness = Harness::builder()
             .with_size(egui::vec2(1280.0, 1400.0))
             .build_ui_state(|ui, app: &mut SprechtagApp| app.ui_root(ui), app);
@@ -306,6 +306,22 @@ fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() 
         harness
     };
     type_text(&mut harness, PASSPHRASE);
+    press(&mut harness, Key::Enter);
+    wait_for(&mut harness, "the unlocked app", |h| {
+        h.query_by_role_and_label(Role::Button, "Sprechtag eröffnen")
+            .is_some()
+    });
+
+    // The review queue: search, then open the case from the list.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
+    harness.run_steps(3);
+    type_text(&mut harness, "krüger");
+    let entry = format!("{krueger} · Krüger, Erika");
+    wait_for(&mut harness, "the case in the queue", |h| {
+        h.query_by_role_and_label(Role::Button, &entry).is_some()
+            && h.query_by_label_contains("Lorenz, Erika").is_none()
+    });
+    focus(&mut harness, Role::Button, &entry);
     press(&mut harness, Key::Enter);
     wait_for(&mut harness, "Frau Krüger's case", |h| {
         h.query_by_role_and_label(Role::Button, "Wohngeld beantragen weiterleiten")
@@ -347,6 +363,10 @@ fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() 
     // The overdue list holds Herr Lorenz's case, not the one just forwarded.
     harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
     harness.run_steps(3);
+    // Empty the search box (focused by Ctrl+F), then only the overdue.
+    for _ in 0.."krüger".chars().count() {
+        press(&mut harness, Key::Backspace);
+    }
     focus(&mut harness, Role::CheckBox, "Nur überfällige");
     press(&mut harness, Key::Space);
     wait_for(&mut harness, "the overdue list", |h| {

@@ -26,8 +26,22 @@ pub struct CaseFilter {
     /// Only cases with a forwarded request still open after its deadline,
     /// as of this day.
     pub overdue_on: Option<IsoDate>,
+    pub sort: CaseSort,
     pub offset: usize,
     pub limit: usize,
+}
+
+/// The order of the case list. Only `Recent` stops a broad text search
+/// after one page; the others sort every match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CaseSort {
+    /// Most recently changed (or received by sync) first.
+    #[default]
+    Recent,
+    Number,
+    Name,
+    /// Earliest open deadline first; cases without one last.
+    Due,
 }
 
 /// One line of the case list, read from the index alone.
@@ -331,8 +345,12 @@ impl Store {
         let (from, order) = if searching {
             args.push(fts_terms.join(" AND "));
             conditions.push(format!("cases_fts MATCH ?{}", args.len()));
+            // CROSS JOIN keeps the full-text index as the outer loop: with
+            // another filter (a village) the planner otherwise walked that
+            // filter's index and ran the whole text query once per row
+            // (0.5 s at 10,000 cases).
             (
-                "cases_fts JOIN cases c ON c.seq = cases_fts.rowid",
+                "cases_fts CROSS JOIN cases c ON c.seq = cases_fts.rowid",
                 "cases_fts.rowid DESC",
             )
         } else {
@@ -390,6 +408,14 @@ impl Store {
                 |r| r.get(0),
             )?;
             (usize::try_from(counted).unwrap_or(0), true)
+        };
+        let order = match filter.sort {
+            CaseSort::Recent => order.to_string(),
+            CaseSort::Number => "c.number, c.seq DESC".to_string(),
+            CaseSort::Name => {
+                "c.surname COLLATE NOCASE, c.given_names COLLATE NOCASE, c.seq DESC".to_string()
+            }
+            CaseSort::Due => "c.next_due IS NULL, c.next_due, c.seq DESC".to_string(),
         };
         let sql = format!(
             "SELECT c.id, c.number, c.status, c.surname, c.given_names, c.village, c.services,

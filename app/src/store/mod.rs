@@ -26,7 +26,7 @@ use sprechtag_schemas::Catalog;
 use sprechtag_schemas::document::DocumentError;
 
 pub use backoffice::HistoryEntry;
-pub use cases::{COUNT_LIMIT, CaseFilter, CasePage, CaseRow, validate as validate_case};
+pub use cases::{COUNT_LIMIT, CaseFilter, CasePage, CaseRow, CaseSort, validate as validate_case};
 pub use key::MIN_PASSPHRASE_CHARS;
 pub use office_hours::{NewOfficeHour, OfficeHourRow};
 pub use sync_state::{Applied, Enrolment, UploadBatch};

@@ -8,7 +8,7 @@ use sprechtag_schemas::{CaseStatus, Catalog, IsoDate};
 
 use super::widgets;
 use super::worker::Request;
-use crate::store::{CaseFilter, CasePage};
+use crate::store::{CaseFilter, CasePage, CaseSort};
 
 const PAGE: usize = 50;
 
@@ -24,7 +24,10 @@ pub struct CaseListView {
     status: Option<CaseStatus>,
     office_hour_id: Option<String>,
     service_id: Option<String>,
+    village: Option<String>,
+    caseworker: Option<String>,
     overdue: bool,
+    sort: CaseSort,
     shown: usize,
     page: CasePage,
     generation: u64,
@@ -42,7 +45,9 @@ impl CaseListView {
                 offset: 0,
                 limit: self.shown.max(PAGE),
                 overdue_on: self.overdue.then(IsoDate::today),
-                ..CaseFilter::default()
+                village: self.village.clone(),
+                caseworker: self.caseworker.clone(),
+                sort: self.sort,
             },
             generation: self.generation,
         });
@@ -60,6 +65,8 @@ impl CaseListView {
         ui: &mut egui::Ui,
         catalog: &Catalog,
         office_hours: &[(String, String)],
+        villages: &[String],
+        caseworkers: &[String],
         focus_search: bool,
         outbox: &mut Vec<Request>,
     ) -> Option<String> {
@@ -127,9 +134,28 @@ impl CaseListView {
                         .changed();
                 }
             });
+            changed |= choice_row(ui, &t!("cases.village"), &mut self.village, villages);
+            changed |= choice_row(
+                ui,
+                &t!("cases.caseworker"),
+                &mut self.caseworker,
+                caseworkers,
+            );
             changed |= ui
                 .checkbox(&mut self.overdue, t!("cases.overdue"))
                 .changed();
+            widgets::combo_row(ui, &t!("cases.sort"), sort_text(self.sort), |ui| {
+                for sort in [
+                    CaseSort::Recent,
+                    CaseSort::Number,
+                    CaseSort::Name,
+                    CaseSort::Due,
+                ] {
+                    changed |= ui
+                        .selectable_value(&mut self.sort, sort, sort_text(sort))
+                        .changed();
+                }
+            });
         });
         if changed {
             self.shown = PAGE;
@@ -200,6 +226,38 @@ impl CaseListView {
         });
         open
     }
+}
+
+/// A drop-down of `choices` with "all" first.
+fn choice_row(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut Option<String>,
+    choices: &[String],
+) -> bool {
+    let mut changed = false;
+    let now = value
+        .clone()
+        .unwrap_or_else(|| t!("cases.all").into_owned());
+    widgets::combo_row(ui, label, now, |ui| {
+        changed |= ui.selectable_value(value, None, t!("cases.all")).changed();
+        for choice in choices {
+            changed |= ui
+                .selectable_value(value, Some(choice.clone()), choice)
+                .changed();
+        }
+    });
+    changed
+}
+
+fn sort_text(sort: CaseSort) -> String {
+    match sort {
+        CaseSort::Recent => t!("cases.sort_recent"),
+        CaseSort::Number => t!("cases.sort_number"),
+        CaseSort::Name => t!("cases.sort_name"),
+        CaseSort::Due => t!("cases.sort_due"),
+    }
+    .into_owned()
 }
 
 pub fn status_text(status: CaseStatus) -> String {

@@ -617,11 +617,28 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                     .iter()
                     .map(|row| (row.id.clone(), row.label()))
                     .collect();
-                if let Some(id) =
-                    session
-                        .cases
-                        .ui(ui, &session.catalog, &labels, focus, &mut session.outbox)
-                {
+                let distinct = |field: fn(&OfficeHourRow) -> &String| {
+                    let mut values: Vec<String> = session
+                        .office_hour_rows
+                        .iter()
+                        .map(field)
+                        .cloned()
+                        .collect();
+                    values.sort();
+                    values.dedup();
+                    values
+                };
+                let villages = distinct(|row| &row.village);
+                let caseworkers = distinct(|row| &row.caseworker);
+                if let Some(id) = session.cases.ui(
+                    ui,
+                    &session.catalog,
+                    &labels,
+                    &villages,
+                    &caseworkers,
+                    focus,
+                    &mut session.outbox,
+                ) {
                     session.outbox.push(Request::LoadCase(id));
                 }
             }
