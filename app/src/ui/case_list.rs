@@ -18,6 +18,14 @@ pub fn next_generation() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// What the filters offer besides the catalogue's services.
+pub struct FilterChoices<'a> {
+    /// Office hours as (id, label).
+    pub office_hours: &'a [(String, String)],
+    pub villages: &'a [String],
+    pub caseworkers: &'a [String],
+}
+
 #[derive(Default)]
 pub struct CaseListView {
     search: String,
@@ -64,9 +72,7 @@ impl CaseListView {
         &mut self,
         ui: &mut egui::Ui,
         catalog: &Catalog,
-        office_hours: &[(String, String)],
-        villages: &[String],
-        caseworkers: &[String],
+        choices: &FilterChoices<'_>,
         focus_search: bool,
         outbox: &mut Vec<Request>,
     ) -> Option<String> {
@@ -103,13 +109,13 @@ impl CaseListView {
             let office_hour_now = self
                 .office_hour_id
                 .as_deref()
-                .and_then(|id| office_hours.iter().find(|(i, _)| i == id))
+                .and_then(|id| choices.office_hours.iter().find(|(i, _)| i == id))
                 .map_or_else(|| t!("cases.all").into_owned(), |(_, label)| label.clone());
             widgets::combo_row(ui, &t!("cases.office_hour"), office_hour_now, |ui| {
                 changed |= ui
                     .selectable_value(&mut self.office_hour_id, None, t!("cases.all"))
                     .changed();
-                for (id, label) in office_hours {
+                for (id, label) in choices.office_hours {
                     changed |= ui
                         .selectable_value(&mut self.office_hour_id, Some(id.clone()), label)
                         .changed();

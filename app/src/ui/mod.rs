@@ -630,15 +630,16 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                 };
                 let villages = distinct(|row| &row.village);
                 let caseworkers = distinct(|row| &row.caseworker);
-                if let Some(id) = session.cases.ui(
-                    ui,
-                    &session.catalog,
-                    &labels,
-                    &villages,
-                    &caseworkers,
-                    focus,
-                    &mut session.outbox,
-                ) {
+                let choices = case_list::FilterChoices {
+                    office_hours: &labels,
+                    villages: &villages,
+                    caseworkers: &caseworkers,
+                };
+                if let Some(id) =
+                    session
+                        .cases
+                        .ui(ui, &session.catalog, &choices, focus, &mut session.outbox)
+                {
                     session.outbox.push(Request::LoadCase(id));
                 }
             }
