@@ -140,12 +140,17 @@ impl CaseListView {
                         .changed();
                 }
             });
-            changed |= choice_row(ui, &t!("cases.village"), &mut self.village, villages);
+            changed |= choice_row(
+                ui,
+                &t!("cases.village"),
+                &mut self.village,
+                choices.villages,
+            );
             changed |= choice_row(
                 ui,
                 &t!("cases.caseworker"),
                 &mut self.caseworker,
-                caseworkers,
+                choices.caseworkers,
             );
             changed |= ui
                 .checkbox(&mut self.overdue, t!("cases.overdue"))
