@@ -356,8 +356,10 @@ fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() 
     focus(&mut harness, Role::Button, "Verlauf anzeigen");
     press(&mut harness, Key::Enter);
     wait_for(&mut harness, "the history", |h| {
-        h.query_by_label_contains("requests.0.forwarding").is_some()
-            && h.query_by_label_contains("review, comments").is_some()
+        h.query_by_label_contains("Anliegen › Weiterleitung")
+            .is_some()
+            && h.query_by_label_contains("Prüfung, Kommentare").is_some()
+            && h.query_by_label("Fall angelegt").is_some()
     });
 
     // The overdue list holds Herr Lorenz's case, not the one just forwarded.

@@ -173,7 +173,7 @@ impl ReviewPanel {
                 } else {
                     &entry.by
                 });
-                ui.label(format!("{}: {}", entry.message, entry.changed.join(", ")));
+                ui.label(describe(entry));
                 ui.end_row();
             }
         });
@@ -281,6 +281,43 @@ fn forwarded_ui(
         ui.add(egui::TextEdit::singleline(&mut forwarding.answer).desired_width(f32::INFINITY))
             .labelled_by(label.id);
     });
+}
+
+/// A change in words: "Fall angelegt", or the fields it touched in German
+/// ("Anliegen › Weiterleitung › Frist").
+fn describe(entry: &HistoryEntry) -> String {
+    if entry.message == "new case" {
+        return t!("history.created").into_owned();
+    }
+    let mut fields: Vec<String> = entry
+        .changed
+        .iter()
+        .filter(|path| !path.starts_with("editors"))
+        .map(|path| {
+            path.split('.')
+                .filter(|segment| segment.parse::<usize>().is_err())
+                .map(field_label)
+                .collect::<Vec<_>>()
+                .join(" › ")
+        })
+        .collect();
+    fields.dedup();
+    if fields.is_empty() {
+        t!("history.no_fields").into_owned()
+    } else {
+        fields.join(", ")
+    }
+}
+
+fn field_label(name: &str) -> String {
+    let key = format!("field.{name}");
+    let label = t!(&key).into_owned();
+    // rust-i18n returns the key itself for names it does not know.
+    if label == key || label.ends_with(&key) {
+        name.to_string()
+    } else {
+        label
+    }
 }
 
 /// The status a case takes when one of its requests was forwarded.
