@@ -469,3 +469,64 @@ fn a_citizen_rates_the_office_hour_with_big_buttons_and_the_statistics_show_it()
             .is_some()
     );
 }
+
+#[test]
+fn a_caseworker_device_sees_forwardings_and_comments_but_no_verdict_or_forward_buttons() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (krueger, _) = store_for_review(dir.path());
+    {
+        let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
+        let mut store = Store::open(dir.path(), PASSPHRASE, catalog).expect("open");
+        store
+            .enrol(
+                &sprechtag::store::Enrolment {
+                    // Nothing listens here: the sync worker reports offline.
+                    server_url: "http://127.0.0.1:9".into(),
+                    token: "t".into(),
+                    device_id: "d".into(),
+                    user: "Anna Schäfer".into(),
+                    role: "caseworker".into(),
+                    department: "buergeramt".into(),
+                },
+                "ANS",
+            )
+            .expect("enrolled as a caseworker");
+    }
+    let mut harness = harness(dir.path());
+    type_text(&mut harness, PASSPHRASE);
+    press(&mut harness, Key::Enter);
+    wait_for(&mut harness, "the unlocked app", |h| {
+        h.query_by_role_and_label(Role::Button, "Sprechtag eröffnen")
+            .is_some()
+    });
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
+    harness.run_steps(3);
+    type_text(&mut harness, "krüger");
+    let entry = format!("{krueger} · Krüger, Erika");
+    wait_for(&mut harness, "the case in the list", |h| {
+        h.query_by_role_and_label(Role::Button, &entry).is_some()
+    });
+    focus(&mut harness, Role::Button, &entry);
+    press(&mut harness, Key::Enter);
+    wait_for(
+        &mut harness,
+        "the editor with a caseworker's controls",
+        |h| {
+            h.query_by_role_and_label(Role::Button, "Kommentar hinzufügen")
+                .is_some()
+                && h.query_by_role_and_label(Role::Button, "Rückfrage stellen")
+                    .is_none()
+                && h.query_by_role_and_label(Role::Button, "Wohngeld beantragen weiterleiten")
+                    .is_none()
+        },
+    );
+    // The thread stays open to the caseworker.
+    focus(&mut harness, Role::MultilineTextInput, "Kommentar");
+    type_text(&mut harness, "Mietvertrag liegt vor.");
+    focus(&mut harness, Role::Button, "Kommentar hinzufügen");
+    press(&mut harness, Key::Enter);
+    wait_for(&mut harness, "the comment", |h| {
+        h.query_by_label("Mietvertrag liegt vor.").is_some()
+    });
+    wait_for(&mut harness, "the comment to be stored", saved);
+}

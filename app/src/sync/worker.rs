@@ -38,6 +38,8 @@ pub struct SyncStatus {
     pub last_success: Option<String>,
     pub last_error: Option<SyncProblem>,
     pub server: Option<String>,
+    /// The role the device is enrolled with (caseworker, backoffice, admin).
+    pub role: Option<String>,
 }
 
 /// Why the last attempt failed, for a message in plain words.
@@ -151,12 +153,14 @@ fn run(
             }));
         }
         let mut report = |state, last_error: &Option<SyncProblem>, store: &Store| {
+            let enrolment = store.enrolment().ok().flatten();
             let now = SyncStatus {
                 state,
                 pending: store.pending_count().unwrap_or(0),
                 last_success: store.last_sync_success().ok().flatten(),
                 last_error: last_error.clone(),
-                server: store.enrolment().ok().flatten().map(|e| e.server_url),
+                server: enrolment.as_ref().map(|e| e.server_url.clone()),
+                role: enrolment.as_ref().map(|e| e.role.clone()),
             };
             // Only news wakes the UI: an idle app must not repaint.
             if last_sent.as_ref() != Some(&now) {

@@ -209,6 +209,7 @@ impl CaseEditor {
         catalog: &Catalog,
         office_hour: Option<&str>,
         upcoming: &[OfficeHourRow],
+        can_review: bool,
         outbox: &mut Vec<Request>,
     ) -> EditorAction {
         let mut action = EditorAction::None;
@@ -254,11 +255,11 @@ impl CaseEditor {
                 ui.add_space(8.0);
                 self.citizen_ui(ui);
                 ui.add_space(8.0);
-                self.requests_ui(ui, catalog);
+                self.requests_ui(ui, catalog, can_review);
                 ui.add_space(8.0);
                 self.appointments_ui(ui, catalog, upcoming);
                 ui.add_space(8.0);
-                self.review.review_ui(ui, &mut self.case);
+                self.review.review_ui(ui, &mut self.case, can_review);
                 ui.add_space(8.0);
                 self.review.history_ui(ui, &self.case.id, outbox);
                 ui.add_space(8.0);
@@ -478,7 +479,7 @@ impl CaseEditor {
         });
     }
 
-    fn requests_ui(&mut self, ui: &mut egui::Ui, catalog: &Catalog) {
+    fn requests_ui(&mut self, ui: &mut egui::Ui, catalog: &Catalog, can_review: bool) {
         ui.strong(t!("editor.requests"));
         let mut remove = None;
         let mut forwarded = false;
@@ -546,7 +547,7 @@ impl CaseEditor {
                             ui.end_row();
                         }
                     });
-                forwarded |= self.review.forwarding_ui(ui, request, catalog);
+                forwarded |= self.review.forwarding_ui(ui, request, catalog, can_review);
             });
         }
         if forwarded {

@@ -566,11 +566,17 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                 })
                 .cloned()
                 .collect();
+            // Forwarding and verdicts are the back office's; a caseworker
+            // device sees them and answers in the comment thread. A device
+            // not enrolled anywhere is its own back office.
+            let role = session.sync_status.as_ref().and_then(|s| s.role.as_deref());
+            let can_review = !matches!(role, Some("caseworker"));
             let action = editor.ui(
                 ui,
                 &session.catalog,
                 office_hour.as_deref(),
                 &upcoming,
+                can_review,
                 &mut session.outbox,
             );
             match action {

@@ -40,6 +40,7 @@ impl ReviewPanel {
         ui: &mut egui::Ui,
         request: &mut CaseRequest,
         catalog: &Catalog,
+        can_review: bool,
     ) -> bool {
         let today = IsoDate::today();
         match &mut request.forwarding {
@@ -47,6 +48,7 @@ impl ReviewPanel {
                 forwarded_ui(ui, forwarding, catalog, today, &request.service_name);
                 false
             }
+            None if !can_review => false,
             None => {
                 let service = catalog.service(&request.service_id);
                 let form = self
@@ -71,7 +73,7 @@ impl ReviewPanel {
     }
 
     /// Review verdict and comment thread, below the requests.
-    pub fn review_ui(&mut self, ui: &mut egui::Ui, case: &mut Case) {
+    pub fn review_ui(&mut self, ui: &mut egui::Ui, case: &mut Case, can_review: bool) {
         ui.strong(t!("review.heading"));
         ui.horizontal_wrapped(|ui| match &case.review {
             Some(review) => {
@@ -99,11 +101,16 @@ impl ReviewPanel {
             .labelled_by(label.id);
         let _ = field;
         ui.horizontal_wrapped(|ui| {
-            for state in [
-                ReviewState::Approved,
-                ReviewState::NeedsClarification,
-                ReviewState::Rejected,
-            ] {
+            let verdicts: &[ReviewState] = if can_review {
+                &[
+                    ReviewState::Approved,
+                    ReviewState::NeedsClarification,
+                    ReviewState::Rejected,
+                ]
+            } else {
+                &[]
+            };
+            for &state in verdicts {
                 if ui.button(review_action_text(state)).clicked() {
                     let at = now();
                     case.review = Some(Review {
