@@ -194,7 +194,6 @@ async fn sync_handler(
     let storage = state.storage.clone();
     let cache = state.cache.clone();
     let response = tokio::task::spawn_blocking(move || {
-        storage.touch_device(&device.id)?;
         sync::handle(storage.as_ref(), &cache, &device, request)
             .map_err(|e| ApiError::Internal(e.to_string()))
     })

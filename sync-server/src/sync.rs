@@ -77,6 +77,7 @@ pub fn handle(
 ) -> Result<SyncResponse, SyncError> {
     let budget = request.response_budget();
     let mut tx = storage.begin()?;
+    tx.touch_device(&device.id)?;
     tx.acknowledge(&device.id, request.cursor)?;
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();

@@ -113,7 +113,6 @@ pub trait Storage: Send + Sync + 'static {
     fn devices(&self) -> Result<Vec<Device>>;
     /// Marks the device revoked; false if there is no such device.
     fn revoke_device(&self, id: &str) -> Result<bool>;
-    fn touch_device(&self, id: &str) -> Result<()>;
     /// A write transaction; one at a time, durable on commit.
     fn begin(&self) -> Result<Box<dyn SyncTransaction + '_>>;
 }
@@ -137,6 +136,9 @@ pub trait SyncTransaction {
     fn set_device_heads(&mut self, device: &str, doc: &str, heads: &[u8]) -> Result<()>;
     /// Heads sent in a response, known to the device once it acknowledges `seq`.
     fn add_pending(&mut self, device: &str, doc: &str, heads: &[u8], seq: u64) -> Result<()>;
+    /// Records that the device was seen now (in the sync's own transaction:
+    /// a separate write would cost every request a second fsync).
+    fn touch_device(&mut self, device: &str) -> Result<()>;
     /// The device received everything up to `cursor`: pending sends at or
     /// below it become known heads, the rest never arrived and are dropped.
     fn acknowledge(&mut self, device: &str, cursor: u64) -> Result<()>;

@@ -250,13 +250,6 @@ impl Storage for SqliteStorage {
         Ok(changed == 1)
     }
 
-    fn touch_device(&self, id: &str) -> Result<()> {
-        self.writer()
-            .prepare_cached("UPDATE devices SET last_seen = ?2 WHERE id = ?1")?
-            .execute(params![id, now()])?;
-        Ok(())
-    }
-
     fn begin(&self) -> Result<Box<dyn SyncTransaction + '_>> {
         let conn = self.writer();
         conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -385,6 +378,13 @@ impl SyncTransaction for SqliteTransaction<'_> {
                  ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads, seq = excluded.seq",
             )?
             .execute(params![device, doc, heads, seq])?;
+        Ok(())
+    }
+
+    fn touch_device(&mut self, device: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE devices SET last_seen = ?2 WHERE id = ?1")?
+            .execute(params![device, now()])?;
         Ok(())
     }
 
