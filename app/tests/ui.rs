@@ -90,6 +90,28 @@ fn unlock_first_start(harness: &mut Harness<'_, SprechtagApp>) {
     });
 }
 
+/// Unlocks a store made before the app started.
+fn unlock(harness: &mut Harness<'_, SprechtagApp>) {
+    type_text(harness, PASSPHRASE);
+    press(harness, Key::Enter);
+    wait_for(harness, "the unlocked app", |h| {
+        h.query_by_role_and_label(Role::Button, "Sprechtag eröffnen")
+            .is_some()
+    });
+}
+
+/// Ctrl+F, types `search`, and opens the list entry `entry` with Enter.
+fn open_from_list(harness: &mut Harness<'_, SprechtagApp>, search: &str, entry: &str) {
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
+    harness.run_steps(3);
+    type_text(harness, search);
+    wait_for(harness, "the case in the list", |h| {
+        h.query_by_role_and_label(Role::Button, entry).is_some()
+    });
+    focus(harness, Role::Button, entry);
+    press(harness, Key::Enter);
+}
+
 #[test]
 fn a_visit_with_two_requests_is_recorded_checked_and_found_by_keyboard_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -297,32 +319,15 @@ fn store_for_review(dir: &Path) -> (String, String) {
 fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (krueger, lorenz) = store_for_review(dir.path());
-    let mut harness = {
-        let app = SprechtagApp::new(dir.path().to_path_buf(), None);
-        let mut harness = Harness::builder()
-            .with_size(egui::vec2(1280.0, 1400.0))
-            .build_ui_state(|ui, app: &mut SprechtagApp| app.ui_root(ui), app);
-        harness.run_steps(2);
-        harness
-    };
-    type_text(&mut harness, PASSPHRASE);
-    press(&mut harness, Key::Enter);
-    wait_for(&mut harness, "the unlocked app", |h| {
-        h.query_by_role_and_label(Role::Button, "Sprechtag eröffnen")
-            .is_some()
-    });
+    let mut harness = harness(dir.path());
+    unlock(&mut harness);
 
     // The review queue: search, then open the case from the list.
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
-    harness.run_steps(3);
-    type_text(&mut harness, "krüger");
-    let entry = format!("{krueger} · Krüger, Erika");
-    wait_for(&mut harness, "the case in the queue", |h| {
-        h.query_by_role_and_label(Role::Button, &entry).is_some()
-            && h.query_by_label_contains("Lorenz, Erika").is_none()
-    });
-    focus(&mut harness, Role::Button, &entry);
-    press(&mut harness, Key::Enter);
+    open_from_list(
+        &mut harness,
+        "krüger",
+        &format!("{krueger} · Krüger, Erika"),
+    );
     wait_for(&mut harness, "Frau Krüger's case", |h| {
         h.query_by_role_and_label(Role::Button, "Wohngeld beantragen weiterleiten")
             .is_some()
@@ -427,8 +432,7 @@ fn a_citizen_rates_the_office_hour_with_big_buttons_and_the_statistics_show_it()
             .expect("office hour");
     }
     let mut harness = harness(dir.path());
-    type_text(&mut harness, PASSPHRASE);
-    press(&mut harness, Key::Enter);
+    unlock(&mut harness);
     wait_for(&mut harness, "the office hour list", |h| {
         h.query_by_label_contains("Kleinbrück – geöffnet").is_some()
     });
@@ -493,21 +497,12 @@ fn a_caseworker_device_sees_forwardings_and_comments_but_no_verdict_or_forward_b
             .expect("enrolled as a caseworker");
     }
     let mut harness = harness(dir.path());
-    type_text(&mut harness, PASSPHRASE);
-    press(&mut harness, Key::Enter);
-    wait_for(&mut harness, "the unlocked app", |h| {
-        h.query_by_role_and_label(Role::Button, "Sprechtag eröffnen")
-            .is_some()
-    });
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
-    harness.run_steps(3);
-    type_text(&mut harness, "krüger");
-    let entry = format!("{krueger} · Krüger, Erika");
-    wait_for(&mut harness, "the case in the list", |h| {
-        h.query_by_role_and_label(Role::Button, &entry).is_some()
-    });
-    focus(&mut harness, Role::Button, &entry);
-    press(&mut harness, Key::Enter);
+    unlock(&mut harness);
+    open_from_list(
+        &mut harness,
+        "krüger",
+        &format!("{krueger} · Krüger, Erika"),
+    );
     wait_for(
         &mut harness,
         "the editor with a caseworker's controls",
