@@ -672,23 +672,13 @@ fn export(dir: &Path, command: ExportCommand, out: &mut dyn Write) -> Result<()>
         ExportCommand::Statistics { out } => (out, None),
     };
     let store = open_store(dir, false)?;
-    // Written beside the target and renamed: a failure leaves no half file.
-    let folder = match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut partial = tempfile::NamedTempFile::new_in(&folder)
-        .with_context(|| format!("cannot write in {}", folder.display()))?;
+    // Made in memory first: an error writes nothing.
+    let mut csv = Vec::new();
     let rows = match &filter {
-        Some(filter) => store.export_cases_csv(filter, partial.as_file_mut())?,
-        None => store.export_statistics_csv(partial.as_file_mut())?,
+        Some(filter) => store.export_cases_csv(filter, &mut csv)?,
+        None => store.export_statistics_csv(&mut csv)?,
     };
-    partial
-        .as_file()
-        .sync_all()
-        .with_context(|| format!("cannot write {}", file.display()))?;
-    partial
-        .persist(&file)
+    crate::fsutil::write_atomically(&file, &csv)
         .with_context(|| format!("cannot write {}", file.display()))?;
     line(out, &json!({ "file": file, "rows": rows }))
 }

@@ -14,7 +14,7 @@ use sprechtag_schemas::{
 
 use super::widgets;
 use super::worker::Request;
-use crate::store::HistoryEntry;
+use crate::store::{HistoryEntry, now_rfc3339 as now};
 
 /// The forwarding form of one request.
 #[derive(Default)]
@@ -355,8 +355,4 @@ fn review_action_text(state: ReviewState) -> String {
         ReviewState::Rejected => t!("review.reject"),
     }
     .into_owned()
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -264,12 +264,14 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
 fn export_statistics(store: &Store) -> Reply {
     let folder = store.dir().join("exports");
     let path = folder.join(format!("statistik-{}.csv", IsoDate::today()));
-    let written = std::fs::create_dir_all(&folder)
-        .map_err(|e| StoreError::io(&folder, e))
-        .and_then(|()| std::fs::File::create(&path).map_err(|e| StoreError::io(&path, e)))
-        .and_then(|file| store.export_statistics_csv(file));
+    let mut csv = Vec::new();
+    let written = store.export_statistics_csv(&mut csv).and_then(|_| {
+        std::fs::create_dir_all(&folder)
+            .and_then(|()| crate::fsutil::write_atomically(&path, &csv))
+            .map_err(|e| StoreError::io(&path, e))
+    });
     match written {
-        Ok(_) => Reply::Exported(path),
+        Ok(()) => Reply::Exported(path),
         Err(e) => Reply::Failed(e.to_string()),
     }
 }
