@@ -59,40 +59,30 @@ impl Store {
                     o.advice_sum, o.advice_n, o.clarity_sum, o.clarity_n, o.place_sum, o.place_n
              FROM office_hours o ORDER BY o.date DESC, o.id",
         )?;
-        let mut totals = [(0_u64, 0_u64); QUESTIONS];
-        let mut ratings = 0;
         let office_hours = statement
             .query_map([], |r| {
-                let mut sums = [(0_u64, 0_u64); QUESTIONS];
-                for (i, sum) in sums.iter_mut().enumerate() {
-                    *sum = (r.get(8 + 2 * i)?, r.get(9 + 2 * i)?);
-                }
-                Ok((
-                    OfficeHourFigures {
-                        id: r.get(0)?,
-                        date: r.get(1)?,
-                        village: r.get(2)?,
-                        caseworker: r.get(3)?,
-                        visitors: r.get(4)?,
-                        requests: r.get(5)?,
-                        complete_requests: r.get(6)?,
-                        ratings: r.get(7)?,
-                        rating_averages: sums.map(average),
-                    },
-                    sums,
-                ))
+                Ok(OfficeHourFigures {
+                    id: r.get(0)?,
+                    date: r.get(1)?,
+                    village: r.get(2)?,
+                    caseworker: r.get(3)?,
+                    visitors: r.get(4)?,
+                    requests: r.get(5)?,
+                    complete_requests: r.get(6)?,
+                    ratings: r.get(7)?,
+                    rating_averages: grade_sums(r, 8)?.map(average),
+                })
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-            .into_iter()
-            .map(|(figures, sums)| {
-                for (total, sum) in totals.iter_mut().zip(sums) {
-                    total.0 += sum.0;
-                    total.1 += sum.1;
-                }
-                ratings += figures.ratings;
-                figures
-            })
-            .collect::<Vec<_>>();
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let (ratings, totals) = self.conn.query_row(
+            "SELECT coalesce(sum(ratings), 0), coalesce(sum(advice_sum), 0),
+                    coalesce(sum(advice_n), 0), coalesce(sum(clarity_sum), 0),
+                    coalesce(sum(clarity_n), 0), coalesce(sum(place_sum), 0),
+                    coalesce(sum(place_n), 0)
+             FROM office_hours",
+            [],
+            |r| Ok((r.get::<_, u64>(0)?, grade_sums(r, 1)?)),
+        )?;
 
         let villages = self.counts(
             "SELECT o.village, count(*) FROM cases c JOIN office_hours o ON o.id = c.office_hour_id
@@ -189,6 +179,16 @@ impl Store {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
+}
+
+/// (sum, count) of the grades of each question, from `first` on:
+/// advice, clarity, place.
+fn grade_sums(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<[(u64, u64); QUESTIONS]> {
+    Ok([
+        (row.get(first)?, row.get(first + 1)?),
+        (row.get(first + 2)?, row.get(first + 3)?),
+        (row.get(first + 4)?, row.get(first + 5)?),
+    ])
 }
 
 fn average((sum, n): (u64, u64)) -> Option<f64> {
