@@ -135,11 +135,7 @@ impl ReviewPanel {
                     egui::RichText::new(format!(
                         "{} · {}",
                         comment.author,
-                        comment
-                            .at
-                            .get(..16)
-                            .unwrap_or(&comment.at)
-                            .replace('T', " ")
+                        widgets::local_time(&comment.at)
                     ))
                     .small(),
                 );
@@ -168,13 +164,7 @@ impl ReviewPanel {
             ui.strong(t!("history.what"));
             ui.end_row();
             for entry in entries.iter().rev() {
-                ui.label(
-                    entry
-                        .time
-                        .get(..16)
-                        .unwrap_or(&entry.time)
-                        .replace('T', " "),
-                );
+                ui.label(widgets::local_time(&entry.time));
                 ui.label(if entry.by.is_empty() {
                     entry.actor.get(..8).unwrap_or(&entry.actor)
                 } else {
@@ -270,10 +260,14 @@ fn forwarded_ui(
     );
     let overdue = forwarding.closed_at.is_none() && forwarding.due < today;
     ui.horizontal_wrapped(|ui| {
+        // Amber only when it needs attention; waiting within the deadline
+        // is plain text.
         if overdue {
             widgets::status_badge(ui, false, &format!("{text} · {}", t!("review.overdue")));
+        } else if forwarding.closed_at.is_some() {
+            widgets::status_badge(ui, true, &text);
         } else {
-            widgets::status_badge(ui, forwarding.closed_at.is_some(), &text);
+            ui.label(text);
         }
         let mut closed = forwarding.closed_at.is_some();
         let name = t!("review.closed_named", service = service_name).into_owned();

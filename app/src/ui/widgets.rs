@@ -60,3 +60,15 @@ pub fn combo_row(
         .response;
     let _ = response.labelled_by(label.id);
 }
+
+/// An RFC 3339 time as people here read it: "22.11.2026 10:35", local time.
+pub fn local_time(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).map_or_else(
+        |_| rfc3339.to_string(),
+        |t| {
+            t.with_timezone(&chrono::Local)
+                .format("%d.%m.%Y %H:%M")
+                .to_string()
+        },
+    )
+}
