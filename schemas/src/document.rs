@@ -6,6 +6,8 @@ use automerge::transaction::CommitOptions;
 use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
 use autosurgeon::{Hydrate, Reconcile};
 
+mod reader;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DocumentError {
     #[error("not a readable automerge document: {0}")]
@@ -32,7 +34,9 @@ impl DocumentKind {
     }
 
     pub fn of(doc: &impl ReadDoc) -> Option<DocumentKind> {
-        let has = |key: &str| doc.get(automerge::ROOT, key).ok().flatten().is_some();
+        // One pass over the root's keys: a `get` per key seeks each time.
+        let keys: Vec<String> = doc.keys(automerge::ROOT).collect();
+        let has = |key: &str| keys.iter().any(|k| k == key);
         if has("citizen") && has("requests") {
             Some(DocumentKind::Case)
         } else if has("village") && has("caseworker") {
@@ -75,8 +79,10 @@ pub fn load_incremental(doc: &mut AutoCommit, bytes: &[u8]) -> Result<(), Docume
     }
 }
 
-pub fn read<T: Hydrate>(doc: &AutoCommit) -> Result<T, DocumentError> {
-    Ok(autosurgeon::hydrate(doc)?)
+/// Reads a value out of a document (through [`reader::ObjectReader`], which
+/// reads each object once instead of seeking per field).
+pub fn read<T: Hydrate>(doc: &impl autosurgeon::ReadDoc) -> Result<T, DocumentError> {
+    Ok(autosurgeon::hydrate(&reader::ObjectReader::new(doc))?)
 }
 
 /// Reads the value, lets `edit` change it and writes back only what changed,

@@ -1,13 +1,11 @@
 //! Two copies of one case edited apart end identical, with every edit kept.
 
-use automerge::{ActorId, AutoCommit};
-use sprechtag_schemas::document;
-use sprechtag_schemas::{Case, CaseStatus, Catalog, Citizen, DocumentState, Request};
+mod common;
 
-fn catalog() -> Catalog {
-    let text = include_str!("../../assets/catalog/services.json");
-    Catalog::from_json(text).expect("catalogue")
-}
+use automerge::{ActorId, AutoCommit};
+use common::{catalog, edit};
+use sprechtag_schemas::document;
+use sprechtag_schemas::{Case, CaseStatus, Citizen, DocumentState, Request};
 
 fn case_with_two_requests() -> Case {
     let catalog = catalog();
@@ -24,15 +22,6 @@ fn case_with_two_requests() -> Case {
         .push(Request::for_service(&catalog.services[1]));
     case.complete_draft(&catalog).expect("complete");
     case
-}
-
-fn edit(doc: &mut AutoCommit, f: impl FnOnce(&mut Case)) {
-    document::update::<Case, std::convert::Infallible>(doc, "edit", |c| {
-        f(c);
-        Ok(())
-    })
-    .expect("write")
-    .expect("edit");
 }
 
 fn set_notes(doc: &mut AutoCommit, notes: &str) {
