@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sprechtag::store::Store;
+use sprechtag::sync::Connection;
 use sprechtag_schemas::{Case, Catalog, Citizen, Request};
 use sprechtag_server::storage::{NewDevice, Role, SqliteStorage, Storage};
 
@@ -133,10 +134,12 @@ fn health_ok(url: &str) -> Result<bool, std::io::Error> {
     Ok(answer.starts_with("HTTP/1.1 200"))
 }
 
-/// A laptop: an encrypted data dir, enrolled with a server.
+/// A laptop: an encrypted data dir, enrolled with a server, and the HTTP
+/// client its sync worker keeps from one sync to the next.
 pub struct Laptop {
     pub dir: tempfile::TempDir,
     pub store: Store,
+    pub connection: Connection,
 }
 
 impl Laptop {
@@ -144,7 +147,11 @@ impl Laptop {
         let dir = tempfile::tempdir().expect("laptop dir");
         let store = Store::create(&dir.path().join("data"), PASSPHRASE, catalog())
             .expect("create the store");
-        Laptop { dir, store }
+        Laptop {
+            dir,
+            store,
+            connection: Connection::default(),
+        }
     }
 
     pub fn enrolled(server_url: &str, code: &str) -> Laptop {
@@ -159,7 +166,7 @@ impl Laptop {
 
     /// Syncs and insists that everything was exchanged.
     pub fn sync(&mut self) -> sprechtag::sync::SyncReport {
-        let report = sprechtag::sync::sync_now(&mut self.store).expect("sync");
+        let report = self.connection.sync(&mut self.store).expect("sync");
         assert!(report.complete(), "incomplete sync: {report:?}");
         report
     }

@@ -1,5 +1,13 @@
 //! The HTTP side of sync: rustls (ring), bounded timeouts, every failure
 //! classified as retryable (offline, server trouble) or permanent.
+//!
+//! The client runs reqwest's async API on a current-thread runtime of its
+//! own, driven by the calling thread: reqwest's blocking client keeps a
+//! second thread per client and hands every request and body chunk across,
+//! which cost the laptops in the 50-laptop benchmark more CPU than the
+//! server spent on them. Keep one client across syncs ([`super::Connection`]):
+//! building one parses the system's root certificates (~5 ms), and its pool
+//! keeps the connection (and TLS session) for the next round.
 
 use std::time::Duration;
 
@@ -13,7 +21,8 @@ pub const CA_CERT_ENV: &str = "SPRECHTAG_CA_CERT";
 
 pub struct HttpClient {
     base_url: String,
-    client: reqwest::blocking::Client,
+    client: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -27,7 +36,7 @@ impl std::fmt::Debug for HttpClient {
 impl HttpClient {
     pub fn new(base_url: &str) -> Result<HttpClient, SyncError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::blocking::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             // Generous: a batch of 64 KiB takes 2 s at 256 kbit/s, but
             // EDGE uplinks can be slower still.
@@ -43,13 +52,26 @@ impl HttpClient {
         let client = builder
             .build()
             .map_err(|e| SyncError::Config(e.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| SyncError::Config(format!("no runtime for HTTP: {e}")))?;
         let base_url = base_url.trim().trim_end_matches('/').to_string();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(SyncError::Config(format!(
                 "{base_url:?} is not a server address; expected https://host:port"
             )));
         }
-        Ok(HttpClient { base_url, client })
+        Ok(HttpClient {
+            base_url,
+            client,
+            runtime,
+        })
+    }
+
+    /// The server address as normalised (no trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     pub fn enrol(&self, code: &str) -> Result<EnrolResponse, SyncError> {
@@ -59,7 +81,7 @@ impl HttpClient {
             .json(&EnrolRequest {
                 code: code.trim().to_string(),
             });
-        let body = send(request, true)?;
+        let body = self.runtime.block_on(send(request, true))?;
         serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(e.to_string()))
     }
 
@@ -71,19 +93,21 @@ impl HttpClient {
             .bearer_auth(token)
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
             .body(body);
-        send(request, false)
+        self.runtime.block_on(send(request, false))
     }
 }
 
 /// Sends a request and reads the whole answer; a failed transfer either way
 /// is "offline" (retryable), an error status is classified.
-fn send(request: reqwest::blocking::RequestBuilder, enrolling: bool) -> Result<Vec<u8>, SyncError> {
+async fn send(request: reqwest::RequestBuilder, enrolling: bool) -> Result<Vec<u8>, SyncError> {
     let response = request
         .send()
+        .await
         .map_err(|e| SyncError::Offline(e.to_string()))?;
     let status = response.status();
     let body = response
         .bytes()
+        .await
         .map_err(|e| SyncError::Offline(e.to_string()))?;
     if !status.is_success() {
         return Err(classify(status, &body, enrolling));

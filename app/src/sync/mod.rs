@@ -82,14 +82,41 @@ pub fn enrol(store: &mut Store, server_url: &str, code: &str) -> Result<Enrolmen
     Ok(enrolment)
 }
 
-/// Exchanges changes with the server until both sides have everything.
+/// Exchanges changes with the server until both sides have everything,
+/// with a client made for this one sync (the CLI; the background worker
+/// keeps a [`Connection`]).
 pub fn sync_now(store: &mut Store) -> Result<SyncReport, SyncError> {
-    let enrolment = store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
-    let client = HttpClient::new(&enrolment.server_url)?;
-    let outcome = exchange(store, &client, &enrolment.token);
-    let error = outcome.as_ref().err().map(ToString::to_string);
-    store.record_sync_outcome(error.as_deref())?;
-    outcome
+    Connection::default().sync(store)
+}
+
+/// The HTTP client of a device, kept from one sync to the next: its pool
+/// holds the connection open, and making a client costs more than a small
+/// sync. Made anew when the enrolment names another server.
+#[derive(Debug, Default)]
+pub struct Connection {
+    client: Option<HttpClient>,
+}
+
+impl Connection {
+    /// Exchanges changes with the server until both sides have everything.
+    pub fn sync(&mut self, store: &mut Store) -> Result<SyncReport, SyncError> {
+        let enrolment = store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
+        let client = self.client_for(&enrolment.server_url)?;
+        let outcome = exchange(store, client, &enrolment.token);
+        let error = outcome.as_ref().err().map(ToString::to_string);
+        store.record_sync_outcome(error.as_deref())?;
+        outcome
+    }
+
+    /// A client for `server_url`, made only when there is none for it yet.
+    pub fn client_for(&mut self, server_url: &str) -> Result<&HttpClient, SyncError> {
+        let wanted = server_url.trim().trim_end_matches('/');
+        let client = match self.client.take() {
+            Some(client) if client.base_url() == wanted => client,
+            _ => HttpClient::new(server_url)?,
+        };
+        Ok(self.client.insert(client))
+    }
 }
 
 /// A dropped connection is retried at once this many times, from a small

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::{SyncError, enrol, sync_now};
+use super::{Connection, SyncError, enrol};
 use crate::store::Store;
 
 /// How often an idle, up-to-date device asks the server for news.
@@ -134,6 +134,7 @@ fn run(
     wake: &dyn Fn(),
 ) {
     let mut backoff = Backoff { failures: 0 };
+    let mut connection = Connection::default();
     let mut last_sent: Option<SyncStatus> = None;
     let mut state = SyncState::NotEnrolled;
     let mut last_error = None;
@@ -199,7 +200,7 @@ fn run(
             continue;
         }
         report(SyncState::Syncing, &last_error, &store);
-        match sync_now(&mut store) {
+        match connection.sync(&mut store) {
             Ok(result) if result.complete() => {
                 state = SyncState::UpToDate;
                 last_error = None;
