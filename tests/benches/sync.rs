@@ -18,8 +18,10 @@
 //!   downloaded by a fresh laptop of the same department (server as a
 //!   process, so that its peak memory can be read);
 //! - (c) N laptops syncing a day's work each at the same moment (threads of
-//!   this process, released by a barrier once all data is prepared), spread
-//!   over 10 departments, and all in one department.
+//!   this process, released by a barrier once all data is prepared), five
+//!   to a department (each downloads the other four's 240 cases, whatever
+//!   N is), and all in one department (every laptop downloads everyone's
+//!   cases: the work grows with N²).
 //!
 //! In (c) the laptops' data dirs live on tmpfs (`/dev/shm`) when it exists:
 //! real laptops have a disk each, while here hundreds of them would queue
@@ -28,7 +30,8 @@
 //! The laptops run in this process and share its CPU with the server; the
 //! CPU seconds of both sides are printed to show where the time goes.
 //!
-//! Environment: `SYNC_BENCH_PARTS` (default `a,b,c,c1`; `c1` is the
+//! Environment: `SYNC_BENCH_PARTS` (default `a,b,c0,c,c1`; `c0` is 50
+//! laptops each alone in its department, uploading only, `c1` the
 //! one-department variant) and `SYNC_BENCH_N` (default `10,50,200`) and
 //! `SYNC_BENCH_N_ONE_DEPARTMENT` (default `10,50`) select what runs.
 
@@ -40,7 +43,7 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use sprechtag::store::{CaseFilter, Store};
-use sprechtag::sync::{SyncError, SyncReport, sync_now};
+use sprechtag::sync::{Connection, SyncError, SyncReport};
 use sprechtag_e2e::proxy::{LinkProfile, Proxy};
 use sprechtag_e2e::{
     Laptop, PASSPHRASE, ServerProcess, TestServer, catalog, enrolment_code, free_port,
@@ -53,10 +56,13 @@ use sprechtag_server::storage::Role;
 const DAY_CASES: usize = 60;
 const DAY_EDITS: usize = 15;
 const BIG_CASES: usize = 1_000;
-const DEPARTMENTS: usize = 10;
+/// Laptops per department in (c): a county's mobile citizen office. More
+/// laptops means more departments, so each laptop's work stays the same and
+/// the total can grow linearly; `c1` puts everyone into one department.
+const LAPTOPS_PER_DEPARTMENT: usize = 5;
 
 fn main() {
-    let parts = env_list("SYNC_BENCH_PARTS", "a,b,c,c1");
+    let parts = env_list("SYNC_BENCH_PARTS", "a,b,c0,c,c1");
     let spread_ns: Vec<usize> = env_list("SYNC_BENCH_N", "10,50,200")
         .iter()
         .filter_map(|n| n.parse().ok())
@@ -69,7 +75,7 @@ fn main() {
     let mut table = Table::default();
 
     println!("sync benchmark — {} CPU cores", cores());
-    if wants("b") || wants("c") || wants("c1") {
+    if wants("b") || wants("c0") || wants("c") || wants("c1") {
         check_server_binary();
     }
     if wants("a") {
@@ -78,12 +84,25 @@ fn main() {
     if wants("b") {
         thousand_cases(&mut table);
     }
+    if wants("c0") {
+        // Every laptop alone in its department: it uploads its day's work
+        // and has nothing to download — what a laptop of the peers' sync
+        // servers does, which syncs only the documents it holds.
+        many_laptops(50, 50, &mut table);
+    }
     if wants("c") {
         let mut runs = Vec::new();
         for &n in &spread_ns {
-            runs.push(many_laptops(n, DEPARTMENTS.min(n), &mut table));
+            runs.push(many_laptops(
+                n,
+                n.div_ceil(LAPTOPS_PER_DEPARTMENT),
+                &mut table,
+            ));
         }
-        linearity("spread over 10 departments", &runs);
+        linearity(
+            &format!("{LAPTOPS_PER_DEPARTMENT} laptops per department"),
+            &runs,
+        );
     }
     if wants("c1") {
         let mut runs = Vec::new();
@@ -401,8 +420,10 @@ struct Run {
 fn many_laptops(n: usize, departments: usize, table: &mut Table) -> Run {
     let layout = if departments == 1 {
         "all in one department".to_string()
+    } else if departments == n {
+        "each alone in its department (upload only)".to_string()
     } else {
-        format!("spread over {departments} departments")
+        format!("{} to a department", n.div_ceil(departments))
     };
     println!("\n== (c) {n} laptops sync a day's work each at once, {layout} ==");
     let server_dir = tempfile::tempdir().expect("server dir");
@@ -537,7 +558,14 @@ fn fast_laptop(server_url: &str, code: &str) -> Laptop {
     let mut store =
         Store::create(&dir.path().join("data"), PASSPHRASE, catalog()).expect("create the store");
     sprechtag::sync::enrol(&mut store, server_url, code).expect("enrol");
-    Laptop { dir, store }
+    // As the app's sync worker: its client is made once, when it starts.
+    let mut connection = Connection::default();
+    connection.client_for(server_url).expect("an HTTP client");
+    Laptop {
+        dir,
+        store,
+        connection,
+    }
 }
 
 fn laptop_root() -> PathBuf {
@@ -602,7 +630,8 @@ fn sync_all_at_once(laptops: Vec<Laptop>, server_pid: u32) -> (Vec<Laptop>, Roun
             std::thread::spawn(move || {
                 barrier.wait();
                 let start = Instant::now();
-                let outcome: Result<SyncReport, SyncError> = sync_now(&mut laptop.store);
+                let outcome: Result<SyncReport, SyncError> =
+                    laptop.connection.sync(&mut laptop.store);
                 (laptop, start.elapsed(), outcome)
             })
         })
