@@ -15,14 +15,16 @@ use std::sync::{Arc, Mutex};
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use sprechtag_schemas::document::DocumentKind;
 use sprechtag_schemas::wire::{
-    Download, PROTOCOL_VERSION, Rejection, SyncRequest, SyncResponse, heads_from_bytes,
-    heads_to_bytes,
+    BATCH_BYTES, Download, PROTOCOL_VERSION, Rejection, SyncRequest, SyncResponse, Upload,
+    heads_from_bytes, heads_to_bytes,
 };
 
 use crate::storage::{Device, DocumentMeta, DocumentWrite, Storage, StorageError, SyncTransaction};
 
 /// Incremental saves kept before a document is folded into a full save.
 const COMPACT_AFTER: u32 = 32;
+/// Most bytes of uploads loaded before a request's write transaction.
+const PRELOAD_BYTES: usize = 2 * BATCH_BYTES;
 /// Documents listed per look at the change log.
 const SCAN_LIMIT: usize = 2_000;
 /// Documents kept loaded; beyond this the cache starts over. A loaded case
@@ -76,20 +78,14 @@ pub fn handle(
     request: SyncRequest,
 ) -> Result<SyncResponse, SyncError> {
     let budget = request.response_budget();
+    let preloaded = preload(&request.uploads);
     let mut tx = storage.begin()?;
     tx.touch_device(&device.id)?;
     tx.acknowledge(&device.id, request.cursor)?;
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
-    for upload in request.uploads {
-        match apply_upload(
-            tx.as_mut(),
-            cache,
-            device,
-            &upload.doc_id,
-            &upload.changes,
-            &upload.heads,
-        )? {
+    for (upload, preloaded) in request.uploads.into_iter().zip(preloaded) {
+        match apply_upload(tx.as_mut(), cache, device, &upload, preloaded)? {
             Ok(()) => accepted.push(upload.doc_id),
             Err((code, message)) => rejected.push(Rejection {
                 doc_id: upload.doc_id,
@@ -113,14 +109,44 @@ pub fn handle(
 
 type Refusal = (&'static str, String);
 
+/// Loads the uploads that are whole-document saves — what a client sends
+/// for a document the server never had — before the write transaction: the
+/// costly part of taking a new document then runs on any core instead of
+/// under the one writer connection. `None` for the others and for bytes
+/// that do not load (`apply_upload` loads those again and reports why).
+/// Bounded, so that a hostile request of many tiny documents cannot make
+/// the server hold them all loaded at once; clients send batches of
+/// `BATCH_BYTES`.
+fn preload(uploads: &[Upload]) -> Vec<Option<Automerge>> {
+    let mut budget = PRELOAD_BYTES;
+    uploads
+        .iter()
+        .map(|upload| {
+            // An automerge chunk: 4 magic bytes, a 4-byte checksum, then the
+            // chunk type, 0 for a document.
+            if upload.changes.get(8) != Some(&0) || upload.changes.len() > budget {
+                return None;
+            }
+            budget -= upload.changes.len();
+            let mut doc = Automerge::new();
+            load_incremental(&mut doc, &upload.changes).ok()?;
+            Some(doc)
+        })
+        .collect()
+}
+
 fn apply_upload(
     tx: &mut dyn SyncTransaction,
     cache: &DocCache,
     device: &Device,
-    doc_id: &str,
-    changes: &[u8],
-    heads: &[u8],
+    upload: &Upload,
+    preloaded: Option<Automerge>,
 ) -> Result<Result<(), Refusal>, SyncError> {
+    let (doc_id, changes, heads) = (
+        upload.doc_id.as_str(),
+        upload.changes.as_slice(),
+        upload.heads.as_slice(),
+    );
     if doc_id.is_empty()
         || doc_id.len() > 64
         || !doc_id
@@ -144,14 +170,20 @@ fn apply_upload(
             "the document belongs to another department".into(),
         )));
     }
-    let mut doc = match &meta {
-        Some(meta) => Automerge::clone(&*load(tx, cache, doc_id, meta.seq)?),
-        None => Automerge::new(),
+    let (doc, before) = match (&meta, preloaded) {
+        (None, Some(doc)) => (doc, Vec::new()),
+        (meta, _) => {
+            let mut doc = match meta {
+                Some(meta) => Automerge::clone(&*load(tx, cache, doc_id, meta.seq)?),
+                None => Automerge::new(),
+            };
+            let before = doc.get_heads();
+            if let Err(e) = load_incremental(&mut doc, changes) {
+                return Ok(Err(("bad_changes", e.to_string())));
+            }
+            (doc, before)
+        }
     };
-    let before = doc.get_heads();
-    if let Err(e) = load_incremental(&mut doc, changes) {
-        return Ok(Err(("bad_changes", e.to_string())));
-    }
     let Some(kind) = DocumentKind::of(&doc) else {
         return Ok(Err((
             "unknown_document",

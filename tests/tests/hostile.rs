@@ -193,3 +193,75 @@ fn a_request_replayed_twice_changes_nothing() {
     assert_eq!(meta.seq, seq_after_first, "a replay stored nothing new");
     assert_eq!(tx.changed_after(None, 0, 100).expect("log").len(), 1);
 }
+
+/// New documents are checked one by one, whether the server loads them
+/// before its write transaction or inside it: a broken save, a document of
+/// no known kind and one of another department are refused with their
+/// reason, the good one in the same request is taken.
+#[test]
+fn unacceptable_new_documents_are_refused_each_with_its_reason() {
+    use automerge::transaction::Transactable;
+
+    let server = TestServer::start();
+    let (raw, mut laptop) = Raw::new(&server);
+    let upload = |doc_id: &str, mut doc: automerge::AutoCommit| Upload {
+        doc_id: doc_id.to_string(),
+        heads: wire::heads_to_bytes(&doc.get_heads()),
+        changes: doc.save_nocompress(),
+    };
+    let export = |laptop: &mut Laptop, id: &str| {
+        sprechtag_schemas::document::load(&laptop.store.export_case(id).expect("export"))
+            .expect("load")
+    };
+
+    let own = laptop.new_case("Schulz", &["wohngeld"]);
+    // Not enrolled: its cases belong to no department.
+    let mut stranger = Laptop::new();
+    let foreign = stranger.new_case("Fremd", &["wohngeld"]);
+    let mut neither = automerge::AutoCommit::new();
+    neither
+        .put(automerge::ROOT, "something", "else")
+        .expect("put");
+    // A document chunk's header (magic, checksum, type 0), then junk.
+    let mut broken = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 0];
+    broken.extend(std::iter::repeat_n(0xab, 64));
+
+    let body = wire::encode(&SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        cursor: 0,
+        max_response_bytes: 0,
+        uploads: vec![
+            Upload {
+                doc_id: "broken-1".into(),
+                changes: broken,
+                heads: Vec::new(),
+            },
+            upload("neither-1", neither),
+            upload(&foreign.id, export(&mut stranger, &foreign.id)),
+            upload(&own.id, export(&mut laptop, &own.id)),
+        ],
+    });
+    let (status, answer) = raw.sync(body);
+    assert_eq!(status, 200);
+    let response: SyncResponse = wire::decode(&answer).expect("response");
+    assert_eq!(response.accepted, std::slice::from_ref(&own.id));
+    let codes: Vec<(&str, &str)> = response
+        .rejected
+        .iter()
+        .map(|r| (r.doc_id.as_str(), r.code.as_str()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("broken-1", "bad_changes"),
+            ("neither-1", "unknown_document"),
+            (foreign.id.as_str(), "wrong_department"),
+        ]
+    );
+    assert!(raw.healthy());
+    let storage = server.storage();
+    let mut tx = storage.begin().expect("tx");
+    assert!(tx.document_meta("broken-1").expect("meta").is_none());
+    assert!(tx.document_meta(&foreign.id).expect("meta").is_none());
+    assert!(tx.document_meta(&own.id).expect("meta").is_some());
+}
