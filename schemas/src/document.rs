@@ -134,6 +134,15 @@ where
     Ok(Ok((value, changed)))
 }
 
+/// Whether two sets of heads are the same, whatever their order.
+pub fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
+}
+
 /// Heads as lowercase hex, sorted, for storage and comparison.
 pub fn heads_hex(heads: &[ChangeHash]) -> Vec<String> {
     let mut hex: Vec<String> = heads.iter().map(|h| h.to_string()).collect();

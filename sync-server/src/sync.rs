@@ -12,8 +12,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use automerge::{Automerge, ChangeHash, ReadDoc};
-use sprechtag_schemas::document::DocumentKind;
+use automerge::{Automerge, ReadDoc};
+use sprechtag_schemas::document::{DocumentKind, same_heads};
 use sprechtag_schemas::wire::{
     BATCH_BYTES, Download, PROTOCOL_VERSION, Rejection, SyncRequest, SyncResponse, Upload,
     heads_from_bytes, heads_to_bytes,
@@ -364,12 +364,4 @@ fn department_of(doc: &Automerge) -> Option<String> {
         Ok(Some((automerge::Value::Scalar(value), _))) => value.as_str().map(str::to_string),
         _ => None,
     }
-}
-
-fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
-    let mut a = a.to_vec();
-    let mut b = b.to_vec();
-    a.sort();
-    b.sort();
-    a == b
 }

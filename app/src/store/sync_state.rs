@@ -279,11 +279,7 @@ impl Store {
             };
             // Usually the document now has exactly the server's heads; a
             // lookup by hash is costly (automerge builds change metadata).
-            let mut heads = doc.0.get_heads();
-            heads.sort_unstable();
-            let mut expected = server_heads.clone();
-            expected.sort_unstable();
-            if heads != expected
+            if !document::same_heads(&doc.0.get_heads(), &server_heads)
                 && server_heads
                     .iter()
                     .any(|h| doc.0.get_change_by_hash(h).is_none())

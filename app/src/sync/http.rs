@@ -56,7 +56,7 @@ impl HttpClient {
             .enable_all()
             .build()
             .map_err(|e| SyncError::Config(format!("no runtime for HTTP: {e}")))?;
-        let base_url = base_url.trim().trim_end_matches('/').to_string();
+        let base_url = normalize_server_url(base_url).to_string();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(SyncError::Config(format!(
                 "{base_url:?} is not a server address; expected https://host:port"
@@ -95,6 +95,12 @@ impl HttpClient {
             .body(body);
         self.runtime.block_on(send(request, false))
     }
+}
+
+/// A server address as stored and compared: no surrounding blanks, no
+/// trailing slash.
+pub(super) fn normalize_server_url(url: &str) -> &str {
+    url.trim().trim_end_matches('/')
 }
 
 /// Sends a request and reads the whole answer; a failed transfer either way

@@ -12,6 +12,7 @@ use sprechtag_schemas::wire::{
     self, BATCH_BYTES, FIRST_BATCH_BYTES, PROTOCOL_VERSION, SyncRequest, SyncResponse,
 };
 
+use http::normalize_server_url;
 pub use http::{CA_CERT_ENV, HttpClient};
 
 use crate::store::{Enrolment, Store, StoreError};
@@ -71,7 +72,7 @@ pub fn enrol(store: &mut Store, server_url: &str, code: &str) -> Result<Enrolmen
     let client = HttpClient::new(server_url)?;
     let response = client.enrol(code)?;
     let enrolment = Enrolment {
-        server_url: server_url.trim().trim_end_matches('/').to_string(),
+        server_url: normalize_server_url(server_url).to_string(),
         token: response.token,
         device_id: response.device_id,
         user: response.user,
@@ -110,9 +111,8 @@ impl Connection {
 
     /// A client for `server_url`, made only when there is none for it yet.
     pub fn client_for(&mut self, server_url: &str) -> Result<&HttpClient, SyncError> {
-        let wanted = server_url.trim().trim_end_matches('/');
         let client = match self.client.take() {
-            Some(client) if client.base_url() == wanted => client,
+            Some(client) if client.base_url() == normalize_server_url(server_url) => client,
             _ => HttpClient::new(server_url)?,
         };
         Ok(self.client.insert(client))
