@@ -19,7 +19,9 @@ pub use case::{
     Address, Appointment, Case, CaseStatus, Citizen, Comment, Consent, DocumentCheck,
     DocumentState, Forwarding, Needs, Request, Review, ReviewState, new_id,
 };
-pub use case_summary::{CaseSummary, CheckState, NameAndTown, RequestSummary, ReviewSummary, Town};
+pub use case_summary::{
+    CaseSummary, CheckState, NameAndTown, RequestSummary, ReviewSummary, SUMMARY_VERSION, Town,
+};
 pub use catalog::{
     Catalog, CatalogError, Localized, Office, RequiredDocument, Service, normalize_for_search,
 };

@@ -55,13 +55,17 @@ fn request() -> impl Strategy<Value = SyncRequest> {
         any::<u64>(),
         prop::collection::vec(upload(), 0..6),
         any::<u32>(),
+        any::<bool>(),
     )
-        .prop_map(|(cursor, uploads, max_response_bytes)| SyncRequest {
-            protocol: PROTOCOL_VERSION,
-            cursor,
-            uploads,
-            max_response_bytes,
-        })
+        .prop_map(
+            |(cursor, uploads, max_response_bytes, summaries)| SyncRequest {
+                protocol: PROTOCOL_VERSION,
+                cursor,
+                uploads,
+                max_response_bytes,
+                summaries,
+            },
+        )
 }
 
 /// Keys the decoder looks for, so random maps often get past the first field.
@@ -70,6 +74,7 @@ const FIELDS: &[&str] = &[
     "cursor",
     "uploads",
     "max_response_bytes",
+    "summaries",
     "doc_id",
     "changes",
     "heads",

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use automerge::{Automerge, ReadDoc};
-use sprechtag_schemas::document::{DocumentKind, same_heads};
+use sprechtag_schemas::CaseSummary;
+use sprechtag_schemas::document::{self, DocumentKind, same_heads};
 use sprechtag_schemas::wire::{
     BATCH_BYTES, Download, PROTOCOL_VERSION, Rejection, SyncRequest, SyncResponse, Upload,
     heads_from_bytes, heads_to_bytes,
@@ -94,8 +95,14 @@ pub fn handle(
             }),
         }
     }
-    let (downloads, cursor, more) =
-        collect_downloads(tx.as_mut(), cache, device, request.cursor, budget)?;
+    let (downloads, cursor, more) = collect_downloads(
+        tx.as_mut(),
+        cache,
+        device,
+        request.cursor,
+        budget,
+        request.summaries,
+    )?;
     tx.commit()?;
     Ok(SyncResponse {
         protocol: PROTOCOL_VERSION,
@@ -109,15 +116,21 @@ pub fn handle(
 
 type Refusal = (&'static str, String);
 
+/// An upload loaded before the write transaction, and its summary.
+struct Preloaded {
+    doc: Automerge,
+    summary: Option<Vec<u8>>,
+}
+
 /// Loads the uploads that are whole-document saves — what a client sends
-/// for a document the server never had — before the write transaction: the
-/// costly part of taking a new document then runs on any core instead of
-/// under the one writer connection. `None` for the others and for bytes
-/// that do not load (`apply_upload` loads those again and reports why).
-/// Bounded, so that a hostile request of many tiny documents cannot make
-/// the server hold them all loaded at once; clients send batches of
-/// `BATCH_BYTES`.
-fn preload(uploads: &[Upload]) -> Vec<Option<Automerge>> {
+/// for a document the server never had — and reads their summaries before
+/// the write transaction: the costly part of taking a new document then
+/// runs on any core instead of under the one writer connection. `None` for
+/// the others and for bytes that do not load (`apply_upload` loads those
+/// again and reports why). Bounded, so that a hostile request of many tiny
+/// documents cannot make the server hold them all loaded at once; clients
+/// send batches of `BATCH_BYTES`.
+fn preload(uploads: &[Upload]) -> Vec<Option<Preloaded>> {
     let mut budget = PRELOAD_BYTES;
     uploads
         .iter()
@@ -130,9 +143,23 @@ fn preload(uploads: &[Upload]) -> Vec<Option<Automerge>> {
             budget -= upload.changes.len();
             let mut doc = Automerge::new();
             load_incremental(&mut doc, &upload.changes).ok()?;
-            Some(doc)
+            let summary = DocumentKind::of(&doc).and_then(|kind| summary_of(&doc, kind));
+            Some(Preloaded { doc, summary })
         })
         .collect()
+}
+
+/// What devices index a case by, read once here instead of on every device
+/// that receives the case; `None` for office hours and for a case whose
+/// summary cannot be read (the device then reads the document itself and
+/// reports what is wrong with it).
+fn summary_of(doc: &Automerge, kind: DocumentKind) -> Option<Vec<u8>> {
+    match kind {
+        DocumentKind::Case => document::read::<CaseSummary>(doc)
+            .ok()
+            .map(|summary| summary.encode()),
+        DocumentKind::OfficeHour => None,
+    }
 }
 
 fn apply_upload(
@@ -140,7 +167,7 @@ fn apply_upload(
     cache: &DocCache,
     device: &Device,
     upload: &Upload,
-    preloaded: Option<Automerge>,
+    preloaded: Option<Preloaded>,
 ) -> Result<Result<(), Refusal>, SyncError> {
     let (doc_id, changes, heads) = (
         upload.doc_id.as_str(),
@@ -170,8 +197,8 @@ fn apply_upload(
             "the document belongs to another department".into(),
         )));
     }
-    let (doc, before) = match (&meta, preloaded) {
-        (None, Some(doc)) => (doc, Vec::new()),
+    let (doc, before, summary) = match (&meta, preloaded) {
+        (None, Some(preloaded)) => (preloaded.doc, Vec::new(), Some(preloaded.summary)),
         (meta, _) => {
             let mut doc = match meta {
                 Some(meta) => Automerge::clone(&*load(tx, cache, doc_id, meta.seq)?),
@@ -181,7 +208,7 @@ fn apply_upload(
             if let Err(e) = load_incremental(&mut doc, changes) {
                 return Ok(Err(("bad_changes", e.to_string())));
             }
-            (doc, before)
+            (doc, before, None)
         }
     };
     let Some(kind) = DocumentKind::of(&doc) else {
@@ -220,6 +247,8 @@ fn apply_upload(
     }
     if after != before {
         let heads_bytes = heads_to_bytes(&after);
+        let summary = summary.unwrap_or_else(|| summary_of(&doc, kind));
+        let summary = summary.as_deref();
         let seq = match &meta {
             Some(meta) if meta.chunk_count + 1 < COMPACT_AFTER => {
                 let chunk = doc.save_after(&before);
@@ -228,6 +257,7 @@ fn apply_upload(
                     kind.as_str(),
                     department.as_deref(),
                     &heads_bytes,
+                    summary,
                     DocumentWrite::Chunk(&chunk),
                 )?
             }
@@ -241,6 +271,7 @@ fn apply_upload(
                     kind.as_str(),
                     department.as_deref(),
                     &heads_bytes,
+                    summary,
                     DocumentWrite::Snapshot(changes),
                 )?
             }
@@ -254,6 +285,7 @@ fn apply_upload(
                     kind.as_str(),
                     department.as_deref(),
                     &heads_bytes,
+                    summary,
                     DocumentWrite::Snapshot(&full),
                 )?
             }
@@ -270,6 +302,7 @@ fn collect_downloads(
     device: &Device,
     mut cursor: u64,
     budget: usize,
+    summaries: bool,
 ) -> Result<(Vec<Download>, u64, bool), SyncError> {
     let mut downloads = Vec::new();
     let mut bytes = 0;
@@ -281,7 +314,16 @@ fn collect_downloads(
                 continue;
             };
             let known = tx.device_heads(&device.id, &doc_id)?;
-            if let Some(changes) = download_for(tx, cache, &doc_id, &meta, known.as_deref())? {
+            if let Some((changes, whole)) =
+                download_for(tx, cache, &doc_id, &meta, known.as_deref())?
+            {
+                let summary = if whole && summaries {
+                    tx.document_summary(&doc_id)?
+                } else {
+                    None
+                };
+                // The budget counts change bytes only: a summary repeats what
+                // its document holds and compresses to a few bytes beside it.
                 if !downloads.is_empty() && bytes + changes.len() > budget {
                     return Ok((downloads, cursor, true));
                 }
@@ -292,6 +334,7 @@ fn collect_downloads(
                     kind: meta.kind,
                     changes,
                     heads: meta.heads,
+                    summary,
                 });
             }
             cursor = seq;
@@ -302,19 +345,20 @@ fn collect_downloads(
     }
 }
 
-/// What a device that holds `known` of a document lacks, or `None` if it
-/// is up to date. A device that holds nothing gets the stored saves as they
-/// are — automerge loads them concatenated — so handing a department's
-/// cases to a new laptop loads no document on the server.
+/// What a device that holds `known` of a document lacks, and whether that
+/// is the whole document; `None` if it is up to date. A device that holds
+/// nothing gets the stored saves as they are — automerge loads them
+/// concatenated — so handing a department's cases to a new laptop loads no
+/// document on the server.
 fn download_for(
     tx: &mut dyn SyncTransaction,
     cache: &DocCache,
     doc_id: &str,
     meta: &DocumentMeta,
     known: Option<&[u8]>,
-) -> Result<Option<Vec<u8>>, SyncError> {
+) -> Result<Option<(Vec<u8>, bool)>, SyncError> {
     let Some(known) = known.and_then(heads_from_bytes) else {
-        return Ok(Some(tx.document_bytes(doc_id)?.concat()));
+        return Ok(Some((tx.document_bytes(doc_id)?.concat(), true)));
     };
     let server_heads = heads_from_bytes(&meta.heads).unwrap_or_default();
     if same_heads(&known, &server_heads) {
@@ -322,11 +366,11 @@ fn download_for(
     }
     let doc = load(tx, cache, doc_id, meta.seq)?;
     if known.iter().all(|h| doc.get_change_by_hash(h).is_some()) {
-        Ok(Some(doc.save_after(&known)))
+        Ok(Some((doc.save_after(&known), false)))
     } else {
         // Heads the server never saw (a device restored from an old
         // backup): send everything, automerge skips what it has.
-        Ok(Some(tx.document_bytes(doc_id)?.concat()))
+        Ok(Some((tx.document_bytes(doc_id)?.concat(), true)))
     }
 }
 

@@ -587,6 +587,7 @@ struct Round {
     bytes_down: usize,
     round_trips: usize,
     downloaded: usize,
+    from_summaries: usize,
     retries: u32,
     errors: Vec<String>,
     server_cpu: f64,
@@ -597,7 +598,8 @@ impl Round {
     fn print(&self, label: &str) {
         println!(
             "{label}: total {}, per laptop p50 {} p95 {} max {}; {} up, {} down, {} round trips, \
-             {} cases downloaded, {} retries; server CPU {:.1} s, laptops' CPU {:.1} s",
+             {} cases downloaded ({} indexed from summaries), {} retries; server CPU {:.1} s, \
+             laptops' CPU {:.1} s",
             secs(self.wall),
             secs(self.p50),
             secs(self.p95),
@@ -606,6 +608,7 @@ impl Round {
             kb(self.bytes_down),
             self.round_trips,
             self.downloaded,
+            self.from_summaries,
             self.retries,
             self.server_cpu,
             self.client_cpu
@@ -651,6 +654,7 @@ fn sync_all_at_once(laptops: Vec<Laptop>, server_pid: u32) -> (Vec<Laptop>, Roun
         bytes_down: 0,
         round_trips: 0,
         downloaded: 0,
+        from_summaries: 0,
         retries: 0,
         errors: Vec::new(),
         server_cpu: 0.0,
@@ -665,6 +669,7 @@ fn sync_all_at_once(laptops: Vec<Laptop>, server_pid: u32) -> (Vec<Laptop>, Roun
                 round.bytes_down += report.bytes_down;
                 round.round_trips += report.round_trips;
                 round.downloaded += report.downloaded;
+                round.from_summaries += report.from_summaries;
                 round.retries += report.retries;
                 if !report.complete() {
                     round.errors.push(format!("incomplete: {report:?}"));
@@ -801,13 +806,15 @@ fn env_list(name: &str, default: &str) -> Vec<String> {
 
 fn describe(report: &SyncReport, wall: Duration) -> String {
     format!(
-        "{} wall, {} up, {} down, {} round trips, {} uploaded, {} downloaded",
+        "{} wall, {} up, {} down, {} round trips, {} uploaded, {} downloaded ({} from \
+         summaries)",
         secs(wall),
         kb(report.bytes_up),
         kb(report.bytes_down),
         report.round_trips,
         report.uploaded,
-        report.downloaded
+        report.downloaded,
+        report.from_summaries
     )
 }
 

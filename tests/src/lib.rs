@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use sprechtag::store::Store;
 use sprechtag::sync::Connection;
+use sprechtag_schemas::wire::CONTENT_TYPE;
 use sprechtag_schemas::{Case, Catalog, Citizen, Request};
 use sprechtag_server::storage::{NewDevice, Role, SqliteStorage, Storage};
 
@@ -248,4 +249,61 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// A device that speaks the sync protocol by hand: for requests the app
+/// never makes, and for reading responses as they are.
+pub struct Raw {
+    pub url: String,
+    pub token: String,
+    client: reqwest::blocking::Client,
+}
+
+impl Raw {
+    /// An enrolled caseworker device of `buergerbuero`, and the laptop
+    /// (store) holding its enrolment.
+    pub fn new(server: &TestServer) -> (Raw, Laptop) {
+        let laptop = Laptop::enrolled(
+            &server.url,
+            &server.enrolment_code("h", Role::Caseworker, "buergerbuero"),
+        );
+        let token = laptop
+            .store
+            .enrolment()
+            .expect("enrolment")
+            .expect("enrolled")
+            .token;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let raw = Raw {
+            url: server.url.clone(),
+            token,
+            client: reqwest::blocking::Client::new(),
+        };
+        (raw, laptop)
+    }
+
+    pub fn post(&self, body: Vec<u8>, content_type: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+        let mut request = self
+            .client
+            .post(format!("{}/v1/sync", self.url))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.bytes().expect("body").to_vec())
+    }
+
+    pub fn sync(&self, body: Vec<u8>) -> (u16, Vec<u8>) {
+        self.post(body, CONTENT_TYPE, Some(&self.token))
+    }
+
+    pub fn healthy(&self) -> bool {
+        self.client
+            .get(format!("{}/health", self.url))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+    }
 }

@@ -2,64 +2,11 @@
 //! server keeps serving; a replayed request changes nothing.
 
 use rand::{Rng, RngCore};
-use sprechtag_e2e::{Laptop, TestServer};
+use sprechtag_e2e::{Laptop, Raw, TestServer};
 use sprechtag_schemas::wire::{
     self, CONTENT_TYPE, PROTOCOL_VERSION, SyncRequest, SyncResponse, Upload,
 };
-use sprechtag_server::storage::{Role, Storage};
-
-struct Raw {
-    url: String,
-    token: String,
-    client: reqwest::blocking::Client,
-}
-
-impl Raw {
-    fn new(server: &TestServer) -> (Raw, Laptop) {
-        let laptop = Laptop::enrolled(
-            &server.url,
-            &server.enrolment_code("h", Role::Caseworker, "buergerbuero"),
-        );
-        let token = laptop
-            .store
-            .enrolment()
-            .expect("enrolment")
-            .expect("enrolled")
-            .token;
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let raw = Raw {
-            url: server.url.clone(),
-            token,
-            client: reqwest::blocking::Client::new(),
-        };
-        (raw, laptop)
-    }
-
-    fn post(&self, body: Vec<u8>, content_type: &str, token: Option<&str>) -> (u16, Vec<u8>) {
-        let mut request = self
-            .client
-            .post(format!("{}/v1/sync", self.url))
-            .header("content-type", content_type)
-            .body(body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().expect("the server answers");
-        let status = response.status().as_u16();
-        (status, response.bytes().expect("body").to_vec())
-    }
-
-    fn sync(&self, body: Vec<u8>) -> (u16, Vec<u8>) {
-        self.post(body, CONTENT_TYPE, Some(&self.token))
-    }
-
-    fn healthy(&self) -> bool {
-        self.client
-            .get(format!("{}/health", self.url))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-    }
-}
+use sprechtag_server::storage::Storage;
 
 fn assert_json_4xx(status: u16, body: &[u8], what: &str) {
     assert!((400..500).contains(&status), "{what}: status {status}");
@@ -80,6 +27,7 @@ fn malformed_truncated_and_random_bodies_get_a_4xx_and_the_server_keeps_serving(
         protocol: PROTOCOL_VERSION,
         cursor: 0,
         max_response_bytes: 0,
+        summaries: false,
         uploads: vec![Upload {
             doc_id: case.id.clone(),
             changes: laptop.store.export_case(&case.id).expect("export"),
@@ -105,6 +53,7 @@ fn malformed_truncated_and_random_bodies_get_a_4xx_and_the_server_keeps_serving(
                 cursor: 0,
                 uploads: vec![],
                 max_response_bytes: 0,
+                summaries: false,
             }),
         ),
     ];
@@ -164,6 +113,7 @@ fn a_request_replayed_twice_changes_nothing() {
         protocol: PROTOCOL_VERSION,
         cursor: 0,
         max_response_bytes: 0,
+        summaries: false,
         uploads: vec![Upload {
             doc_id: case.id.clone(),
             changes: doc.save(),
@@ -230,6 +180,7 @@ fn unacceptable_new_documents_are_refused_each_with_its_reason() {
         protocol: PROTOCOL_VERSION,
         cursor: 0,
         max_response_bytes: 0,
+        summaries: false,
         uploads: vec![
             Upload {
                 doc_id: "broken-1".into(),

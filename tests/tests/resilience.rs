@@ -130,6 +130,63 @@ fn sync_until_complete(laptop: &mut Laptop) -> usize {
     }
 }
 
+/// On a fast link a fresh laptop indexes the new cases from the server's
+/// summaries; on a slow one it soon stops asking for them (their bytes
+/// would cost more time than loading the cases), and both end with the same
+/// cases.
+#[test]
+fn summaries_are_asked_for_on_a_fast_link_only() {
+    let server = TestServer::start();
+    let mut source = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("source", Role::Caseworker, "a"),
+    );
+    days_work(&mut source, 200, 0);
+    source.sync();
+
+    let mut fast = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("fast", Role::Caseworker, "a"),
+    );
+    let on_loopback = fast.sync();
+    assert_eq!(on_loopback.downloaded, 200);
+    assert!(
+        on_loopback.from_summaries > 150,
+        "loopback: {on_loopback:?}"
+    );
+
+    let proxy = Proxy::start(&server.url, LinkProfile::slow());
+    let mut slow = Laptop::enrolled(
+        &proxy.url,
+        &server.enrolment_code("slow", Role::Caseworker, "a"),
+    );
+    let on_slow_link = slow.sync();
+    eprintln!("loopback: {on_loopback:?}\n256 kbit/s: {on_slow_link:?}");
+    assert_eq!(on_slow_link.downloaded, 200);
+    assert!(
+        on_slow_link.from_summaries < 100,
+        "256 kbit/s: {on_slow_link:?}"
+    );
+
+    let surnames = |laptop: &Laptop| {
+        let mut names: Vec<String> = laptop
+            .store
+            .list_cases(&sprechtag::store::CaseFilter {
+                limit: 500,
+                ..Default::default()
+            })
+            .expect("list")
+            .rows
+            .into_iter()
+            .map(|row| row.surname)
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(surnames(&fast).len(), 200);
+    assert_eq!(surnames(&fast), surnames(&slow));
+}
+
 #[test]
 fn a_slow_lossy_link_still_syncs_everything_within_one_and_a_half_times_the_bytes() {
     let server = TestServer::start();

@@ -2,8 +2,9 @@
 //! new cases propagate, departments stay apart, revoked devices are refused.
 
 use sprechtag::sync::{SyncError, sync_now};
-use sprechtag_e2e::{Laptop, TestServer};
-use sprechtag_schemas::{CaseStatus, DocumentState};
+use sprechtag_e2e::{Laptop, Raw, TestServer};
+use sprechtag_schemas::wire::{self, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use sprechtag_schemas::{CaseStatus, CaseSummary, DocumentState, document};
 use sprechtag_server::storage::Role;
 
 fn laptop(server: &TestServer, name: &str, department: &str) -> Laptop {
@@ -136,6 +137,73 @@ fn a_case_created_on_one_laptop_appears_on_the_others_of_its_department() {
     }
 }
 
+/// A device that has none of a case gets its summary with it, read from
+/// exactly the document sent; a device that has the case gets the change
+/// alone (it merges and reads the case itself).
+#[test]
+fn a_whole_case_comes_with_its_summary_and_a_change_without() {
+    let server = TestServer::start();
+    let mut a = laptop(&server, "a", "buergerbuero");
+    let case = a.new_case("Özdemir", &["wohngeld"]);
+    a.store
+        .set_case_field(&case.id, "notes", "Rollator")
+        .expect("notes");
+    a.sync();
+    let (raw, _laptop) = Raw::new(&server);
+    let fetch = |raw: &Raw, cursor: u64| -> SyncResponse {
+        let (status, body) = raw.sync(wire::encode(&SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            cursor,
+            uploads: vec![],
+            max_response_bytes: 0,
+            summaries: true,
+        }));
+        assert_eq!(status, 200);
+        wire::decode(&body).expect("a sync response")
+    };
+
+    let first = fetch(&raw, 0);
+    let whole = first
+        .downloads
+        .iter()
+        .find(|d| d.doc_id == case.id)
+        .expect("the case is sent");
+    let sent = document::load(&whole.changes).expect("the document loads");
+    let summary = CaseSummary::decode(whole.summary.as_deref().expect("with a summary"))
+        .expect("in this build's layout");
+    assert_eq!(summary, document::read::<CaseSummary>(&sent).expect("read"));
+    assert_eq!(summary.citizen.surname, "Özdemir");
+    assert_eq!(summary.notes.as_str(), "Rollator");
+
+    a.store
+        .set_case_field(&case.id, "notes", "Rollator, Neffe fährt")
+        .expect("notes");
+    a.sync();
+    let second = fetch(&raw, first.cursor);
+    let change = second
+        .downloads
+        .iter()
+        .find(|d| d.doc_id == case.id)
+        .expect("the change is sent");
+    assert!(change.summary.is_none());
+    assert!(
+        change.changes.len() < whole.changes.len() / 2,
+        "changes only"
+    );
+
+    // A device that joins now gets the summary of the case as it is now.
+    let (late, _laptop) = Raw::new(&server);
+    let response = fetch(&late, 0);
+    let summary = response.downloads[0].summary.as_deref().expect("a summary");
+    assert_eq!(
+        CaseSummary::decode(summary)
+            .expect("decodes")
+            .notes
+            .as_str(),
+        "Rollator, Neffe fährt"
+    );
+}
+
 #[test]
 fn a_device_of_another_department_cannot_obtain_the_case_by_any_request() {
     let server = TestServer::start();
@@ -162,6 +230,7 @@ fn a_device_of_another_department_cannot_obtain_the_case_by_any_request() {
         protocol: sprechtag_schemas::wire::PROTOCOL_VERSION,
         cursor: 0,
         max_response_bytes: 0,
+        summaries: true,
         uploads: vec![sprechtag_schemas::wire::Upload {
             doc_id: case.id.clone(),
             changes: bytes,
@@ -179,7 +248,7 @@ fn a_device_of_another_department_cannot_obtain_the_case_by_any_request() {
         .sync(&token, sprechtag_schemas::wire::encode(&request))
         .expect("the server answers");
     let response: sprechtag_schemas::wire::SyncResponse =
-        sprechtag_schemas::wire::decode(&answer).expect("decode");
+        sprechtag_schemas::wire::decode(&answer.body).expect("decode");
     assert!(response.accepted.is_empty());
     assert_eq!(response.rejected.len(), 1);
     assert_eq!(response.rejected[0].code, "forbidden");

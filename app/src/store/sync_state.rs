@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use automerge::{AutoCommit, ChangeHash};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use sprechtag_schemas::document::{self, DocumentKind};
 use sprechtag_schemas::wire::{SyncResponse, Upload, heads_from_bytes, heads_to_bytes};
@@ -40,6 +40,8 @@ pub struct UploadBatch {
 pub struct Applied {
     pub accepted: usize,
     pub downloaded: usize,
+    /// Of the downloads, cases indexed from the server's summary.
+    pub from_summaries: usize,
 }
 
 impl Store {
@@ -248,6 +250,27 @@ impl Store {
                 .query_row([&download.doc_id], |_| Ok(true))
                 .optional()?
                 .unwrap_or(false);
+            if !exists
+                && kind == DocumentKind::Case
+                && let Some(case) = download.summary.as_deref().and_then(CaseSummary::decode)
+            {
+                // A case new to this device with the summary the server read
+                // from these very bytes: stored and indexed without loading
+                // it. Loading is most of the cost of taking a case, and a
+                // first sync brings a whole department's.
+                documents::insert_saved(
+                    &tx,
+                    &download.doc_id,
+                    kind,
+                    &download.changes,
+                    &server_heads,
+                )?;
+                index_case(&tx, &case, &mut full_text)?;
+                mark_synced(&tx, &download.doc_id, &server_heads)?;
+                applied.downloaded += 1;
+                applied.from_summaries += 1;
+                continue;
+            }
             let mut doc = if exists {
                 let mut loaded = documents::load_for_edit(
                     &tx,
@@ -298,11 +321,7 @@ impl Store {
                     super::office_hours::index_office_hour(&tx, &office_hour)?;
                 }
             }
-            tx.prepare_cached("UPDATE documents SET synced_heads = ?2 WHERE id = ?1")?
-                .execute(params![
-                    download.doc_id,
-                    document::heads_hex(&server_heads).join(" ")
-                ])?;
+            mark_synced(&tx, &download.doc_id, &server_heads)?;
             if let (doc, Some(version)) = doc {
                 merged.push((download.doc_id.clone(), doc, version));
             }
@@ -335,8 +354,238 @@ impl Store {
     }
 }
 
+/// Records that the server holds `heads` of the document.
+fn mark_synced(tx: &Transaction<'_>, id: &str, heads: &[ChangeHash]) -> Result<()> {
+    tx.prepare_cached("UPDATE documents SET synced_heads = ?2 WHERE id = ?1")?
+        .execute(params![id, document::heads_hex(heads).join(" ")])?;
+    Ok(())
+}
+
 fn parse_heads(text: &str) -> Vec<ChangeHash> {
     text.split_whitespace()
         .filter_map(|h| h.parse().ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sprechtag_schemas::document::{self, DocumentKind};
+    use sprechtag_schemas::wire::{Download, PROTOCOL_VERSION, SyncResponse, heads_to_bytes};
+    use sprechtag_schemas::{
+        Case, CaseSummary, Citizen, DocumentState, Forwarding, Request, Review, ReviewState,
+    };
+
+    use super::UploadBatch;
+    use crate::store::{NewOfficeHour, Store, documents};
+
+    const PASSPHRASE: &str = "Leuchtturm-Fischbrötchen-7";
+
+    fn store(dir: &tempfile::TempDir) -> Store {
+        let catalog = Arc::new(crate::catalog::shipped().expect("catalogue"));
+        Store::create(dir.path(), PASSPHRASE, catalog).expect("store")
+    }
+
+    /// A laptop's day: an office hour, a case with a missing document, a
+    /// forwarding with a deadline, a review and notes, and a plain one.
+    fn source_documents(store: &mut Store) -> Vec<(String, DocumentKind)> {
+        let office_hour = store
+            .open_office_hour(NewOfficeHour {
+                village: "Kleinbrück".into(),
+                venue: "Dorfgemeinschaftshaus".into(),
+                date: "2026-11-20".parse().expect("date"),
+                caseworker: "Anna Schäfer".into(),
+            })
+            .expect("office hour");
+        let mut full = Case::draft(Citizen {
+            surname: "Müller-Lüdenscheidt".into(),
+            given_names: "Hannelore Erika".into(),
+            ..Citizen::default()
+        });
+        full.office_hour_id = Some(office_hour.id.clone());
+        full.notes = autosurgeon::Text::with_value("Rollator, Neffe fährt");
+        let catalog = store.catalog().clone();
+        for service in ["wohngeld", "schwerbehindertenausweis"] {
+            full.requests.push(Request::for_service(
+                catalog.service(service).expect("known service"),
+            ));
+        }
+        let full = store.create_case(full).expect("case");
+        store
+            .update_case(&full.id, "check, forward, review", |case| {
+                case.requests[0].documents[0].state = DocumentState::Missing;
+                case.requests[1].forwarding = Some(Forwarding {
+                    office_id: catalog.services[0].office_id.clone(),
+                    forwarded_at: "2026-11-21T09:00:00Z".into(),
+                    due: "2026-12-05".parse().expect("date"),
+                    answer: String::new(),
+                    closed_at: None,
+                });
+                case.review = Some(Review {
+                    state: ReviewState::NeedsClarification,
+                    by: "Back office".into(),
+                    at: "2026-11-21T10:00:00Z".into(),
+                });
+                Ok(())
+            })
+            .expect("edit");
+        let plain = store
+            .create_case(Case::draft(Citizen {
+                surname: "Öztürk".into(),
+                ..Citizen::default()
+            }))
+            .expect("case");
+        vec![
+            (office_hour.id, DocumentKind::OfficeHour),
+            (full.id, DocumentKind::Case),
+            (plain.id, DocumentKind::Case),
+        ]
+    }
+
+    /// What a test sends as the summary of a case's saved bytes.
+    type SummaryOf = dyn Fn(&[u8]) -> Option<Vec<u8>>;
+
+    /// The documents as the server sends them to a device that has none of
+    /// them, with what `summary` makes of each (the server: its summary).
+    fn response(
+        source: &Store,
+        ids: &[(String, DocumentKind)],
+        summary: &SummaryOf,
+    ) -> SyncResponse {
+        let downloads = ids
+            .iter()
+            .map(|(id, kind)| {
+                let bytes = documents::export(&source.conn, id, *kind).expect("export");
+                let mut doc = document::load(&bytes).expect("load");
+                Download {
+                    doc_id: id.clone(),
+                    kind: kind.as_str().into(),
+                    heads: heads_to_bytes(&doc.get_heads()),
+                    summary: (*kind == DocumentKind::Case)
+                        .then(|| summary(&bytes))
+                        .flatten(),
+                    changes: bytes,
+                }
+            })
+            .collect();
+        SyncResponse {
+            protocol: PROTOCOL_VERSION,
+            accepted: vec![],
+            rejected: vec![],
+            downloads,
+            cursor: 7,
+            more: false,
+        }
+    }
+
+    /// What the sync server sends: the summary read from the document.
+    fn servers_summary(bytes: &[u8]) -> Option<Vec<u8>> {
+        let doc = document::load(bytes).expect("load");
+        Some(
+            document::read::<CaseSummary>(&doc)
+                .expect("summary")
+                .encode(),
+        )
+    }
+
+    /// Everything lists, filters and search read, but the time of indexing.
+    fn index(store: &Store) -> Vec<String> {
+        let mut rows: Vec<String> = store
+            .conn
+            .prepare(
+                "SELECT c.id, c.number, c.status, c.office_hour_id, c.department, c.surname,
+                        c.given_names, c.town, c.village, c.services, c.complete,
+                        c.missing_count, c.created_at, c.created_by, c.review_state,
+                        c.next_due, c.offices, c.requests, c.complete_requests, c.done_at,
+                        (SELECT group_concat(service_id) FROM case_services
+                          WHERE case_rowid = c.rowid),
+                        f.number, f.name, f.place, f.services, f.notes, f.starts
+                 FROM cases c JOIN cases_fts f ON f.rowid = c.seq",
+            )
+            .expect("query")
+            .query_map([], |r| {
+                (0..27)
+                    .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map(|values| format!("{values:?}"))
+            })
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        rows.sort();
+        rows
+    }
+
+    #[test]
+    fn a_case_indexed_from_the_servers_summary_is_indexed_as_its_document_says() {
+        let source_dir = tempfile::tempdir().expect("temp dir");
+        let mut source = store(&source_dir);
+        let ids = source_documents(&mut source);
+
+        let mut indexed = Vec::new();
+        let how: [(&str, &SummaryOf); 3] = [
+            ("with the server's summaries", &servers_summary),
+            ("without summaries", &|_| None),
+            ("with summaries of an unknown layout", &|_| {
+                Some(b"\x82\x63v99".to_vec())
+            }),
+        ];
+        for (label, summary) in how {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let mut laptop = store(&dir);
+            let applied = laptop
+                .apply_sync_response(&UploadBatch::default(), &response(&source, &ids, summary))
+                .expect(label);
+            assert_eq!(applied.downloaded, 3, "{label}");
+            for (id, kind) in &ids {
+                if *kind == DocumentKind::Case {
+                    assert_eq!(laptop.case(id).expect(label), source.case(id).expect(label));
+                }
+            }
+            assert_eq!(laptop.pending_count().expect("pending"), 0, "{label}");
+            assert_eq!(laptop.sync_cursor().expect("cursor"), 7, "{label}");
+            indexed.push((label, index(&laptop)));
+        }
+        assert_eq!(indexed[0].1.len(), 2, "both cases are indexed");
+        assert!(
+            indexed[0].1[0].contains("Kleinbrück") || indexed[0].1[1].contains("Kleinbrück"),
+            "the village comes from the office hour: {:?}",
+            indexed[0].1
+        );
+        for (label, rows) in &indexed[1..] {
+            assert_eq!(rows, &indexed[0].1, "{label}");
+        }
+    }
+
+    /// Observed through a summary that disagrees with its document (which a
+    /// server never sends): a case new to the device is indexed from the
+    /// summary, its document stored as sent and not read.
+    #[test]
+    fn a_new_case_with_a_summary_is_indexed_without_reading_the_document() {
+        let source_dir = tempfile::tempdir().expect("temp dir");
+        let mut source = store(&source_dir);
+        let ids = source_documents(&mut source);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut laptop = store(&dir);
+        let altered = |bytes: &[u8]| {
+            let doc = document::load(bytes).expect("load");
+            let mut summary: CaseSummary = document::read(&doc).expect("summary");
+            summary.citizen.surname = "Aus der Zusammenfassung".into();
+            Some(summary.encode())
+        };
+        laptop
+            .apply_sync_response(&UploadBatch::default(), &response(&source, &ids, &altered))
+            .expect("apply");
+        let rows = index(&laptop);
+        assert!(
+            rows.iter()
+                .all(|row| row.contains("Aus der Zusammenfassung")),
+            "{rows:?}"
+        );
+        assert_eq!(
+            laptop.case(&ids[2].0).expect("case").citizen.surname,
+            "Öztürk"
+        );
+    }
 }

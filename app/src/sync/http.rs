@@ -81,12 +81,12 @@ impl HttpClient {
             .json(&EnrolRequest {
                 code: code.trim().to_string(),
             });
-        let body = self.runtime.block_on(send(request, true))?;
-        serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(e.to_string()))
+        let answer = self.runtime.block_on(send(request, true))?;
+        serde_json::from_slice(&answer.body).map_err(|e| SyncError::Protocol(e.to_string()))
     }
 
     /// One sync round trip: the encoded request in, the encoded response out.
-    pub fn sync(&self, token: &str, body: Vec<u8>) -> Result<Vec<u8>, SyncError> {
+    pub fn sync(&self, token: &str, body: Vec<u8>) -> Result<Answer, SyncError> {
         let request = self
             .client
             .post(format!("{}/v1/sync", self.base_url))
@@ -97,6 +97,14 @@ impl HttpClient {
     }
 }
 
+/// A response body, and how long it took to arrive after the headers: the
+/// server has done its work by then, so this is the link's time alone.
+#[derive(Debug)]
+pub struct Answer {
+    pub body: Vec<u8>,
+    pub transfer: Duration,
+}
+
 /// A server address as stored and compared: no surrounding blanks, no
 /// trailing slash.
 pub(super) fn normalize_server_url(url: &str) -> &str {
@@ -105,20 +113,25 @@ pub(super) fn normalize_server_url(url: &str) -> &str {
 
 /// Sends a request and reads the whole answer; a failed transfer either way
 /// is "offline" (retryable), an error status is classified.
-async fn send(request: reqwest::RequestBuilder, enrolling: bool) -> Result<Vec<u8>, SyncError> {
+async fn send(request: reqwest::RequestBuilder, enrolling: bool) -> Result<Answer, SyncError> {
     let response = request
         .send()
         .await
         .map_err(|e| SyncError::Offline(e.to_string()))?;
     let status = response.status();
+    let headers_arrived = std::time::Instant::now();
     let body = response
         .bytes()
         .await
         .map_err(|e| SyncError::Offline(e.to_string()))?;
+    let transfer = headers_arrived.elapsed();
     if !status.is_success() {
         return Err(classify(status, &body, enrolling));
     }
-    Ok(body.to_vec())
+    Ok(Answer {
+        body: body.to_vec(),
+        transfer,
+    })
 }
 
 fn classify(status: reqwest::StatusCode, body: &[u8], enrolling: bool) -> SyncError {

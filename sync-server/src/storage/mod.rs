@@ -122,13 +122,18 @@ pub trait SyncTransaction {
     fn document_meta(&mut self, id: &str) -> Result<Option<DocumentMeta>>;
     /// The stored saves of a document, to be loaded in order.
     fn document_bytes(&mut self, id: &str) -> Result<Vec<Vec<u8>>>;
-    /// Stores a change and gives the document the next sequence number.
+    /// The summary stored with the document's current version
+    /// (`CaseSummary::encode`), if it has one.
+    fn document_summary(&mut self, id: &str) -> Result<Option<Vec<u8>>>;
+    /// Stores a change and gives the document the next sequence number;
+    /// `summary` replaces the stored one.
     fn write_document(
         &mut self,
         id: &str,
         kind: &str,
         department: Option<&str>,
         heads: &[u8],
+        summary: Option<&[u8]>,
         write: DocumentWrite<'_>,
     ) -> Result<u64>;
     /// The heads this device is known to hold of the document.

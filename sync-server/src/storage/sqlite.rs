@@ -20,8 +20,9 @@ pub const DATABASE_FILE: &str = "sprechtag-server.db";
 const PREFIX_ALPHABET: &[u8] = b"ACDEFHJKLMNPRTUVWXY";
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        r#"
+    Migrations::new(vec![
+        M::up(
+            r#"
 CREATE TABLE devices (
     id              TEXT PRIMARY KEY,
     name            TEXT NOT NULL,
@@ -79,7 +80,11 @@ CREATE TABLE counters (
 ) STRICT;
 INSERT INTO counters (name, value) VALUES ('seq', 0);
 "#,
-    )])
+        ),
+        // The summary of a case as of its stored version, sent with it to
+        // devices that have none of it (`CaseSummary::encode`).
+        M::up("ALTER TABLE documents ADD COLUMN summary BLOB;"),
+    ])
 }
 
 pub struct SqliteStorage {
@@ -311,12 +316,22 @@ impl SyncTransaction for SqliteTransaction<'_> {
         Ok(parts)
     }
 
+    fn document_summary(&mut self, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT summary FROM documents WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
     fn write_document(
         &mut self,
         id: &str,
         kind: &str,
         department: Option<&str>,
         heads: &[u8],
+        summary: Option<&[u8]>,
         write: DocumentWrite<'_>,
     ) -> Result<u64> {
         let seq: u64 = self
@@ -331,12 +346,13 @@ impl SyncTransaction for SqliteTransaction<'_> {
                     .prepare_cached("DELETE FROM document_chunks WHERE doc_id = ?1")?
                     .execute([id])?;
                 self.conn
-            .prepare_cached("INSERT INTO documents (id, kind, department, snapshot, chunk_count, heads, seq)
-                     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
+            .prepare_cached("INSERT INTO documents (id, kind, department, snapshot, chunk_count, heads, seq, summary)
+                     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)
                      ON CONFLICT (id) DO UPDATE SET kind = excluded.kind,
                         department = excluded.department, snapshot = excluded.snapshot,
-                        chunk_count = 0, heads = excluded.heads, seq = excluded.seq")?
-            .execute(params![id, kind, department, bytes, heads, seq])?;
+                        chunk_count = 0, heads = excluded.heads, seq = excluded.seq,
+                        summary = excluded.summary")?
+            .execute(params![id, kind, department, bytes, heads, seq, summary])?;
             }
             DocumentWrite::Chunk(bytes) => {
                 self.conn
@@ -344,8 +360,8 @@ impl SyncTransaction for SqliteTransaction<'_> {
                     .execute(params![id, bytes])?;
                 self.conn
             .prepare_cached("UPDATE documents SET kind = ?2, department = ?3, chunk_count = chunk_count + 1,
-                        heads = ?4, seq = ?5 WHERE id = ?1")?
-            .execute(params![id, kind, department, heads, seq])?;
+                        heads = ?4, seq = ?5, summary = ?6 WHERE id = ?1")?
+            .execute(params![id, kind, department, heads, seq, summary])?;
             }
         }
         Ok(seq)
