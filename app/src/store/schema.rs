@@ -147,6 +147,14 @@ ALTER TABLE office_hours ADD COLUMN start_time TEXT;
 ALTER TABLE office_hours ADD COLUMN end_time TEXT;
 "#,
         ),
+        // Sync asks every round which documents have changes the server
+        // lacks. Without an index that read every document row, full save
+        // and all, each page decrypted: some 90 ms a round at 3,000 cases,
+        // seconds for a back office holding a county's.
+        M::up(
+            "CREATE INDEX documents_pending ON documents (updated_at, id)
+               WHERE heads != synced_heads;",
+        ),
     ])
 }
 
@@ -161,6 +169,37 @@ mod tests {
 
     /// A store indexed before migration 3 keeps its search: the full-text
     /// rows move to the change sequence, ordered by the old `updated_at`.
+    /// What sync asks each round reads the pending documents' index, not
+    /// every document.
+    #[test]
+    fn the_questions_of_sync_read_only_pending_documents() {
+        let mut conn = Connection::open_in_memory().expect("in-memory database");
+        super::migrations()
+            .to_latest(&mut conn)
+            .expect("migrations");
+        for query in [
+            crate::store::sync_state::PENDING_COUNT,
+            crate::store::sync_state::PENDING_IDS,
+            crate::store::sync_state::PENDING_UPLOADS,
+        ] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                .and_then(|mut s| s.query_map([], |r| r.get(3))?.collect())
+                .expect("plan");
+            assert!(
+                plan.iter().any(
+                    |step| step.contains("USING COVERING INDEX documents_pending")
+                        || step.contains("USING INDEX documents_pending")
+                ),
+                "{query}: {plan:?}"
+            );
+            assert!(
+                !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                "{query}: {plan:?}"
+            );
+        }
+    }
+
     #[test]
     fn migration_3_moves_full_text_rows_to_the_change_sequence() {
         let mut conn = Connection::open_in_memory().expect("in-memory database");

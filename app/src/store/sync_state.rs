@@ -16,6 +16,13 @@ use super::case_index::{FullTextRows, index_case};
 use super::documents::{self, kind_name};
 use super::{Result, Store, StoreError, set_setting, setting};
 
+// Documents with changes the server lacks: each reads the partial index
+// `documents_pending` (schema migration 5), which holds exactly those.
+pub(super) const PENDING_COUNT: &str = "SELECT count(*) FROM documents WHERE heads != synced_heads";
+pub(super) const PENDING_IDS: &str = "SELECT id FROM documents WHERE heads != synced_heads";
+pub(super) const PENDING_UPLOADS: &str = "SELECT id, kind, synced_heads FROM documents
+     WHERE heads != synced_heads ORDER BY updated_at, id";
+
 /// The server this device is enrolled with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Enrolment {
@@ -126,19 +133,16 @@ impl Store {
 
     /// Documents with changes the server has not acknowledged.
     pub fn pending_count(&self) -> Result<usize> {
-        let count: i64 = self.conn.query_row(
-            "SELECT count(*) FROM documents WHERE heads != synced_heads",
-            [],
-            |r| r.get(0),
-        )?;
+        let count: i64 = self
+            .conn
+            .prepare_cached(PENDING_COUNT)?
+            .query_row([], |r| r.get(0))?;
         Ok(usize::try_from(count).unwrap_or(0))
     }
 
     /// Whether any document other than `exclude` has changes to upload.
     pub fn has_pending_uploads(&self, exclude: &HashSet<String>) -> Result<bool> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT id FROM documents WHERE heads != synced_heads")?;
+        let mut statement = self.conn.prepare_cached(PENDING_IDS)?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
             let id: String = row.get(0)?;
@@ -167,10 +171,7 @@ impl Store {
     ) -> Result<UploadBatch> {
         let pending: Vec<(String, String, String)> = self
             .conn
-            .prepare_cached(
-                "SELECT id, kind, synced_heads FROM documents WHERE heads != synced_heads
-                 ORDER BY updated_at, id",
-            )?
+            .prepare_cached(PENDING_UPLOADS)?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let mut batch = UploadBatch::default();
