@@ -48,10 +48,7 @@ pub async fn launch_with_listener(
             settings.data_dir.display()
         )
     })?;
-    let state = api::AppState {
-        storage: Arc::new(storage),
-        cache: Arc::new(sync::DocCache::default()),
-    };
+    let state = api::AppState::new(Arc::new(storage));
     let app = api::router(state);
     listener.set_nonblocking(true)?;
     let handle = axum_server::Handle::new();
