@@ -253,7 +253,11 @@ impl Store {
                 .unwrap_or(false);
             if !exists
                 && kind == DocumentKind::Case
-                && let Some(case) = download.summary.as_deref().and_then(CaseSummary::decode)
+                && let Some(case) = download
+                    .summary
+                    .as_deref()
+                    .and_then(CaseSummary::decode)
+                    .filter(|case| case.id == download.doc_id)
             {
                 // A case new to this device with the summary the server read
                 // from these very bytes: stored and indexed without loading
@@ -525,11 +529,17 @@ mod tests {
         let ids = source_documents(&mut source);
 
         let mut indexed = Vec::new();
-        let how: [(&str, &SummaryOf); 3] = [
+        let how: [(&str, &SummaryOf); 4] = [
             ("with the server's summaries", &servers_summary),
             ("without summaries", &|_| None),
             ("with summaries of an unknown layout", &|_| {
                 Some(b"\x82\x63v99".to_vec())
+            }),
+            ("with summaries naming another case", &|bytes| {
+                let doc = document::load(bytes).expect("load");
+                let mut summary: CaseSummary = document::read(&doc).expect("summary");
+                summary.id = "another-case".into();
+                Some(summary.encode())
             }),
         ];
         for (label, summary) in how {
