@@ -6,6 +6,7 @@ mod appointments_view;
 mod case_editor;
 mod case_list;
 mod catalog_view;
+mod errors;
 mod office_hours;
 pub mod prefs;
 mod review;
@@ -240,11 +241,12 @@ impl eframe::App for SprechtagApp {
 
 fn unlock_error_text(error: &StoreError) -> String {
     match error {
-        StoreError::WrongPassphrase => t!("unlock.wrong").into_owned(),
-        StoreError::WeakPassphrase => {
-            t!("unlock.too_short", n = crate::store::MIN_PASSPHRASE_CHARS).into_owned()
-        }
-        other => format!("{}: {other}", t!("unlock.failed")),
+        StoreError::WrongPassphrase | StoreError::WeakPassphrase => errors::store_error_text(error),
+        other => format!(
+            "{}: {}",
+            t!("unlock.failed"),
+            errors::store_error_text(other)
+        ),
     }
 }
 

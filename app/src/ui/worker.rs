@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use automerge::ChangeHash;
 use sprechtag_schemas::{Case, Catalog, IsoDate, OfficeHour, OfficeHourSummary, Rating};
 
+use super::errors::{print_error_text, store_error_text};
 use crate::print::{self, PrintKind};
 use crate::store::HistoryEntry;
 use crate::store::appointments::AppointmentRow;
@@ -192,7 +193,7 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
     let Some(store) = store.as_mut() else {
         return Reply::Failed("locked".into());
     };
-    let failed = |e: StoreError| Reply::Failed(e.to_string());
+    let failed = |e: StoreError| Reply::Failed(store_error_text(&e));
     match request {
         Request::Unlock { .. } => Reply::Failed("already unlocked".into()),
         Request::OfficeHours => store.office_hours().map_or_else(failed, Reply::OfficeHours),
@@ -229,7 +230,7 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
             Err(e) => Reply::SaveFailed {
                 case_id: String::new(),
                 seq,
-                error: e.to_string(),
+                error: store_error_text(&e),
             },
         },
         Request::Print { kind, id } => print_and_open(store, kind, &id),
@@ -254,7 +255,7 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
                 Err(e) => Reply::SaveFailed {
                     case_id,
                     seq,
-                    error: e.to_string(),
+                    error: store_error_text(&e),
                 },
             }
         }
@@ -272,21 +273,21 @@ fn export_statistics(store: &Store) -> Reply {
     });
     match written {
         Ok(()) => Reply::Exported(path),
-        Err(e) => Reply::Failed(e.to_string()),
+        Err(e) => Reply::Failed(store_error_text(&e)),
     }
 }
 
 fn print_and_open(store: &mut Store, kind: PrintKind, id: &str) -> Reply {
     let printed = match print::make(store, kind, id) {
         Ok(printed) => printed,
-        Err(e) => return Reply::Failed(e.to_string()),
+        Err(e) => return Reply::Failed(print_error_text(&e)),
     };
     match print::save_in_data_dir(store.dir(), kind, &printed.name, &printed.bytes) {
         Ok(path) => {
             let viewer_error = print::open_in_viewer(&path).err().map(|e| e.to_string());
             Reply::Printed { path, viewer_error }
         }
-        Err(e) => Reply::Failed(e.to_string()),
+        Err(e) => Reply::Failed(print_error_text(&e)),
     }
 }
 

@@ -1,0 +1,74 @@
+//! What the UI says when the store or printing fails: a sentence in the
+//! user's language that says what happened and that nothing was lost, then
+//! the technical detail (in English, for whoever supports the laptop).
+
+use rust_i18n::t;
+
+use crate::print::PrintError;
+use crate::store::StoreError;
+
+pub fn store_error_text(error: &StoreError) -> String {
+    match error {
+        StoreError::WrongPassphrase => t!("unlock.wrong").into_owned(),
+        StoreError::WeakPassphrase => {
+            t!("unlock.too_short", n = crate::store::MIN_PASSPHRASE_CHARS).into_owned()
+        }
+        StoreError::NotFound { kind, id } => {
+            let what = match *kind {
+                "case" => t!("error.kind_case"),
+                "office hour" => t!("error.kind_office_hour"),
+                _ => t!("error.kind_other"),
+            };
+            t!("error.not_found", what = what, id = id).into_owned()
+        }
+        StoreError::Invalid(detail) => t!("error.invalid", detail = detail).into_owned(),
+        StoreError::Corrupt(_) | StoreError::Document(_) => {
+            t!("error.damaged", detail = error.to_string()).into_owned()
+        }
+        StoreError::Catalog(_) => t!("error.catalog", detail = error.to_string()).into_owned(),
+        StoreError::Csv(_) | StoreError::Io { .. } => {
+            t!("error.file", detail = error.to_string()).into_owned()
+        }
+        StoreError::NoStore(_) | StoreError::Sqlite(_) | StoreError::Migration(_) => {
+            t!("error.database", detail = error.to_string()).into_owned()
+        }
+    }
+}
+
+pub fn print_error_text(error: &PrintError) -> String {
+    match error {
+        PrintError::Store(store) => store_error_text(store),
+        PrintError::NoAppointment(_) => t!("error.no_appointment").into_owned(),
+        other => t!("error.print", detail = other.to_string()).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_leads_with_a_sentence_in_german() {
+        // German is what the app starts in (`ui::prefs`); no other test in
+        // this binary reads translated text.
+        rust_i18n::set_locale("de");
+        let not_found = store_error_text(&StoreError::not_found("case", "HRK-0042"));
+        assert_eq!(not_found, "Fall HRK-0042 nicht gefunden.");
+        let database = store_error_text(&StoreError::Sqlite(rusqlite::Error::InvalidQuery));
+        assert!(
+            database.starts_with("Die Datenbank meldet einen Fehler; es wurde nichts verändert."),
+            "{database}"
+        );
+        assert!(
+            database.contains("database error"),
+            "the detail stays: {database}"
+        );
+        let printing = print_error_text(&PrintError::NoAppointment("HRK-0042".into()));
+        assert!(
+            printing.starts_with("Für diesen Fall ist kein Termin"),
+            "{printing}"
+        );
+        let office_hour = store_error_text(&StoreError::not_found("office hour", "x"));
+        assert_eq!(office_hour, "Sprechtag x nicht gefunden.");
+    }
+}
