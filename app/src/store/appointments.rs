@@ -2,6 +2,7 @@
 //! day by reading the cases (the model keeps appointments in the case, so
 //! there is no second place that could disagree).
 
+use rust_i18n::t;
 use serde::Serialize;
 use sprechtag_schemas::{Appointment, Case, IsoDate, new_id};
 
@@ -34,7 +35,7 @@ pub struct AppointmentRow {
 /// `HH:MM` with a real hour and minute, normalised to two digits each
 /// ("9:30" becomes "09:30").
 pub fn parse_time(text: &str) -> Result<String> {
-    let bad = || StoreError::Invalid(format!("time {text:?}: use HH:MM, for example 09:30"));
+    let bad = || StoreError::Invalid(t!("store.bad_time", time = format!("{text:?}")).into_owned());
     let (hours, minutes) = text.trim().split_once(':').ok_or_else(bad)?;
     let digits = |s: &str, max: u32, len: std::ops::RangeInclusive<usize>| {
         if len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
@@ -59,34 +60,35 @@ impl Store {
     ) -> Result<(Case, Appointment)> {
         let time = parse_time(&new.time)?;
         if new.date < IsoDate::today() {
-            return Err(StoreError::Invalid(format!(
-                "the date {} is in the past",
-                new.date.to_german()
-            )));
+            return Err(StoreError::Invalid(
+                t!("store.date_past", date = new.date.to_german()).into_owned(),
+            ));
         }
         let mut place = new.place.trim().to_string();
         if let Some(office_hour_id) = &new.office_hour_id {
             let office_hour = self.office_hour(office_hour_id)?;
             if office_hour.date != new.date {
-                return Err(StoreError::Invalid(format!(
-                    "the office hour {office_hour_id} is on {}, not on {}",
-                    office_hour.date.to_german(),
-                    new.date.to_german()
-                )));
+                return Err(StoreError::Invalid(
+                    t!(
+                        "store.office_hour_other_day",
+                        office_hour = office_hour_id,
+                        on = office_hour.date.to_german(),
+                        date = new.date.to_german()
+                    )
+                    .into_owned(),
+                ));
             }
             if place.is_empty() {
                 place = office_hour.place();
             }
         }
         if place.is_empty() {
-            return Err(StoreError::Invalid(
-                "the place is missing: the main office or an office hour".into(),
-            ));
+            return Err(StoreError::Invalid(t!("store.place_missing").into_owned()));
         }
         let purpose = new.purpose.trim().to_string();
         if purpose.is_empty() {
             return Err(StoreError::Invalid(
-                "the purpose of the appointment is missing".into(),
+                t!("store.purpose_missing").into_owned(),
             ));
         }
         let appointment = Appointment {

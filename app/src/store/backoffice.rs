@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use automerge::{ChangeHash, Patch, PatchAction, Prop};
+use rust_i18n::t;
 use serde::Serialize;
 use sprechtag_schemas::document::DocumentKind;
 use sprechtag_schemas::{Case, CaseStatus, Comment, Forwarding, IsoDate, Review, ReviewState};
@@ -43,9 +44,9 @@ impl Store {
         if let Some(due) = due
             && due < today
         {
-            return Err(StoreError::Invalid(format!(
-                "the deadline {due} is in the past"
-            )));
+            return Err(StoreError::Invalid(
+                t!("store.deadline_past", due = due).into_owned(),
+            ));
         }
         let catalog = self.catalog.clone();
         let message = format!("forward request to {office_id}");
@@ -83,7 +84,7 @@ impl Store {
                 .ok_or_else(|| StoreError::not_found("request", request_id))?
                 .forwarding
                 .as_mut()
-                .ok_or_else(|| StoreError::Invalid("the request was not forwarded".into()))?;
+                .ok_or_else(|| StoreError::Invalid(t!("store.not_forwarded").into_owned()))?;
             forwarding.answer = answer.trim().to_string();
             if close && forwarding.closed_at.is_none() {
                 forwarding.closed_at = Some(now_rfc3339());
@@ -125,7 +126,7 @@ impl Store {
     pub fn comment_case(&mut self, case_id: &str, text: &str) -> Result<Case> {
         let text = text.trim();
         if text.is_empty() {
-            return Err(StoreError::Invalid("the comment is empty".into()));
+            return Err(StoreError::Invalid(t!("store.comment_empty").into_owned()));
         }
         let (_, author) = self.editor();
         self.update_case(case_id, "comment", |case| {
@@ -258,10 +259,14 @@ impl Store {
             .map(|o| o.id.clone())
             .ok_or_else(|| {
                 let known: Vec<&str> = self.catalog.offices.iter().map(|o| o.id.as_str()).collect();
-                StoreError::Invalid(format!(
-                    "unknown office {wanted:?}; offices of the catalogue: {}",
-                    known.join(", ")
-                ))
+                StoreError::Invalid(
+                    t!(
+                        "store.unknown_office",
+                        office = format!("{wanted:?}"),
+                        known = known.join(", ")
+                    )
+                    .into_owned(),
+                )
             })
     }
 }

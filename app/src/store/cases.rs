@@ -3,6 +3,7 @@
 use automerge::ChangeHash;
 use autosurgeon::Text;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params_from_iter};
+use rust_i18n::t;
 use serde::Serialize;
 use serde_json::Value;
 use sprechtag_schemas::document::{self, DocumentError, DocumentKind};
@@ -554,9 +555,7 @@ impl Store {
 /// What every stored case must satisfy, whichever way it was edited.
 pub fn validate(case: &Case) -> Result<()> {
     if case.citizen.surname.trim().is_empty() && case.citizen.given_names.trim().is_empty() {
-        return Err(StoreError::Invalid(
-            "the citizen needs a surname or given names".into(),
-        ));
+        return Err(StoreError::Invalid(t!("store.name_missing").into_owned()));
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Office hours in the store: open, list, summarise and close.
 
 use rusqlite::{Transaction, TransactionBehavior, params};
+use rust_i18n::t;
 use serde::Serialize;
 use sprechtag_schemas::document::{self, DocumentKind};
 use sprechtag_schemas::{
@@ -61,15 +62,14 @@ impl Store {
         let start = super::appointments::parse_time(start)?;
         let end = super::appointments::parse_time(end)?;
         if end <= start {
-            return Err(StoreError::Invalid(format!(
-                "the office hour ends ({end}) before it starts ({start})"
-            )));
+            return Err(StoreError::Invalid(
+                t!("store.ends_before_start", start = start, end = end).into_owned(),
+            ));
         }
         if new.date < IsoDate::today() {
-            return Err(StoreError::Invalid(format!(
-                "{} is in the past; plan office hours from today on",
-                new.date
-            )));
+            return Err(StoreError::Invalid(
+                t!("store.plan_past", date = new.date).into_owned(),
+            ));
         }
         self.create_office_hour(new, OfficeHourStatus::Planned, Some((start, end)))
     }
@@ -78,7 +78,9 @@ impl Store {
     pub fn begin_office_hour(&mut self, id: &str) -> Result<OfficeHour> {
         self.update_office_hour(id, "begin office hour", |office_hour| {
             if office_hour.status == OfficeHourStatus::Closed {
-                return Err(StoreError::Invalid("the office hour is closed".into()));
+                return Err(StoreError::Invalid(
+                    t!("store.office_hour_closed").into_owned(),
+                ));
             }
             office_hour.status = OfficeHourStatus::Open;
             Ok(())
@@ -91,12 +93,12 @@ impl Store {
         status: OfficeHourStatus,
         times: Option<(String, String)>,
     ) -> Result<OfficeHour> {
-        for (value, what) in [
-            (&new.village, "the village"),
-            (&new.caseworker, "the caseworker"),
+        for (value, missing) in [
+            (&new.village, t!("store.village_missing")),
+            (&new.caseworker, t!("store.caseworker_missing")),
         ] {
             if value.trim().is_empty() {
-                return Err(StoreError::Invalid(format!("{what} is missing")));
+                return Err(StoreError::Invalid(missing.into_owned()));
             }
         }
         let (start_time, end_time) = times.unzip();
@@ -237,9 +239,7 @@ impl Store {
         ratings: Vec<Rating>,
     ) -> Result<OfficeHour> {
         if ratings.iter().any(|r| !r.is_valid()) {
-            return Err(StoreError::Invalid(
-                "a rating needs at least one grade, each from 1 to 6".into(),
-            ));
+            return Err(StoreError::Invalid(t!("store.rating_invalid").into_owned()));
         }
         self.edit_office_hour(office_hour_id, "rating", true, |office_hour| {
             for rating in ratings {

@@ -70,5 +70,11 @@ mod tests {
         );
         let office_hour = store_error_text(&StoreError::not_found("office hour", "x"));
         assert_eq!(office_hour, "Sprechtag x nicht gefunden.");
+        let nameless = sprechtag_schemas::Case::draft(sprechtag_schemas::Citizen::default());
+        let invalid = crate::store::validate_case(&nameless).expect_err("a case needs a name");
+        assert_eq!(
+            store_error_text(&invalid),
+            "Nicht übernommen: Bitte einen Nachnamen oder Vornamen eintragen"
+        );
     }
 }
