@@ -232,6 +232,44 @@ fn a_visit_with_two_requests_is_recorded_checked_and_found_by_keyboard_alone() {
     assert!(case.office_hour_id.is_some());
 }
 
+/// A plan the store refuses is explained in German; the form's own hint
+/// about a missing field goes once the field is filled.
+#[test]
+fn an_office_hour_that_ends_before_it_starts_is_refused_in_plain_german() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = harness(dir.path());
+    unlock_first_start(&mut harness);
+    focus(&mut harness, Role::Button, "Sprechtag planen");
+    press(&mut harness, Key::Enter);
+    type_text(&mut harness, "Kleinbrück");
+    focus(&mut harness, Role::Button, "Planen");
+    press(&mut harness, Key::Enter);
+    let hint = "Bitte den Namen der Sachbearbeitung eingeben.";
+    assert!(harness.query_by_label(hint).is_some());
+
+    for (field, text) in [
+        ("Sachbearbeiter/in", "Anna Schäfer"),
+        ("Von (HH:MM)", "13:00"),
+        ("Bis (HH:MM)", "09:00"),
+    ] {
+        focus(&mut harness, Role::TextInput, field);
+        harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+        type_text(&mut harness, text);
+    }
+    focus(&mut harness, Role::Button, "Planen");
+    press(&mut harness, Key::Enter);
+    wait_for(&mut harness, "the refusal", |h| {
+        h.query_by_label_contains(
+            "Nicht übernommen: Der Sprechtag endet (09:00), bevor er beginnt (13:00)",
+        )
+        .is_some()
+    });
+    assert!(
+        harness.query_by_label(hint).is_none(),
+        "the old hint is gone"
+    );
+}
+
 #[test]
 fn a_wrong_passphrase_is_reported_and_the_app_stays_locked() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -301,6 +301,7 @@ fn form_ui(ui: &mut egui::Ui, form: &mut Form) -> FormOutcome {
                 }
                 Err(_) => form.error = Some(t!("common.bad_date").into_owned()),
                 Ok(date) => {
+                    form.error = None;
                     outcome = FormOutcome::Submit(NewOfficeHour {
                         village: form.village.trim().to_string(),
                         venue: form.venue.trim().to_string(),
