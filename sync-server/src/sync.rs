@@ -249,47 +249,33 @@ fn apply_upload(
         let heads_bytes = heads_to_bytes(&after);
         let summary = summary.unwrap_or_else(|| summary_of(&doc, kind));
         let summary = summary.as_deref();
-        let seq = match &meta {
+        let encoded;
+        let write = match &meta {
             Some(meta) if meta.chunk_count + 1 < COMPACT_AFTER => {
-                let chunk = doc.save_after(&before);
-                tx.write_document(
-                    doc_id,
-                    kind.as_str(),
-                    department.as_deref(),
-                    &heads_bytes,
-                    summary,
-                    DocumentWrite::Chunk(&chunk),
-                )?
+                encoded = doc.save_after(&before);
+                DocumentWrite::Chunk(&encoded)
             }
-            None if doc.get_missing_deps(&[]).is_empty() => {
-                // A new document: the bytes just loaded are its save (the
-                // client sends one, uncompressed) — no need to encode it
-                // again. (Changes waiting for missing dependencies would be
-                // dead weight in them; then the save below leaves them out.)
-                tx.write_document(
-                    doc_id,
-                    kind.as_str(),
-                    department.as_deref(),
-                    &heads_bytes,
-                    summary,
-                    DocumentWrite::Snapshot(changes),
-                )?
-            }
+            // A new document: the bytes just loaded are its save (the
+            // client sends one, uncompressed) — no need to encode it again.
+            // (Changes waiting for missing dependencies would be dead weight
+            // in them; then the save below leaves them out.)
+            None if doc.get_missing_deps(&[]).is_empty() => DocumentWrite::Snapshot(changes),
             _ => {
                 // Uncompressed: responses are zstd-compressed as a whole,
                 // and automerge's per-column deflate costs more CPU than
                 // the rest of the request.
-                let full = doc.save_nocompress();
-                tx.write_document(
-                    doc_id,
-                    kind.as_str(),
-                    department.as_deref(),
-                    &heads_bytes,
-                    summary,
-                    DocumentWrite::Snapshot(&full),
-                )?
+                encoded = doc.save_nocompress();
+                DocumentWrite::Snapshot(&encoded)
             }
         };
+        let seq = tx.write_document(
+            doc_id,
+            kind.as_str(),
+            department.as_deref(),
+            &heads_bytes,
+            summary,
+            write,
+        )?;
         cache.put(doc_id, seq, Arc::new(doc));
     }
     tx.set_device_heads(&device.id, doc_id, heads)?;
