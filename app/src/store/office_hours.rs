@@ -94,8 +94,8 @@ impl Store {
         times: Option<(String, String)>,
     ) -> Result<OfficeHour> {
         for (value, missing) in [
-            (&new.village, t!("store.village_missing")),
-            (&new.caseworker, t!("store.caseworker_missing")),
+            (&new.village, t!("office_hours.village_missing")),
+            (&new.caseworker, t!("office_hours.caseworker_missing")),
         ] {
             if value.trim().is_empty() {
                 return Err(StoreError::Invalid(missing.into_owned()));
