@@ -353,40 +353,53 @@ impl Case {
 
     /// Makes this hydrated case equal to `desired`, editing the notes by
     /// diff so that concurrent edits of the notes on other devices survive.
+    /// For a change of one field by its path (`case set`), where `desired`
+    /// is this case with that field changed.
     pub fn assign(&mut self, desired: Case) {
+        self.schema_version = desired.schema_version;
+        self.id.clone_from(&desired.id);
+        self.number.clone_from(&desired.number);
+        self.department.clone_from(&desired.department);
+        self.created_at.clone_from(&desired.created_at);
+        self.created_by.clone_from(&desired.created_by);
+        self.done_at.clone_from(&desired.done_at);
+        self.assign_edits(desired);
+    }
+
+    /// Takes what a person edits in the case editor from `desired`: the
+    /// citizen, requests with their checks and forwardings, notes,
+    /// appointments, status, review and comments. What identifies the case
+    /// (id, number, schema version, when and by whom it was recorded), the
+    /// department that owns it and the time it was done (the store derives
+    /// it from the status) stay as stored, whatever the editor's copy
+    /// holds: an editor that never saw them must not clear them.
+    pub fn assign_edits(&mut self, desired: Case) {
         let Case {
-            schema_version,
-            id,
-            number,
+            schema_version: _,
+            id: _,
+            number: _,
+            department: _,
+            created_at: _,
+            created_by: _,
             status,
             office_hour_id,
-            department,
-            created_at,
-            created_by,
             citizen,
             requests,
             notes,
             appointments,
             review,
             comments,
-            done_at,
+            done_at: _,
             editors,
         } = desired;
-        self.schema_version = schema_version;
-        self.id = id;
-        self.number = number;
         self.status = status;
         self.office_hour_id = office_hour_id;
-        self.department = department;
-        self.created_at = created_at;
-        self.created_by = created_by;
         self.citizen = citizen;
         self.requests = requests;
         self.notes.update(notes.as_str());
         self.appointments = appointments;
         self.review = review;
         self.comments = comments;
-        self.done_at = done_at;
         // Entries are only ever added; one the editor does not know yet
         // (from sync) stays.
         self.editors.extend(editors);

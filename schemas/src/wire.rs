@@ -72,8 +72,66 @@ pub struct SyncResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejection {
     pub doc_id: String,
+    /// A [`RefusalCode`] as text: a device reads a code of a newer server
+    /// as unknown instead of failing on it.
     pub code: String,
+    /// The server's explanation, in English, for logs and support.
     pub message: String,
+}
+
+/// Why the server refused an uploaded document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalCode {
+    /// The document id is not a UUID-like string.
+    BadDocumentId,
+    /// The heads are not 32-byte hashes.
+    BadHeads,
+    /// The document belongs to another department than the device.
+    Forbidden,
+    /// The bytes are no automerge changes the server can read.
+    BadChanges,
+    /// Neither a case nor an office hour.
+    UnknownDocument,
+    /// A case became an office hour or the other way round.
+    KindChanged,
+    /// A new document does not name the device's department.
+    WrongDepartment,
+    /// The changes do not reach the heads the device sent.
+    Incomplete,
+}
+
+impl RefusalCode {
+    pub const ALL: &'static [RefusalCode] = &[
+        RefusalCode::BadDocumentId,
+        RefusalCode::BadHeads,
+        RefusalCode::Forbidden,
+        RefusalCode::BadChanges,
+        RefusalCode::UnknownDocument,
+        RefusalCode::KindChanged,
+        RefusalCode::WrongDepartment,
+        RefusalCode::Incomplete,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalCode::BadDocumentId => "bad_document_id",
+            RefusalCode::BadHeads => "bad_heads",
+            RefusalCode::Forbidden => "forbidden",
+            RefusalCode::BadChanges => "bad_changes",
+            RefusalCode::UnknownDocument => "unknown_document",
+            RefusalCode::KindChanged => "kind_changed",
+            RefusalCode::WrongDepartment => "wrong_department",
+            RefusalCode::Incomplete => "incomplete",
+        }
+    }
+
+    /// The code of a [`Rejection`]; `None` for one this build does not know.
+    pub fn parse(code: &str) -> Option<RefusalCode> {
+        RefusalCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == code)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

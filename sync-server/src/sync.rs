@@ -16,8 +16,8 @@ use automerge::{Automerge, ReadDoc};
 use sprechtag_schemas::CaseSummary;
 use sprechtag_schemas::document::{self, DocumentKind, same_heads};
 use sprechtag_schemas::wire::{
-    BATCH_BYTES, Download, PROTOCOL_VERSION, Rejection, SyncRequest, SyncResponse, Upload,
-    heads_from_bytes, heads_to_bytes,
+    BATCH_BYTES, Download, PROTOCOL_VERSION, RefusalCode, Rejection, SyncRequest, SyncResponse,
+    Upload, heads_from_bytes, heads_to_bytes,
 };
 
 use crate::storage::{Device, DocumentMeta, DocumentWrite, Storage, StorageError, SyncTransaction};
@@ -90,7 +90,7 @@ pub fn handle(
             Ok(()) => accepted.push(upload.doc_id),
             Err((code, message)) => rejected.push(Rejection {
                 doc_id: upload.doc_id,
-                code: code.to_string(),
+                code: code.as_str().to_string(),
                 message,
             }),
         }
@@ -114,7 +114,7 @@ pub fn handle(
     })
 }
 
-type Refusal = (&'static str, String);
+type Refusal = (RefusalCode, String);
 
 /// An upload loaded before the write transaction, and its summary.
 struct Preloaded {
@@ -181,19 +181,22 @@ fn apply_upload(
             .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     {
         return Ok(Err((
-            "bad_document_id",
+            RefusalCode::BadDocumentId,
             format!("{doc_id:?} is not a document id"),
         )));
     }
     let Some(device_heads) = heads_from_bytes(heads) else {
-        return Ok(Err(("bad_heads", "heads must be 32-byte hashes".into())));
+        return Ok(Err((
+            RefusalCode::BadHeads,
+            "heads must be 32-byte hashes".into(),
+        )));
     };
     let meta = tx.document_meta(doc_id)?;
     if let (Some(meta), Some(scope)) = (&meta, device.scope())
         && meta.department.as_deref() != Some(scope)
     {
         return Ok(Err((
-            "forbidden",
+            RefusalCode::Forbidden,
             "the document belongs to another department".into(),
         )));
     }
@@ -206,20 +209,20 @@ fn apply_upload(
             };
             let before = doc.get_heads();
             if let Err(e) = load_incremental(&mut doc, changes) {
-                return Ok(Err(("bad_changes", e.to_string())));
+                return Ok(Err((RefusalCode::BadChanges, e.to_string())));
             }
             (doc, before, None)
         }
     };
     let Some(kind) = DocumentKind::of(&doc) else {
         return Ok(Err((
-            "unknown_document",
+            RefusalCode::UnknownDocument,
             "neither a case nor an office hour".into(),
         )));
     };
     if meta.as_ref().is_some_and(|m| m.kind != kind.as_str()) {
         return Ok(Err((
-            "kind_changed",
+            RefusalCode::KindChanged,
             "the document changed its kind".into(),
         )));
     }
@@ -228,7 +231,7 @@ fn apply_upload(
         && department.as_deref() != Some(scope)
     {
         return Ok(Err((
-            "wrong_department",
+            RefusalCode::WrongDepartment,
             format!("documents of this device must belong to department {scope:?}"),
         )));
     }
@@ -241,7 +244,7 @@ fn apply_upload(
             .any(|h| doc.get_change_by_hash(h).is_none())
     {
         return Ok(Err((
-            "incomplete",
+            RefusalCode::Incomplete,
             "the changes do not reach the heads sent".into(),
         )));
     }

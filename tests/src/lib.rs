@@ -2,6 +2,7 @@
 //! port (in-process, or as a real process that can be killed), enrolled
 //! client data dirs, and a loopback proxy that makes a link slow and lossy.
 
+pub mod gui;
 pub mod proxy;
 
 use std::net::TcpListener;

@@ -196,11 +196,15 @@ impl Store {
         Ok(case)
     }
 
-    /// Writes the whole case as an editor holds it. `base` are the heads of
-    /// the version the editor started from: its edits are made on that
+    /// Writes the case as an editor holds it. `base` are the heads of the
+    /// version the editor's copy was read from: its edits are made on that
     /// version and merged, so changes that reached the store meanwhile (from
-    /// sync) are kept. Returns the stored case and the heads to use as the
-    /// next base.
+    /// sync) are kept. Only what a person edits is taken from `desired`
+    /// ([`Case::assign_edits`]); identity, department and signatures stay as
+    /// stored. Returns the case as the editor's edit made it (at the new
+    /// base, without what sync merged in meanwhile) and the heads to use as
+    /// the next base: the editor's copy must always equal the case at its
+    /// base, or its next save would undo what it never saw.
     pub fn save_case(
         &mut self,
         base: &[ChangeHash],
@@ -224,47 +228,53 @@ impl Store {
             self.device.actor(),
         )?;
         let current = loaded.doc.get_heads();
-        let on_base = base.is_empty() || sorted(base) == sorted(&current);
+        let on_base = base.is_empty() || document::same_heads(base, &current);
         let known = base
             .iter()
             .all(|h| loaded.doc.get_change_by_hash(h).is_some());
-        let new_base = if on_base || !known {
-            document::update::<Case, StoreError>(&mut loaded.doc, "edit case", |case| {
-                case.assign(desired);
-                sign(case, &editor);
-                validate(case)
-            })??;
-            loaded.doc.get_heads()
+        let edit = |case: &mut Case| {
+            case.assign_edits(desired);
+            sign(case, &editor);
+            validate(case)
+        };
+        let (edited, new_base) = if on_base || !known {
+            let (edited, _) =
+                document::update::<Case, StoreError>(&mut loaded.doc, "edit case", edit)??;
+            (edited, loaded.doc.get_heads())
         } else {
             let mut fork = loaded
                 .doc
                 .fork_at(base)
                 .map_err(|e| StoreError::from(DocumentError::Load(e)))?;
-            document::update::<Case, StoreError>(&mut fork, "edit case", |case| {
-                case.assign(desired);
-                sign(case, &editor);
-                validate(case)
-            })??;
+            let (edited, _) = document::update::<Case, StoreError>(&mut fork, "edit case", edit)??;
             let fork_heads = fork.get_heads();
             loaded
                 .doc
                 .merge(&mut fork)
                 .map_err(|e| StoreError::from(DocumentError::Load(e)))?;
-            fork_heads
+            (edited, fork_heads)
         };
-        let case: Case = document::read(&loaded.doc)?;
         if loaded.save(&tx, &id)?.is_some() {
-            reindex(&tx, &case)?;
+            let merged: Case = document::read(&loaded.doc)?;
+            reindex(&tx, &merged)?;
         }
         let committed = tx.commit();
         self.finish_edit(&id, committed, loaded)?;
-        Ok((case, new_base))
+        Ok((edited, new_base))
     }
 
-    /// Heads of the stored case, for an editor that opens it.
+    /// The stored case and its heads, read from one version: an editor
+    /// opens a case with them.
+    pub fn case_with_heads(&mut self, id_or_number: &str) -> Result<(Case, Vec<ChangeHash>)> {
+        let id = self.resolve_case(id_or_number)?;
+        let mut doc = self.read_doc(&id, DocumentKind::Case)?;
+        let case = document::read(&doc)?;
+        Ok((case, doc.get_heads()))
+    }
+
+    /// Heads of the stored case.
     pub fn case_heads(&mut self, id: &str) -> Result<Vec<ChangeHash>> {
-        let id = self.resolve_case(id)?;
-        Ok(self.read_doc(&id, DocumentKind::Case)?.get_heads())
+        Ok(self.case_with_heads(id)?.1)
     }
 
     fn case_number(&self, id: &str) -> Result<Option<String>> {
@@ -645,10 +655,4 @@ fn coerce(current: &Value, raw: &str) -> Value {
             _ => Value::String(raw.to_string()),
         },
     }
-}
-
-fn sorted(heads: &[ChangeHash]) -> Vec<ChangeHash> {
-    let mut heads = heads.to_vec();
-    heads.sort();
-    heads
 }

@@ -29,7 +29,7 @@ pub use backoffice::HistoryEntry;
 pub use cases::{COUNT_LIMIT, CaseFilter, CasePage, CaseRow, CaseSort, validate as validate_case};
 pub use key::MIN_PASSPHRASE_CHARS;
 pub use office_hours::{NewOfficeHour, OfficeHourRow};
-pub use sync_state::{Applied, Enrolment, UploadBatch};
+pub use sync_state::{Applied, DocumentLabel, Enrolment, UploadBatch};
 
 use documents::CachedDoc;
 

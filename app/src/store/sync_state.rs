@@ -51,7 +51,55 @@ pub struct Applied {
     pub from_summaries: usize,
 }
 
+/// A document as people know it, for a message about it (a refused upload).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DocumentLabel {
+    Case {
+        number: String,
+        /// "Surname, Given names".
+        name: String,
+    },
+    OfficeHour {
+        village: String,
+        date: String,
+    },
+}
+
 impl Store {
+    /// What people call the document `id`, read from the index; `None` for
+    /// a document this device does not hold.
+    pub fn document_label(&self, id: &str) -> Result<Option<DocumentLabel>> {
+        let case = self
+            .conn
+            .prepare_cached("SELECT number, surname, given_names FROM cases WHERE id = ?1")?
+            .query_row([id], |r| {
+                let citizen = sprechtag_schemas::Citizen {
+                    surname: r.get(1)?,
+                    given_names: r.get(2)?,
+                    ..sprechtag_schemas::Citizen::default()
+                };
+                Ok(DocumentLabel::Case {
+                    number: r.get(0)?,
+                    name: citizen.display_name(),
+                })
+            })
+            .optional()?;
+        if case.is_some() {
+            return Ok(case);
+        }
+        Ok(self
+            .conn
+            .prepare_cached("SELECT village, date FROM office_hours WHERE id = ?1")?
+            .query_row([id], |r| {
+                Ok(DocumentLabel::OfficeHour {
+                    village: r.get(0)?,
+                    date: r.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
     pub fn enrolment(&self) -> Result<Option<Enrolment>> {
         let Some(server_url) = setting(&self.conn, "sync.server_url")? else {
             return Ok(None);

@@ -9,13 +9,13 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 use sprechtag_schemas::wire::{
-    self, BATCH_BYTES, FIRST_BATCH_BYTES, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+    self, BATCH_BYTES, FIRST_BATCH_BYTES, PROTOCOL_VERSION, RefusalCode, SyncRequest, SyncResponse,
 };
 
 use http::normalize_server_url;
 pub use http::{CA_CERT_ENV, HttpClient};
 
-use crate::store::{Enrolment, Store, StoreError};
+use crate::store::{DocumentLabel, Enrolment, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -51,7 +51,7 @@ impl SyncError {
 pub struct SyncReport {
     pub uploaded: usize,
     pub downloaded: usize,
-    pub rejected: Vec<String>,
+    pub rejected: Vec<RefusedDocument>,
     pub pending: usize,
     pub round_trips: usize,
     /// Dropped connections retried within this sync.
@@ -66,6 +66,25 @@ impl SyncReport {
     /// Everything was exchanged: nothing refused, nothing left over.
     pub fn complete(&self) -> bool {
         self.rejected.is_empty() && self.pending == 0
+    }
+}
+
+/// A document the server refused, with what the device knows of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RefusedDocument {
+    pub doc_id: String,
+    /// Case number and name, or the office hour; `None` if the device does
+    /// not hold the document (it never uploads such).
+    pub label: Option<DocumentLabel>,
+    /// The server's [`RefusalCode`] as text (a newer server's may be unknown).
+    pub code: String,
+    /// The server's explanation, in English.
+    pub message: String,
+}
+
+impl RefusedDocument {
+    pub fn code(&self) -> Option<RefusalCode> {
+        RefusalCode::parse(&self.code)
     }
 }
 
@@ -183,9 +202,12 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
         report.from_summaries += applied.from_summaries;
         for rejection in &response.rejected {
             refused.insert(rejection.doc_id.clone());
-            report
-                .rejected
-                .push(format!("{}: {}", rejection.doc_id, rejection.message));
+            report.rejected.push(RefusedDocument {
+                doc_id: rejection.doc_id.clone(),
+                label: store.document_label(&rejection.doc_id)?,
+                code: rejection.code.clone(),
+                message: rejection.message.clone(),
+            });
         }
         budget = (budget * 2).min(BATCH_BYTES);
         let progressed =

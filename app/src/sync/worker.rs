@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::{Connection, SyncError, enrol};
+use super::{Connection, RefusedDocument, SyncError, enrol};
 use crate::store::Store;
 
 /// How often an idle, up-to-date device asks the server for news.
@@ -50,7 +50,7 @@ pub enum SyncProblem {
     Unauthorized,
     Revoked,
     BadCode,
-    Rejected(Vec<String>),
+    Rejected(Vec<RefusedDocument>),
     Other(String),
 }
 

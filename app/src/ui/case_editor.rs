@@ -42,16 +42,17 @@ struct Booking {
 pub struct CaseEditor {
     /// The case as the caseworker sees it now.
     pub case: Case,
-    /// The content last handed to the worker (or loaded).
-    sent: Case,
-    /// Heads of the stored version `sent` corresponds to; edits are made on
-    /// it, so changes that sync merged in meanwhile are never overwritten.
+    /// The case as stored at `base` (for a new visit: the empty draft).
+    /// `case` started from it; a save is made on exactly this version, so
+    /// changes that sync merged in meanwhile are never overwritten.
+    stored: Case,
     base: Vec<ChangeHash>,
-    seq_sent: u64,
-    seq_acked: u64,
-    /// A create or save is on its way; the next one waits for its answer.
-    in_flight: bool,
-    save_error: Option<String>,
+    /// A create or save is on its way: its number and the copy handed
+    /// over. The next one waits for its answer.
+    in_flight: Option<(u64, Case)>,
+    /// The copy the store could not write, and why; sent again only once
+    /// the caseworker changes something.
+    failed: Option<(Case, String)>,
     birth_text: String,
     consent_text: String,
     notes: String,
@@ -94,13 +95,11 @@ impl CaseEditor {
                 .map(IsoDate::to_german)
                 .unwrap_or_default(),
             notes: case.notes.as_str().to_string(),
-            sent: case.clone(),
+            stored: case.clone(),
             case,
             base,
-            seq_sent: 0,
-            seq_acked: 0,
-            in_flight: false,
-            save_error: None,
+            in_flight: None,
+            failed: None,
             service_query: String::new(),
             focus_first: true,
             booking: Booking::default(),
@@ -112,50 +111,50 @@ impl CaseEditor {
         self.review.history = Some(entries);
     }
 
-    pub fn on_created(
+    /// The store wrote what was handed over: `stored` is the case at the
+    /// new `base`, with what only the store fills in (id, number,
+    /// department, signatures). The editor takes it as its new starting
+    /// point and keeps what the caseworker typed meanwhile; the next save is
+    /// made on exactly this version, so it never undoes a field the editor
+    /// did not change. Answers to another editor's requests are ignored.
+    pub fn on_stored(
         &mut self,
-        created: &Case,
-        heads: Vec<ChangeHash>,
-        seq: u64,
-        outbox: &mut Vec<Request>,
-    ) {
-        self.in_flight = false;
-        self.base = heads;
-        self.seq_acked = self.seq_acked.max(seq);
-        self.save_error = None;
-        for case in [&mut self.case, &mut self.sent] {
-            case.id = created.id.clone();
-            case.number = created.number.clone();
-            case.created_at = created.created_at.clone();
-            case.created_by = created.created_by.clone();
-        }
-        // Typed while the case was being created: save it now.
-        self.send_changes(outbox);
-    }
-
-    pub fn on_saved(
-        &mut self,
-        saved: &Case,
+        stored: Case,
         base: Vec<ChangeHash>,
         seq: u64,
         outbox: &mut Vec<Request>,
     ) {
-        if saved.id == self.case.id {
-            self.in_flight = false;
-            self.base = base;
-            self.seq_acked = self.seq_acked.max(seq);
-            self.save_error = None;
-            // Typed while the save was on its way: save that too.
-            self.send_changes(outbox);
-        }
+        let Some((_, sent)) = self.in_flight.take_if(|(sent_seq, _)| *sent_seq == seq) else {
+            return;
+        };
+        self.base = base;
+        self.failed = None;
+        self.case = rebase(&sent, &self.case, &stored);
+        self.stored = stored;
+        // Typed while the save was on its way: save that too.
+        self.send_changes(outbox);
     }
 
     pub fn on_failed(&mut self, seq: u64, error: String) {
-        self.in_flight = false;
-        self.seq_acked = self.seq_acked.max(seq);
-        self.save_error = Some(error);
-        // Try again with the next change.
-        self.sent = Case::draft(Citizen::default());
+        if let Some((_, sent)) = self.in_flight.take_if(|(sent_seq, _)| *sent_seq == seq) {
+            self.failed = Some((sent, error));
+        }
+    }
+
+    /// The editor is closed: what it still holds is saved in the
+    /// background (a failed copy is tried once more). Returns false when
+    /// nothing is left to save.
+    pub fn close(&mut self, outbox: &mut Vec<Request>) -> bool {
+        self.failed = None;
+        self.send_changes(outbox);
+        self.in_flight.is_some()
+    }
+
+    /// Whether a reply with this request number answers this editor.
+    pub fn awaits(&self, seq: u64) -> bool {
+        self.in_flight
+            .as_ref()
+            .is_some_and(|(sent, _)| *sent == seq)
     }
 
     fn has_name(&self) -> bool {
@@ -164,32 +163,36 @@ impl CaseEditor {
     }
 
     fn send_changes(&mut self, outbox: &mut Vec<Request>) {
-        if self.case == self.sent || self.in_flight || !self.has_name() {
+        let unchanged = self.case == self.stored
+            || self
+                .failed
+                .as_ref()
+                .is_some_and(|(copy, _)| *copy == self.case);
+        if unchanged || self.in_flight.is_some() || !self.has_name() {
             return;
         }
-        self.seq_sent += 1;
-        self.sent = self.case.clone();
-        self.in_flight = true;
+        let seq = next_request_number();
+        self.in_flight = Some((seq, self.case.clone()));
         if self.case.id.is_empty() {
             outbox.push(Request::CreateCase {
                 draft: self.case.clone(),
-                seq: self.seq_sent,
+                seq,
             });
         } else {
             outbox.push(Request::SaveCase {
                 case: self.case.clone(),
                 base: self.base.clone(),
-                seq: self.seq_sent,
+                seq,
             });
         }
     }
 
     fn save_state_ui(&self, ui: &mut egui::Ui) {
-        if let Some(error) = &self.save_error {
+        if let Some((_, error)) = &self.failed {
             widgets::error_banner(ui, &t!("editor.not_saved", error = error.as_str()));
         } else if !self.has_name() {
             ui.label(t!("editor.needs_name"));
-        } else if self.in_flight || self.seq_acked < self.seq_sent || self.case != self.sent {
+        } else if self.in_flight.is_some() || self.case != self.stored {
             ui.label(t!("editor.saving"));
         } else {
             ui.label(t!("editor.saved"));
@@ -198,7 +201,7 @@ impl CaseEditor {
 
     /// Saved, nothing on its way: what is printed is what is on screen.
     fn settled(&self) -> bool {
-        !self.case.id.is_empty() && !self.in_flight && self.case == self.sent
+        !self.case.id.is_empty() && self.in_flight.is_none() && self.case == self.stored
     }
 
     /// Draws the editor; `upcoming` are office hours an appointment can be
@@ -592,6 +595,54 @@ impl CaseEditor {
     }
 }
 
+/// Numbers the editors' create and save requests, unique in this process,
+/// so that an answer reaches only the editor that asked.
+fn next_request_number() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The editor's copy after a save: `stored` with every field the
+/// caseworker changed between handing over `sent` and now. Compared field by
+/// field (objects recursively, lists as a whole).
+fn rebase(sent: &Case, now: &Case, stored: &Case) -> Case {
+    if now == sent {
+        return stored.clone();
+    }
+    let values = (
+        serde_json::to_value(sent),
+        serde_json::to_value(now),
+        serde_json::to_value(stored),
+    );
+    let (Ok(sent), Ok(now_value), Ok(stored)) = values else {
+        return now.clone();
+    };
+    serde_json::from_value(three_way(&sent, &now_value, stored)).unwrap_or_else(|_| now.clone())
+}
+
+/// `theirs`, with what `mine` changed since `old`.
+fn three_way(
+    old: &serde_json::Value,
+    mine: &serde_json::Value,
+    theirs: serde_json::Value,
+) -> serde_json::Value {
+    use serde_json::Value;
+    match (old, mine, theirs) {
+        (Value::Object(old), Value::Object(mine), Value::Object(mut theirs)) => {
+            for (key, mine) in mine {
+                let merged = match (old.get(key), theirs.remove(key)) {
+                    (Some(old), Some(theirs)) => three_way(old, mine, theirs),
+                    _ => mine.clone(),
+                };
+                theirs.insert(key.clone(), merged);
+            }
+            Value::Object(theirs)
+        }
+        (old, mine, theirs) if mine == old => theirs,
+        (_, mine, _) => mine.clone(),
+    }
+}
+
 /// The appointment the form describes, or what is wrong with it.
 fn validate_booking(
     booking: &Booking,
@@ -642,4 +693,67 @@ pub fn document_state_text(state: DocumentState) -> String {
         DocumentState::NotApplicable => t!("document_state.not_applicable"),
     }
     .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(surname: &str) -> Case {
+        Case::draft(Citizen {
+            surname: surname.into(),
+            ..Citizen::default()
+        })
+    }
+
+    #[test]
+    fn a_rebase_takes_what_the_store_filled_in_and_keeps_what_was_typed_meanwhile() {
+        let sent = case("Krüger");
+        let mut stored = sent.clone();
+        stored.id = "c1".into();
+        stored.number = "ANS-0001".into();
+        stored.department = Some("buergerbuero".into());
+        stored
+            .editors
+            .insert("actor".into(), "Anna Schäfer (ANS)".into());
+        let mut now = sent.clone();
+        now.citizen.given_names = "Hans".into();
+        now.citizen.phone = "0171".into();
+        now.notes = Text::with_value("Hörgerät");
+
+        let rebased = rebase(&sent, &now, &stored);
+        assert_eq!(rebased.id, "c1");
+        assert_eq!(rebased.number, "ANS-0001");
+        assert_eq!(rebased.department.as_deref(), Some("buergerbuero"));
+        assert_eq!(rebased.editors, stored.editors);
+        assert_eq!(rebased.citizen.surname, "Krüger");
+        assert_eq!(rebased.citizen.given_names, "Hans");
+        assert_eq!(rebased.citizen.phone, "0171");
+        assert_eq!(rebased.notes.as_str(), "Hörgerät");
+    }
+
+    #[test]
+    fn a_rebase_with_nothing_typed_meanwhile_is_the_stored_case() {
+        let sent = case("Krüger");
+        let mut stored = sent.clone();
+        stored.department = Some("buergerbuero".into());
+        assert_eq!(rebase(&sent, &sent, &stored), stored);
+    }
+
+    #[test]
+    fn an_answer_to_another_editor_changes_nothing() {
+        let mut outbox = Vec::new();
+        let mut editor = CaseEditor::draft(None);
+        editor.case.citizen.surname = "Krüger".into();
+        editor.send_changes(&mut outbox);
+        let [Request::CreateCase { seq, .. }] = outbox.as_slice() else {
+            panic!("one create: {outbox:?}");
+        };
+        let mine = *seq;
+        let mut other = case("Lorenz");
+        other.id = "other".into();
+        editor.on_stored(other, Vec::new(), mine + 1000, &mut outbox);
+        assert!(editor.case.id.is_empty());
+        assert!(editor.awaits(mine));
+    }
 }

@@ -104,6 +104,9 @@ struct Session {
     catalog_view: catalog_view::CatalogView,
     day_list: appointments_view::AppointmentsView,
     editor: Option<case_editor::CaseEditor>,
+    /// Editors closed while a save was on its way: they hand over what
+    /// was typed meanwhile before they go.
+    closing: Vec<case_editor::CaseEditor>,
     statistics: statistics_view::StatisticsView,
     /// The laptop is turned to the citizen for the survey.
     survey: Option<survey::Survey>,
@@ -336,6 +339,7 @@ impl Session {
             catalog_view: catalog_view::CatalogView::default(),
             day_list: appointments_view::AppointmentsView::default(),
             editor: None,
+            closing: Vec::new(),
             statistics: statistics_view::StatisticsView::default(),
             survey: None,
             info: None,
@@ -397,30 +401,29 @@ impl Session {
                 }
             }
             Reply::CaseLoaded { case, heads } => {
-                self.editor = Some(case_editor::CaseEditor::stored(case, heads));
+                self.open_editor(case_editor::CaseEditor::stored(case, heads));
             }
-            Reply::CaseCreated { case, heads, seq } => {
-                if let Some(editor) = &mut self.editor {
-                    editor.on_created(&case, heads, seq, &mut self.outbox);
+            Reply::CaseStored { case, base, seq } => {
+                if let Some(editor) = self.editor.as_mut().filter(|e| e.awaits(seq)) {
+                    editor.on_stored(case, base, seq, &mut self.outbox);
+                } else if let Some(index) = self.closing.iter().position(|e| e.awaits(seq)) {
+                    let editor = &mut self.closing[index];
+                    editor.on_stored(case, base, seq, &mut self.outbox);
+                    if !editor.close(&mut self.outbox) {
+                        self.closing.swap_remove(index);
+                    }
                 }
                 self.after_case_change();
             }
-            Reply::CaseSaved { case, base, seq } => {
-                if let Some(editor) = &mut self.editor {
-                    editor.on_saved(&case, base, seq, &mut self.outbox);
-                }
-                self.after_case_change();
-            }
-            Reply::SaveFailed {
-                case_id,
-                seq,
-                error,
-            } => match &mut self.editor {
-                Some(editor) if editor.case.id == case_id || case_id.is_empty() => {
+            Reply::SaveFailed { seq, error } => {
+                if let Some(editor) = self.editor.as_mut().filter(|e| e.awaits(seq)) {
                     editor.on_failed(seq, error);
+                } else {
+                    // The editor is closed: say so where it cannot be missed.
+                    self.closing.retain(|e| !e.awaits(seq));
+                    self.error = Some(error);
                 }
-                _ => self.error = Some(error),
-            },
+            }
             Reply::Printed { path, viewer_error } => {
                 self.info = Some(match viewer_error {
                     None => t!("print.saved", path = path.display().to_string()).into_owned(),
@@ -455,6 +458,20 @@ impl Session {
         }
     }
 
+    fn open_editor(&mut self, editor: case_editor::CaseEditor) {
+        self.close_editor();
+        self.editor = Some(editor);
+    }
+
+    /// Closes the editor; what it has not saved yet is saved in the background.
+    fn close_editor(&mut self) {
+        if let Some(mut editor) = self.editor.take()
+            && editor.close(&mut self.outbox)
+        {
+            self.closing.push(editor);
+        }
+    }
+
     /// Lists that show cases are refreshed after every stored change.
     fn after_case_change(&mut self) {
         self.cases.refresh(&mut self.outbox);
@@ -469,7 +486,7 @@ impl Session {
 fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bool {
     let mut prefs_changed = false;
     if ui.input_mut(|i| i.consume_shortcut(&FOCUS_SEARCH)) {
-        session.editor = None;
+        session.close_editor();
         session.tab = Tab::Cases;
         session.focus_search = true;
     }
@@ -478,7 +495,7 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
             .office_hours
             .open_selected(&session.office_hour_rows)
     {
-        session.editor = Some(case_editor::CaseEditor::draft(Some(id)));
+        session.open_editor(case_editor::CaseEditor::draft(Some(id)));
     }
     if let Some(survey) = &mut session.survey {
         // Nothing of the caseworker's screen while the citizen holds the laptop.
@@ -509,7 +526,7 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                 let selected = session.tab == tab && session.editor.is_none();
                 if ui.selectable_label(selected, label).clicked() {
                     session.tab = tab;
-                    session.editor = None;
+                    session.close_editor();
                     if tab == Tab::Cases {
                         session.cases.refresh(&mut session.outbox);
                     }
@@ -583,7 +600,7 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
             );
             match action {
                 case_editor::EditorAction::None => {}
-                case_editor::EditorAction::Close => session.editor = None,
+                case_editor::EditorAction::Close => session.close_editor(),
                 case_editor::EditorAction::Print(kind) => {
                     let id = editor.case.id.clone();
                     session.outbox.push(Request::Print { kind, id });
@@ -602,7 +619,7 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                 match action {
                     office_hours::Action::None => {}
                     office_hours::Action::NewVisit(id) => {
-                        session.editor = Some(case_editor::CaseEditor::draft(Some(id)));
+                        session.open_editor(case_editor::CaseEditor::draft(Some(id)));
                     }
                     office_hours::Action::OpenCase(id) => {
                         session.outbox.push(Request::LoadCase(id));

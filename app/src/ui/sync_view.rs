@@ -5,6 +5,11 @@
 use rust_i18n::t;
 
 use super::widgets;
+use sprechtag_schemas::IsoDate;
+use sprechtag_schemas::wire::RefusalCode;
+
+use crate::store::DocumentLabel;
+use crate::sync::RefusedDocument;
 use crate::sync::worker::{Command, SyncProblem, SyncState, SyncStatus};
 
 /// Draws the status line; returns true when "sync now" is pressed.
@@ -55,14 +60,58 @@ pub fn problem_text(problem: &SyncProblem) -> String {
         SyncProblem::Unauthorized => t!("sync.error_unauthorized").into_owned(),
         SyncProblem::Revoked => t!("sync.error_revoked").into_owned(),
         SyncProblem::BadCode => t!("sync.error_bad_code").into_owned(),
-        SyncProblem::Rejected(cases) => t!(
-            "sync.error_rejected",
-            n = cases.len(),
-            details = cases.join("; ")
-        )
-        .into_owned(),
+        SyncProblem::Rejected(documents) => documents
+            .iter()
+            .map(refusal_text)
+            .collect::<Vec<_>>()
+            .join("\n"),
         SyncProblem::Other(detail) => t!("sync.error_other", detail = detail.as_str()).into_owned(),
     }
+}
+
+/// "Fall NPY-0042 (Müller, Hans) wurde vom Server abgelehnt: …", with the
+/// reason in plain words and what to do.
+pub fn refusal_text(refused: &RefusedDocument) -> String {
+    let document = match &refused.label {
+        Some(DocumentLabel::Case { number, name }) => {
+            t!(
+                "sync.refused_case",
+                number = number.as_str(),
+                name = name.as_str()
+            )
+        }
+        Some(DocumentLabel::OfficeHour { village, date }) => {
+            let date = date
+                .parse::<IsoDate>()
+                .map_or_else(|_| date.clone(), IsoDate::to_german);
+            t!(
+                "sync.refused_office_hour",
+                village = village.as_str(),
+                date = date.as_str()
+            )
+        }
+        None => t!("sync.refused_document", id = refused.doc_id.as_str()),
+    };
+    let reason = match refused.code() {
+        Some(RefusalCode::WrongDepartment) => t!("sync.reason_wrong_department"),
+        Some(RefusalCode::Forbidden) => t!("sync.reason_forbidden"),
+        Some(
+            RefusalCode::BadDocumentId
+            | RefusalCode::BadHeads
+            | RefusalCode::BadChanges
+            | RefusalCode::UnknownDocument
+            | RefusalCode::KindChanged
+            | RefusalCode::Incomplete,
+        ) => t!("sync.reason_damaged"),
+        None => t!("sync.reason_other", message = refused.message.as_str()),
+    };
+    t!(
+        "sync.refused",
+        document = document,
+        reason = reason,
+        advice = t!("sync.refused_advice")
+    )
+    .into_owned()
 }
 
 fn local_time(rfc3339: &str) -> String {

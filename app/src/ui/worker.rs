@@ -96,19 +96,14 @@ pub enum Reply {
         case: Case,
         heads: Vec<ChangeHash>,
     },
-    CaseCreated {
+    /// A new case was created or an edit saved: `case` as it is at `base`,
+    /// the heads the editor's next save starts from.
+    CaseStored {
         case: Case,
-        heads: Vec<ChangeHash>,
-        seq: u64,
-    },
-    CaseSaved {
-        case: Case,
-        /// Heads to use as the base of the next save.
         base: Vec<ChangeHash>,
         seq: u64,
     },
     SaveFailed {
-        case_id: String,
         seq: u64,
         error: String,
     },
@@ -215,20 +210,16 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
         Request::Cases { filter, generation } => store
             .list_cases(&filter)
             .map_or_else(failed, |page| Reply::Cases { page, generation }),
-        Request::LoadCase(id) => match store.case(&id).and_then(|case| {
-            let heads = store.case_heads(&case.id)?;
-            Ok((case, heads))
-        }) {
+        Request::LoadCase(id) => match store.case_with_heads(&id) {
             Ok((case, heads)) => Reply::CaseLoaded { case, heads },
             Err(e) => failed(e),
         },
         Request::CreateCase { draft, seq } => match store
             .create_case(draft)
-            .and_then(|case| Ok((store.case_heads(&case.id)?, case)))
+            .and_then(|case| store.case_with_heads(&case.id))
         {
-            Ok((heads, case)) => Reply::CaseCreated { case, heads, seq },
+            Ok((case, base)) => Reply::CaseStored { case, base, seq },
             Err(e) => Reply::SaveFailed {
-                case_id: String::new(),
                 seq,
                 error: store_error_text(&e),
             },
@@ -248,17 +239,13 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
         } => store
             .add_rating(&office_hour_id, rating)
             .map_or_else(failed, |_| Reply::Rated),
-        Request::SaveCase { case, base, seq } => {
-            let case_id = case.id.clone();
-            match store.save_case(&base, case) {
-                Ok((case, base)) => Reply::CaseSaved { case, base, seq },
-                Err(e) => Reply::SaveFailed {
-                    case_id,
-                    seq,
-                    error: store_error_text(&e),
-                },
-            }
-        }
+        Request::SaveCase { case, base, seq } => match store.save_case(&base, case) {
+            Ok((case, base)) => Reply::CaseStored { case, base, seq },
+            Err(e) => Reply::SaveFailed {
+                seq,
+                error: store_error_text(&e),
+            },
+        },
     }
 }
 

@@ -1,0 +1,163 @@
+//! What a caseworker records in the desktop app reaches the server and the
+//! back office: the app is driven through its accessibility tree (kittest)
+//! on a real, enrolled store, syncs with a real server from its own status
+//! bar, and a second laptop receives the case.
+
+use egui::Key;
+use egui::accesskit::Role;
+use sprechtag::store::{CaseFilter, Store};
+use sprechtag_e2e::gui::{Gui, Queryable};
+use sprechtag_e2e::{Laptop, PASSPHRASE, TestServer, catalog};
+use sprechtag_schemas::{CaseStatus, DocumentState, IsoDate};
+use sprechtag_server::storage::Role as DeviceRole;
+
+/// Regression: the editor's first edit after creating a case cleared the
+/// department it had never seen, and the server refused every visit
+/// recorded in the GUI (`wrong_department`).
+#[test]
+fn a_visit_recorded_and_edited_in_the_gui_reaches_the_back_office_field_by_field() {
+    let server = TestServer::start();
+    let field = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("laptop-kleinbrueck", DeviceRole::Caseworker, "buergerbuero"),
+    );
+    let data_dir = field.data_dir();
+    drop(field.store);
+    let service = catalog()
+        .service("personalausweis")
+        .expect("id card")
+        .clone();
+    let (old_card, photo) = (&service.documents[0].name.de, &service.documents[1].name.de);
+
+    let mut gui = Gui::new(&data_dir);
+    gui.unlock();
+    gui.activate(Role::Button, "Sprechtag eröffnen");
+    gui.type_text("Kleinbrück");
+    gui.press(Key::Tab);
+    gui.type_text("Dorfgemeinschaftshaus");
+    gui.fill(Role::TextInput, "Sachbearbeiter/in", "Anna Schäfer");
+    gui.activate(Role::Button, "Eröffnen");
+    gui.wait_for("the opened office hour", |h| {
+        h.query_by_role_and_label(Role::Button, "Neuer Besuch (Strg+N)")
+            .is_some()
+    });
+
+    // The visit: created with the first letters of the name …
+    gui.shortcut(Key::N);
+    gui.type_text("Krüger");
+    gui.wait_saved("the new case");
+    // … then edited field by field, each edit saved on the last.
+    for (label, text) in [
+        ("Vorname(n)", "Hans-Jürgen"),
+        ("Geburtsdatum (TT.MM.JJJJ)", "14.03.1941"),
+        ("Straße und Hausnummer", "Lindenweg 3"),
+        ("Postleitzahl", "09484"),
+        ("Wohnort", "Kleinbrück"),
+        ("Telefon", "037348 1234"),
+    ] {
+        gui.fill(Role::TextInput, label, text);
+        gui.wait_saved(label);
+    }
+    gui.activate(Role::CheckBox, "Großdruck");
+    gui.activate(
+        Role::CheckBox,
+        "Einwilligung in die Datenverarbeitung erteilt",
+    );
+    gui.fill(Role::TextInput, "Anliegen hinzufügen", "ausw");
+    gui.press(Key::Enter);
+    gui.activate(Role::RadioButton, &format!("{photo}: vorgelegt"));
+    gui.activate(Role::RadioButton, &format!("{old_card}: fehlt"));
+    gui.fill(
+        Role::TextInput,
+        &format!("Notiz zu {old_card}"),
+        "bringt die Tochter vorbei",
+    );
+    gui.fill(
+        Role::MultilineTextInput,
+        "Notizen zum Besuch",
+        "Hörgerät beachten.",
+    );
+    gui.wait_saved("the whole visit");
+
+    // Sync from the status bar, as the caseworker would.
+    gui.activate(Role::Button, "Jetzt synchronisieren");
+    gui.wait_for("a complete sync", |h| {
+        h.query_by_label_contains("Auf dem neuesten Stand")
+            .is_some()
+            && h.query_by_label_contains("Wartende Änderungen: 0")
+                .is_some()
+    });
+    assert!(!gui.shows("abgelehnt"), "nothing is refused");
+    drop(gui);
+
+    // The back office receives the case with every field intact.
+    let mut office = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("backoffice", DeviceRole::Backoffice, "buergerbuero"),
+    );
+    office.sync();
+    let mut recorded = Store::open(&data_dir, PASSPHRASE, catalog()).expect("open the laptop");
+    let row = recorded
+        .list_cases(&CaseFilter::default())
+        .expect("list")
+        .rows
+        .pop()
+        .expect("the visit");
+    let ours = recorded.case(&row.id).expect("the laptop's case");
+    let theirs = office.store.case(&row.id).expect("the back office has it");
+    assert_eq!(theirs, ours);
+    assert_eq!(theirs.department.as_deref(), Some("buergerbuero"));
+    assert_eq!(theirs.citizen.surname, "Krüger");
+    assert_eq!(theirs.citizen.given_names, "Hans-Jürgen");
+    assert_eq!(
+        theirs.citizen.birth_date,
+        Some("1941-03-14".parse::<IsoDate>().expect("date"))
+    );
+    assert_eq!(theirs.citizen.address.street, "Lindenweg 3");
+    assert_eq!(theirs.citizen.address.postcode, "09484");
+    assert_eq!(theirs.citizen.address.town, "Kleinbrück");
+    assert_eq!(theirs.citizen.phone, "037348 1234");
+    assert!(theirs.citizen.needs.large_print);
+    assert!(theirs.citizen.consent.given);
+    assert_eq!(theirs.citizen.consent.date, Some(IsoDate::today()));
+    assert_eq!(theirs.status, CaseStatus::Open);
+    assert_eq!(theirs.created_by, "Anna Schäfer");
+    assert!(theirs.office_hour_id.is_some());
+    let request = &theirs.requests[0];
+    assert_eq!(request.service_id, "personalausweis");
+    assert_eq!(request.documents[0].state, DocumentState::Missing);
+    assert_eq!(request.documents[0].note, "bringt die Tochter vorbei");
+    assert_eq!(request.documents[1].state, DocumentState::Presented);
+    assert_eq!(theirs.notes.as_str(), "Hörgerät beachten.");
+    assert_eq!(theirs.editors.len(), 1, "the laptop signed its edits");
+}
+
+/// A case the server refuses is named by number and citizen in the status
+/// bar, with the reason and what to do, in German.
+#[test]
+fn a_refused_case_is_reported_by_number_and_name_in_plain_german() {
+    let server = TestServer::start();
+    let mut field = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("laptop", DeviceRole::Caseworker, "buergerbuero"),
+    );
+    let case = field.new_case("Müller", &["personalausweis"]);
+    // A case that lost its department (as the GUI's defect made them).
+    field
+        .store
+        .set_case_field(&case.id, "department", "null")
+        .expect("clear the department");
+    let data_dir = field.data_dir();
+    drop(field.store);
+
+    let mut gui = Gui::new(&data_dir);
+    // The sync worker syncs as soon as the store is unlocked.
+    gui.unlock();
+    let expected = format!(
+        "Fall {} (Müller, Erika) wurde vom Server abgelehnt: Die Abteilung dieses Geräts ist \
+         darin nicht eingetragen. Die Daten bleiben auf diesem Gerät gespeichert. Bitte wenden \
+         Sie sich an die Administration.",
+        case.number
+    );
+    gui.wait_for("the refusal", |h| h.query_by_label(&expected).is_some());
+}
