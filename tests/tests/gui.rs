@@ -1,116 +1,15 @@
-//! The real UI driven headless, by AccessKit role and accessible label, with
-//! the keyboard alone: controls are reached by focus (as a screen reader
-//! moves it) or Tab, text is typed, buttons and radio buttons are operated
-//! with Enter and Space. No pointer clicks.
+//! The desktop app on its own (no server), driven headless by AccessKit role
+//! and accessible label with the keyboard alone (see `sprechtag_e2e::gui`).
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
 use egui::{Key, Modifiers};
-use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
 use sprechtag::store::{CaseFilter, Store};
-use sprechtag::ui::SprechtagApp;
+use sprechtag_e2e::PASSPHRASE;
+use sprechtag_e2e::gui::{Gui, Queryable};
 use sprechtag_schemas::DocumentState;
-
-const PASSPHRASE: &str = "Sprechtag-Test-2026";
-
-fn harness(dir: &Path) -> Harness<'static, SprechtagApp> {
-    let app = SprechtagApp::new(dir.to_path_buf(), None);
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 1000.0))
-        .build_ui_state(|ui, app: &mut SprechtagApp| app.ui_root(ui), app);
-    harness.run_steps(2);
-    harness
-}
-
-/// Steps frames until `done` holds; the store worker answers on its own thread.
-fn wait_for(
-    harness: &mut Harness<'_, SprechtagApp>,
-    what: &str,
-    done: impl Fn(&Harness<'_, SprechtagApp>) -> bool,
-) {
-    let start = Instant::now();
-    while !done(harness) {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-        harness.step();
-    }
-    harness.run_steps(2);
-}
-
-fn type_text(harness: &mut Harness<'_, SprechtagApp>, text: &str) {
-    harness.event(egui::Event::Text(text.to_string()));
-    harness.run_steps(2);
-}
-
-fn press(harness: &mut Harness<'_, SprechtagApp>, key: Key) {
-    harness.key_press(key);
-    harness.run_steps(2);
-}
-
-/// Moves keyboard focus to a control, as a screen reader does.
-fn focus(harness: &mut Harness<'_, SprechtagApp>, role: Role, label: &str) {
-    harness.get_by_role_and_label(role, label).focus();
-    harness.run_steps(2);
-    assert!(
-        harness.get_by_role_and_label(role, label).is_focused(),
-        "{label} did not take the focus"
-    );
-}
-
-fn saved(harness: &Harness<'_, SprechtagApp>) -> bool {
-    harness.query_by_label("Gespeichert").is_some()
-}
-
-fn unlock_first_start(harness: &mut Harness<'_, SprechtagApp>) {
-    // The passphrase field has the focus on start.
-    assert!(
-        harness
-            .get_by_role_and_label(Role::PasswordInput, "Passphrase")
-            .is_focused()
-    );
-    type_text(harness, PASSPHRASE);
-    press(harness, Key::Tab);
-    assert!(
-        harness
-            .get_by_role_and_label(Role::PasswordInput, "Passphrase wiederholen")
-            .is_focused()
-    );
-    type_text(harness, PASSPHRASE);
-    press(harness, Key::Enter);
-    wait_for(harness, "the unlocked app", |h| {
-        h.query_by_role_and_label(Role::Button, "Sprechtag eröffnen")
-            .is_some()
-    });
-}
-
-/// Unlocks a store made before the app started.
-fn unlock(harness: &mut Harness<'_, SprechtagApp>) {
-    type_text(harness, PASSPHRASE);
-    press(harness, Key::Enter);
-    wait_for(harness, "the unlocked app", |h| {
-        h.query_by_role_and_label(Role::Button, "Sprechtag eröffnen")
-            .is_some()
-    });
-}
-
-/// Ctrl+F, types `search`, and opens the list entry `entry` with Enter.
-fn open_from_list(harness: &mut Harness<'_, SprechtagApp>, search: &str, entry: &str) {
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
-    harness.run_steps(3);
-    type_text(harness, search);
-    wait_for(harness, "the case in the list", |h| {
-        h.query_by_role_and_label(Role::Button, entry).is_some()
-    });
-    focus(harness, Role::Button, entry);
-    press(harness, Key::Enter);
-}
 
 #[test]
 fn a_visit_with_two_requests_is_recorded_checked_and_found_by_keyboard_alone() {
@@ -119,58 +18,57 @@ fn a_visit_with_two_requests_is_recorded_checked_and_found_by_keyboard_alone() {
     let id_card = catalog.service("personalausweis").expect("id card service");
     let photo = &id_card.documents[1].name.de;
     let old_card = &id_card.documents[0].name.de;
-    let mut harness = harness(dir.path());
-    unlock_first_start(&mut harness);
+    let mut gui = Gui::new(dir.path());
+    gui.unlock_first_start();
 
     // Open an office hour: the form focuses the village; Tab moves on.
-    focus(&mut harness, Role::Button, "Sprechtag eröffnen");
-    press(&mut harness, Key::Enter);
+    gui.focus(Role::Button, "Sprechtag eröffnen");
+    gui.press(Key::Enter);
     assert!(
-        harness
+        gui.harness
             .get_by_role_and_label(Role::TextInput, "Ort")
             .is_focused()
     );
-    type_text(&mut harness, "Kleinbrück");
-    press(&mut harness, Key::Tab);
-    type_text(&mut harness, "Dorfgemeinschaftshaus");
-    press(&mut harness, Key::Tab); // the date is filled in with today
-    press(&mut harness, Key::Tab);
+    gui.type_text("Kleinbrück");
+    gui.press(Key::Tab);
+    gui.type_text("Dorfgemeinschaftshaus");
+    gui.press(Key::Tab); // the date is filled in with today
+    gui.press(Key::Tab);
     assert!(
-        harness
+        gui.harness
             .get_by_role_and_label(Role::TextInput, "Sachbearbeiter/in")
             .is_focused()
     );
-    type_text(&mut harness, "Anna Schäfer");
-    focus(&mut harness, Role::Button, "Eröffnen");
-    press(&mut harness, Key::Enter);
-    wait_for(&mut harness, "the opened office hour", |h| {
+    gui.type_text("Anna Schäfer");
+    gui.focus(Role::Button, "Eröffnen");
+    gui.press(Key::Enter);
+    gui.wait_for("the opened office hour", |h| {
         h.query_by_role_and_label(Role::Button, "Neuer Besuch (Strg+N)")
             .is_some()
     });
 
     // Record a visit: Ctrl+N, the surname has the focus.
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::N);
-    harness.run_steps(3);
+    gui.shortcut(Key::N);
     assert!(
-        harness
+        gui.harness
             .get_by_role_and_label(Role::TextInput, "Nachname")
             .is_focused()
     );
-    type_text(&mut harness, "Zwölfmeier");
-    press(&mut harness, Key::Tab);
-    type_text(&mut harness, "Wilhelmine");
-    wait_for(&mut harness, "the new case to be stored", saved);
+    gui.type_text("Zwölfmeier");
+    gui.press(Key::Tab);
+    gui.type_text("Wilhelmine");
+    gui.wait_saved("the new case to be stored");
 
     // Two requests, picked by typing a few letters and Enter.
     for query in ["ausw", "wohngeld"] {
-        focus(&mut harness, Role::TextInput, "Anliegen hinzufügen");
-        type_text(&mut harness, query);
-        press(&mut harness, Key::Enter);
+        gui.focus(Role::TextInput, "Anliegen hinzufügen");
+        gui.type_text(query);
+        gui.press(Key::Enter);
     }
     for service in ["Personalausweis beantragen", "Wohngeld beantragen"] {
         let remove = format!("Anliegen entfernen: {service}");
         assert!(
-            harness
+            gui.harness
                 .query_by_role_and_label(Role::Button, &remove)
                 .is_some(),
             "{service}"
@@ -178,40 +76,31 @@ fn a_visit_with_two_requests_is_recorded_checked_and_found_by_keyboard_alone() {
     }
 
     // Mark documents with Space on the radio buttons.
-    focus(
-        &mut harness,
-        Role::RadioButton,
-        &format!("{photo}: vorgelegt"),
-    );
-    press(&mut harness, Key::Space);
-    focus(
-        &mut harness,
-        Role::RadioButton,
-        &format!("{old_card}: fehlt"),
-    );
-    press(&mut harness, Key::Space);
-    wait_for(&mut harness, "the document checks to be stored", saved);
+    gui.focus(Role::RadioButton, &format!("{photo}: vorgelegt"));
+    gui.press(Key::Space);
+    gui.focus(Role::RadioButton, &format!("{old_card}: fehlt"));
+    gui.press(Key::Space);
+    gui.wait_saved("the document checks to be stored");
     assert!(
-        harness
+        gui.harness
             .query_by_label_contains(&format!("Es fehlen: {old_card}"))
             .is_some(),
         "the case shows what is missing"
     );
 
     // Find it again: Ctrl+F goes to the case search.
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
-    harness.run_steps(3);
+    gui.shortcut(Key::F);
     assert!(
-        harness
+        gui.harness
             .get_by_role_and_label(Role::TextInput, "Suche")
             .is_focused()
     );
-    type_text(&mut harness, "zwölf");
-    wait_for(&mut harness, "the case in the search result", |h| {
+    gui.type_text("zwölf");
+    gui.wait_for("the case in the search result", |h| {
         h.query_by_label_contains("Zwölfmeier, Wilhelmine")
             .is_some()
     });
-    drop(harness); // closing waits for queued saves
+    drop(gui); // closing waits for queued saves
 
     // What the UI showed as saved is in the store.
     let mut store = Store::open(dir.path(), PASSPHRASE, Arc::new(catalog.clone())).expect("open");
@@ -237,35 +126,35 @@ fn a_visit_with_two_requests_is_recorded_checked_and_found_by_keyboard_alone() {
 #[test]
 fn an_office_hour_that_ends_before_it_starts_is_refused_in_plain_german() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut harness = harness(dir.path());
-    unlock_first_start(&mut harness);
-    focus(&mut harness, Role::Button, "Sprechtag planen");
-    press(&mut harness, Key::Enter);
-    type_text(&mut harness, "Kleinbrück");
-    focus(&mut harness, Role::Button, "Planen");
-    press(&mut harness, Key::Enter);
+    let mut gui = Gui::new(dir.path());
+    gui.unlock_first_start();
+    gui.focus(Role::Button, "Sprechtag planen");
+    gui.press(Key::Enter);
+    gui.type_text("Kleinbrück");
+    gui.focus(Role::Button, "Planen");
+    gui.press(Key::Enter);
     let hint = "Bitte den Namen der Sachbearbeitung eingeben.";
-    assert!(harness.query_by_label(hint).is_some());
+    assert!(gui.harness.query_by_label(hint).is_some());
 
     for (field, text) in [
         ("Sachbearbeiter/in", "Anna Schäfer"),
         ("Von (HH:MM)", "13:00"),
         ("Bis (HH:MM)", "09:00"),
     ] {
-        focus(&mut harness, Role::TextInput, field);
-        harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-        type_text(&mut harness, text);
+        gui.focus(Role::TextInput, field);
+        gui.harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+        gui.type_text(text);
     }
-    focus(&mut harness, Role::Button, "Planen");
-    press(&mut harness, Key::Enter);
-    wait_for(&mut harness, "the refusal", |h| {
+    gui.focus(Role::Button, "Planen");
+    gui.press(Key::Enter);
+    gui.wait_for("the refusal", |h| {
         h.query_by_label_contains(
             "Nicht übernommen: Der Sprechtag endet (09:00), bevor er beginnt (13:00)",
         )
         .is_some()
     });
     assert!(
-        harness.query_by_label(hint).is_none(),
+        gui.harness.query_by_label(hint).is_none(),
         "the old hint is gone"
     );
 }
@@ -279,19 +168,19 @@ fn a_wrong_passphrase_is_reported_and_the_app_stays_locked() {
         Arc::new(sprechtag::catalog::shipped().expect("catalogue")),
     )
     .expect("create");
-    let mut harness = harness(dir.path());
+    let mut gui = Gui::new(dir.path());
     assert!(
-        harness
+        gui.harness
             .query_by_role_and_label(Role::PasswordInput, "Passphrase wiederholen")
             .is_none()
     );
-    type_text(&mut harness, "falsch-falsch");
-    press(&mut harness, Key::Enter);
-    wait_for(&mut harness, "the error", |h| {
+    gui.type_text("falsch-falsch");
+    gui.press(Key::Enter);
+    gui.wait_for("the error", |h| {
         h.query_by_label_contains("Falsche Passphrase").is_some()
     });
     assert!(
-        harness
+        gui.harness
             .query_by_role_and_label(Role::Button, "Sprechtag eröffnen")
             .is_none()
     );
@@ -301,20 +190,20 @@ fn a_wrong_passphrase_is_reported_and_the_app_stays_locked() {
 fn display_preferences_are_remembered_between_starts() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let mut harness = harness(dir.path());
-        unlock_first_start(&mut harness);
-        focus(&mut harness, Role::Button, "Einstellungen");
-        press(&mut harness, Key::Enter);
+        let mut gui = Gui::new(dir.path());
+        gui.unlock_first_start();
+        gui.focus(Role::Button, "Einstellungen");
+        gui.press(Key::Enter);
         for label in ["Große Schrift", "Hoher Kontrast"] {
-            focus(&mut harness, Role::CheckBox, label);
-            press(&mut harness, Key::Space);
+            gui.focus(Role::CheckBox, label);
+            gui.press(Key::Space);
         }
     }
     let prefs = sprechtag::ui::Prefs::load(dir.path());
     assert!(prefs.large_text && prefs.high_contrast, "{prefs:?}");
-    let harness = harness(dir.path());
+    let gui = Gui::new(dir.path());
     assert!(
-        (harness.ctx.zoom_factor() - 1.0).abs() > 0.1,
+        (gui.harness.ctx.zoom_factor() - 1.0).abs() > 0.1,
         "large text applies on the next start"
     );
 }
@@ -357,48 +246,40 @@ fn store_for_review(dir: &Path) -> (String, String) {
 fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (krueger, lorenz) = store_for_review(dir.path());
-    let mut harness = harness(dir.path());
-    unlock(&mut harness);
+    let mut gui = Gui::new(dir.path());
+    gui.unlock();
 
     // The review queue: search, then open the case from the list.
-    open_from_list(
-        &mut harness,
-        "krüger",
-        &format!("{krueger} · Krüger, Erika"),
-    );
-    wait_for(&mut harness, "Frau Krüger's case", |h| {
+    gui.open_from_list("krüger", &format!("{krueger} · Krüger, Erika"));
+    gui.wait_for("Frau Krüger's case", |h| {
         h.query_by_role_and_label(Role::Button, "Wohngeld beantragen weiterleiten")
             .is_some()
     });
 
     // Forward to the suggested office with the suggested deadline.
-    focus(
-        &mut harness,
-        Role::Button,
-        "Wohngeld beantragen weiterleiten",
-    );
-    press(&mut harness, Key::Enter);
-    wait_for(&mut harness, "the forwarding to be shown", |h| {
+    gui.focus(Role::Button, "Wohngeld beantragen weiterleiten");
+    gui.press(Key::Enter);
+    gui.wait_for("the forwarding to be shown", |h| {
         h.query_by_label_contains("Weitergeleitet an Sozialamt")
             .is_some()
     });
-    wait_for(&mut harness, "the forwarding to be stored", saved);
+    gui.wait_saved("the forwarding to be stored");
 
     // Ask for clarification, with a comment.
-    focus(&mut harness, Role::MultilineTextInput, "Kommentar");
-    type_text(&mut harness, "Bitte den Mietvertrag nachreichen.");
-    focus(&mut harness, Role::Button, "Rückfrage stellen");
-    press(&mut harness, Key::Enter);
-    wait_for(&mut harness, "the comment in the thread", |h| {
+    gui.focus(Role::MultilineTextInput, "Kommentar");
+    gui.type_text("Bitte den Mietvertrag nachreichen.");
+    gui.focus(Role::Button, "Rückfrage stellen");
+    gui.press(Key::Enter);
+    gui.wait_for("the comment in the thread", |h| {
         h.query_by_label("Bitte den Mietvertrag nachreichen.")
             .is_some()
     });
-    wait_for(&mut harness, "the review to be stored", saved);
+    gui.wait_saved("the review to be stored");
 
     // The history says what changed.
-    focus(&mut harness, Role::Button, "Verlauf anzeigen");
-    press(&mut harness, Key::Enter);
-    wait_for(&mut harness, "the history", |h| {
+    gui.focus(Role::Button, "Verlauf anzeigen");
+    gui.press(Key::Enter);
+    gui.wait_for("the history", |h| {
         h.query_by_label_contains("Anliegen › Weiterleitung")
             .is_some()
             && h.query_by_label_contains("Prüfung, Kommentare").is_some()
@@ -406,24 +287,23 @@ fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() 
     });
 
     // The overdue list holds Herr Lorenz's case, not the one just forwarded.
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
-    harness.run_steps(3);
+    gui.shortcut(Key::F);
     // Empty the search box (focused by Ctrl+F), then only the overdue.
     for _ in 0.."krüger".chars().count() {
-        press(&mut harness, Key::Backspace);
+        gui.press(Key::Backspace);
     }
-    focus(&mut harness, Role::CheckBox, "Nur überfällige");
-    press(&mut harness, Key::Space);
-    wait_for(&mut harness, "the overdue list", |h| {
+    gui.focus(Role::CheckBox, "Nur überfällige");
+    gui.press(Key::Space);
+    gui.wait_for("the overdue list", |h| {
         h.query_by_label_contains("Krüger, Erika").is_none()
             && h.query_by_label_contains("Lorenz, Erika").is_some()
     });
     assert!(
-        harness
+        gui.harness
             .query_by_label_contains("15.10.2026 · überfällig")
             .is_some()
     );
-    drop(harness);
+    drop(gui);
 
     let mut store = Store::open(
         dir.path(),
@@ -469,44 +349,44 @@ fn a_citizen_rates_the_office_hour_with_big_buttons_and_the_statistics_show_it()
             })
             .expect("office hour");
     }
-    let mut harness = harness(dir.path());
-    unlock(&mut harness);
-    wait_for(&mut harness, "the office hour list", |h| {
+    let mut gui = Gui::new(dir.path());
+    gui.unlock();
+    gui.wait_for("the office hour list", |h| {
         h.query_by_label_contains("Kleinbrück – geöffnet").is_some()
     });
-    harness
+    gui.harness
         .get_by_label_contains("Kleinbrück – geöffnet")
         .focus();
-    harness.run_steps(2);
-    press(&mut harness, Key::Enter);
-    focus(&mut harness, Role::Button, "Bewertung durch Bürger/in");
-    press(&mut harness, Key::Enter);
+    gui.harness.run_steps(2);
+    gui.press(Key::Enter);
+    gui.focus(Role::Button, "Bewertung durch Bürger/in");
+    gui.press(Key::Enter);
     for choice in [
         "1. Wie zufrieden sind Sie mit der Beratung? 1 – sehr gut",
         "2. Haben Sie alles gut verstanden? 2 – gut",
         "3. Wie finden Sie den Ort und wie gut kamen Sie hierher? 2 – gut",
     ] {
-        focus(&mut harness, Role::RadioButton, choice);
-        press(&mut harness, Key::Space);
+        gui.focus(Role::RadioButton, choice);
+        gui.press(Key::Space);
     }
     // The caseworker's screen is gone while the citizen holds the laptop.
-    assert!(harness.query_by_label("Fälle").is_none());
-    focus(&mut harness, Role::Button, "Absenden");
-    press(&mut harness, Key::Enter);
-    wait_for(&mut harness, "the thanks", |h| {
+    assert!(gui.harness.query_by_label("Fälle").is_none());
+    gui.focus(Role::Button, "Absenden");
+    gui.press(Key::Enter);
+    gui.wait_for("the thanks", |h| {
         h.query_by_label("Vielen Dank für Ihre Bewertung!")
             .is_some()
     });
-    focus(&mut harness, Role::Button, "Zurück zur Sachbearbeitung");
-    press(&mut harness, Key::Enter);
-    focus(&mut harness, Role::Button, "Statistik");
-    press(&mut harness, Key::Enter);
-    wait_for(&mut harness, "the statistics", |h| {
+    gui.focus(Role::Button, "Zurück zur Sachbearbeitung");
+    gui.press(Key::Enter);
+    gui.focus(Role::Button, "Statistik");
+    gui.press(Key::Enter);
+    gui.wait_for("the statistics", |h| {
         h.query_by_label_contains("Zufriedenheit (1 Bewertungen")
             .is_some()
     });
     assert!(
-        harness
+        gui.harness
             .query_by_label_contains("Beratung 1.0, Verständlichkeit 2.0, Ort 2.0")
             .is_some()
     );
@@ -534,32 +414,24 @@ fn a_caseworker_device_sees_forwardings_and_comments_but_no_verdict_or_forward_b
             )
             .expect("enrolled as a caseworker");
     }
-    let mut harness = harness(dir.path());
-    unlock(&mut harness);
-    open_from_list(
-        &mut harness,
-        "krüger",
-        &format!("{krueger} · Krüger, Erika"),
-    );
-    wait_for(
-        &mut harness,
-        "the editor with a caseworker's controls",
-        |h| {
-            h.query_by_role_and_label(Role::Button, "Kommentar hinzufügen")
-                .is_some()
-                && h.query_by_role_and_label(Role::Button, "Rückfrage stellen")
-                    .is_none()
-                && h.query_by_role_and_label(Role::Button, "Wohngeld beantragen weiterleiten")
-                    .is_none()
-        },
-    );
+    let mut gui = Gui::new(dir.path());
+    gui.unlock();
+    gui.open_from_list("krüger", &format!("{krueger} · Krüger, Erika"));
+    gui.wait_for("the editor with a caseworker's controls", |h| {
+        h.query_by_role_and_label(Role::Button, "Kommentar hinzufügen")
+            .is_some()
+            && h.query_by_role_and_label(Role::Button, "Rückfrage stellen")
+                .is_none()
+            && h.query_by_role_and_label(Role::Button, "Wohngeld beantragen weiterleiten")
+                .is_none()
+    });
     // The thread stays open to the caseworker.
-    focus(&mut harness, Role::MultilineTextInput, "Kommentar");
-    type_text(&mut harness, "Mietvertrag liegt vor.");
-    focus(&mut harness, Role::Button, "Kommentar hinzufügen");
-    press(&mut harness, Key::Enter);
-    wait_for(&mut harness, "the comment", |h| {
+    gui.focus(Role::MultilineTextInput, "Kommentar");
+    gui.type_text("Mietvertrag liegt vor.");
+    gui.focus(Role::Button, "Kommentar hinzufügen");
+    gui.press(Key::Enter);
+    gui.wait_for("the comment", |h| {
         h.query_by_label("Mietvertrag liegt vor.").is_some()
     });
-    wait_for(&mut harness, "the comment to be stored", saved);
+    gui.wait_saved("the comment to be stored");
 }
