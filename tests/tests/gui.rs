@@ -192,7 +192,7 @@ fn display_preferences_are_remembered_between_starts() {
     {
         let mut gui = Gui::new(dir.path());
         gui.unlock_first_start();
-        gui.focus(Role::Button, "Einstellungen");
+        gui.focus(Role::Tab, "Einstellungen");
         gui.press(Key::Enter);
         for label in ["Große Schrift", "Hoher Kontrast"] {
             gui.focus(Role::CheckBox, label);
@@ -379,7 +379,7 @@ fn a_citizen_rates_the_office_hour_with_big_buttons_and_the_statistics_show_it()
     });
     gui.focus(Role::Button, "Zurück zur Sachbearbeitung");
     gui.press(Key::Enter);
-    gui.focus(Role::Button, "Statistik");
+    gui.focus(Role::Tab, "Statistik");
     gui.press(Key::Enter);
     gui.wait_for("the statistics", |h| {
         h.query_by_label_contains("Zufriedenheit (1 Bewertungen")

@@ -32,7 +32,7 @@ impl AppointmentsView {
     /// Returns the id of a case to open.
     pub fn ui(&mut self, ui: &mut egui::Ui, outbox: &mut Vec<Request>) -> Option<String> {
         let mut open = None;
-        ui.heading(t!("day_list.title"));
+        widgets::heading(ui, t!("day_list.title"));
         ui.horizontal(|ui| {
             let label = ui.label(t!("day_list.date"));
             let field = ui

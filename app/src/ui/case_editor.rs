@@ -191,11 +191,11 @@ impl CaseEditor {
         if let Some((_, error)) = &self.failed {
             widgets::error_banner(ui, &t!("editor.not_saved", error = error.as_str()));
         } else if !self.has_name() {
-            ui.label(t!("editor.needs_name"));
+            widgets::message(ui, t!("editor.needs_name"));
         } else if self.in_flight.is_some() || self.case != self.stored {
-            ui.label(t!("editor.saving"));
+            widgets::message(ui, t!("editor.saving"));
         } else {
-            ui.label(t!("editor.saved"));
+            widgets::message(ui, t!("editor.saved"));
         }
     }
 
@@ -222,7 +222,7 @@ impl CaseEditor {
             } else {
                 super::case_title(&self.case)
             };
-            ui.heading(title);
+            widgets::heading(ui, title);
             ui.separator();
             self.save_state_ui(ui);
             ui.separator();
@@ -266,7 +266,7 @@ impl CaseEditor {
                 ui.add_space(8.0);
                 self.review.history_ui(ui, &self.case.id, outbox);
                 ui.add_space(8.0);
-                ui.strong(t!("editor.notes"));
+                widgets::section(ui, t!("editor.notes"));
                 let label = ui.label(t!("editor.notes_label"));
                 let notes = ui
                     .add(
@@ -292,7 +292,7 @@ impl CaseEditor {
         catalog: &Catalog,
         upcoming: &[OfficeHourRow],
     ) {
-        ui.strong(t!("booking.title"));
+        widgets::section(ui, t!("booking.title"));
         let mut cancel = None;
         for (index, appointment) in self.case.appointments.iter().enumerate() {
             ui.horizontal_wrapped(|ui| {
@@ -416,7 +416,7 @@ impl CaseEditor {
     }
 
     fn citizen_ui(&mut self, ui: &mut egui::Ui) {
-        ui.strong(t!("editor.citizen"));
+        widgets::section(ui, t!("editor.citizen"));
         let citizen = &mut self.case.citizen;
         egui::Grid::new("citizen").num_columns(2).show(ui, |ui| {
             let surname = widgets::text_row(ui, &t!("editor.surname"), &mut citizen.surname);
@@ -438,7 +438,7 @@ impl CaseEditor {
             widgets::error_banner(ui, &t!("common.bad_date"));
         }
         ui.add_space(4.0);
-        ui.strong(t!("editor.needs"));
+        widgets::section(ui, t!("editor.needs"));
         ui.horizontal_wrapped(|ui| {
             let needs = &mut citizen.needs;
             ui.checkbox(&mut needs.large_print, t!("needs.large_print"));
@@ -483,7 +483,7 @@ impl CaseEditor {
     }
 
     fn requests_ui(&mut self, ui: &mut egui::Ui, catalog: &Catalog, can_review: bool) {
-        ui.strong(t!("editor.requests"));
+        widgets::section(ui, t!("editor.requests"));
         let mut remove = None;
         let mut forwarded = false;
         for (index, request) in self.case.requests.iter_mut().enumerate() {

@@ -78,7 +78,7 @@ impl CaseListView {
     ) -> Option<String> {
         let mut open = None;
         let mut changed = false;
-        ui.heading(t!("cases.title"));
+        widgets::heading(ui, t!("cases.title"));
         ui.horizontal_wrapped(|ui| {
             let label = ui.label(t!("cases.search"));
             let search = ui
@@ -177,11 +177,10 @@ impl CaseListView {
         } else {
             "cases.count_at_least"
         };
-        ui.label(t!(
-            key,
-            shown = self.page.rows.len(),
-            total = self.page.total
-        ));
+        widgets::message(
+            ui,
+            t!(key, shown = self.page.rows.len(), total = self.page.total),
+        );
         ui.separator();
         let today = IsoDate::today();
         egui::ScrollArea::vertical().show(ui, |ui| {

@@ -4,6 +4,8 @@
 use rust_i18n::t;
 use sprechtag_schemas::Catalog;
 
+use super::widgets;
+
 #[derive(Default)]
 pub struct CatalogView {
     query: String,
@@ -13,10 +15,10 @@ pub struct CatalogView {
 impl CatalogView {
     pub fn ui(&mut self, ui: &mut egui::Ui, catalog: &Catalog, language: &str) {
         egui::Panel::left("catalog_list")
-            .resizable(true)
+            .resizable(false)
             .default_size(320.0)
             .show(ui, |ui| {
-                ui.heading(t!("catalog.title"));
+                widgets::heading(ui, t!("catalog.title"));
                 let label = ui.label(t!("catalog.search"));
                 ui.add(
                     egui::TextEdit::singleline(&mut self.query)
@@ -43,11 +45,11 @@ impl CatalogView {
                 return;
             };
             egui::ScrollArea::vertical().show(ui, |ui| {
-                ui.heading(service.name.get(language));
+                widgets::heading(ui, service.name.get(language));
                 ui.add_space(4.0);
                 ui.label(service.description.get(language));
                 ui.add_space(8.0);
-                ui.strong(t!("catalog.documents"));
+                widgets::section(ui, t!("catalog.documents"));
                 for document in &service.documents {
                     ui.label(format!("• {}", document.name.get(language)));
                     if let Some(hint) = &document.hint {

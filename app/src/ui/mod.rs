@@ -60,6 +60,8 @@ pub struct SprechtagApp {
     sync: Option<SyncWorker>,
     open_on_unlock: Option<String>,
     state: AppState,
+    /// The window's title as last sent to the window system.
+    title: String,
 }
 
 impl std::fmt::Debug for SprechtagApp {
@@ -77,6 +79,8 @@ enum AppState {
 
 #[derive(Default)]
 struct UnlockView {
+    /// No store yet: the passphrase is chosen (and repeated).
+    first_start: bool,
     passphrase: String,
     repeat: String,
     error: Option<String>,
@@ -118,6 +122,10 @@ struct Session {
     outbox: Vec<Request>,
     sync_outbox: Vec<SyncCommand>,
     sync_status: Option<SyncStatus>,
+    /// The user asked for a sync: its progress and result are announced.
+    sync_requested: bool,
+    /// The sync the user asked for has just ended: announce it this frame.
+    announce_sync: bool,
     enrol_form: sync_view::EnrolForm,
     focus_search: bool,
 }
@@ -125,6 +133,10 @@ struct Session {
 impl SprechtagApp {
     pub fn new(dir: PathBuf, open_on_unlock: Option<String>) -> Self {
         let prefs = Prefs::load(&dir);
+        let locked = UnlockView {
+            first_start: !crate::store::Store::exists(&dir),
+            ..UnlockView::default()
+        };
         SprechtagApp {
             dir,
             prefs,
@@ -132,12 +144,9 @@ impl SprechtagApp {
             worker: None,
             sync: None,
             open_on_unlock,
-            state: AppState::Locked(UnlockView::default()),
+            state: AppState::Locked(locked),
+            title: String::new(),
         }
-    }
-
-    fn first_start(&self) -> bool {
-        !crate::store::Store::exists(&self.dir)
     }
 
     /// Draws one frame; the whole UI hangs off this for the window and tests.
@@ -154,11 +163,10 @@ impl SprechtagApp {
             }));
         }
         self.receive(&ctx);
-        let first_start = self.first_start();
         let mut unlock_request = None;
         match &mut self.state {
             AppState::Locked(view) => {
-                if let Some(passphrase) = unlock_ui(ui, view, first_start) {
+                if let Some(passphrase) = unlock_ui(ui, view) {
                     unlock_request = Some(passphrase);
                 }
             }
@@ -185,6 +193,25 @@ impl SprechtagApp {
         }
         if let (Some(passphrase), Some(worker)) = (unlock_request, &self.worker) {
             worker.send(Request::Unlock { passphrase });
+        }
+        self.title_ui(&ctx);
+    }
+
+    /// "Sprechtag – Fälle": the window's title, and the name screen readers
+    /// give the window, say where the user is.
+    fn title_ui(&mut self, ctx: &egui::Context) {
+        let screen = match &self.state {
+            AppState::Locked(view) if view.first_start => t!("title.first_start").into_owned(),
+            AppState::Locked(_) => t!("title.locked").into_owned(),
+            AppState::Unlocked(session) => session.screen_name(),
+        };
+        let title = format!("{} – {screen}", t!("app_name"));
+        ctx.accesskit_node_builder(egui::accesskit_root_id(), |node| {
+            node.set_label(title.clone());
+        });
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
         }
     }
 
@@ -254,12 +281,13 @@ fn unlock_error_text(error: &StoreError) -> String {
 }
 
 /// The passphrase screen; returns the passphrase when the user submits it.
-fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView, first_start: bool) -> Option<String> {
+fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView) -> Option<String> {
+    let first_start = view.first_start;
     let mut submit = None;
     egui::CentralPanel::default().show(ui, |ui| {
         ui.vertical_centered(|ui| {
             ui.add_space(60.0);
-            ui.heading(t!("app_name"));
+            widgets::heading(ui, t!("app_name"));
             ui.add_space(8.0);
             ui.label(if first_start {
                 t!("unlock.first_start")
@@ -349,6 +377,8 @@ impl Session {
             outbox: Vec::new(),
             sync_outbox: Vec::new(),
             sync_status: None,
+            sync_requested: false,
+            announce_sync: false,
             enrol_form: sync_view::EnrolForm::default(),
             focus_search: false,
         };
@@ -452,6 +482,9 @@ impl Session {
             self.enrol_form.done();
         }
         self.sync_status = Some(status);
+        if finished && std::mem::take(&mut self.sync_requested) {
+            self.announce_sync = true;
+        }
         if finished {
             // Sync may have brought cases and office hours from elsewhere.
             self.after_case_change();
@@ -472,6 +505,29 @@ impl Session {
         }
     }
 
+    fn open_tab(&mut self, tab: Tab) {
+        self.tab = tab;
+        self.close_editor();
+        match tab {
+            Tab::Cases => self.cases.refresh(&mut self.outbox),
+            Tab::Appointments => self.day_list.refresh(&mut self.outbox),
+            Tab::Statistics => self.statistics.refresh(&mut self.outbox),
+            Tab::OfficeHours | Tab::Catalog | Tab::Settings => {}
+        }
+    }
+
+    /// What the window's title says after "Sprechtag – ".
+    fn screen_name(&self) -> String {
+        if self.survey.is_some() {
+            return t!("survey.title").into_owned();
+        }
+        match &self.editor {
+            Some(editor) if editor.case.number.is_empty() => t!("editor.new_visit").into_owned(),
+            Some(editor) => t!("title.case", case = case_title(&editor.case)).into_owned(),
+            None => self.tab.label(),
+        }
+    }
+
     /// Lists that show cases are refreshed after every stored change.
     fn after_case_change(&mut self) {
         self.cases.refresh(&mut self.outbox);
@@ -484,19 +540,7 @@ impl Session {
 
 /// The unlocked app; returns whether the display preferences changed.
 fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bool {
-    let mut prefs_changed = false;
-    if ui.input_mut(|i| i.consume_shortcut(&FOCUS_SEARCH)) {
-        session.close_editor();
-        session.tab = Tab::Cases;
-        session.focus_search = true;
-    }
-    if ui.input_mut(|i| i.consume_shortcut(&NEW_VISIT))
-        && let Some(id) = session
-            .office_hours
-            .open_selected(&session.office_hour_rows)
-    {
-        session.open_editor(case_editor::CaseEditor::draft(Some(id)));
-    }
+    shortcuts_ui(ui, session);
     if let Some(survey) = &mut session.survey {
         // Nothing of the caseworker's screen while the citizen holds the laptop.
         let mut action = survey::SurveyAction::None;
@@ -509,48 +553,97 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
             }),
             survey::SurveyAction::Close => session.survey = None,
         }
-        return prefs_changed;
+        return false;
     }
-    egui::Panel::top("top_bar").show(ui, |ui| {
-        ui.horizontal_wrapped(|ui| {
-            ui.strong(t!("app_name"));
-            ui.separator();
-            for (tab, label) in [
-                (Tab::OfficeHours, t!("tab.office_hours")),
-                (Tab::Cases, t!("tab.cases")),
-                (Tab::Appointments, t!("tab.appointments")),
-                (Tab::Catalog, t!("tab.catalog")),
-                (Tab::Statistics, t!("tab.statistics")),
-                (Tab::Settings, t!("tab.settings")),
-            ] {
-                let selected = session.tab == tab && session.editor.is_none();
-                if ui.selectable_label(selected, label).clicked() {
-                    session.tab = tab;
-                    session.close_editor();
-                    if tab == Tab::Cases {
-                        session.cases.refresh(&mut session.outbox);
-                    }
-                    if tab == Tab::Appointments {
-                        session.day_list.refresh(&mut session.outbox);
-                    }
-                    if tab == Tab::Statistics {
-                        session.statistics.refresh(&mut session.outbox);
+    egui::Panel::top("top_bar").show(ui, |ui| tab_bar_ui(ui, session));
+    message_bars_ui(ui, session);
+    let mut prefs_changed = false;
+    egui::CentralPanel::default().show(ui, |ui| {
+        if session.editor.is_some() {
+            editor_ui(ui, session);
+        } else {
+            prefs_changed = tab_ui(ui, session, prefs);
+        }
+    });
+    prefs_changed
+}
+
+fn shortcuts_ui(ui: &mut egui::Ui, session: &mut Session) {
+    if ui.input_mut(|i| i.consume_shortcut(&FOCUS_SEARCH)) {
+        session.close_editor();
+        session.tab = Tab::Cases;
+        session.focus_search = true;
+    }
+    if ui.input_mut(|i| i.consume_shortcut(&NEW_VISIT))
+        && let Some(id) = session
+            .office_hours
+            .open_selected(&session.office_hour_rows)
+    {
+        session.open_editor(case_editor::CaseEditor::draft(Some(id)));
+    }
+}
+
+impl Tab {
+    const ALL: [Tab; 6] = [
+        Tab::OfficeHours,
+        Tab::Cases,
+        Tab::Appointments,
+        Tab::Catalog,
+        Tab::Statistics,
+        Tab::Settings,
+    ];
+
+    fn label(self) -> String {
+        match self {
+            Tab::OfficeHours => t!("tab.office_hours"),
+            Tab::Cases => t!("tab.cases"),
+            Tab::Appointments => t!("tab.appointments"),
+            Tab::Catalog => t!("tab.catalog"),
+            Tab::Statistics => t!("tab.statistics"),
+            Tab::Settings => t!("tab.settings"),
+        }
+        .into_owned()
+    }
+}
+
+/// The tabs, a tab list for screen readers, and the device's prefix.
+fn tab_bar_ui(ui: &mut egui::Ui, session: &mut Session) {
+    ui.horizontal_wrapped(|ui| {
+        ui.strong(t!("app_name"));
+        ui.separator();
+        let tabs = egui::UiBuilder::new()
+            .accessibility_role(egui::accesskit::Role::TabList)
+            .accessibility_label(t!("tab.list"));
+        ui.scope_builder(tabs, |ui| {
+            ui.horizontal(|ui| {
+                for tab in Tab::ALL {
+                    let selected = session.tab == tab && session.editor.is_none();
+                    let response = ui.selectable_label(selected, tab.label());
+                    widgets::tab(&response, selected);
+                    if response.clicked() {
+                        session.open_tab(tab);
                     }
                 }
-            }
-            ui.separator();
-            ui.label(t!("device.prefix", prefix = session.device.prefix.as_str()));
+            });
         });
+        ui.separator();
+        ui.label(t!("device.prefix", prefix = session.device.prefix.as_str()));
     });
+}
+
+/// Sync status, a neutral message and an error, each in its bar at the bottom.
+fn message_bars_ui(ui: &mut egui::Ui, session: &mut Session) {
     egui::Panel::bottom("sync_bar").show(ui, |ui| {
-        if sync_view::status_ui(ui, session.sync_status.as_ref()) {
+        let announce = session.sync_requested || std::mem::take(&mut session.announce_sync);
+        if sync_view::status_ui(ui, session.sync_status.as_ref(), announce) {
+            session.sync_requested = true;
             session.sync_outbox.push(SyncCommand::SyncNow);
         }
     });
     if let Some(info) = session.info.clone() {
         egui::Panel::bottom("info_bar").show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
-                ui.label(info);
+                widgets::message(ui, info);
                 if ui.button(t!("common.dismiss")).clicked() {
                     session.info = None;
                 }
@@ -567,131 +660,138 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
             });
         });
     }
-    egui::CentralPanel::default().show(ui, |ui| {
-        if let Some(editor) = &mut session.editor {
-            let office_hour = editor.case.office_hour_id.as_deref().and_then(|id| {
-                session
-                    .office_hour_rows
-                    .iter()
-                    .find(|row| row.id == id)
-                    .map(OfficeHourRow::label)
-            });
-            let today = sprechtag_schemas::IsoDate::today().to_string();
-            let upcoming: Vec<OfficeHourRow> = session
-                .office_hour_rows
-                .iter()
-                .filter(|row| {
-                    row.date >= today && row.status != sprechtag_schemas::OfficeHourStatus::Closed
-                })
-                .cloned()
-                .collect();
-            // Forwarding and verdicts are the back office's; a caseworker
-            // device sees them and answers in the comment thread. A device
-            // not enrolled anywhere is its own back office.
-            let role = session.sync_status.as_ref().and_then(|s| s.role.as_deref());
-            let can_review = !matches!(role, Some("caseworker"));
-            let action = editor.ui(
+}
+
+fn editor_ui(ui: &mut egui::Ui, session: &mut Session) {
+    let Some(editor) = &mut session.editor else {
+        return;
+    };
+    let office_hour = editor.case.office_hour_id.as_deref().and_then(|id| {
+        session
+            .office_hour_rows
+            .iter()
+            .find(|row| row.id == id)
+            .map(OfficeHourRow::label)
+    });
+    let today = sprechtag_schemas::IsoDate::today().to_string();
+    let upcoming: Vec<OfficeHourRow> = session
+        .office_hour_rows
+        .iter()
+        .filter(|row| {
+            row.date >= today && row.status != sprechtag_schemas::OfficeHourStatus::Closed
+        })
+        .cloned()
+        .collect();
+    // Forwarding and verdicts are the back office's; a caseworker
+    // device sees them and answers in the comment thread. A device
+    // not enrolled anywhere is its own back office.
+    let role = session.sync_status.as_ref().and_then(|s| s.role.as_deref());
+    let can_review = !matches!(role, Some("caseworker"));
+    let action = editor.ui(
+        ui,
+        &session.catalog,
+        office_hour.as_deref(),
+        &upcoming,
+        can_review,
+        &mut session.outbox,
+    );
+    match action {
+        case_editor::EditorAction::None => {}
+        case_editor::EditorAction::Close => session.close_editor(),
+        case_editor::EditorAction::Print(kind) => {
+            let id = editor.case.id.clone();
+            session.outbox.push(Request::Print { kind, id });
+        }
+    }
+}
+
+/// The open tab; returns whether the display preferences changed.
+fn tab_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bool {
+    match session.tab {
+        Tab::OfficeHours => {
+            let action = session.office_hours.ui(
                 ui,
-                &session.catalog,
-                office_hour.as_deref(),
-                &upcoming,
-                can_review,
+                &session.office_hour_rows,
+                &session.summaries,
                 &mut session.outbox,
             );
             match action {
-                case_editor::EditorAction::None => {}
-                case_editor::EditorAction::Close => session.close_editor(),
-                case_editor::EditorAction::Print(kind) => {
-                    let id = editor.case.id.clone();
-                    session.outbox.push(Request::Print { kind, id });
+                office_hours::Action::None => {}
+                office_hours::Action::NewVisit(id) => {
+                    session.open_editor(case_editor::CaseEditor::draft(Some(id)));
                 }
-            }
-            return;
-        }
-        match session.tab {
-            Tab::OfficeHours => {
-                let action = session.office_hours.ui(
-                    ui,
-                    &session.office_hour_rows,
-                    &session.summaries,
-                    &mut session.outbox,
-                );
-                match action {
-                    office_hours::Action::None => {}
-                    office_hours::Action::NewVisit(id) => {
-                        session.open_editor(case_editor::CaseEditor::draft(Some(id)));
-                    }
-                    office_hours::Action::OpenCase(id) => {
-                        session.outbox.push(Request::LoadCase(id));
-                    }
-                    office_hours::Action::Survey(id) => {
-                        session.survey = Some(survey::Survey::new(id));
-                    }
-                    office_hours::Action::PrintReport(id) => {
-                        session.outbox.push(Request::Print {
-                            kind: crate::print::PrintKind::Report,
-                            id,
-                        });
-                    }
-                }
-            }
-            Tab::Cases => {
-                let focus = std::mem::take(&mut session.focus_search);
-                let labels: Vec<(String, String)> = session
-                    .office_hour_rows
-                    .iter()
-                    .map(|row| (row.id.clone(), row.label()))
-                    .collect();
-                let distinct = |field: fn(&OfficeHourRow) -> &String| {
-                    let mut values: Vec<String> = session
-                        .office_hour_rows
-                        .iter()
-                        .map(field)
-                        .cloned()
-                        .collect();
-                    values.sort();
-                    values.dedup();
-                    values
-                };
-                let villages = distinct(|row| &row.village);
-                let caseworkers = distinct(|row| &row.caseworker);
-                let choices = case_list::FilterChoices {
-                    office_hours: &labels,
-                    villages: &villages,
-                    caseworkers: &caseworkers,
-                };
-                if let Some(id) =
-                    session
-                        .cases
-                        .ui(ui, &session.catalog, &choices, focus, &mut session.outbox)
-                {
+                office_hours::Action::OpenCase(id) => {
                     session.outbox.push(Request::LoadCase(id));
                 }
-            }
-            Tab::Appointments => {
-                if let Some(id) = session.day_list.ui(ui, &mut session.outbox) {
-                    session.outbox.push(Request::LoadCase(id));
+                office_hours::Action::Survey(id) => {
+                    session.survey = Some(survey::Survey::new(id));
                 }
-            }
-            Tab::Catalog => session
-                .catalog_view
-                .ui(ui, &session.catalog, &prefs.language),
-            Tab::Statistics => session.statistics.ui(ui, &mut session.outbox),
-            Tab::Settings => {
-                prefs_changed = settings_ui(ui, prefs, &session.device);
-                ui.add_space(16.0);
-                if let Some(command) = session.enrol_form.ui(ui, session.sync_status.as_ref()) {
-                    session.sync_outbox.push(command);
+                office_hours::Action::PrintReport(id) => {
+                    session.outbox.push(Request::Print {
+                        kind: crate::print::PrintKind::Report,
+                        id,
+                    });
                 }
             }
         }
-    });
-    prefs_changed
+        Tab::Cases => cases_tab_ui(ui, session),
+        Tab::Appointments => {
+            if let Some(id) = session.day_list.ui(ui, &mut session.outbox) {
+                session.outbox.push(Request::LoadCase(id));
+            }
+        }
+        Tab::Catalog => session
+            .catalog_view
+            .ui(ui, &session.catalog, &prefs.language),
+        Tab::Statistics => session.statistics.ui(ui, &mut session.outbox),
+        Tab::Settings => {
+            let changed = settings_ui(ui, prefs, &session.device);
+            ui.add_space(16.0);
+            if let Some(command) = session.enrol_form.ui(ui, session.sync_status.as_ref()) {
+                session.sync_outbox.push(command);
+            }
+            return changed;
+        }
+    }
+    false
+}
+
+fn cases_tab_ui(ui: &mut egui::Ui, session: &mut Session) {
+    let focus = std::mem::take(&mut session.focus_search);
+    let labels: Vec<(String, String)> = session
+        .office_hour_rows
+        .iter()
+        .map(|row| (row.id.clone(), row.label()))
+        .collect();
+    let distinct = |field: fn(&OfficeHourRow) -> &String| {
+        let mut values: Vec<String> = session
+            .office_hour_rows
+            .iter()
+            .map(field)
+            .cloned()
+            .collect();
+        values.sort();
+        values.dedup();
+        values
+    };
+    let villages = distinct(|row| &row.village);
+    let caseworkers = distinct(|row| &row.caseworker);
+    let choices = case_list::FilterChoices {
+        office_hours: &labels,
+        villages: &villages,
+        caseworkers: &caseworkers,
+    };
+    if let Some(id) = session
+        .cases
+        .ui(ui, &session.catalog, &choices, focus, &mut session.outbox)
+    {
+        session.outbox.push(Request::LoadCase(id));
+    }
 }
 
 fn settings_ui(ui: &mut egui::Ui, prefs: &mut Prefs, device: &Device) -> bool {
     let before = prefs.clone();
-    ui.heading(t!("settings.title"));
+    widgets::heading(ui, t!("settings.title"));
     ui.add_space(8.0);
     ui.checkbox(&mut prefs.large_text, t!("settings.large_text"));
     ui.checkbox(&mut prefs.high_contrast, t!("settings.high_contrast"));

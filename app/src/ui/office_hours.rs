@@ -99,10 +99,10 @@ impl OfficeHoursView {
     ) -> Action {
         let mut action = Action::None;
         egui::Panel::left("office_hour_list")
-            .resizable(true)
+            .resizable(false)
             .default_size(300.0)
             .show(ui, |ui| {
-                ui.heading(t!("office_hours.title"));
+                widgets::heading(ui, t!("office_hours.title"));
                 ui.horizontal_wrapped(|ui| {
                     if ui.button(t!("office_hours.open_new")).clicked() {
                         self.form = Some(Form::new(false));
@@ -175,7 +175,7 @@ impl OfficeHoursView {
         outbox: &mut Vec<Request>,
     ) -> Action {
         let mut action = Action::None;
-        ui.heading(format!("{} – {}", row.label(), row.venue));
+        widgets::heading(ui, format!("{} – {}", row.label(), row.venue));
         ui.label(t!(
             "office_hours.caseworker_status",
             caseworker = row.caseworker.as_str(),
@@ -223,7 +223,7 @@ impl OfficeHoursView {
             });
         }
         ui.add_space(10.0);
-        ui.heading(t!("office_hours.visitors_title"));
+        widgets::heading(ui, t!("office_hours.visitors_title"));
         if self.visitors.rows.is_empty() {
             ui.label(t!("office_hours.no_visitors"));
         }
@@ -264,11 +264,14 @@ enum FormOutcome {
 
 fn form_ui(ui: &mut egui::Ui, form: &mut Form) -> FormOutcome {
     let mut outcome = FormOutcome::Editing;
-    ui.heading(if form.plan {
-        t!("office_hours.plan_new")
-    } else {
-        t!("office_hours.open_new")
-    });
+    widgets::heading(
+        ui,
+        if form.plan {
+            t!("office_hours.plan_new")
+        } else {
+            t!("office_hours.open_new")
+        },
+    );
     egui::Grid::new("office_hour_form")
         .num_columns(2)
         .show(ui, |ui| {
@@ -323,11 +326,14 @@ fn form_ui(ui: &mut egui::Ui, form: &mut Form) -> FormOutcome {
 
 fn summary_ui(ui: &mut egui::Ui, summary: &OfficeHourSummary, closed: bool) {
     egui::Frame::group(ui.style()).show(ui, |ui| {
-        ui.strong(if closed {
-            t!("summary.title_closed")
-        } else {
-            t!("summary.title_preview")
-        });
+        widgets::section(
+            ui,
+            if closed {
+                t!("summary.title_closed")
+            } else {
+                t!("summary.title_preview")
+            },
+        );
         ui.label(t!("summary.visitors", n = summary.visitors));
         for service in &summary.requests_by_service {
             ui.label(format!("• {}: {}", service.service_name, service.count));

@@ -74,7 +74,7 @@ impl ReviewPanel {
 
     /// Review verdict and comment thread, below the requests.
     pub fn review_ui(&mut self, ui: &mut egui::Ui, case: &mut Case, can_review: bool) {
-        ui.strong(t!("review.heading"));
+        widgets::section(ui, t!("review.heading"));
         ui.horizontal_wrapped(|ui| match &case.review {
             Some(review) => {
                 widgets::status_badge(
@@ -147,7 +147,7 @@ impl ReviewPanel {
     /// Who changed what and when, from the case's automerge history.
     pub fn history_ui(&mut self, ui: &mut egui::Ui, case_id: &str, outbox: &mut Vec<Request>) {
         ui.horizontal(|ui| {
-            ui.strong(t!("history.heading"));
+            widgets::section(ui, t!("history.heading"));
             let label = if self.history.is_some() {
                 t!("history.refresh")
             } else {

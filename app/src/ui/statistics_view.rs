@@ -5,6 +5,7 @@
 use egui_plot::{Bar, BarChart, Plot};
 use rust_i18n::t;
 
+use super::widgets;
 use super::worker::Request;
 use crate::store::statistics::{Count, Statistics};
 
@@ -20,7 +21,7 @@ impl StatisticsView {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, outbox: &mut Vec<Request>) {
         ui.horizontal(|ui| {
-            ui.heading(t!("stats.title"));
+            widgets::heading(ui, t!("stats.title"));
             if ui.button(t!("stats.export")).clicked() {
                 outbox.push(Request::ExportStatistics);
             }
@@ -91,7 +92,7 @@ impl StatisticsView {
 
 /// A bar chart with its figures below it as text (plots are not read out).
 fn chart(ui: &mut egui::Ui, id: &str, title: &str, counts: &[Count]) {
-    ui.strong(title);
+    widgets::section(ui, title);
     let bars: Vec<Bar> = counts
         .iter()
         .enumerate()

@@ -6,6 +6,8 @@
 use rust_i18n::t;
 use sprechtag_schemas::Rating;
 
+use super::widgets;
+
 /// What the survey screen asks the app to do.
 pub enum SurveyAction {
     None,
@@ -39,7 +41,7 @@ impl Survey {
         if self.thanked {
             ui.vertical_centered(|ui| {
                 ui.add_space(80.0);
-                ui.heading(t!("survey.thanks"));
+                widgets::heading(ui, t!("survey.thanks"));
                 ui.add_space(40.0);
                 if ui.button(t!("survey.back")).clicked() {
                     action = SurveyAction::Close;
@@ -48,12 +50,12 @@ impl Survey {
             return action;
         }
         egui::ScrollArea::vertical().show(ui, |ui| {
-            ui.heading(t!("survey.title"));
+            widgets::heading(ui, t!("survey.title"));
             ui.label(t!("survey.intro"));
             ui.add_space(16.0);
             for (question, grade) in QUESTIONS.iter().zip(self.grades.iter_mut()) {
                 let question = t!(*question).into_owned();
-                ui.strong(&question);
+                widgets::section(ui, &question);
                 ui.horizontal_wrapped(|ui| {
                     for value in 1..=6_u8 {
                         let text = format!("{value} – {}", grade_word(value));

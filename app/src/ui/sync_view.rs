@@ -12,21 +12,27 @@ use crate::store::DocumentLabel;
 use crate::sync::RefusedDocument;
 use crate::sync::worker::{Command, SyncProblem, SyncState, SyncStatus};
 
-/// Draws the status line; returns true when "sync now" is pressed.
-pub fn status_ui(ui: &mut egui::Ui, status: Option<&SyncStatus>) -> bool {
+/// Draws the status line; returns true when "sync now" is pressed. With
+/// `announce`, screen readers speak the state as it changes (after the
+/// user asked for a sync; background syncs every minute stay quiet).
+pub fn status_ui(ui: &mut egui::Ui, status: Option<&SyncStatus>, announce: bool) -> bool {
     let mut sync_now = false;
     ui.horizontal_wrapped(|ui| {
         let Some(status) = status else {
-            ui.label(t!("sync.starting"));
+            widgets::message(ui, t!("sync.starting"));
             return;
         };
-        ui.strong(match status.state {
+        let state = match status.state {
             SyncState::NotEnrolled => t!("sync.not_enrolled"),
             SyncState::Offline => t!("sync.offline"),
             SyncState::Syncing => t!("sync.syncing"),
             SyncState::UpToDate => t!("sync.up_to_date"),
             SyncState::Failed => t!("sync.failed"),
-        });
+        };
+        let state = ui.strong(state);
+        if announce {
+            widgets::announce(&state, egui::accesskit::Live::Polite);
+        }
         if status.state == SyncState::NotEnrolled {
             return;
         }
@@ -141,7 +147,7 @@ impl EnrolForm {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, status: Option<&SyncStatus>) -> Option<Command> {
         let mut command = None;
-        ui.heading(t!("sync.settings_title"));
+        widgets::heading(ui, t!("sync.settings_title"));
         if let Some(server) = status.and_then(|s| s.server.as_deref()) {
             ui.label(t!("sync.enrolled_with", server = server));
         }

@@ -1,5 +1,8 @@
-//! Small widgets shared by the views, each with an accessible name.
+//! Small widgets shared by the views, each with an accessible name. Messages
+//! are AccessKit live regions: a screen reader speaks them when they appear
+//! or change, not only when the user happens to move onto them.
 
+use egui::accesskit::{Live, Role};
 use egui::{Color32, RichText};
 
 /// Wide enough for long double names, narrow enough to read across.
@@ -16,18 +19,38 @@ pub fn text_row(ui: &mut egui::Ui, label: &str, value: &mut String) -> egui::Res
     response
 }
 
-/// An error in words on a red background: the words carry it, not the colour.
-pub fn error_banner(ui: &mut egui::Ui, text: &str) {
+/// Makes `response` a live region: screen readers speak its text when it
+/// appears and whenever it changes.
+pub fn announce(response: &egui::Response, live: Live) {
+    response
+        .ctx
+        .accesskit_node_builder(response.id, |node| node.set_live(live));
+}
+
+/// A neutral message ("Gespeichert", "12 Fälle"), spoken when it changes.
+pub fn message(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) -> egui::Response {
+    let response = ui.label(text);
+    announce(&response, Live::Polite);
+    response
+}
+
+/// An error in words on a red background: the words carry it, not the
+/// colour. Screen readers speak it at once, interrupting.
+pub fn error_banner(ui: &mut egui::Ui, text: &str) -> egui::Response {
     egui::Frame::new()
         .fill(Color32::from_rgb(150, 0, 0))
         .inner_margin(6.0)
         .corner_radius(4.0)
         .show(ui, |ui| {
-            ui.label(RichText::new(text).color(Color32::WHITE).strong());
-        });
+            let response = ui.label(RichText::new(text).color(Color32::WHITE).strong());
+            announce(&response, Live::Assertive);
+            response
+        })
+        .inner
 }
 
-/// A status line in green (done) or amber (attention), always with words.
+/// A status line in green (done) or amber (attention), always with words;
+/// spoken when it changes.
 pub fn status_badge(ui: &mut egui::Ui, ok: bool, text: &str) -> egui::Response {
     let fill = if ok {
         Color32::from_rgb(0, 100, 30)
@@ -39,9 +62,43 @@ pub fn status_badge(ui: &mut egui::Ui, ok: bool, text: &str) -> egui::Response {
         .inner_margin(egui::Margin::symmetric(8, 4))
         .corner_radius(4.0)
         .show(ui, |ui| {
-            ui.label(RichText::new(text).color(Color32::WHITE).strong())
+            let response = ui.label(RichText::new(text).color(Color32::WHITE).strong());
+            announce(&response, Live::Polite);
+            response
         })
         .inner
+}
+
+/// The title of a screen, a heading of level 1 for screen readers.
+pub fn heading(ui: &mut egui::Ui, text: impl Into<String>) -> egui::Response {
+    let text = text.into();
+    let response = ui.heading(&text);
+    mark_heading(&response, text, 1);
+    response
+}
+
+/// The title of a section of a screen, a heading of level 2.
+pub fn section(ui: &mut egui::Ui, text: impl Into<String>) -> egui::Response {
+    let text = text.into();
+    let response = ui.strong(&text);
+    mark_heading(&response, text, 2);
+    response
+}
+
+/// Marks a selectable label as one tab of a tab list.
+pub fn tab(response: &egui::Response, selected: bool) {
+    response.ctx.accesskit_node_builder(response.id, |node| {
+        node.set_role(Role::Tab);
+        node.set_selected(selected);
+    });
+}
+
+fn mark_heading(response: &egui::Response, text: String, level: usize) {
+    response.ctx.accesskit_node_builder(response.id, |node| {
+        node.set_role(Role::Heading);
+        node.set_level(level);
+        node.set_label(text);
+    });
 }
 
 /// A drop-down with its label in front (egui puts a combo box's own label
@@ -55,10 +112,19 @@ pub fn combo_row(
 ) {
     let label = ui.label(label);
     let response = egui::ComboBox::from_id_salt(label.id)
-        .selected_text(selected_text)
+        .selected_text(&selected_text)
         .show_ui(ui, contents)
         .response;
-    let _ = response.labelled_by(label.id);
+    let response = response.labelled_by(label.id);
+    show_value(&response, selected_text);
+}
+
+/// Exposes what a combo box shows as its description too: AT-SPI has no
+/// value for a combo box, and Orca reads the description after the name.
+pub fn show_value(response: &egui::Response, value: String) {
+    response
+        .ctx
+        .accesskit_node_builder(response.id, |node| node.set_description(value));
 }
 
 /// An RFC 3339 time as people here read it: "22.11.2026 10:35", local time.
