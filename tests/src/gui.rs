@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use egui::accesskit::Role;
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
+use egui_kittest::kittest::AccessKitNode;
 use egui_kittest::kittest::NodeT;
 pub use egui_kittest::kittest::Queryable;
 use sprechtag::ui::SprechtagApp;
@@ -135,13 +136,23 @@ impl Gui {
         });
     }
 
-    /// Ctrl+F, types `search`, and opens the list entry `entry` with Enter.
+    /// Ctrl+F, types `search`, and opens the list entry whose name starts
+    /// with `entry` (a row's button names the whole row) with Enter.
     pub fn open_from_list(&mut self, search: &str, entry: &str) {
         self.shortcut(Key::F);
         self.type_text(search);
         self.wait_for("the case in the list", |h| {
-            h.query_by_role_and_label(Role::Button, entry).is_some()
+            h.query_by(button_starting_with(entry)).is_some()
         });
-        self.activate(Role::Button, entry);
+        self.harness.get_by(button_starting_with(entry)).focus();
+        self.harness.run_steps(2);
+        self.press(Key::Enter);
+    }
+}
+
+/// A button whose accessible name starts with `prefix`.
+pub fn button_starting_with(prefix: &str) -> impl Fn(&AccessKitNode<'_>) -> bool {
+    move |node| {
+        node.role() == Role::Button && node.label().is_some_and(|label| label.starts_with(prefix))
     }
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use egui::accesskit::Role;
 use egui::{Key, Modifiers};
+use egui_kittest::kittest::NodeT;
 use sprechtag::store::{CaseFilter, Store};
 use sprechtag_e2e::PASSPHRASE;
-use sprechtag_e2e::gui::{Gui, Queryable};
+use sprechtag_e2e::gui::{Gui, Queryable, button_starting_with};
 use sprechtag_schemas::DocumentState;
 
 #[test]
@@ -298,10 +299,15 @@ fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() 
         h.query_by_label_contains("Krüger, Erika").is_none()
             && h.query_by_label_contains("Lorenz, Erika").is_some()
     });
+    // The row's button says all the row shows, the deadline too.
+    let entry = format!("{lorenz} · Lorenz, Erika");
+    let row = gui.harness.get_by(button_starting_with(&entry));
+    let name = row.accesskit_node().label().unwrap_or_default();
     assert!(
-        gui.harness
-            .query_by_label_contains("15.10.2026 · überfällig")
-            .is_some()
+        name.ends_with(
+            ", Wohngeld beantragen, offen, unvollständig, Frist 15.10.2026 · überfällig"
+        ),
+        "{name}"
     );
     drop(gui);
 

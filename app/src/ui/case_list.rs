@@ -6,9 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rust_i18n::t;
 use sprechtag_schemas::{CaseStatus, Catalog, IsoDate};
 
+use egui::accesskit::Role;
+
 use super::widgets;
 use super::worker::Request;
-use crate::store::{CaseFilter, CasePage, CaseSort};
+use crate::store::{CaseFilter, CasePage, CaseRow, CaseSort};
 
 const PAGE: usize = 50;
 
@@ -177,65 +179,149 @@ impl CaseListView {
         } else {
             "cases.count_at_least"
         };
-        widgets::message(
-            ui,
-            t!(key, shown = self.page.rows.len(), total = self.page.total),
-        );
+        let count = if self.page.total == 0 {
+            t!("cases.none_found")
+        } else {
+            t!(key, shown = self.page.rows.len(), total = self.page.total)
+        };
+        widgets::message(ui, count);
         ui.separator();
-        let today = IsoDate::today();
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            egui::Grid::new("case_list")
-                .striped(true)
-                .num_columns(6)
-                .show(ui, |ui| {
-                    ui.strong(t!("cases.col_case"));
-                    ui.strong(t!("cases.col_village"));
-                    ui.strong(t!("cases.col_services"));
-                    ui.strong(t!("cases.col_status"));
-                    ui.strong(t!("cases.col_documents"));
-                    ui.strong(t!("cases.col_due"));
-                    ui.end_row();
-                    for row in &self.page.rows {
-                        let label =
-                            format!("{} · {}, {}", row.number, row.surname, row.given_names);
-                        if ui.button(label).clicked() {
-                            open = Some(row.id.clone());
-                        }
-                        ui.label(&row.village);
-                        ui.label(&row.services);
-                        ui.label(status_text(row.status));
-                        ui.label(if row.complete {
-                            t!("case.complete").into_owned()
-                        } else if row.missing_count > 0 {
-                            t!("case.missing_n", n = row.missing_count).into_owned()
-                        } else {
-                            t!("case.incomplete").into_owned()
-                        });
-                        match row.next_due {
-                            Some(due) if due < today => {
-                                widgets::status_badge(
-                                    ui,
-                                    false,
-                                    &format!("{} · {}", due.to_german(), t!("review.overdue")),
-                                );
-                            }
-                            Some(due) => {
-                                ui.label(due.to_german());
-                            }
-                            None => {
-                                ui.label("");
-                            }
-                        }
-                        ui.end_row();
-                    }
-                });
-            if self.page.has_more(0) && ui.button(t!("cases.more")).clicked() {
-                self.shown = self.page.rows.len() + PAGE;
-                self.refresh(outbox);
-            }
-        });
+        // Both ways: at the largest text size the columns on the right
+        // stay reachable instead of being cut off.
+        egui::ScrollArea::both()
+            .id_salt("case_list")
+            .auto_shrink(false)
+            .show(ui, |ui| {
+                if !self.page.rows.is_empty() {
+                    open = case_table_ui(ui, &self.page.rows);
+                }
+                if self.page.has_more(0) && ui.button(t!("cases.more")).clicked() {
+                    self.shown = self.page.rows.len() + PAGE;
+                    self.refresh(outbox);
+                }
+            });
         open
     }
+}
+
+/// Widths of the list's columns (points, so they grow with the text).
+const COLUMNS: [f32; 6] = [230.0, 120.0, 250.0, 150.0, 120.0, 160.0];
+
+/// The cases as a table: a row per case, the case's button named with
+/// everything the row shows, so a screen reader hears the whole row on it.
+/// Returns the id of the case whose button was pressed.
+fn case_table_ui(ui: &mut egui::Ui, rows: &[CaseRow]) -> Option<String> {
+    let mut open = None;
+    let today = IsoDate::today();
+    let table = egui::UiBuilder::new()
+        .accessibility_role(Role::Table)
+        .accessibility_label(t!("cases.title"));
+    ui.scope_builder(table, |ui| {
+        let headers = [
+            t!("cases.col_case"),
+            t!("cases.col_village"),
+            t!("cases.col_services"),
+            t!("cases.col_status"),
+            t!("cases.col_documents"),
+            t!("cases.col_due"),
+        ];
+        table_row_ui(ui, false, |ui, column| {
+            widgets::column_header(ui, &headers[column]);
+        });
+        for (index, row) in rows.iter().enumerate() {
+            let documents = documents_text(row);
+            let due = row.next_due.map(|due| due_text(due, today));
+            table_row_ui(ui, index % 2 == 1, |ui, column| match column {
+                0 => {
+                    let button = ui.button(format!(
+                        "{} · {}, {}",
+                        row.number, row.surname, row.given_names
+                    ));
+                    let name = row_name(row, &documents, due.as_deref());
+                    button.widget_info(|| egui::WidgetInfo::labeled(Role::Button, true, &name));
+                    if button.clicked() {
+                        open = Some(row.id.clone());
+                    }
+                }
+                1 => cell_text(ui, &row.village),
+                2 => cell_text(ui, &row.services),
+                3 => cell_text(ui, &status_text(row.status)),
+                4 => cell_text(ui, &documents),
+                _ => match (row.next_due, &due) {
+                    (Some(day), Some(text)) if day < today => {
+                        widgets::status_badge(ui, false, text);
+                    }
+                    (_, Some(text)) => cell_text(ui, text),
+                    (_, None) => {}
+                },
+            });
+        }
+    });
+    open
+}
+
+/// One row of the table, its cells side by side in their columns.
+fn table_row_ui(ui: &mut egui::Ui, striped: bool, mut cell: impl FnMut(&mut egui::Ui, usize)) {
+    let fill = if striped {
+        ui.visuals().faint_bg_color
+    } else {
+        egui::Color32::TRANSPARENT
+    };
+    let row = egui::UiBuilder::new().accessibility_role(Role::Row);
+    ui.scope_builder(row, |ui| {
+        egui::Frame::new().fill(fill).show(ui, |ui| {
+            ui.horizontal_top(|ui| {
+                for (column, width) in COLUMNS.iter().enumerate() {
+                    let layout = egui::Layout::top_down(egui::Align::Min);
+                    ui.allocate_ui_with_layout(egui::vec2(*width, 0.0), layout, |ui| {
+                        ui.set_width(*width);
+                        cell(ui, column);
+                    });
+                }
+            });
+        });
+    });
+}
+
+fn cell_text(ui: &mut egui::Ui, text: &str) {
+    ui.add(egui::Label::new(text).wrap());
+}
+
+/// "vollständig", "2 Unterlagen fehlen", "unvollständig".
+fn documents_text(row: &CaseRow) -> String {
+    if row.complete {
+        t!("case.complete").into_owned()
+    } else if row.missing_count == 1 {
+        t!("case.missing_one").into_owned()
+    } else if row.missing_count > 1 {
+        t!("case.missing_n", count = row.missing_count).into_owned()
+    } else {
+        t!("case.incomplete").into_owned()
+    }
+}
+
+fn due_text(due: IsoDate, today: IsoDate) -> String {
+    if due < today {
+        format!("{} · {}", due.to_german(), t!("review.overdue"))
+    } else {
+        due.to_german()
+    }
+}
+
+/// The whole row in words, for the case's button.
+fn row_name(row: &CaseRow, documents: &str, due: Option<&str>) -> String {
+    let mut parts = vec![
+        format!("{} · {}, {}", row.number, row.surname, row.given_names),
+        row.village.clone(),
+        row.services.clone(),
+        status_text(row.status),
+        documents.to_string(),
+    ];
+    if let Some(due) = due {
+        parts.push(t!("cases.due_named", due = due).into_owned());
+    }
+    parts.retain(|part| !part.is_empty());
+    parts.join(", ")
 }
 
 /// A drop-down of `choices` with "all" first.

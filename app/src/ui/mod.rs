@@ -85,7 +85,9 @@ struct UnlockView {
     repeat: String,
     error: Option<String>,
     busy: bool,
-    focused_once: bool,
+    /// The passphrase field is to take the focus (on start and after a
+    /// failed attempt, so that the user can type again at once).
+    focus_passphrase: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +137,7 @@ impl SprechtagApp {
         let prefs = Prefs::load(&dir);
         let locked = UnlockView {
             first_start: !crate::store::Store::exists(&dir),
+            focus_passphrase: true,
             ..UnlockView::default()
         };
         SprechtagApp {
@@ -250,6 +253,7 @@ impl SprechtagApp {
                     view.passphrase.clear();
                     view.repeat.clear();
                     view.error = Some(unlock_error_text(&error));
+                    view.focus_passphrase = true;
                 }
                 (AppState::Unlocked(session), reply) => {
                     session.on_reply(reply);
@@ -303,9 +307,8 @@ fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView) -> Option<String> {
                         .desired_width(320.0),
                 )
                 .labelled_by(label.id);
-            if !view.focused_once {
+            if std::mem::take(&mut view.focus_passphrase) {
                 field.request_focus();
-                view.focused_once = true;
             }
             let enter_in_first = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
             let mut enter = enter_in_first;
@@ -335,8 +338,12 @@ fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView) -> Option<String> {
             if (clicked || enter) && !view.busy {
                 if first_start && view.passphrase != view.repeat {
                     view.error = Some(t!("unlock.mismatch").into_owned());
+                    view.passphrase.clear();
+                    view.repeat.clear();
+                    view.focus_passphrase = true;
                 } else if view.passphrase.is_empty() {
                     view.error = Some(t!("unlock.empty").into_owned());
+                    view.focus_passphrase = true;
                 } else {
                     view.busy = true;
                     view.error = None;
@@ -345,7 +352,7 @@ fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView) -> Option<String> {
             }
             if view.busy {
                 ui.add(egui::Spinner::new());
-                ui.label(t!("unlock.busy"));
+                widgets::message(ui, t!("unlock.busy"));
             }
             if let Some(error) = &view.error {
                 ui.add_space(8.0);

@@ -85,6 +85,16 @@ pub fn section(ui: &mut egui::Ui, text: impl Into<String>) -> egui::Response {
     response
 }
 
+/// The header of a table's column, in bold.
+pub fn column_header(ui: &mut egui::Ui, text: &str) -> egui::Response {
+    let response = ui.strong(text);
+    response.ctx.accesskit_node_builder(response.id, |node| {
+        node.set_role(Role::ColumnHeader);
+        node.set_label(text);
+    });
+    response
+}
+
 /// Marks a selectable label as one tab of a tab list.
 pub fn tab(response: &egui::Response, selected: bool) {
     response.ctx.accesskit_node_builder(response.id, |node| {
