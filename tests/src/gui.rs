@@ -147,6 +147,12 @@ impl Gui {
         self.harness.get_by(button_starting_with(entry)).focus();
         self.harness.run_steps(2);
         self.press(Key::Enter);
+        self.wait_for("the case in the editor", |h| {
+            h.root()
+                .accesskit_node()
+                .label()
+                .is_some_and(|title| title.starts_with("Sprechtag – Fall "))
+        });
     }
 }
 

@@ -196,6 +196,25 @@ impl Default for Laptop {
     }
 }
 
+/// Enrols `store` with `role` in `buergerbuero` at an address where
+/// nothing listens: the app shows that role's screens, its sync worker
+/// reports offline.
+pub fn enrol_offline(store: &mut Store, role: &str) {
+    store
+        .enrol(
+            &sprechtag::store::Enrolment {
+                server_url: "http://127.0.0.1:9".into(),
+                token: "t".into(),
+                device_id: "d".into(),
+                user: "Anna Schäfer".into(),
+                role: role.into(),
+                department: "buergerbuero".into(),
+            },
+            "ANS",
+        )
+        .expect("enrol");
+}
+
 /// Path of a binary of this workspace, built by `cargo test --workspace`.
 pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");

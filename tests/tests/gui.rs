@@ -8,8 +8,8 @@ use egui::accesskit::Role;
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::NodeT;
 use sprechtag::store::{CaseFilter, Store};
-use sprechtag_e2e::PASSPHRASE;
 use sprechtag_e2e::gui::{Gui, Queryable, button_starting_with};
+use sprechtag_e2e::{PASSPHRASE, enrol_offline};
 use sprechtag_schemas::DocumentState;
 
 #[test]
@@ -247,6 +247,11 @@ fn store_for_review(dir: &Path) -> (String, String) {
 fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (krueger, lorenz) = store_for_review(dir.path());
+    {
+        let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
+        let mut store = Store::open(dir.path(), PASSPHRASE, catalog).expect("open");
+        enrol_offline(&mut store, "backoffice");
+    }
     let mut gui = Gui::new(dir.path());
     gui.unlock();
 
@@ -405,20 +410,7 @@ fn a_caseworker_device_sees_forwardings_and_comments_but_no_verdict_or_forward_b
     {
         let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
         let mut store = Store::open(dir.path(), PASSPHRASE, catalog).expect("open");
-        store
-            .enrol(
-                &sprechtag::store::Enrolment {
-                    // Nothing listens here: the sync worker reports offline.
-                    server_url: "http://127.0.0.1:9".into(),
-                    token: "t".into(),
-                    device_id: "d".into(),
-                    user: "Anna Schäfer".into(),
-                    role: "caseworker".into(),
-                    department: "buergeramt".into(),
-                },
-                "ANS",
-            )
-            .expect("enrolled as a caseworker");
+        enrol_offline(&mut store, "caseworker");
     }
     let mut gui = Gui::new(dir.path());
     gui.unlock();

@@ -12,6 +12,7 @@ use sprechtag_schemas::{
     Request as CaseRequest, new_id,
 };
 
+use super::DeviceRole;
 use super::case_list::status_text;
 use super::review::{self, ReviewPanel};
 use super::widgets;
@@ -36,7 +37,27 @@ struct Booking {
     /// `None`: the responsible office; else the id of a later office hour.
     office_hour_id: Option<String>,
     purpose: String,
-    error: Option<String>,
+    /// What is wrong with which field, after a try to book.
+    errors: Vec<(BookingField, String)>,
+    /// The first invalid field takes the focus after a failed try.
+    focus: Option<BookingField>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BookingField {
+    Place,
+    Date,
+    Time,
+    Purpose,
+}
+
+impl Booking {
+    fn error(&self, field: BookingField) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, e)| e.as_str())
+    }
 }
 
 pub struct CaseEditor {
@@ -60,6 +81,9 @@ pub struct CaseEditor {
     focus_first: bool,
     booking: Booking,
     review: ReviewPanel,
+    /// The request removed last and where it was, until it is put back.
+    removed: Option<(usize, CaseRequest)>,
+    focus: Option<Focus>,
 }
 
 const DOCUMENT_STATES: [DocumentState; 4] = [
@@ -104,6 +128,8 @@ impl CaseEditor {
             focus_first: true,
             booking: Booking::default(),
             review: ReviewPanel::default(),
+            removed: None,
+            focus: None,
         }
     }
 
@@ -212,7 +238,7 @@ impl CaseEditor {
         catalog: &Catalog,
         office_hour: Option<&str>,
         upcoming: &[OfficeHourRow],
-        can_review: bool,
+        role: DeviceRole,
         outbox: &mut Vec<Request>,
     ) -> EditorAction {
         let mut action = EditorAction::None;
@@ -252,38 +278,88 @@ impl CaseEditor {
         }
         ui.separator();
         egui::ScrollArea::vertical()
+            .id_salt("case_editor")
             .auto_shrink(false)
             .show(ui, |ui| {
                 self.status_ui(ui);
                 ui.add_space(8.0);
                 self.citizen_ui(ui);
                 ui.add_space(8.0);
-                self.requests_ui(ui, catalog, can_review);
+                self.requests_ui(ui, catalog, role);
+                ui.add_space(8.0);
+                self.notes_ui(ui);
                 ui.add_space(8.0);
                 self.appointments_ui(ui, catalog, upcoming);
                 ui.add_space(8.0);
-                self.review.review_ui(ui, &mut self.case, can_review);
-                ui.add_space(8.0);
-                self.review.history_ui(ui, &self.case.id, outbox);
-                ui.add_space(8.0);
-                widgets::section(ui, t!("editor.notes"));
-                let label = ui.label(t!("editor.notes_label"));
-                let notes = ui
-                    .add(
-                        egui::TextEdit::multiline(&mut self.notes)
-                            .desired_rows(4)
-                            .desired_width(f32::INFINITY),
-                    )
-                    .labelled_by(label.id);
-                if notes.changed() {
-                    self.case.notes = Text::with_value(&self.notes);
-                }
+                self.feedback_ui(ui, catalog, role, outbox);
             });
         if ui.input(|i| i.key_pressed(Key::Escape)) {
             action = EditorAction::Close;
         }
         self.send_changes(outbox);
         action
+    }
+
+    fn notes_ui(&mut self, ui: &mut egui::Ui) {
+        widgets::section(ui, t!("editor.notes"));
+        let label = ui.label(t!("editor.notes_label"));
+        let notes = ui
+            .add(
+                egui::TextEdit::multiline(&mut self.notes)
+                    .desired_rows(4)
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(label.id);
+        if notes.changed() {
+            self.case.notes = Text::with_value(&self.notes);
+        }
+    }
+
+    /// Forwarding, verdict, comments and history. The back office sees
+    /// them open; a caseworker sees them without the controls to decide; a
+    /// device that is not enrolled keeps them folded under "Rückmeldung und
+    /// Weiterleitung" (open once there is something in them), so that they
+    /// do not clutter a visit.
+    fn feedback_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        catalog: &Catalog,
+        role: DeviceRole,
+        outbox: &mut Vec<Request>,
+    ) {
+        if role != DeviceRole::Standalone {
+            widgets::section(ui, t!("review.heading"));
+            self.review.review_ui(ui, &mut self.case, role.decides());
+            ui.add_space(8.0);
+            self.review.history_ui(ui, &self.case.id, outbox);
+            return;
+        }
+        let has_feedback = self.case.review.is_some()
+            || !self.case.comments.is_empty()
+            || self.case.requests.iter().any(|r| r.forwarding.is_some());
+        egui::CollapsingHeader::new(t!("review.feedback_and_forwarding"))
+            .id_salt("feedback")
+            .default_open(has_feedback)
+            .show(ui, |ui| {
+                let mut forwarded = false;
+                if self.case.requests.iter().any(|r| r.forwarding.is_none()) {
+                    widgets::section(ui, t!("review.forward_requests"));
+                    for request in &mut self.case.requests {
+                        if request.forwarding.is_none() {
+                            forwarded |=
+                                self.review.forwarding_ui(ui, request, catalog, true, true);
+                        }
+                    }
+                    ui.add_space(8.0);
+                }
+                if forwarded {
+                    review::status_after_forwarding(&mut self.case);
+                }
+                widgets::section(ui, t!("review.heading"));
+                self.review.review_ui(ui, &mut self.case, true);
+                ui.add_space(8.0);
+                self.review.history_ui(ui, &self.case.id, outbox);
+            });
     }
 
     fn appointments_ui(
@@ -327,6 +403,7 @@ impl CaseEditor {
             .and_then(|s| catalog.office(&s.office_id))
             .or_else(|| catalog.offices.first());
         let booking = &mut self.booking;
+        let mut enter = false;
         egui::Grid::new("booking").num_columns(2).show(ui, |ui| {
             let place_label = ui.label(t!("booking.place"));
             let chosen = match &booking.office_hour_id {
@@ -337,47 +414,47 @@ impl CaseEditor {
                     .unwrap_or_default(),
                 None => main_office.map(|o| o.name.de.clone()).unwrap_or_default(),
             };
-            let combo = egui::ComboBox::from_id_salt("booking_place")
-                .selected_text(chosen)
-                .show_ui(ui, |ui| {
-                    if let Some(office) = main_office {
-                        ui.selectable_value(&mut booking.office_hour_id, None, &office.name.de);
-                    }
-                    for row in upcoming {
-                        let text = format!("{} – {}", row.label(), row.venue);
-                        if ui
-                            .selectable_value(
-                                &mut booking.office_hour_id,
-                                Some(row.id.clone()),
-                                text,
-                            )
-                            .clicked()
-                        {
-                            booking.date = row
-                                .date
-                                .parse::<IsoDate>()
-                                .map(IsoDate::to_german)
-                                .unwrap_or_default();
-                        }
-                    }
-                });
-            let _ = combo.response.labelled_by(place_label.id);
+            ui.horizontal(|ui| {
+                let combo = egui::ComboBox::from_id_salt("booking_place")
+                    .selected_text(&chosen)
+                    .show_ui(ui, |ui| {
+                        booking_places_ui(ui, booking, main_office, upcoming)
+                    });
+                let combo = combo.response.labelled_by(place_label.id);
+                widgets::show_value(&combo, chosen);
+                take_focus(&combo, &mut booking.focus, BookingField::Place);
+                if let Some(error) = booking.error(BookingField::Place) {
+                    widgets::field_error(ui, &combo, error);
+                }
+            });
             ui.end_row();
-            widgets::text_row(ui, &t!("booking.date"), &mut booking.date);
-            widgets::text_row(ui, &t!("booking.time"), &mut booking.time);
-            widgets::text_row(ui, &t!("booking.purpose"), &mut booking.purpose);
+            for (field, label) in [
+                (BookingField::Date, t!("booking.date")),
+                (BookingField::Time, t!("booking.time")),
+                (BookingField::Purpose, t!("booking.purpose")),
+            ] {
+                let error = booking.error(field).map(str::to_string);
+                let value = match field {
+                    BookingField::Date => &mut booking.date,
+                    BookingField::Time => &mut booking.time,
+                    BookingField::Place | BookingField::Purpose => &mut booking.purpose,
+                };
+                let response = widgets::checked_text_row(ui, &label, value, error.as_deref());
+                take_focus(&response, &mut booking.focus, field);
+                enter |= response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            }
         });
-        if ui.button(t!("booking.book")).clicked() {
+        if ui.button(t!("booking.book")).clicked() || enter {
             match validate_booking(booking, main_office, upcoming) {
                 Ok(appointment) => {
                     self.case.appointments.push(appointment);
                     self.booking = Booking::default();
                 }
-                Err(error) => self.booking.error = Some(error),
+                Err(errors) => {
+                    self.booking.focus = errors.first().map(|(field, _)| *field);
+                    self.booking.errors = errors;
+                }
             }
-        }
-        if let Some(error) = &self.booking.error {
-            widgets::error_banner(ui, error);
         }
     }
 
@@ -425,18 +502,23 @@ impl CaseEditor {
                 self.focus_first = false;
             }
             widgets::text_row(ui, &t!("editor.given_names"), &mut citizen.given_names);
-            let birth = widgets::text_row(ui, &t!("editor.birth_date"), &mut self.birth_text);
+            let bad_birth_date = !self.birth_text.trim().is_empty()
+                && self.birth_text.trim().parse::<IsoDate>().is_err();
+            let error = bad_birth_date.then(|| t!("common.bad_date").into_owned());
+            let birth = widgets::checked_text_row(
+                ui,
+                &t!("editor.birth_date"),
+                &mut self.birth_text,
+                error.as_deref(),
+            );
             if birth.changed() {
-                citizen.birth_date = self.birth_text.parse().ok();
+                citizen.birth_date = self.birth_text.trim().parse().ok();
             }
             widgets::text_row(ui, &t!("editor.street"), &mut citizen.address.street);
             widgets::text_row(ui, &t!("editor.postcode"), &mut citizen.address.postcode);
             widgets::text_row(ui, &t!("editor.town"), &mut citizen.address.town);
             widgets::text_row(ui, &t!("editor.phone"), &mut citizen.phone);
         });
-        if !self.birth_text.trim().is_empty() && citizen.birth_date.is_none() {
-            widgets::error_banner(ui, &t!("common.bad_date"));
-        }
         ui.add_space(4.0);
         widgets::section(ui, t!("editor.needs"));
         ui.horizontal_wrapped(|ui| {
@@ -473,16 +555,18 @@ impl CaseEditor {
                     .add(egui::TextEdit::singleline(&mut self.consent_text).desired_width(110.0))
                     .labelled_by(label.id);
                 if field.changed() {
-                    consent.date = self.consent_text.parse().ok();
+                    consent.date = self.consent_text.trim().parse().ok();
                 }
                 if consent.date.is_none() {
-                    widgets::error_banner(ui, &t!("common.bad_date"));
+                    let example = IsoDate::today().to_german();
+                    let error = t!("editor.bad_consent_date", example = example);
+                    widgets::field_error(ui, &field, &error);
                 }
             }
         });
     }
 
-    fn requests_ui(&mut self, ui: &mut egui::Ui, catalog: &Catalog, can_review: bool) {
+    fn requests_ui(&mut self, ui: &mut egui::Ui, catalog: &Catalog, role: DeviceRole) {
         widgets::section(ui, t!("editor.requests"));
         let mut remove = None;
         let mut forwarded = false;
@@ -490,7 +574,7 @@ impl CaseEditor {
             egui::Frame::group(ui.style()).show(ui, |ui| {
                 ui.set_width(ui.available_width());
                 ui.horizontal(|ui| {
-                    ui.strong(&request.service_name);
+                    widgets::subsection(ui, &request.service_name);
                     if let Some(service) = catalog.service(&request.service_id) {
                         ui.label(format!("({})", service.fee.de));
                     }
@@ -550,16 +634,32 @@ impl CaseEditor {
                             ui.end_row();
                         }
                     });
-                forwarded |= self.review.forwarding_ui(ui, request, catalog, can_review);
+                forwarded |= self.review.forwarding_ui(
+                    ui,
+                    request,
+                    catalog,
+                    role.decides(),
+                    role == DeviceRole::BackOffice,
+                );
             });
         }
         if forwarded {
             review::status_after_forwarding(&mut self.case);
         }
         if let Some(index) = remove {
-            self.case.requests.remove(index);
+            let request = self.case.requests.remove(index);
+            self.removed = Some((index, request));
+            self.focus = Some(Focus::Undo);
         }
+        self.undo_removal_ui(ui);
         ui.add_space(4.0);
+        widgets::fixed_scope(ui, "case_editor_add_request", |ui| {
+            self.add_request_ui(ui, catalog);
+        });
+    }
+
+    /// Type a few letters, pick a service: Enter takes the first match.
+    fn add_request_ui(&mut self, ui: &mut egui::Ui, catalog: &Catalog) {
         ui.horizontal_wrapped(|ui| {
             let label = ui.label(t!("editor.add_request"));
             let field = ui
@@ -569,6 +669,9 @@ impl CaseEditor {
                         .desired_width(260.0),
                 )
                 .labelled_by(label.id);
+            if self.focus.take_if(|f| *f == Focus::AddRequest).is_some() {
+                field.request_focus();
+            }
             let enter = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
             let query = self.service_query.trim().to_string();
             if query.is_empty() {
@@ -576,7 +679,7 @@ impl CaseEditor {
             }
             let matches: Vec<_> = catalog.search(&query).into_iter().take(6).collect();
             if matches.is_empty() {
-                ui.label(t!("editor.no_service"));
+                widgets::message(ui, t!("editor.no_service"));
             }
             let mut chosen = None;
             if enter {
@@ -590,9 +693,55 @@ impl CaseEditor {
             if let Some(service) = chosen {
                 self.case.requests.push(CaseRequest::for_service(service));
                 self.service_query.clear();
+                // Ready for the next request.
+                self.focus = Some(Focus::AddRequest);
             }
         });
     }
+
+    /// After a request was removed: what was removed, and a button that
+    /// puts it back where it was (the removal is saved like any edit).
+    fn undo_removal_ui(&mut self, ui: &mut egui::Ui) {
+        let Some((index, request)) = &self.removed else {
+            return;
+        };
+        let service = request.service_name.clone();
+        let mut undo = false;
+        // A fixed id: the list above changes length, and the focus must
+        // stay on the button when it does.
+        widgets::fixed_scope(ui, "case_editor_undo_removal", |ui| {
+            ui.horizontal_wrapped(|ui| {
+                widgets::message(ui, t!("editor.request_removed", service = service.as_str()));
+                let button = ui.button(t!("editor.undo"));
+                let name = t!("editor.undo_named", service = service.as_str()).into_owned();
+                button.widget_info(|| WidgetInfo::labeled(Role::Button, true, &name));
+                // The Enter that removed the request must not also press
+                // the button that takes its place under the focus.
+                let just_focused = self.focus.take_if(|f| *f == Focus::Undo).is_some();
+                if just_focused {
+                    button.request_focus();
+                }
+                undo = button.clicked() && !just_focused;
+            });
+        });
+        if undo {
+            let index = (*index).min(self.case.requests.len());
+            if let Some((_, request)) = self.removed.take() {
+                self.case.requests.insert(index, request);
+            }
+            self.focus = Some(Focus::AddRequest);
+        }
+    }
+}
+
+/// Where the keyboard focus goes next, so that it is never lost when the
+/// control that had it disappears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Focus {
+    /// The undo button after a request was removed.
+    Undo,
+    /// The field to add a request: after adding one, or an undo.
+    AddRequest,
 }
 
 /// Numbers the editors' create and save requests, unique in this process,
@@ -643,46 +792,100 @@ fn three_way(
     }
 }
 
-/// The appointment the form describes, or what is wrong with it.
+/// The appointment the form describes, or everything that is wrong with
+/// it, field by field in the order of the form.
 fn validate_booking(
     booking: &Booking,
     main_office: Option<&sprechtag_schemas::Office>,
     upcoming: &[OfficeHourRow],
-) -> Result<Appointment, String> {
-    let date: IsoDate = booking
-        .date
-        .parse()
-        .map_err(|_| t!("common.bad_date").into_owned())?;
-    if date < IsoDate::today() {
-        return Err(t!("booking.past").into_owned());
-    }
-    let time = parse_time(&booking.time).map_err(|_| t!("booking.bad_time").into_owned())?;
-    if booking.purpose.trim().is_empty() {
-        return Err(t!("booking.no_purpose").into_owned());
-    }
-    let place = match &booking.office_hour_id {
-        Some(id) => {
-            let row = upcoming
-                .iter()
-                .find(|row| &row.id == id)
-                .ok_or_else(|| t!("booking.no_place").into_owned())?;
-            if row.date != date.to_string() {
-                return Err(t!("booking.other_day").into_owned());
-            }
-            format!("{}, {}", row.village, row.venue)
+) -> Result<Appointment, Vec<(BookingField, String)>> {
+    let mut errors = Vec::new();
+    let date = match booking.date.trim().parse::<IsoDate>() {
+        Ok(date) if date < IsoDate::today() => {
+            errors.push((BookingField::Date, t!("booking.past").into_owned()));
+            None
         }
-        None => main_office
-            .map(|o| format!("{}, {}", o.name.de, o.address))
-            .ok_or_else(|| t!("booking.no_place").into_owned())?,
+        Ok(date) => Some(date),
+        Err(_) => {
+            let example = IsoDate::today().add_working_days(5).to_german();
+            let error = t!("booking.bad_date", example = example).into_owned();
+            errors.push((BookingField::Date, error));
+            None
+        }
     };
-    Ok(Appointment {
-        id: new_id(),
-        date,
-        time,
-        place,
-        office_hour_id: booking.office_hour_id.clone(),
-        purpose: booking.purpose.trim().to_string(),
-    })
+    let place = match &booking.office_hour_id {
+        Some(id) => match upcoming.iter().find(|row| &row.id == id) {
+            Some(row) if date.is_some_and(|d| row.date != d.to_string()) => {
+                errors.push((BookingField::Date, t!("booking.other_day").into_owned()));
+                None
+            }
+            Some(row) => Some(format!("{}, {}", row.village, row.venue)),
+            None => {
+                errors.push((BookingField::Place, t!("booking.no_place").into_owned()));
+                None
+            }
+        },
+        None => match main_office {
+            Some(office) => Some(format!("{}, {}", office.name.de, office.address)),
+            None => {
+                errors.push((BookingField::Place, t!("booking.no_place").into_owned()));
+                None
+            }
+        },
+    };
+    let time = parse_time(&booking.time)
+        .map_err(|_| errors.push((BookingField::Time, t!("booking.bad_time").into_owned())))
+        .ok();
+    if booking.purpose.trim().is_empty() {
+        errors.push((BookingField::Purpose, t!("booking.no_purpose").into_owned()));
+    }
+    errors.sort_by_key(|(field, _)| *field as u8);
+    match (date, time, place) {
+        (Some(date), Some(time), Some(place)) if errors.is_empty() => Ok(Appointment {
+            id: new_id(),
+            date,
+            time,
+            place,
+            office_hour_id: booking.office_hour_id.clone(),
+            purpose: booking.purpose.trim().to_string(),
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// The places an appointment can be booked at: the responsible office, or
+/// an upcoming office hour (which sets the date).
+fn booking_places_ui(
+    ui: &mut egui::Ui,
+    booking: &mut Booking,
+    main_office: Option<&sprechtag_schemas::Office>,
+    upcoming: &[OfficeHourRow],
+) {
+    if let Some(office) = main_office {
+        ui.selectable_value(&mut booking.office_hour_id, None, &office.name.de);
+    }
+    for row in upcoming {
+        let text = format!("{} – {}", row.label(), row.venue);
+        if ui
+            .selectable_value(&mut booking.office_hour_id, Some(row.id.clone()), text)
+            .clicked()
+        {
+            booking.date = row
+                .date
+                .parse::<IsoDate>()
+                .map(IsoDate::to_german)
+                .unwrap_or_default();
+        }
+    }
+}
+
+/// Moves the focus to `response` if the form asked for `field`.
+fn take_focus(response: &egui::Response, wanted: &mut Option<BookingField>, field: BookingField) {
+    if *wanted == Some(field) {
+        response.request_focus();
+        response.scroll_to_me(Some(egui::Align::Center));
+        *wanted = None;
+    }
 }
 
 pub fn document_state_text(state: DocumentState) -> String {

@@ -90,6 +90,36 @@ struct UnlockView {
     focus_passphrase: bool,
 }
 
+/// What the user of this device does, from its enrolment; each screen
+/// shows what fits it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceRole {
+    /// Records visits; sees forwardings and verdicts and comments on them.
+    Caseworker,
+    /// Forwards, decides, plans tours (also an administrator's device).
+    BackOffice,
+    /// Not enrolled anywhere: its own back office, but what only the back
+    /// office needs stays folded away so that it does not clutter a visit.
+    Standalone,
+}
+
+impl DeviceRole {
+    /// From the role of the enrolment (`None`: not enrolled).
+    pub fn of(role: Option<&str>) -> DeviceRole {
+        match role {
+            None => DeviceRole::Standalone,
+            Some("backoffice" | "admin") => DeviceRole::BackOffice,
+            // A role this build does not know gets the least it may need.
+            Some(_) => DeviceRole::Caseworker,
+        }
+    }
+
+    /// Forwards requests, records answers and gives verdicts.
+    pub fn decides(self) -> bool {
+        self != DeviceRole::Caseworker
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tab {
     OfficeHours,
@@ -103,6 +133,7 @@ enum Tab {
 /// Everything the app shows once unlocked.
 struct Session {
     device: Device,
+    role: DeviceRole,
     catalog: Arc<Catalog>,
     tab: Tab,
     office_hours: office_hours::OfficeHoursView,
@@ -231,6 +262,7 @@ impl SprechtagApp {
                     AppState::Locked(_),
                     Reply::Unlocked {
                         device,
+                        role,
                         catalog,
                         sync_store,
                     },
@@ -239,7 +271,8 @@ impl SprechtagApp {
                     self.sync = Some(SyncWorker::spawn(*sync_store, move || {
                         wake.request_repaint()
                     }));
-                    let mut session = Session::new(device, catalog);
+                    let mut session =
+                        Session::new(device, DeviceRole::of(role.as_deref()), catalog);
                     if let Some(case) = self.open_on_unlock.take() {
                         session.outbox.push(Request::LoadCase(case));
                     }
@@ -364,9 +397,10 @@ fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView) -> Option<String> {
 }
 
 impl Session {
-    fn new(device: Device, catalog: Arc<Catalog>) -> Session {
+    fn new(device: Device, role: DeviceRole, catalog: Arc<Catalog>) -> Session {
         let mut session = Session {
             device,
+            role,
             catalog,
             tab: Tab::OfficeHours,
             office_hours: office_hours::OfficeHoursView::default(),
@@ -488,6 +522,7 @@ impl Session {
         if status.state != SyncState::NotEnrolled {
             self.enrol_form.done();
         }
+        self.role = DeviceRole::of(status.role.as_deref());
         self.sync_status = Some(status);
         if finished && std::mem::take(&mut self.sync_requested) {
             self.announce_sync = true;
@@ -689,17 +724,12 @@ fn editor_ui(ui: &mut egui::Ui, session: &mut Session) {
         })
         .cloned()
         .collect();
-    // Forwarding and verdicts are the back office's; a caseworker
-    // device sees them and answers in the comment thread. A device
-    // not enrolled anywhere is its own back office.
-    let role = session.sync_status.as_ref().and_then(|s| s.role.as_deref());
-    let can_review = !matches!(role, Some("caseworker"));
     let action = editor.ui(
         ui,
         &session.catalog,
         office_hour.as_deref(),
         &upcoming,
-        can_review,
+        session.role,
         &mut session.outbox,
     );
     match action {

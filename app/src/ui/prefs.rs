@@ -72,6 +72,8 @@ fn default_visuals() -> egui::Visuals {
     visuals.widgets.hovered.bg_stroke = Stroke::new(1.5, Color32::from_gray(30));
     visuals.widgets.active.bg_stroke = Stroke::new(2.5, focus);
     visuals.selection.stroke = Stroke::new(2.5, focus);
+    // Errors as text: dark red, 7.6:1 on the panel (egui's red is 4:1).
+    visuals.error_fg_color = Color32::from_rgb(160, 0, 0);
     visuals
 }
 
@@ -93,6 +95,7 @@ fn high_contrast_visuals() -> egui::Visuals {
     visuals.extreme_bg_color = Color32::BLACK;
     visuals.faint_bg_color = Color32::from_gray(20);
     visuals.hyperlink_color = yellow;
+    visuals.error_fg_color = Color32::from_rgb(255, 150, 150);
     visuals.selection.bg_fill = Color32::from_rgb(0, 70, 160);
     visuals.selection.stroke = Stroke::new(2.0, yellow);
     for widget in [
@@ -145,6 +148,14 @@ mod tests {
         for background in [visuals.panel_fill, visuals.extreme_bg_color] {
             let ratio = contrast(border.color, background);
             assert!(ratio >= 3.0, "{ratio:.2} against {background:?}");
+        }
+    }
+
+    #[test]
+    fn errors_as_text_read_at_seven_to_one_in_both_themes() {
+        for visuals in [default_visuals(), high_contrast_visuals()] {
+            let ratio = contrast(visuals.error_fg_color, visuals.panel_fill);
+            assert!(ratio >= 7.0, "{ratio:.2}");
         }
     }
 

@@ -33,22 +33,32 @@ pub struct ReviewPanel {
 }
 
 impl ReviewPanel {
-    /// Forwarding of one request: the form, or where it went and the answer.
-    /// Returns true when the request was forwarded just now.
+    /// Forwarding of one request: where it went and the answer (which
+    /// only the back office records, `can_decide`), or else with `offer`
+    /// the form to forward it. Returns true when the request was forwarded
+    /// just now.
     pub fn forwarding_ui(
         &mut self,
         ui: &mut egui::Ui,
         request: &mut CaseRequest,
         catalog: &Catalog,
-        can_review: bool,
+        can_decide: bool,
+        offer: bool,
     ) -> bool {
         let today = IsoDate::today();
         match &mut request.forwarding {
             Some(forwarding) => {
-                forwarded_ui(ui, forwarding, catalog, today, &request.service_name);
+                forwarded_ui(
+                    ui,
+                    forwarding,
+                    catalog,
+                    today,
+                    &request.service_name,
+                    can_decide,
+                );
                 false
             }
-            None if !can_review => false,
+            None if !offer => false,
             None => {
                 let service = catalog.service(&request.service_id);
                 let form = self
@@ -72,9 +82,9 @@ impl ReviewPanel {
         }
     }
 
-    /// Review verdict and comment thread, below the requests.
-    pub fn review_ui(&mut self, ui: &mut egui::Ui, case: &mut Case, can_review: bool) {
-        widgets::section(ui, t!("review.heading"));
+    /// Review verdict and comment thread, below the requests; the verdict
+    /// buttons only for the back office (`can_decide`).
+    pub fn review_ui(&mut self, ui: &mut egui::Ui, case: &mut Case, can_decide: bool) {
         ui.horizontal_wrapped(|ui| match &case.review {
             Some(review) => {
                 widgets::status_badge(
@@ -101,7 +111,7 @@ impl ReviewPanel {
             .labelled_by(label.id);
         let _ = field;
         ui.horizontal_wrapped(|ui| {
-            let verdicts: &[ReviewState] = if can_review {
+            let verdicts: &[ReviewState] = if can_decide {
                 &[
                     ReviewState::Approved,
                     ReviewState::NeedsClarification,
@@ -249,6 +259,7 @@ fn forwarded_ui(
     catalog: &Catalog,
     today: IsoDate,
     service_name: &str,
+    can_decide: bool,
 ) {
     let office = catalog
         .office(&forwarding.office_id)
@@ -269,6 +280,9 @@ fn forwarded_ui(
         } else {
             ui.label(text);
         }
+        if !can_decide {
+            return;
+        }
         let mut closed = forwarding.closed_at.is_some();
         let name = t!("review.closed_named", service = service_name).into_owned();
         let check = ui.checkbox(&mut closed, t!("review.closed"));
@@ -277,6 +291,15 @@ fn forwarded_ui(
             forwarding.closed_at = closed.then(now);
         }
     });
+    if !can_decide {
+        if !forwarding.answer.trim().is_empty() {
+            ui.label(t!(
+                "review.answer_given",
+                answer = forwarding.answer.as_str()
+            ));
+        }
+        return;
+    }
     ui.horizontal(|ui| {
         let label = ui.label(t!("review.answer"));
         ui.add(egui::TextEdit::singleline(&mut forwarding.answer).desired_width(f32::INFINITY))

@@ -8,6 +8,19 @@ use egui::{Color32, RichText};
 /// Wide enough for long double names, narrow enough to read across.
 const FIELD_WIDTH: f32 = 420.0;
 
+/// A part of the screen whose widgets keep their ids while what is drawn
+/// before it changes (a list growing or shrinking): egui derives ids from
+/// the position among siblings, and a widget whose id changes loses the
+/// keyboard focus. `name` must be unique in the app.
+pub fn fixed_scope<R>(
+    ui: &mut egui::Ui,
+    name: &str,
+    add_contents: impl FnOnce(&mut egui::Ui) -> R,
+) -> R {
+    let builder = egui::UiBuilder::new().scope_id(egui::Id::unique(name));
+    ui.scope_builder(builder, add_contents).inner
+}
+
 /// A labelled single-line text field in a two-column grid row. The label
 /// names the field for screen readers.
 pub fn text_row(ui: &mut egui::Ui, label: &str, value: &mut String) -> egui::Response {
@@ -32,6 +45,43 @@ pub fn message(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) -> egui::Re
     let response = ui.label(text);
     announce(&response, Live::Polite);
     response
+}
+
+/// A labelled text field in a two-column grid row, with what is wrong with
+/// it to its right: beside the field, so that nothing below moves when it
+/// appears, spoken at once, and the field's description, so that a screen
+/// reader says it again when the field takes the focus.
+pub fn checked_text_row(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut String,
+    error: Option<&str>,
+) -> egui::Response {
+    let label = ui.label(label);
+    let response = ui
+        .horizontal(|ui| {
+            let response = ui
+                .add(egui::TextEdit::singleline(value).desired_width(FIELD_WIDTH))
+                .labelled_by(label.id);
+            if let Some(error) = error {
+                field_error(ui, &response, error);
+            }
+            response
+        })
+        .inner;
+    ui.end_row();
+    response
+}
+
+/// What is wrong with `field`, shown where the caller puts it, spoken at
+/// once, and given to the field as its description.
+pub fn field_error(ui: &mut egui::Ui, field: &egui::Response, error: &str) {
+    let color = ui.visuals().error_fg_color;
+    let message = ui.label(RichText::new(error).color(color).strong());
+    announce(&message, Live::Assertive);
+    field
+        .ctx
+        .accesskit_node_builder(field.id, |node| node.set_description(error));
 }
 
 /// An error in words on a red background: the words carry it, not the
@@ -82,6 +132,14 @@ pub fn section(ui: &mut egui::Ui, text: impl Into<String>) -> egui::Response {
     let text = text.into();
     let response = ui.strong(&text);
     mark_heading(&response, text, 2);
+    response
+}
+
+/// The title of a part of a section (one request of a case), level 3.
+pub fn subsection(ui: &mut egui::Ui, text: impl Into<String>) -> egui::Response {
+    let text = text.into();
+    let response = ui.strong(&text);
+    mark_heading(&response, text, 3);
     response
 }
 

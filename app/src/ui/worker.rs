@@ -76,6 +76,8 @@ pub enum Reply {
     Rated,
     Unlocked {
         device: Device,
+        /// The role of the device's enrolment, if enrolled.
+        role: Option<String>,
         catalog: std::sync::Arc<Catalog>,
         /// A second connection, for the sync worker.
         sync_store: Box<Store>,
@@ -295,9 +297,11 @@ fn unlock(dir: &std::path::Path, store: &mut Option<Store>, passphrase: &str) ->
     match opened {
         Ok((opened, sync_store)) => {
             let device = opened.device().clone();
+            let role = opened.enrolment().ok().flatten().map(|e| e.role);
             *store = Some(opened);
             Reply::Unlocked {
                 device,
+                role,
                 catalog,
                 sync_store: Box::new(sync_store),
             }
