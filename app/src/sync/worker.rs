@@ -107,9 +107,9 @@ impl SyncWorker {
         let _ = self.commands.send(command);
     }
 
-    /// The newest status, if any arrived since the last call.
-    pub fn latest(&self) -> Option<SyncStatus> {
-        self.status.try_iter().last()
+    /// The statuses that arrived since the last call, oldest first.
+    pub fn received(&self) -> Vec<SyncStatus> {
+        self.status.try_iter().collect()
     }
 }
 

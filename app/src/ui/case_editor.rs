@@ -81,10 +81,17 @@ pub struct CaseEditor {
     focus_first: bool,
     booking: Booking,
     review: ReviewPanel,
+    /// When the last save was acknowledged, until "Gespeichert" is spoken.
+    unannounced_save: Option<std::time::Instant>,
+    /// How often "Gespeichert" was spoken; each time is a new live region.
+    saved_announcements: u64,
     /// The request removed last and where it was, until it is put back.
     removed: Option<(usize, CaseRequest)>,
     focus: Option<Focus>,
 }
+
+/// How long the edits must pause before "Gespeichert" is spoken.
+const SAVED_ANNOUNCEMENT_PAUSE: std::time::Duration = std::time::Duration::from_millis(800);
 
 const DOCUMENT_STATES: [DocumentState; 4] = [
     DocumentState::Presented,
@@ -128,6 +135,8 @@ impl CaseEditor {
             focus_first: true,
             booking: Booking::default(),
             review: ReviewPanel::default(),
+            unannounced_save: None,
+            saved_announcements: 0,
             removed: None,
             focus: None,
         }
@@ -155,6 +164,7 @@ impl CaseEditor {
         };
         self.base = base;
         self.failed = None;
+        self.unannounced_save = Some(std::time::Instant::now());
         self.case = rebase(&sent, &self.case, &stored);
         self.stored = stored;
         // Typed while the save was on its way: save that too.
@@ -213,15 +223,35 @@ impl CaseEditor {
         }
     }
 
-    fn save_state_ui(&self, ui: &mut egui::Ui) {
+    /// "Gespeichert", "Speichere …" or what went wrong. A save is often on
+    /// disk before the next frame, so the words alone need not change:
+    /// "Gespeichert" is spoken anew once the edits pause and all is saved
+    /// (a fresh live region each time), not after every keystroke.
+    fn save_state_ui(&mut self, ui: &mut egui::Ui) {
         if let Some((_, error)) = &self.failed {
             widgets::error_banner(ui, &t!("editor.not_saved", error = error.as_str()));
         } else if !self.has_name() {
             widgets::message(ui, t!("editor.needs_name"));
         } else if self.in_flight.is_some() || self.case != self.stored {
-            widgets::message(ui, t!("editor.saving"));
+            ui.label(t!("editor.saving"));
         } else {
-            widgets::message(ui, t!("editor.saved"));
+            if let Some(saved_at) = self.unannounced_save {
+                let quiet = saved_at.elapsed();
+                if quiet >= SAVED_ANNOUNCEMENT_PAUSE {
+                    self.unannounced_save = None;
+                    self.saved_announcements += 1;
+                } else {
+                    ui.ctx()
+                        .request_repaint_after(SAVED_ANNOUNCEMENT_PAUSE - quiet);
+                }
+            }
+            if self.saved_announcements == 0 {
+                ui.label(t!("editor.saved"));
+            } else {
+                ui.push_id(self.saved_announcements, |ui| {
+                    widgets::message(ui, t!("editor.saved"));
+                });
+            }
         }
     }
 

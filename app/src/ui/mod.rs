@@ -155,10 +155,10 @@ struct Session {
     outbox: Vec<Request>,
     sync_outbox: Vec<SyncCommand>,
     sync_status: Option<SyncStatus>,
-    /// The user asked for a sync: its progress and result are announced.
+    /// The user asked for a sync: its result is spoken when it ends.
     sync_requested: bool,
-    /// The sync the user asked for has just ended: announce it this frame.
-    announce_sync: bool,
+    /// Results of syncs the user asked for, each spoken as it came.
+    sync_announcements: u64,
     enrol_form: sync_view::EnrolForm,
     focus_search: bool,
 }
@@ -250,10 +250,12 @@ impl SprechtagApp {
     }
 
     fn receive(&mut self, ctx: &egui::Context) {
-        if let (Some(sync), AppState::Unlocked(session)) = (&self.sync, &mut self.state)
-            && let Some(status) = sync.latest()
-        {
-            session.on_sync_status(status);
+        if let (Some(sync), AppState::Unlocked(session)) = (&self.sync, &mut self.state) {
+            // Every status in order: the end of a sync is told by the one
+            // that follows "syncing".
+            for status in sync.received() {
+                session.on_sync_status(status);
+            }
         }
         let Some(worker) = &self.worker else { return };
         while let Some(reply) = worker.try_recv() {
@@ -419,7 +421,7 @@ impl Session {
             sync_outbox: Vec::new(),
             sync_status: None,
             sync_requested: false,
-            announce_sync: false,
+            sync_announcements: 0,
             enrol_form: sync_view::EnrolForm::default(),
             focus_search: false,
         };
@@ -525,7 +527,7 @@ impl Session {
         self.role = DeviceRole::of(status.role.as_deref());
         self.sync_status = Some(status);
         if finished && std::mem::take(&mut self.sync_requested) {
-            self.announce_sync = true;
+            self.sync_announcements += 1;
         }
         if finished {
             // Sync may have brought cases and office hours from elsewhere.
@@ -676,8 +678,8 @@ fn tab_bar_ui(ui: &mut egui::Ui, session: &mut Session) {
 /// Sync status, a neutral message and an error, each in its bar at the bottom.
 fn message_bars_ui(ui: &mut egui::Ui, session: &mut Session) {
     egui::Panel::bottom("sync_bar").show(ui, |ui| {
-        let announce = session.sync_requested || std::mem::take(&mut session.announce_sync);
-        if sync_view::status_ui(ui, session.sync_status.as_ref(), announce) {
+        let announcement = session.sync_announcements;
+        if sync_view::status_ui(ui, session.sync_status.as_ref(), announcement) {
             session.sync_requested = true;
             session.sync_outbox.push(SyncCommand::SyncNow);
         }

@@ -12,10 +12,11 @@ use crate::store::DocumentLabel;
 use crate::sync::RefusedDocument;
 use crate::sync::worker::{Command, SyncProblem, SyncState, SyncStatus};
 
-/// Draws the status line; returns true when "sync now" is pressed. With
-/// `announce`, screen readers speak the state as it changes (after the
-/// user asked for a sync; background syncs every minute stay quiet).
-pub fn status_ui(ui: &mut egui::Ui, status: Option<&SyncStatus>, announce: bool) -> bool {
+/// Draws the status line; returns true when "sync now" is pressed. Each new
+/// `announcement` (a sync the user asked for has ended) makes the state a
+/// fresh live region that screen readers speak; the background syncs every
+/// minute stay quiet.
+pub fn status_ui(ui: &mut egui::Ui, status: Option<&SyncStatus>, announcement: u64) -> bool {
     let mut sync_now = false;
     ui.horizontal_wrapped(|ui| {
         let Some(status) = status else {
@@ -29,9 +30,12 @@ pub fn status_ui(ui: &mut egui::Ui, status: Option<&SyncStatus>, announce: bool)
             SyncState::UpToDate => t!("sync.up_to_date"),
             SyncState::Failed => t!("sync.failed"),
         };
-        let state = ui.strong(state);
-        if announce {
-            widgets::announce(&state, egui::accesskit::Live::Polite);
+        if announcement == 0 {
+            ui.strong(state);
+        } else {
+            ui.push_id(announcement, |ui| {
+                widgets::message(ui, egui::RichText::new(state).strong());
+            });
         }
         if status.state == SyncState::NotEnrolled {
             return;
