@@ -1,7 +1,8 @@
 //! Forms that help, driven like the other GUI tests by AccessKit role and
 //! label with the keyboard alone: the office-hour form (errors beside
 //! their fields, spoken, focus on the first; Enter submits; the caseworker
-//! remembered; a warning before a second office hour on one day).
+//! remembered; a warning before a second office hour on one day) and the
+//! enrolment in the settings, against a real server.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,9 +11,10 @@ use egui::Key;
 use egui::accesskit::{Live, Role};
 use egui_kittest::kittest::NodeT;
 use sprechtag::store::{NewOfficeHour, Store};
-use sprechtag_e2e::PASSPHRASE;
 use sprechtag_e2e::gui::{Gui, Queryable};
+use sprechtag_e2e::{PASSPHRASE, TestServer};
 use sprechtag_schemas::IsoDate;
+use sprechtag_server::storage::Role as DeviceRole;
 
 fn store_with_office_hours(dir: &Path, office_hours: &[(&str, IsoDate, &str)]) {
     let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
@@ -261,4 +263,158 @@ fn changing_the_date_after_the_warning_asks_again_for_the_new_day() {
         h.query_by_label_contains("Großweiler – geöffnet").is_some()
     });
     assert_eq!(office_hours_in(dir.path()).len(), 2);
+}
+
+fn device_prefix(dir: &Path) -> String {
+    let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
+    let store = Store::open(dir, PASSPHRASE, catalog).expect("open");
+    store.device().prefix.clone()
+}
+
+/// A fresh store, unlocked, on the settings tab.
+fn settings(dir: &Path) -> Gui {
+    let mut gui = Gui::new(dir);
+    gui.unlock_first_start();
+    gui.activate(Role::Tab, "Einstellungen");
+    gui
+}
+
+#[test]
+fn a_wrong_code_stays_reported_until_the_next_attempt_and_a_good_one_enrols_at_once() {
+    let server = TestServer::start();
+    let code = server.enrolment_code("laptop-1", DeviceRole::Caseworker, "buergerbuero");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut gui = settings(dir.path());
+    let old_prefix = device_prefix(dir.path());
+    assert!(gui.shows(&format!("Gerät {old_prefix}")));
+
+    gui.fill(Role::TextInput, "Server-Adresse", &server.url);
+    gui.fill(Role::TextInput, "Anmeldecode", "ABCD-EFGH");
+    gui.press(Key::Enter);
+    let bad_code = "Der Anmeldecode ist falsch, schon benutzt oder abgelaufen (15 Minuten gültig).";
+    gui.wait_for("the refusal", |h| h.query_by_label(bad_code).is_some());
+    // It stays (no longer one frame), spoken, beside the code, which has the focus.
+    gui.harness.run_steps(30);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    gui.harness.run_steps(5);
+    let message = gui.harness.get_by_label(bad_code);
+    assert_eq!(message.accesskit_node().live(), Live::Polite);
+    let field = gui
+        .harness
+        .get_by_role_and_label(Role::TextInput, "Anmeldecode");
+    assert!(field.is_focused());
+    assert_eq!(
+        field.accesskit_node().description().as_deref(),
+        Some(bad_code)
+    );
+    assert_eq!(
+        field.value().as_deref(),
+        Some("ABCD-EFGH"),
+        "kept to correct"
+    );
+
+    gui.fill(Role::TextInput, "Anmeldecode", &code);
+    gui.press(Key::Enter);
+    gui.wait_for("the enrolment", |h| {
+        h.query_by_label_contains("Das Gerät ist angemeldet.")
+            .is_some()
+    });
+    assert!(
+        !gui.shows(bad_code),
+        "the old error went with the new attempt"
+    );
+    let prefix = device_prefix(dir.path());
+    assert_ne!(prefix, old_prefix, "the server gave its own prefix");
+    let code_field = gui
+        .harness
+        .get_by_role_and_label(Role::TextInput, "Anmeldecode");
+    assert_eq!(
+        code_field.value().as_deref(),
+        Some(""),
+        "the used code is gone"
+    );
+    assert!(
+        gui.harness
+            .get_by_role_and_label(Role::Button, "Gerät anmelden")
+            .accesskit_node()
+            .is_disabled()
+    );
+    for text in [
+        format!("Neue Fälle erhalten Nummern mit dem Kürzel {prefix}."),
+        format!("Kürzel der Fallnummern: {prefix}"),
+        format!("Gerät {prefix}"),
+        format!("Angemeldet bei {}", server.url),
+    ] {
+        assert!(gui.shows(&text), "{text}");
+    }
+
+    // A visit recorded now is numbered with the new prefix.
+    gui.activate(Role::Tab, "Sprechtage");
+    gui.activate(Role::Button, "Sprechtag eröffnen");
+    gui.type_text("Kleinbrück");
+    gui.fill(Role::TextInput, "Sachbearbeitung", "Anna Schäfer");
+    gui.press(Key::Enter);
+    gui.wait_for("the opened office hour", |h| {
+        h.query_by_role_and_label(Role::Button, "Neuer Besuch (Strg+N)")
+            .is_some()
+    });
+    gui.shortcut(Key::N);
+    gui.type_text("Krüger");
+    gui.wait_saved("the new case");
+    gui.shortcut(Key::F);
+    gui.wait_for("the case in the list", |h| {
+        h.query_by_label_contains(&format!("{prefix}-0001 · Krüger"))
+            .is_some()
+    });
+}
+
+#[test]
+fn an_address_where_no_server_answers_is_reported_beside_the_address() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut gui = settings(dir.path());
+    // Nothing listens on the discard port.
+    gui.fill(Role::TextInput, "Server-Adresse", "http://127.0.0.1:9");
+    gui.fill(Role::TextInput, "Anmeldecode", "ABCD-EFGH");
+    gui.activate(Role::Button, "Gerät anmelden");
+    let offline = "Unter dieser Adresse ist kein Server erreichbar. Bitte die Adresse und die \
+                   Netzverbindung prüfen.";
+    gui.wait_for("the error", |h| h.query_by_label(offline).is_some());
+    assert!(gui.is_focused(Role::TextInput, "Server-Adresse"));
+    assert!(!gui.shows("angemeldet."));
+
+    // An address without a scheme is explained before anything is sent.
+    gui.fill(Role::TextInput, "Server-Adresse", "sync.landkreis.de");
+    gui.press(Key::Enter);
+    assert!(gui.shows("Die Adresse beginnt mit https://"));
+    assert!(!gui.shows(offline), "replaced by the new attempt's error");
+}
+
+#[test]
+fn plain_http_to_another_machine_is_asked_about_before_enrolling() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut gui = settings(dir.path());
+    gui.fill(
+        Role::TextInput,
+        "Server-Adresse",
+        "http://sync.landkreis.example",
+    );
+    gui.fill(Role::TextInput, "Anmeldecode", "ABCD-EFGH");
+    gui.press(Key::Enter);
+    let confirm = "Trotzdem unverschlüsselt anmelden";
+    assert!(gui.is_focused(Role::Button, confirm));
+    let warning = gui
+        .harness
+        .get_by_label_contains("unverschlüsselt durchs Netz");
+    assert_eq!(warning.accesskit_node().live(), Live::Assertive);
+    assert!(!gui.shows("Gerät wird angemeldet"), "nothing sent yet");
+
+    // Another address, another question: on this machine, none.
+    gui.fill(Role::TextInput, "Server-Adresse", "http://localhost:9");
+    assert!(!gui.has(Role::Button, confirm));
+    gui.press(Key::Enter);
+    assert!(!gui.has(Role::Button, confirm));
+    gui.wait_for("the loopback attempt", |h| {
+        h.query_by_label_contains("Unter dieser Adresse ist kein Server erreichbar")
+            .is_some()
+    });
 }

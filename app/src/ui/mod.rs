@@ -478,8 +478,11 @@ impl Session {
         let finished = self.sync_status.as_ref().is_some_and(|old| {
             old.state == SyncState::Syncing && status.state != SyncState::Syncing
         });
-        if status.state != SyncState::NotEnrolled {
-            self.enrol_form.done();
+        self.enrol_form.on_status(&status);
+        // Enrolment gives the device the server's prefix: the top bar and
+        // the settings show it at once.
+        if !status.prefix.is_empty() {
+            self.device.prefix.clone_from(&status.prefix);
         }
         self.sync_status = Some(status);
         if finished && std::mem::take(&mut self.sync_requested) {
