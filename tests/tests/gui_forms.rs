@@ -2,7 +2,9 @@
 //! label with the keyboard alone: the office-hour form (errors beside
 //! their fields, spoken, focus on the first; Enter submits; the caseworker
 //! remembered; a warning before a second office hour on one day) and the
-//! enrolment in the settings, against a real server.
+//! enrolment in the settings, against a real server; the smaller things
+//! around them (empty lists that say so, the day list's paging, the
+//! services search, decimal commas, the statistics at large text).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -417,4 +419,48 @@ fn plain_http_to_another_machine_is_asked_about_before_enrolling() {
         h.query_by_label_contains("Unter dieser Adresse ist kein Server erreichbar")
             .is_some()
     });
+}
+
+/// Turns on "Große Schrift" in the settings (zoom 1.4).
+fn large_text(gui: &mut Gui) {
+    gui.activate(Role::Tab, "Einstellungen");
+    gui.activate(Role::CheckBox, "Große Schrift");
+    gui.harness.run_steps(3);
+    assert!((gui.harness.ctx.zoom_factor() - 1.4).abs() < 0.01);
+}
+
+#[test]
+fn drop_down_labels_stay_beside_their_boxes_when_the_filters_wrap_at_large_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut gui = Gui::new(dir.path());
+    gui.unlock_first_start();
+    large_text(&mut gui);
+    gui.activate(Role::Tab, "Fälle");
+    for name in [
+        "Status",
+        "Sprechtag",
+        "Leistung",
+        "Ort",
+        "Sachbearbeitung",
+        "Sortierung",
+    ] {
+        let combo = gui
+            .harness
+            .get_by_role_and_label(Role::ComboBox, name)
+            .rect();
+        let beside = gui
+            .harness
+            .query_all_by_role(Role::Label)
+            .filter(|n| n.accesskit_node().value().as_deref() == Some(name))
+            .any(|label| {
+                let rect = label.rect();
+                rect.right() <= combo.left() + 1.0
+                    && combo.left() - rect.right() < 30.0
+                    && (rect.center().y - combo.center().y).abs() < 10.0
+            });
+        assert!(
+            beside,
+            "the label {name} is not beside its drop-down {combo:?}"
+        );
+    }
 }

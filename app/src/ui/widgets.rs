@@ -244,12 +244,30 @@ fn mark_heading(response: &egui::Response, text: String, level: usize) {
 /// A drop-down with its label in front (egui puts a combo box's own label
 /// behind it, where it reads as the label of the next control). The label
 /// names the box for screen readers.
+///
+/// In a wrapping row (the case filters, at large text) label and box start
+/// a new line together when both do not fit on this one: otherwise a label
+/// ends one line and its box starts the next, beside another label.
 pub fn combo_row(
     ui: &mut egui::Ui,
     label: &str,
     selected_text: String,
     contents: impl FnOnce(&mut egui::Ui),
 ) {
+    if ui.layout().main_wrap() {
+        let spacing = ui.spacing();
+        let box_width = (text_width(ui, &selected_text, egui::TextStyle::Button)
+            + spacing.icon_width
+            + spacing.icon_spacing
+            + 2.0 * spacing.button_padding.x)
+            .max(spacing.combo_width);
+        let needed =
+            text_width(ui, label, egui::TextStyle::Body) + spacing.item_spacing.x + box_width;
+        let line_start = ui.cursor().min.x <= ui.max_rect().min.x + 0.5;
+        if !line_start && needed > ui.available_size_before_wrap().x {
+            ui.end_row();
+        }
+    }
     let label = ui.label(label);
     let response = egui::ComboBox::from_id_salt(label.id)
         .selected_text(&selected_text)
@@ -257,6 +275,14 @@ pub fn combo_row(
         .response;
     let response = response.labelled_by(label.id);
     show_value(&response, selected_text);
+}
+
+/// The width `text` takes on one line.
+fn text_width(ui: &egui::Ui, text: &str, style: egui::TextStyle) -> f32 {
+    egui::WidgetText::from(text)
+        .into_galley(ui, Some(egui::TextWrapMode::Extend), f32::INFINITY, style)
+        .size()
+        .x
 }
 
 /// Exposes what a combo box shows as its description too: AT-SPI has no
