@@ -464,3 +464,95 @@ fn drop_down_labels_stay_beside_their_boxes_when_the_filters_wrap_at_large_text(
         );
     }
 }
+
+/// "Dienstag, 01.12.2026".
+fn weekday_date(date: IsoDate) -> String {
+    let day = [
+        "Montag",
+        "Dienstag",
+        "Mittwoch",
+        "Donnerstag",
+        "Freitag",
+        "Samstag",
+        "Sonntag",
+    ];
+    // ISO weekday, 1 (Monday) to 7.
+    let iso: usize = date
+        .date()
+        .format("%u")
+        .to_string()
+        .parse()
+        .expect("weekday");
+    let day = day[iso - 1];
+    format!("{day}, {}", date.to_german())
+}
+
+#[test]
+fn the_day_list_pages_through_days_and_says_which_day_is_empty() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let today = IsoDate::today();
+    let tomorrow = today.add_days(1);
+    {
+        let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
+        let mut store = Store::create(dir.path(), PASSPHRASE, catalog).expect("create");
+        let case = store
+            .create_case(sprechtag_schemas::Case::draft(sprechtag_schemas::Citizen {
+                surname: "Krüger".into(),
+                given_names: "Erika".into(),
+                ..sprechtag_schemas::Citizen::default()
+            }))
+            .expect("case");
+        store
+            .book_appointment(
+                &case.id,
+                sprechtag::store::appointments::NewAppointment {
+                    date: tomorrow,
+                    time: "10:30".into(),
+                    place: "Bürgerbüro".into(),
+                    office_hour_id: None,
+                    purpose: "Ausweis abholen".into(),
+                },
+            )
+            .expect("appointment");
+    }
+    let mut gui = Gui::new(dir.path());
+    gui.unlock();
+    gui.activate(Role::Tab, "Termine");
+    let empty_today = format!("Keine Termine am {}.", weekday_date(today));
+    gui.wait_for("today's empty list", |h| {
+        h.query_by_label(&empty_today).is_some()
+    });
+    assert_eq!(
+        gui.harness
+            .get_by_label(&empty_today)
+            .accesskit_node()
+            .live(),
+        Live::Polite,
+        "paging through empty days is heard"
+    );
+    assert!(
+        gui.harness
+            .get_by_role_and_label(Role::Button, "Heute")
+            .accesskit_node()
+            .is_disabled()
+    );
+
+    gui.activate(Role::Button, "Folgetag");
+    gui.wait_for("tomorrow's appointment", |h| {
+        h.query_by_label_contains("Krüger, Erika").is_some()
+    });
+    assert!(gui.shows("Ausweis abholen"));
+    let date = gui.harness.get_by_role_and_label(Role::TextInput, "Datum");
+    assert_eq!(date.value(), Some(tomorrow.to_german()));
+
+    gui.activate(Role::Button, "Vortag");
+    gui.activate(Role::Button, "Vortag");
+    let empty_yesterday = format!("Keine Termine am {}.", weekday_date(today.add_days(-1)));
+    gui.wait_for("yesterday", |h| {
+        h.query_by_label(&empty_yesterday).is_some()
+    });
+    gui.activate(Role::Button, "Heute");
+    gui.wait_for("back to today", |h| {
+        h.query_by_label(&empty_today).is_some()
+    });
+}
