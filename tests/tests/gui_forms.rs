@@ -556,3 +556,20 @@ fn the_day_list_pages_through_days_and_says_which_day_is_empty() {
         h.query_by_label(&empty_today).is_some()
     });
 }
+
+#[test]
+fn the_services_tab_starts_in_its_search_and_says_when_nothing_fits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut gui = Gui::new(dir.path());
+    gui.unlock_first_start();
+    gui.activate(Role::Tab, "Leistungen");
+    assert!(gui.is_focused(Role::TextInput, "Leistung suchen"));
+    gui.type_text("xyzq");
+    let none = "Keine Leistung passt zu „xyzq“.";
+    let message = gui.harness.get_by_label_contains(none);
+    assert_eq!(message.accesskit_node().live(), Live::Polite);
+
+    gui.fill(Role::TextInput, "Leistung suchen", "wohnsitz anmelden");
+    gui.activate(Role::Button, "Wohnsitz anmelden oder ummelden");
+    assert!(gui.shows("Gebühr: kostenlos"), "not „Gebühr: Kostenlos“");
+}

@@ -515,7 +515,8 @@ impl Session {
             Tab::Cases => self.cases.refresh(&mut self.outbox),
             Tab::Appointments => self.day_list.refresh(&mut self.outbox),
             Tab::Statistics => self.statistics.refresh(&mut self.outbox),
-            Tab::OfficeHours | Tab::Catalog | Tab::Settings => {}
+            Tab::Catalog => self.catalog_view.entered(),
+            Tab::OfficeHours | Tab::Settings => {}
         }
     }
 
