@@ -358,7 +358,7 @@ fn a_citizen_rates_the_office_hour_with_big_buttons_and_the_statistics_show_it()
         .focus();
     gui.harness.run_steps(2);
     gui.press(Key::Enter);
-    gui.focus(Role::Button, "Bewertung durch Bürger/in");
+    gui.focus(Role::Button, "Bewertung durch Besuchende");
     gui.press(Key::Enter);
     for choice in [
         "1. Wie zufrieden sind Sie mit der Beratung? 1 – sehr gut",

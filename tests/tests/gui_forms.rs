@@ -573,3 +573,24 @@ fn the_services_tab_starts_in_its_search_and_says_when_nothing_fits() {
     gui.activate(Role::Button, "Wohnsitz anmelden oder ummelden");
     assert!(gui.shows("Gebühr: kostenlos"), "not „Gebühr: Kostenlos“");
 }
+
+#[test]
+fn the_survey_speaks_to_a_laptop_user_and_the_button_names_no_gender() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_office_hours(
+        dir.path(),
+        &[("Kleinbrück", IsoDate::today(), "Anna Schäfer")],
+    );
+    let mut gui = Gui::new(dir.path());
+    gui.unlock();
+    gui.wait_for("the office hour list", |h| {
+        h.query_by_label_contains("Kleinbrück – geöffnet").is_some()
+    });
+    gui.harness
+        .get_by_label_contains("Kleinbrück – geöffnet")
+        .focus();
+    gui.harness.run_steps(2);
+    gui.press(Key::Enter);
+    gui.activate(Role::Button, "Bewertung durch Besuchende");
+    assert!(gui.shows("Bitte klicken oder tippen Sie auf eine Note"));
+}
