@@ -386,7 +386,7 @@ fn a_citizen_rates_the_office_hour_with_big_buttons_and_the_statistics_show_it()
     });
     assert!(
         gui.harness
-            .query_by_label_contains("Beratung 1.0, Verständlichkeit 2.0, Ort 2.0")
+            .query_by_label_contains("Beratung 1,0, Verständlichkeit 2,0, Ort 2,0")
             .is_some()
     );
 }

@@ -594,3 +594,94 @@ fn the_survey_speaks_to_a_laptop_user_and_the_button_names_no_gender() {
     gui.activate(Role::Button, "Bewertung durch Besuchende");
     assert!(gui.shows("Bitte klicken oder tippen Sie auf eine Note"));
 }
+
+/// Two office hours with visits and ratings, for the statistics.
+fn store_with_figures(dir: &Path) {
+    let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
+    let wohngeld = catalog.service("wohngeld").expect("wohngeld").clone();
+    let mut store = Store::create(dir, PASSPHRASE, catalog).expect("create");
+    for (village, days) in [("Kleinbrück", -7), ("Oberwiesental", 0)] {
+        let office_hour = store
+            .open_office_hour(NewOfficeHour {
+                village: village.into(),
+                venue: "Dorfgemeinschaftshaus".into(),
+                date: IsoDate::today().add_days(days),
+                caseworker: "Anna Schäfer".into(),
+            })
+            .expect("office hour");
+        let mut draft = sprechtag_schemas::Case::draft(sprechtag_schemas::Citizen {
+            surname: "Krüger".into(),
+            ..sprechtag_schemas::Citizen::default()
+        });
+        draft.office_hour_id = Some(office_hour.id.clone());
+        draft
+            .requests
+            .push(sprechtag_schemas::Request::for_service(&wohngeld));
+        store.create_case(draft).expect("case");
+        store
+            .add_rating(
+                &office_hour.id,
+                sprechtag_schemas::Rating {
+                    advice: Some(2),
+                    clarity: Some(1),
+                    place: Some(3),
+                },
+            )
+            .expect("rating");
+    }
+}
+
+#[test]
+fn the_statistics_at_large_text_keep_every_column_in_reach_and_name_their_charts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_figures(dir.path());
+    let mut gui = Gui::new(dir.path());
+    gui.unlock();
+    large_text(&mut gui);
+    gui.activate(Role::Tab, "Statistik");
+    gui.wait_for("the statistics", |h| {
+        h.query_by_label_contains("Zufriedenheit (2 Bewertungen")
+            .is_some()
+    });
+    assert!(gui.shows("Beratung 2,0, Verständlichkeit 1,0, Ort 3,0"));
+
+    // Every chart is named by its title; its figures stay as a table.
+    for title in [
+        "Besuche je Sprechtag",
+        "Anliegen nach Leistung",
+        "Besuche je Ort",
+    ] {
+        assert!(gui.has(Role::Image, title), "{title}");
+        assert!(gui.has(Role::Table, title), "{title}");
+    }
+    let screen = gui.harness.ctx.content_rect();
+    let table = gui
+        .harness
+        .get_by_role_and_label(Role::Table, "Sprechtage im Einzelnen");
+    let headers: Vec<_> = table.query_all_by_role(Role::ColumnHeader).collect();
+    let names: Vec<String> = headers
+        .iter()
+        .filter_map(|h| h.accesskit_node().label())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Datum",
+            "Ort",
+            "Besuche",
+            "Vollständig beim 1. Besuch",
+            "Note Beratung",
+            "Note Verständlichkeit",
+            "Note Ort",
+        ]
+    );
+    // The page scrolls down to the table; across, nothing is cut off.
+    for header in headers {
+        let rect = header.rect();
+        assert!(
+            rect.left() >= screen.left() && rect.right() <= screen.right(),
+            "{:?} at {rect:?} is out of the window {screen:?}",
+            header.accesskit_node().label()
+        );
+    }
+}
