@@ -595,6 +595,35 @@ fn the_survey_speaks_to_a_laptop_user_and_the_button_names_no_gender() {
     assert!(gui.shows("Bitte klicken oder tippen Sie auf eine Note"));
 }
 
+#[test]
+fn the_office_hour_form_fits_the_smallest_window_at_large_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut gui = Gui::new(dir.path());
+    gui.unlock_first_start();
+    large_text(&mut gui);
+    // The window's minimum size, 800 × 560 pixels, in points at zoom 1.4
+    // (the harness takes points).
+    gui.harness.set_size(egui::vec2(800.0 / 1.4, 560.0 / 1.4));
+    gui.harness.run_steps(3);
+    gui.activate(Role::Tab, "Sprechtage");
+    gui.activate(Role::Button, "Sprechtag planen");
+    gui.press(Key::Enter);
+    assert!(gui.shows("Bitte den Ort eingeben."));
+    let screen = gui.harness.ctx.content_rect();
+    for text in ["Bitte den Ort eingeben.", "z. B. Dorfgemeinschaftshaus"] {
+        let rect = gui.harness.get_by_label(text).rect();
+        assert!(
+            rect.right() <= screen.right() + 0.5,
+            "{text} at {rect:?} runs out of {screen:?}"
+        );
+    }
+    let field = gui
+        .harness
+        .get_by_role_and_label(Role::TextInput, "Ort")
+        .rect();
+    assert!(field.right() <= screen.right() + 0.5, "{field:?}");
+}
+
 /// Two office hours with visits and ratings, for the statistics.
 fn store_with_figures(dir: &Path) {
     let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));

@@ -749,12 +749,18 @@ fn tab_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bool {
             .ui(ui, &session.catalog, &prefs.language),
         Tab::Statistics => session.statistics.ui(ui, &mut session.outbox),
         Tab::Settings => {
-            let changed = settings_ui(ui, prefs, &session.device);
-            ui.add_space(16.0);
-            if let Some(command) = session.enrol_form.ui(ui, session.sync_status.as_ref()) {
-                session.sync_outbox.push(command);
-            }
-            return changed;
+            // At large text in a small window the enrolment form lies
+            // below the window's edge.
+            return egui::ScrollArea::vertical()
+                .show(ui, |ui| {
+                    let changed = settings_ui(ui, prefs, &session.device);
+                    ui.add_space(16.0);
+                    if let Some(command) = session.enrol_form.ui(ui, session.sync_status.as_ref()) {
+                        session.sync_outbox.push(command);
+                    }
+                    changed
+                })
+                .inner;
         }
     }
     false

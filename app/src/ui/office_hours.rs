@@ -275,7 +275,12 @@ impl OfficeHoursView {
             });
         egui::CentralPanel::default().show(ui, |ui| {
             if let Some(form) = &mut self.form {
-                match form_ui(ui, form, rows) {
+                // A plan's seven fields and their notes outgrow a small
+                // window at large text.
+                let outcome = egui::ScrollArea::vertical()
+                    .show(ui, |ui| form_ui(ui, form, rows))
+                    .inner;
+                match outcome {
                     FormOutcome::Editing => {}
                     FormOutcome::Submit(Valid {
                         new,

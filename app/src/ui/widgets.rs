@@ -90,8 +90,10 @@ impl<'a> FormField<'a> {
         } else {
             ui.label(self.label);
         }
+        // Narrower where the window is (large text, the smallest window).
+        let width = self.width.min(ui.available_width()).max(80.0);
         let response = ui
-            .add(egui::TextEdit::singleline(value).desired_width(self.width))
+            .add(egui::TextEdit::singleline(value).desired_width(width))
             .accessible_name(self.label);
         let description = self.error.or(self.hint).map(str::to_string);
         response.ctx.accesskit_node_builder(response.id, |node| {
@@ -114,11 +116,12 @@ impl<'a> FormField<'a> {
         ui.label("");
         match (self.error, self.hint) {
             (Some(error), _) => {
-                let error = ui.label(RichText::new(error).color(error_color(ui)).strong());
+                let text = RichText::new(error).color(error_color(ui)).strong();
+                let error = ui.add(egui::Label::new(text).wrap());
                 announce(&error, Live::Polite);
             }
             (None, Some(hint)) => {
-                ui.label(hint);
+                ui.add(egui::Label::new(hint).wrap());
             }
             (None, None) => {
                 let height = ui.text_style_height(&egui::TextStyle::Body);
