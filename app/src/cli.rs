@@ -219,7 +219,8 @@ pub enum CaseCommand {
     Forward {
         id: String,
         request_id: String,
-        /// The office's id or name in the catalogue.
+        /// The office: its id, its name, or a part of its name that fits no
+        /// other office (`Wohngeldstelle`).
         #[arg(long)]
         office: String,
         /// YYYY-MM-DD or DD.MM.YYYY.

@@ -99,6 +99,20 @@ pub enum CatalogError {
     UnknownService(String),
     #[error("service {service:?} has no required document {document:?}")]
     UnknownDocument { service: String, document: String },
+    /// An office asked for (`--office`) that no office's id or name fits.
+    /// `known` lists every office as "id (name)".
+    #[error("unknown office {query:?}; the catalogue's offices: {}", known.join(", "))]
+    NoSuchOffice { query: String, known: Vec<String> },
+    /// A part of a name that several offices share; `candidates` as "id (name)".
+    #[error(
+        "{query:?} fits {} offices: {}; give more of the name, or the id",
+        candidates.len(),
+        candidates.join(", ")
+    )]
+    AmbiguousOffice {
+        query: String,
+        candidates: Vec<String>,
+    },
 }
 
 impl Catalog {
@@ -156,6 +170,50 @@ impl Catalog {
 
     pub fn office(&self, id: &str) -> Option<&Office> {
         self.offices.iter().find(|o| o.id == id)
+    }
+
+    /// The office a person means: given by its id, by its name (German or
+    /// English), or by words that occur in the name or id of this office
+    /// and no other ("Wohngeldstelle" for "Sozialamt / Wohngeldstelle").
+    /// Case, umlauts and "ae/oe/ue" spellings do not matter. Words that fit
+    /// several offices name them all in the error.
+    pub fn find_office(&self, query: &str) -> Result<&Office, CatalogError> {
+        let wanted = words(query);
+        let label = |o: &Office| format!("{} ({})", o.id, o.name.de);
+        if wanted.is_empty() {
+            return Err(CatalogError::NoSuchOffice {
+                query: query.trim().to_string(),
+                known: self.offices.iter().map(label).collect(),
+            });
+        }
+        let by_id = self.offices.iter().find(|o| words(&o.id) == wanted);
+        let by_name = || {
+            self.offices
+                .iter()
+                .find(|o| words(&o.name.de) == wanted || words(&o.name.en) == wanted)
+        };
+        if let Some(office) = by_id.or_else(by_name) {
+            return Ok(office);
+        }
+        let fitting: Vec<&Office> = self
+            .offices
+            .iter()
+            .filter(|o| {
+                let text = words(&format!("{} {} {}", o.id, o.name.de, o.name.en)).join(" ");
+                wanted.iter().all(|word| text.contains(word.as_str()))
+            })
+            .collect();
+        match fitting.as_slice() {
+            [office] => Ok(office),
+            [] => Err(CatalogError::NoSuchOffice {
+                query: query.trim().to_string(),
+                known: self.offices.iter().map(label).collect(),
+            }),
+            several => Err(CatalogError::AmbiguousOffice {
+                query: query.trim().to_string(),
+                candidates: several.iter().map(|o| label(o)).collect(),
+            }),
+        }
     }
 
     /// Services matching every word of `query`, best first: a match at the
@@ -256,6 +314,16 @@ pub fn normalize_for_search(text: &str) -> String {
         .replace("ae", "a")
         .replace("oe", "o")
         .replace("ue", "u")
+}
+
+/// The words of `text` as search compares them ("Sozialamt / Wohngeldstelle"
+/// → ["sozialamt", "wohngeldstelle"]; "jagd-fischereibehoerde" → ["jagd",
+/// "fischereibehorde"]).
+fn words(text: &str) -> Vec<String> {
+    normalize_for_search(text)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 fn unique<'a>(kind: &'static str, ids: impl Iterator<Item = &'a str>) -> Result<(), CatalogError> {

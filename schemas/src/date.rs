@@ -35,6 +35,16 @@ impl IsoDate {
         self.0.format("%d.%m.%Y").to_string()
     }
 
+    /// The day `days` calendar days after (or, negative, before) this one;
+    /// the same day if that would leave the calendar.
+    pub fn add_days(self, days: i64) -> IsoDate {
+        IsoDate(
+            self.0
+                .checked_add_signed(chrono::TimeDelta::days(days))
+                .unwrap_or(self.0),
+        )
+    }
+
     /// The day `days` working days after this one: Monday to Friday,
     /// without the public holidays that all German states keep. (Holidays
     /// of single states, such as Epiphany or Corpus Christi, count as
@@ -161,6 +171,13 @@ mod tests {
         ] {
             assert_eq!(easter_sunday(year).map(IsoDate), Some(date(expected)));
         }
+    }
+
+    #[test]
+    fn calendar_days_cross_months_and_years_both_ways() {
+        assert_eq!(date("2026-12-31").add_days(1), date("2027-01-01"));
+        assert_eq!(date("2026-03-01").add_days(-1), date("2026-02-28"));
+        assert_eq!(date("2026-03-01").add_days(0), date("2026-03-01"));
     }
 
     #[test]

@@ -35,7 +35,7 @@ fn a_visit_recorded_and_edited_in_the_gui_reaches_the_back_office_field_by_field
     gui.type_text("Kleinbrück");
     gui.press(Key::Tab);
     gui.type_text("Dorfgemeinschaftshaus");
-    gui.fill(Role::TextInput, "Sachbearbeiter/in", "Anna Schäfer");
+    gui.fill(Role::TextInput, "Sachbearbeitung", "Anna Schäfer");
     gui.activate(Role::Button, "Eröffnen");
     gui.wait_for("the opened office hour", |h| {
         h.query_by_role_and_label(Role::Button, "Neuer Besuch (Strg+N)")

@@ -68,7 +68,7 @@ pub fn report(
         ("Datum", long_date(office_hour.date)),
         ("Sachbearbeitung", office_hour.caseworker.clone()),
         ("Stand", status),
-        ("Besucher", visitors.to_string()),
+        ("Besuche", visitors.to_string()),
     ];
     let appointments: usize = cases.iter().map(|c| c.appointments.len()).sum();
     rows.push(("Termine vereinbart", appointments.to_string()));
@@ -76,7 +76,7 @@ pub fn report(
 
     if cases.is_empty() {
         page.heading("Fälle");
-        page.paragraph("Keine Besucher.", Weight::Regular);
+        page.paragraph("Keine Besuche.", Weight::Regular);
     } else {
         let rows: Vec<Vec<String>> = cases
             .iter()

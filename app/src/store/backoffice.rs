@@ -29,9 +29,10 @@ pub struct HistoryEntry {
 }
 
 impl Store {
-    /// Forwards a request to `office` (catalogue office id or name) with a
-    /// response deadline; without `due`, the service's response time in
-    /// working days from today. The case's status becomes `forwarded`.
+    /// Forwards a request to `office` (catalogue office id, name or a part
+    /// of the name that fits no other office) with a response deadline;
+    /// without `due`, the service's response time in working days from
+    /// today. The case's status becomes `forwarded`.
     pub fn forward_request(
         &mut self,
         case_id: &str,
@@ -249,25 +250,10 @@ impl Store {
         Ok(written)
     }
 
-    /// The catalogue id of an office given by id or by (German) name.
+    /// The catalogue id of an office given by id, name or a part of its
+    /// name ([`sprechtag_schemas::Catalog::find_office`]).
     fn office_id(&self, office: &str) -> Result<String> {
-        let wanted = office.trim();
-        self.catalog
-            .offices
-            .iter()
-            .find(|o| o.id == wanted || o.name.de.eq_ignore_ascii_case(wanted))
-            .map(|o| o.id.clone())
-            .ok_or_else(|| {
-                let known: Vec<&str> = self.catalog.offices.iter().map(|o| o.id.as_str()).collect();
-                StoreError::Invalid(
-                    t!(
-                        "store.unknown_office",
-                        office = format!("{wanted:?}"),
-                        known = known.join(", ")
-                    )
-                    .into_owned(),
-                )
-            })
+        Ok(self.catalog.find_office(office)?.id.clone())
     }
 }
 

@@ -103,6 +103,7 @@ impl Store {
 
     /// Records several cases in one transaction (demo data, imports).
     pub fn create_cases(&mut self, drafts: Vec<Case>) -> Result<Vec<Case>> {
+        self.refresh_prefix()?;
         let department = self.department()?;
         let editor = self.editor();
         let tx = self

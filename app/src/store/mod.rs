@@ -221,6 +221,16 @@ impl Store {
         (self.device.actor().to_hex_string(), label)
     }
 
+    /// Takes the prefix of case numbers from the database again: another
+    /// connection (the sync worker's) may have enrolled the device and
+    /// taken the server's prefix since this one was opened.
+    pub(crate) fn refresh_prefix(&mut self) -> Result<()> {
+        if let Some(prefix) = setting(&self.conn, "device_prefix")? {
+            self.device.prefix = prefix;
+        }
+        Ok(())
+    }
+
     /// Sets the prefix of this device's case numbers (letters, 2 to 5).
     pub fn set_device_prefix(&mut self, prefix: &str) -> Result<()> {
         let prefix = prefix.trim().to_uppercase();

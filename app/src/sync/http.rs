@@ -111,6 +111,25 @@ pub(super) fn normalize_server_url(url: &str) -> &str {
     url.trim().trim_end_matches('/')
 }
 
+/// The address sends the enrolment code, the device token and every case
+/// unencrypted over the network: `http://` to anything but this machine
+/// (127.0.0.0/8, ::1, localhost, where a test server or a tunnel listens).
+pub fn sends_in_clear(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(normalize_server_url(url)) else {
+        return false;
+    };
+    if url.scheme() != "http" {
+        return false;
+    }
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
 /// Sends a request and reads the whole answer; a failed transfer either way
 /// is "offline" (retryable), an error status is classified.
 async fn send(request: reqwest::RequestBuilder, enrolling: bool) -> Result<Answer, SyncError> {
@@ -152,5 +171,34 @@ fn classify(status: reqwest::StatusCode, body: &[u8], enrolling: bool) -> SyncEr
         404 if enrolling => SyncError::BadCode,
         500..=599 => SyncError::Server(format!("{status}: {detail}")),
         _ => SyncError::Protocol(format!("{status}: {detail}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sends_in_clear;
+
+    #[test]
+    fn plain_http_counts_as_in_clear_unless_it_stays_on_this_machine() {
+        for url in [
+            "http://sync.landkreis.example",
+            "http://192.168.1.20:8443/",
+            "HTTP://10.0.0.1",
+            "http://[2001:db8::1]:80",
+            "http://localhost.example.org",
+        ] {
+            assert!(sends_in_clear(url), "{url}");
+        }
+        for url in [
+            "https://sync.landkreis.example",
+            "http://127.0.0.1:8443",
+            "http://127.0.0.2",
+            "http://[::1]:8443/",
+            "http://localhost:8443",
+            "http://LOCALHOST",
+            "not an address",
+        ] {
+            assert!(!sends_in_clear(url), "{url}");
+        }
     }
 }

@@ -13,7 +13,7 @@ use sprechtag_schemas::wire::{
 };
 
 use http::normalize_server_url;
-pub use http::{CA_CERT_ENV, HttpClient};
+pub use http::{CA_CERT_ENV, HttpClient, sends_in_clear};
 
 use crate::store::{DocumentLabel, Enrolment, Store, StoreError};
 

@@ -40,6 +40,20 @@ pub struct SyncStatus {
     pub server: Option<String>,
     /// The role the device is enrolled with (caseworker, backoffice, admin).
     pub role: Option<String>,
+    /// The prefix of new case numbers. Enrolment replaces it with the
+    /// server's, and the UI learns it here.
+    pub prefix: String,
+    /// How the last enrolment attempt ended.
+    pub enrolment: Option<EnrolOutcome>,
+}
+
+/// The answer to one [`Command::Enrol`]. A failed attempt leaves the sync
+/// state alone: an enrolled device keeps syncing with its server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnrolOutcome {
+    /// The attempt as numbered by the sender.
+    pub attempt: u64,
+    pub problem: Option<SyncProblem>,
 }
 
 /// Why the last attempt failed, for a message in plain words.
@@ -50,6 +64,9 @@ pub enum SyncProblem {
     Unauthorized,
     Revoked,
     BadCode,
+    /// The server's answer was not understood: at enrolment, most likely
+    /// an address where no Sprechtag server listens.
+    Protocol(String),
     Rejected(Vec<RefusedDocument>),
     Other(String),
 }
@@ -62,6 +79,7 @@ impl From<&SyncError> for SyncProblem {
             SyncError::Unauthorized => SyncProblem::Unauthorized,
             SyncError::Revoked => SyncProblem::Revoked,
             SyncError::BadCode => SyncProblem::BadCode,
+            SyncError::Protocol(detail) => SyncProblem::Protocol(detail.clone()),
             other => SyncProblem::Other(other.to_string()),
         }
     }
@@ -70,7 +88,12 @@ impl From<&SyncError> for SyncProblem {
 #[derive(Debug)]
 pub enum Command {
     SyncNow,
-    Enrol { server_url: String, code: String },
+    /// `attempt` comes back in [`SyncStatus::enrolment`].
+    Enrol {
+        server_url: String,
+        code: String,
+        attempt: u64,
+    },
 }
 
 pub struct SyncWorker {
@@ -138,6 +161,7 @@ fn run(
     let mut last_sent: Option<SyncStatus> = None;
     let mut state = SyncState::NotEnrolled;
     let mut last_error = None;
+    let mut enrolment: Option<EnrolOutcome> = None;
     let mut due = Some(Instant::now());
     loop {
         let enrolled = matches!(store.enrolment(), Ok(Some(_)));
@@ -153,15 +177,20 @@ fn run(
                 d.min(Instant::now() + AFTER_EDIT)
             }));
         }
-        let mut report = |state, last_error: &Option<SyncProblem>, store: &Store| {
-            let enrolment = store.enrolment().ok().flatten();
+        let mut report = |state,
+                          last_error: &Option<SyncProblem>,
+                          enrolment: &Option<EnrolOutcome>,
+                          store: &Store| {
+            let enrolled_as = store.enrolment().ok().flatten();
             let now = SyncStatus {
                 state,
                 pending: store.pending_count().unwrap_or(0),
                 last_success: store.last_sync_success().ok().flatten(),
                 last_error: last_error.clone(),
-                server: enrolment.as_ref().map(|e| e.server_url.clone()),
-                role: enrolment.as_ref().map(|e| e.role.clone()),
+                server: enrolled_as.as_ref().map(|e| e.server_url.clone()),
+                role: enrolled_as.as_ref().map(|e| e.role.clone()),
+                prefix: store.device().prefix.clone(),
+                enrolment: enrolment.clone(),
             };
             // Only news wakes the UI: an idle app must not repaint.
             if last_sent.as_ref() != Some(&now) {
@@ -170,7 +199,7 @@ fn run(
                 wake();
             }
         };
-        report(state, &last_error, &store);
+        report(state, &last_error, &enrolment, &store);
         let wait = due.map_or(Duration::from_secs(5), |d| {
             d.saturating_duration_since(Instant::now())
         });
@@ -181,25 +210,26 @@ fn run(
         };
         let run_now = match command {
             Some(Command::SyncNow) => true,
-            Some(Command::Enrol { server_url, code }) => {
-                match enrol(&mut store, &server_url, &code) {
-                    Ok(_) => {
-                        last_error = None;
-                        true
-                    }
-                    Err(e) => {
-                        last_error = Some(SyncProblem::from(&e));
-                        state = SyncState::Failed;
-                        false
-                    }
+            Some(Command::Enrol {
+                server_url,
+                code,
+                attempt,
+            }) => {
+                let result = enrol(&mut store, &server_url, &code);
+                let problem = result.as_ref().err().map(SyncProblem::from);
+                enrolment = Some(EnrolOutcome { attempt, problem });
+                if result.is_ok() {
+                    last_error = None;
+                    backoff = Backoff { failures: 0 };
                 }
+                result.is_ok()
             }
             None => due.is_some_and(|d| Instant::now() >= d),
         };
         if !run_now || !matches!(store.enrolment(), Ok(Some(_))) {
             continue;
         }
-        report(SyncState::Syncing, &last_error, &store);
+        report(SyncState::Syncing, &last_error, &enrolment, &store);
         match connection.sync(&mut store) {
             Ok(result) if result.complete() => {
                 state = SyncState::UpToDate;

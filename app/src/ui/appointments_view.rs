@@ -29,11 +29,28 @@ impl AppointmentsView {
         outbox.push(Request::AppointmentsOn(self.date));
     }
 
+    /// Shows `date` and asks for its appointments.
+    fn go_to(&mut self, date: IsoDate, outbox: &mut Vec<Request>) {
+        self.date = date;
+        self.date_text = date.to_german();
+        self.rows.clear();
+        self.refresh(outbox);
+    }
+
     /// Returns the id of a case to open.
     pub fn ui(&mut self, ui: &mut egui::Ui, outbox: &mut Vec<Request>) -> Option<String> {
         let mut open = None;
         widgets::heading(ui, t!("day_list.title"));
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
+            // The arrows are for the eye; screen readers hear the word.
+            let previous = t!("day_list.previous");
+            if ui
+                .button(format!("‹ {previous}"))
+                .accessible_name(previous)
+                .clicked()
+            {
+                self.go_to(self.date.add_days(-1), outbox);
+            }
             let label = ui.label(t!("day_list.date"));
             let field = ui
                 .add(egui::TextEdit::singleline(&mut self.date_text).desired_width(110.0))
@@ -44,12 +61,27 @@ impl AppointmentsView {
                 self.date = date;
                 self.refresh(outbox);
             }
+            let next = t!("day_list.next");
+            if ui
+                .button(format!("{next} ›"))
+                .accessible_name(next)
+                .clicked()
+            {
+                self.go_to(self.date.add_days(1), outbox);
+            }
+            let today = IsoDate::today();
+            if ui
+                .add_enabled(self.date != today, egui::Button::new(t!("day_list.today")))
+                .clicked()
+            {
+                self.go_to(today, outbox);
+            }
         });
         if self.date_text.parse::<IsoDate>().is_err() {
             widgets::error_banner(ui, &t!("common.bad_date"));
-        }
-        if self.rows.is_empty() {
-            ui.label(t!("day_list.none"));
+        } else if self.rows.is_empty() {
+            // Names the day, so that paging through empty days is heard.
+            widgets::message(ui, t!("day_list.none", date = weekday_date(self.date)));
         }
         egui::Grid::new("day_list")
             .striped(true)
@@ -70,4 +102,19 @@ impl AppointmentsView {
             });
         open
     }
+}
+
+/// "Dienstag, 01.12.2026".
+fn weekday_date(date: IsoDate) -> String {
+    use chrono::Datelike;
+    let day = match date.date().weekday() {
+        chrono::Weekday::Mon => t!("weekday.mon"),
+        chrono::Weekday::Tue => t!("weekday.tue"),
+        chrono::Weekday::Wed => t!("weekday.wed"),
+        chrono::Weekday::Thu => t!("weekday.thu"),
+        chrono::Weekday::Fri => t!("weekday.fri"),
+        chrono::Weekday::Sat => t!("weekday.sat"),
+        chrono::Weekday::Sun => t!("weekday.sun"),
+    };
+    format!("{day}, {}", date.to_german())
 }

@@ -10,9 +10,16 @@ use super::widgets;
 pub struct CatalogView {
     query: String,
     selected: Option<String>,
+    /// The tab was just entered: the search field takes the focus, since
+    /// searching is what the tab is for.
+    focus_search: bool,
 }
 
 impl CatalogView {
+    pub fn entered(&mut self) {
+        self.focus_search = true;
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui, catalog: &Catalog, language: &str) {
         egui::Panel::left("catalog_list")
             .resizable(false)
@@ -20,15 +27,26 @@ impl CatalogView {
             .show(ui, |ui| {
                 widgets::heading(ui, t!("catalog.title"));
                 let label = ui.label(t!("catalog.search"));
-                ui.add(
-                    egui::TextEdit::singleline(&mut self.query)
-                        .hint_text(t!("catalog.search_hint"))
-                        .desired_width(f32::INFINITY),
-                )
-                .labelled_by(label.id);
+                let search = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut self.query)
+                            .hint_text(t!("catalog.search_hint"))
+                            .desired_width(f32::INFINITY),
+                    )
+                    .labelled_by(label.id);
+                if std::mem::take(&mut self.focus_search) {
+                    search.request_focus();
+                }
+                let found = catalog.search(&self.query);
+                let query = self.query.trim();
+                if found.is_empty() {
+                    widgets::message(ui, t!("catalog.none", query = query));
+                } else if !query.is_empty() {
+                    widgets::message(ui, t!("catalog.found", n = found.len()));
+                }
                 ui.separator();
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    for service in catalog.search(&self.query) {
+                    for service in found {
                         let selected = self.selected.as_deref() == Some(service.id.as_str());
                         if ui
                             .selectable_label(selected, service.name.get(language))

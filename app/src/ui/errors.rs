@@ -4,6 +4,8 @@
 
 use rust_i18n::t;
 
+use sprechtag_schemas::CatalogError;
+
 use crate::print::PrintError;
 use crate::store::StoreError;
 
@@ -25,6 +27,18 @@ pub fn store_error_text(error: &StoreError) -> String {
         StoreError::Corrupt(_) | StoreError::Document(_) => {
             t!("error.damaged", detail = error.to_string()).into_owned()
         }
+        StoreError::Catalog(CatalogError::NoSuchOffice { query, known }) => t!(
+            "error.unknown_office",
+            office = query,
+            known = known.join(", ")
+        )
+        .into_owned(),
+        StoreError::Catalog(CatalogError::AmbiguousOffice { query, candidates }) => t!(
+            "error.ambiguous_office",
+            office = query,
+            candidates = candidates.join(", ")
+        )
+        .into_owned(),
         StoreError::Catalog(_) => t!("error.catalog", detail = error.to_string()).into_owned(),
         StoreError::Csv(_) | StoreError::Io { .. } => {
             t!("error.file", detail = error.to_string()).into_owned()
@@ -67,6 +81,18 @@ mod tests {
         assert!(
             printing.starts_with("Für diesen Fall ist kein Termin"),
             "{printing}"
+        );
+        let ambiguous = StoreError::Catalog(CatalogError::AmbiguousOffice {
+            query: "amt".into(),
+            candidates: vec![
+                "sozialamt (Sozialamt / Wohngeldstelle)".into(),
+                "jugendamt".into(),
+            ],
+        });
+        assert_eq!(
+            store_error_text(&ambiguous),
+            "„amt“ passt zu mehreren Stellen: sozialamt (Sozialamt / Wohngeldstelle), \
+             jugendamt. Bitte mehr vom Namen oder die Kennung angeben."
         );
         let office_hour = store_error_text(&StoreError::not_found("office hour", "x"));
         assert_eq!(office_hour, "Sprechtag x nicht gefunden.");

@@ -521,8 +521,11 @@ impl Session {
         let finished = self.sync_status.as_ref().is_some_and(|old| {
             old.state == SyncState::Syncing && status.state != SyncState::Syncing
         });
-        if status.state != SyncState::NotEnrolled {
-            self.enrol_form.done();
+        self.enrol_form.on_status(&status);
+        // Enrolment gives the device the server's prefix: the top bar and
+        // the settings show it at once.
+        if !status.prefix.is_empty() {
+            self.device.prefix.clone_from(&status.prefix);
         }
         self.role = DeviceRole::of(status.role.as_deref());
         self.sync_status = Some(status);
@@ -556,7 +559,8 @@ impl Session {
             Tab::Cases => self.cases.refresh(&mut self.outbox),
             Tab::Appointments => self.day_list.refresh(&mut self.outbox),
             Tab::Statistics => self.statistics.refresh(&mut self.outbox),
-            Tab::OfficeHours | Tab::Catalog | Tab::Settings => {}
+            Tab::Catalog => self.catalog_view.entered(),
+            Tab::OfficeHours | Tab::Settings => {}
         }
     }
 
@@ -784,12 +788,18 @@ fn tab_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bool {
             .ui(ui, &session.catalog, &prefs.language),
         Tab::Statistics => session.statistics.ui(ui, &mut session.outbox),
         Tab::Settings => {
-            let changed = settings_ui(ui, prefs, &session.device);
-            ui.add_space(16.0);
-            if let Some(command) = session.enrol_form.ui(ui, session.sync_status.as_ref()) {
-                session.sync_outbox.push(command);
-            }
-            return changed;
+            // At large text in a small window the enrolment form lies
+            // below the window's edge.
+            return egui::ScrollArea::vertical()
+                .show(ui, |ui| {
+                    let changed = settings_ui(ui, prefs, &session.device);
+                    ui.add_space(16.0);
+                    if let Some(command) = session.enrol_form.ui(ui, session.sync_status.as_ref()) {
+                        session.sync_outbox.push(command);
+                    }
+                    changed
+                })
+                .inner;
         }
     }
     false

@@ -9,6 +9,7 @@ use sprechtag_schemas::{IsoDate, OfficeHourStatus, OfficeHourSummary};
 use super::case_list::{next_generation, status_text};
 use super::widgets;
 use super::worker::Request;
+use crate::store::appointments::parse_time;
 use crate::store::{CaseFilter, CasePage, NewOfficeHour, OfficeHourRow};
 
 pub enum Action {
@@ -38,24 +39,158 @@ struct Form {
     plan: bool,
     start: String,
     end: String,
-    error: Option<String>,
+    /// What the last submit found wrong, field by field. After a failed
+    /// submit the fields are checked again as the user types, so that an
+    /// error goes as soon as it is put right.
+    errors: FieldErrors,
+    submitted: bool,
+    /// Move the focus to the first invalid field in the next frame.
+    focus_error: bool,
+    /// Another office hour on the same day, found at submit: the form is
+    /// only sent after a second, confirming action.
+    same_day: Option<String>,
+    focus_confirm: bool,
     focused: bool,
 }
 
+#[derive(Default, PartialEq)]
+struct FieldErrors {
+    village: Option<String>,
+    date: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    caseworker: Option<String>,
+}
+
+impl FieldErrors {
+    fn any(&self) -> bool {
+        *self != FieldErrors::default()
+    }
+}
+
+/// What a valid form sends.
+struct Valid {
+    new: NewOfficeHour,
+    /// From and to (HH:MM) of a plan.
+    times: Option<(String, String)>,
+}
+
 impl Form {
-    fn new(plan: bool) -> Form {
+    fn new(plan: bool, rows: &[OfficeHourRow]) -> Form {
         Form {
             village: String::new(),
             venue: String::new(),
             date: IsoDate::today().to_german(),
-            caseworker: String::new(),
+            caseworker: last_caseworker(rows).unwrap_or_default(),
             plan,
             start: "09:00".into(),
             end: "12:00".into(),
-            error: None,
+            errors: FieldErrors::default(),
+            submitted: false,
+            focus_error: false,
+            same_day: None,
+            focus_confirm: false,
             focused: false,
         }
     }
+
+    /// Every field checked at once; the errors in the order of the fields.
+    fn validate(&self) -> Result<Valid, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        if self.village.trim().is_empty() {
+            errors.village = Some(t!("office_hours.village_missing").into_owned());
+        }
+        if self.caseworker.trim().is_empty() {
+            errors.caseworker = Some(t!("office_hours.caseworker_missing").into_owned());
+        }
+        let date = self.date.parse::<IsoDate>().ok();
+        match date {
+            None => {
+                errors.date = Some(
+                    t!("office_hours.bad_date", example = date_example(self.plan)).into_owned(),
+                );
+            }
+            Some(date) if self.plan && date < IsoDate::today() => {
+                errors.date = Some(t!("store.plan_past", date = date.to_german()).into_owned());
+            }
+            Some(_) => {}
+        }
+        let mut times = None;
+        if self.plan {
+            let start = parse_time(&self.start).ok();
+            let end = parse_time(&self.end).ok();
+            if start.is_none() {
+                errors.start = Some(t!("office_hours.bad_start").into_owned());
+            }
+            if end.is_none() {
+                errors.end = Some(t!("office_hours.bad_end").into_owned());
+            }
+            if let (Some(start), Some(end)) = (start, end) {
+                if end <= start {
+                    errors.end =
+                        Some(t!("store.ends_before_start", start = start, end = end).into_owned());
+                }
+                times = Some((start, end));
+            }
+        }
+        match date {
+            Some(date) if !errors.any() => Ok(Valid {
+                new: NewOfficeHour {
+                    village: self.village.trim().to_string(),
+                    venue: self.venue.trim().to_string(),
+                    date,
+                    caseworker: self.caseworker.trim().to_string(),
+                },
+                times,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// The caseworker of the office hour opened last, to fill in the next
+/// one: the rows come newest first, and office hours planned by the back
+/// office (with times) name whoever the tour was planned for, so opened
+/// ones are preferred.
+fn last_caseworker(rows: &[OfficeHourRow]) -> Option<String> {
+    rows.iter()
+        .find(|row| row.start_time.is_none())
+        .or_else(|| rows.first())
+        .map(|row| row.caseworker.clone())
+        .filter(|name| !name.trim().is_empty())
+}
+
+/// A date that fits the field: today for an office hour opened now, a
+/// week ahead for a plan.
+fn date_example(plan: bool) -> String {
+    let today = IsoDate::today();
+    if plan { today.add_days(7) } else { today }.to_german()
+}
+
+/// "Am 01.12.2026 gibt es schon einen Sprechtag: Kleinbrück (geöffnet)."
+fn same_day_warning(rows: &[OfficeHourRow], date: IsoDate, plan: bool) -> Option<String> {
+    let iso = date.to_string();
+    let others: Vec<String> = rows
+        .iter()
+        .filter(|row| row.date == iso)
+        .map(|row| format!("{} ({})", row.village, office_hour_status_text(row.status)))
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    let key = if plan {
+        "office_hours.same_day_plan"
+    } else {
+        "office_hours.same_day_open"
+    };
+    Some(
+        t!(
+            key,
+            date = date.to_german(),
+            office_hours = others.join(", ")
+        )
+        .into_owned(),
+    )
 }
 
 impl OfficeHoursView {
@@ -105,10 +240,10 @@ impl OfficeHoursView {
                 widgets::heading(ui, t!("office_hours.title"));
                 ui.horizontal_wrapped(|ui| {
                     if ui.button(t!("office_hours.open_new")).clicked() {
-                        self.form = Some(Form::new(false));
+                        self.form = Some(Form::new(false, rows));
                     }
                     if ui.button(t!("office_hours.plan_new")).clicked() {
-                        self.form = Some(Form::new(true));
+                        self.form = Some(Form::new(true, rows));
                     }
                 });
                 ui.separator();
@@ -140,16 +275,22 @@ impl OfficeHoursView {
             });
         egui::CentralPanel::default().show(ui, |ui| {
             if let Some(form) = &mut self.form {
-                match form_ui(ui, form) {
+                // A plan's seven fields and their notes outgrow a small
+                // window at large text.
+                let outcome = egui::ScrollArea::vertical()
+                    .show(ui, |ui| form_ui(ui, form, rows))
+                    .inner;
+                match outcome {
                     FormOutcome::Editing => {}
-                    FormOutcome::Submit(new) if form.plan => {
-                        outbox.push(Request::PlanOfficeHour {
-                            new,
-                            start: form.start.clone(),
-                            end: form.end.clone(),
-                        });
+                    FormOutcome::Submit(Valid {
+                        new,
+                        times: Some((start, end)),
+                    }) => {
+                        outbox.push(Request::PlanOfficeHour { new, start, end });
                     }
-                    FormOutcome::Submit(new) => outbox.push(Request::OpenOfficeHour(new)),
+                    FormOutcome::Submit(Valid { new, times: None }) => {
+                        outbox.push(Request::OpenOfficeHour(new));
+                    }
                     FormOutcome::Cancel => self.form = None,
                 }
                 return;
@@ -258,11 +399,11 @@ impl OfficeHoursView {
 
 enum FormOutcome {
     Editing,
-    Submit(NewOfficeHour),
+    Submit(Valid),
     Cancel,
 }
 
-fn form_ui(ui: &mut egui::Ui, form: &mut Form) -> FormOutcome {
+fn form_ui(ui: &mut egui::Ui, form: &mut Form, rows: &[OfficeHourRow]) -> FormOutcome {
     let mut outcome = FormOutcome::Editing;
     widgets::heading(
         ui,
@@ -272,54 +413,134 @@ fn form_ui(ui: &mut egui::Ui, form: &mut Form) -> FormOutcome {
             t!("office_hours.open_new")
         },
     );
+    widgets::required_legend(ui);
+    ui.add_space(4.0);
+    let focus_error = std::mem::take(&mut form.focus_error);
+    // The first invalid field takes the focus; the others only show their error.
+    let mut focus_taken = false;
+    let mut focus_if = |error: &Option<String>| {
+        let take = focus_error && !focus_taken && error.is_some();
+        focus_taken |= take;
+        take
+    };
+    let date_hint = t!("office_hours.date_hint", example = date_example(form.plan)).into_owned();
+    let caseworker_hint = t!("office_hours.caseworker_hint").into_owned();
+    let venue_hint = t!("office_hours.venue_hint").into_owned();
+    let village_hint = t!("office_hours.village_hint").into_owned();
+    let (mut entered, mut changed) = (false, false);
     egui::Grid::new("office_hour_form")
         .num_columns(2)
         .show(ui, |ui| {
-            let first = widgets::text_row(ui, &t!("office_hours.village"), &mut form.village);
+            let errors = &form.errors;
+            let village = widgets::FormField::new(&t!("office_hours.village"))
+                .required()
+                .hint(&village_hint)
+                .error(errors.village.as_deref())
+                .focus(focus_if(&errors.village))
+                .show(ui, &mut form.village);
             if !form.focused {
-                first.request_focus();
+                village.response.request_focus();
                 form.focused = true;
             }
-            widgets::text_row(ui, &t!("office_hours.venue"), &mut form.venue);
-            widgets::text_row(ui, &t!("office_hours.date"), &mut form.date);
+            let venue = widgets::FormField::new(&t!("office_hours.venue"))
+                .hint(&venue_hint)
+                .show(ui, &mut form.venue);
+            let date = widgets::FormField::new(&t!("office_hours.date"))
+                .required()
+                .hint(&date_hint)
+                .error(errors.date.as_deref())
+                .focus(focus_if(&errors.date))
+                .show(ui, &mut form.date);
+            let mut fields = vec![village, venue, date];
             if form.plan {
-                widgets::text_row(ui, &t!("office_hours.from"), &mut form.start);
-                widgets::text_row(ui, &t!("office_hours.to"), &mut form.end);
+                let start_hint = t!("office_hours.start_hint");
+                let end_hint = t!("office_hours.end_hint");
+                fields.push(
+                    widgets::FormField::new(&t!("office_hours.from"))
+                        .required()
+                        .hint(&start_hint)
+                        .error(errors.start.as_deref())
+                        .focus(focus_if(&errors.start))
+                        .width(110.0)
+                        .show(ui, &mut form.start),
+                );
+                fields.push(
+                    widgets::FormField::new(&t!("office_hours.to"))
+                        .required()
+                        .hint(&end_hint)
+                        .error(errors.end.as_deref())
+                        .focus(focus_if(&errors.end))
+                        .width(110.0)
+                        .show(ui, &mut form.end),
+                );
             }
-            widgets::text_row(ui, &t!("office_hours.caseworker"), &mut form.caseworker);
+            fields.push(
+                widgets::FormField::new(&t!("office_hours.caseworker"))
+                    .required()
+                    .hint(&caseworker_hint)
+                    .error(errors.caseworker.as_deref())
+                    .focus(focus_if(&errors.caseworker))
+                    .show(ui, &mut form.caseworker),
+            );
+            entered = fields.iter().any(|f| f.entered);
+            changed = fields.iter().any(|f| f.response.changed());
         });
+    if changed {
+        // The day may have changed: ask again at the next submit.
+        form.same_day = None;
+        if form.submitted {
+            form.errors = form.validate().err().unwrap_or_default();
+        }
+    }
+    let submit_text = if form.plan {
+        t!("office_hours.plan_button")
+    } else {
+        t!("office_hours.open_button")
+    };
+    let mut confirmed = false;
     ui.horizontal(|ui| {
-        let submit = if form.plan {
-            t!("office_hours.plan_button")
-        } else {
-            t!("office_hours.open_button")
-        };
-        if ui.button(submit).clicked() {
-            match form.date.parse::<IsoDate>() {
-                _ if form.village.trim().is_empty() => {
-                    form.error = Some(t!("office_hours.village_missing").into_owned());
-                }
-                _ if form.caseworker.trim().is_empty() => {
-                    form.error = Some(t!("office_hours.caseworker_missing").into_owned());
-                }
-                Err(_) => form.error = Some(t!("common.bad_date").into_owned()),
-                Ok(date) => {
-                    form.error = None;
-                    outcome = FormOutcome::Submit(NewOfficeHour {
-                        village: form.village.trim().to_string(),
-                        venue: form.venue.trim().to_string(),
-                        date,
-                        caseworker: form.caseworker.trim().to_string(),
-                    });
-                }
-            }
+        if ui.button(submit_text).clicked() {
+            entered = true;
         }
         if ui.button(t!("common.cancel")).clicked() {
             outcome = FormOutcome::Cancel;
         }
     });
-    if let Some(error) = &form.error {
-        widgets::error_banner(ui, error);
+    if let Some(warning) = &form.same_day {
+        ui.add_space(6.0);
+        widgets::warning_banner(ui, warning);
+        let confirm_text = if form.plan {
+            t!("office_hours.plan_anyway")
+        } else {
+            t!("office_hours.open_anyway")
+        };
+        let confirm = ui.button(confirm_text);
+        // Heard with the button when the focus lands on it.
+        widgets::show_value(&confirm, warning.clone());
+        if std::mem::take(&mut form.focus_confirm) {
+            confirm.request_focus();
+        }
+        confirmed = confirm.clicked();
+    }
+    if entered || confirmed {
+        form.submitted = true;
+        match form.validate() {
+            Err(errors) => {
+                form.errors = errors;
+                form.focus_error = true;
+                form.same_day = None;
+            }
+            Ok(valid) => {
+                form.errors = FieldErrors::default();
+                match same_day_warning(rows, valid.new.date, form.plan) {
+                    Some(warning) if !confirmed => {
+                        form.same_day = Some(warning);
+                        form.focus_confirm = true;
+                    }
+                    _ => outcome = FormOutcome::Submit(valid),
+                }
+            }
+        }
     }
     outcome
 }

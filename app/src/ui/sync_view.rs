@@ -9,8 +9,8 @@ use sprechtag_schemas::IsoDate;
 use sprechtag_schemas::wire::RefusalCode;
 
 use crate::store::DocumentLabel;
-use crate::sync::RefusedDocument;
 use crate::sync::worker::{Command, SyncProblem, SyncState, SyncStatus};
+use crate::sync::{RefusedDocument, sends_in_clear};
 
 /// Draws the status line; returns true when "sync now" is pressed. Each new
 /// `announcement` (a sync the user asked for has ended) makes the state a
@@ -75,7 +75,9 @@ pub fn problem_text(problem: &SyncProblem) -> String {
             .map(refusal_text)
             .collect::<Vec<_>>()
             .join("\n"),
-        SyncProblem::Other(detail) => t!("sync.error_other", detail = detail.as_str()).into_owned(),
+        SyncProblem::Protocol(detail) | SyncProblem::Other(detail) => {
+            t!("sync.error_other", detail = detail.as_str()).into_owned()
+        }
     }
 }
 
@@ -134,18 +136,59 @@ fn local_time(rfc3339: &str) -> String {
         .unwrap_or_else(|_| rfc3339.to_string())
 }
 
+/// Enrolment in the settings: server address and one-time code. Errors
+/// stay beside their field until the next attempt; an address that would
+/// send everything unencrypted is asked about first.
 #[derive(Default)]
 pub struct EnrolForm {
     server: String,
     code: String,
-    busy: bool,
+    attempts: u64,
+    /// The attempt whose answer the sync worker has not given yet.
+    waiting: Option<u64>,
+    errors: EnrolErrors,
+    /// Move the focus to the first field with an error in the next frame.
+    focus_error: bool,
+    /// The address sends in clear: enrol only after a confirming action.
+    insecure: bool,
+    focus_confirm: bool,
+    /// This form enrolled the device: say so, with the new prefix.
+    enrolled: bool,
+}
+
+#[derive(Default)]
+struct EnrolErrors {
+    server: Option<String>,
+    code: Option<String>,
+    /// Neither field's fault (the server is in trouble, ...).
+    other: Option<String>,
+}
+
+impl EnrolErrors {
+    fn any(&self) -> bool {
+        self.server.is_some() || self.code.is_some() || self.other.is_some()
+    }
 }
 
 impl EnrolForm {
-    pub fn done(&mut self) {
-        if self.busy {
-            self.busy = false;
-            self.code.clear();
+    /// Takes the sync worker's answer to the attempt this form waits for.
+    pub fn on_status(&mut self, status: &SyncStatus) {
+        let Some(outcome) = &status.enrolment else {
+            return;
+        };
+        if self.waiting != Some(outcome.attempt) {
+            return;
+        }
+        self.waiting = None;
+        match &outcome.problem {
+            None => {
+                self.code.clear();
+                self.enrolled = true;
+            }
+            Some(problem) => {
+                self.errors = enrol_errors(problem);
+                self.focus_error = true;
+            }
         }
     }
 
@@ -155,28 +198,115 @@ impl EnrolForm {
         if let Some(server) = status.and_then(|s| s.server.as_deref()) {
             ui.label(t!("sync.enrolled_with", server = server));
         }
-        ui.label(t!("sync.enrol_hint"));
-        egui::Grid::new("enrol").num_columns(2).show(ui, |ui| {
-            widgets::text_row(ui, &t!("sync.server"), &mut self.server);
-            widgets::text_row(ui, &t!("sync.code"), &mut self.code);
-        });
-        let ready = !self.server.trim().is_empty() && !self.code.trim().is_empty() && !self.busy;
-        if ui
-            .add_enabled(ready, egui::Button::new(t!("sync.enrol")))
-            .clicked()
-        {
-            self.busy = true;
-            command = Some(Command::Enrol {
-                server_url: self.server.trim().to_string(),
-                code: self.code.trim().to_string(),
-            });
+        if self.enrolled {
+            let prefix = status.map_or("", |s| s.prefix.as_str());
+            widgets::message(ui, t!("sync.enrolled", prefix = prefix));
         }
-        if self.busy
-            && let Some(problem) = status.and_then(|s| s.last_error.as_ref())
-        {
-            self.busy = false;
-            widgets::error_banner(ui, &problem_text(problem));
+        ui.label(t!("sync.enrol_hint"));
+        widgets::required_legend(ui);
+        let focus_error = std::mem::take(&mut self.focus_error);
+        let server_hint = t!("sync.server_hint").into_owned();
+        let code_hint = t!("sync.code_hint").into_owned();
+        let mut entered = false;
+        egui::Grid::new("enrol").num_columns(2).show(ui, |ui| {
+            let server = widgets::FormField::new(&t!("sync.server"))
+                .required()
+                .hint(&server_hint)
+                .error(self.errors.server.as_deref())
+                .focus(focus_error && self.errors.server.is_some())
+                .show(ui, &mut self.server);
+            let code = widgets::FormField::new(&t!("sync.code"))
+                .required()
+                .hint(&code_hint)
+                .error(self.errors.code.as_deref())
+                .focus(focus_error && self.errors.server.is_none() && self.errors.code.is_some())
+                .width(200.0)
+                .show(ui, &mut self.code);
+            if server.response.changed() {
+                // Asked about another address: ask again for this one.
+                self.insecure = false;
+            }
+            entered = server.entered || code.entered;
+        });
+        let ready = self.waiting.is_none();
+        let filled = !self.server.trim().is_empty() && !self.code.trim().is_empty();
+        let mut submit = entered && ready;
+        ui.horizontal(|ui| {
+            submit |= ui
+                .add_enabled(ready && filled, egui::Button::new(t!("sync.enrol")))
+                .clicked();
+            if self.waiting.is_some() {
+                ui.spinner();
+                widgets::message(ui, t!("sync.enrolling"));
+            }
+        });
+        let mut confirmed = false;
+        if self.insecure {
+            let warning = t!("sync.insecure").into_owned();
+            widgets::warning_banner(ui, &warning);
+            let confirm = ui.button(t!("sync.enrol_anyway"));
+            widgets::show_value(&confirm, warning);
+            if std::mem::take(&mut self.focus_confirm) {
+                confirm.request_focus();
+            }
+            confirmed = confirm.clicked() && ready;
+        }
+        if submit || confirmed {
+            command = self.submit(confirmed);
+        }
+        if let Some(error) = &self.errors.other {
+            widgets::error_banner(ui, error);
         }
         command
     }
+
+    fn submit(&mut self, confirmed: bool) -> Option<Command> {
+        let server = self.server.trim();
+        let code = self.code.trim();
+        self.errors = EnrolErrors::default();
+        if server.is_empty() {
+            self.errors.server = Some(t!("sync.server_missing").into_owned());
+        } else if !(server.starts_with("https://") || server.starts_with("http://")) {
+            self.errors.server = Some(t!("sync.server_bad").into_owned());
+        }
+        if code.is_empty() {
+            self.errors.code = Some(t!("sync.code_missing").into_owned());
+        }
+        if self.errors.any() {
+            self.insecure = false;
+            self.focus_error = true;
+            return None;
+        }
+        if sends_in_clear(server) && !confirmed {
+            self.insecure = true;
+            self.focus_confirm = true;
+            return None;
+        }
+        self.insecure = false;
+        self.enrolled = false;
+        self.attempts += 1;
+        self.waiting = Some(self.attempts);
+        Some(Command::Enrol {
+            server_url: server.to_string(),
+            code: code.to_string(),
+            attempt: self.attempts,
+        })
+    }
+}
+
+/// A failed enrolment in words, beside the field that is most likely wrong.
+fn enrol_errors(problem: &SyncProblem) -> EnrolErrors {
+    let mut errors = EnrolErrors::default();
+    match problem {
+        SyncProblem::BadCode => errors.code = Some(t!("sync.error_bad_code").into_owned()),
+        SyncProblem::Offline => errors.server = Some(t!("sync.enrol_offline").into_owned()),
+        SyncProblem::Protocol(_) => {
+            errors.server = Some(t!("sync.enrol_not_a_server").into_owned());
+        }
+        SyncProblem::Server => errors.other = Some(t!("sync.enrol_server").into_owned()),
+        other => {
+            errors.other = Some(t!("sync.enrol_failed", detail = problem_text(other)).into_owned());
+        }
+    }
+    errors
 }
