@@ -175,7 +175,7 @@ def main():
     press("push button", "Sprechtag eröffnen")
     type_into("Ort", "Kleinbrück")
     type_into("Veranstaltungsort", "Dorfgemeinschaftshaus")
-    type_into("Sachbearbeiter/in", "Anna Schäfer")
+    type_into("Sachbearbeitung", "Anna Schäfer")
     press("push button", "Eröffnen")
 
     # Record a visit.
@@ -187,7 +187,7 @@ def main():
     title = wait_for("the case's number in the title",
                      lambda: frame().name if frame().name.startswith("Sprechtag – Fall ") else None)
     number = title.split("Fall ", 1)[1].split(" · ", 1)[0]
-    for section in ["Bürgerin / Bürger", "Anliegen", "Notizen", "Folgetermin"]:
+    for section in ["Angaben zur Person", "Anliegen", "Notizen", "Folgetermin"]:
         get("heading", section)
     type_into("Anliegen hinzufügen", "ausw")
     press("push button", "+ Personalausweis beantragen")

@@ -71,7 +71,7 @@ fn the_window_says_where_the_user_is_and_screens_have_headings_and_tabs() {
     let heading = format!("{} · Krüger, Erika", case.number);
     let title = gui.harness.get_by_role_and_label(Role::Heading, &heading);
     assert_eq!(title.accesskit_node().level(), Some(1));
-    for section in ["Bürgerin / Bürger", "Anliegen", "Notizen", "Folgetermin"] {
+    for section in ["Angaben zur Person", "Anliegen", "Notizen", "Folgetermin"] {
         let heading = gui.harness.get_by_role_and_label(Role::Heading, section);
         assert_eq!(heading.accesskit_node().level(), Some(2), "{section}");
     }
