@@ -121,7 +121,7 @@ fn saved_and_search_counts_are_spoken_as_they_change() {
 }
 
 #[test]
-fn a_failed_booking_names_every_wrong_field_beside_it_and_focuses_the_first() {
+fn a_failed_booking_names_every_wrong_field_at_it_and_focuses_the_first() {
     let dir = tempfile::tempdir().expect("tempdir");
     let case = store_with_a_case(dir.path(), None);
     let mut gui = Gui::new(dir.path());
@@ -133,7 +133,16 @@ fn a_failed_booking_names_every_wrong_field_beside_it_and_focuses_the_first() {
     let date_error = gui
         .harness
         .get_by_label_contains("Bitte ein gültiges Datum eingeben");
-    assert_eq!(date_error.accesskit_node().live(), Live::Assertive);
+    // Polite: the focus moves to the first wrong field, which says its
+    // error as its description; the others follow without interrupting.
+    assert_eq!(date_error.accesskit_node().live(), Live::Polite);
+    let invalid = gui
+        .harness
+        .get_by_role_and_label(Role::TextInput, "Uhrzeit (HH:MM)");
+    assert_eq!(
+        invalid.accesskit_node().data().invalid(),
+        Some(egui::accesskit::Invalid::True)
+    );
     assert!(gui.shows("Bitte die Uhrzeit als HH:MM eingeben"));
     assert!(gui.shows("Bitte angeben, worum es bei dem Termin geht."));
     let date = gui

@@ -458,20 +458,34 @@ impl CaseEditor {
                 }
             });
             ui.end_row();
-            for (field, label) in [
+            let examples = [
+                IsoDate::today().add_working_days(5).to_german(),
+                "09:30".to_string(),
+                t!("booking.purpose_example").into_owned(),
+            ];
+            for ((field, label), example) in [
                 (BookingField::Date, t!("booking.date")),
                 (BookingField::Time, t!("booking.time")),
                 (BookingField::Purpose, t!("booking.purpose")),
-            ] {
+            ]
+            .into_iter()
+            .zip(examples)
+            {
                 let error = booking.error(field).map(str::to_string);
+                let hint = t!("form.example", example = example);
+                let focus = booking.focus.take_if(|f| *f == field).is_some();
                 let value = match field {
                     BookingField::Date => &mut booking.date,
                     BookingField::Time => &mut booking.time,
                     BookingField::Place | BookingField::Purpose => &mut booking.purpose,
                 };
-                let response = widgets::checked_text_row(ui, &label, value, error.as_deref());
-                take_focus(&response, &mut booking.focus, field);
-                enter |= response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+                enter |= widgets::FormField::new(&label)
+                    .required()
+                    .hint(&hint)
+                    .error(error.as_deref())
+                    .focus(focus)
+                    .show(ui, value)
+                    .entered;
             }
         });
         if ui.button(t!("booking.book")).clicked() || enter {
@@ -535,12 +549,10 @@ impl CaseEditor {
             let bad_birth_date = !self.birth_text.trim().is_empty()
                 && self.birth_text.trim().parse::<IsoDate>().is_err();
             let error = bad_birth_date.then(|| t!("common.bad_date").into_owned());
-            let birth = widgets::checked_text_row(
-                ui,
-                &t!("editor.birth_date"),
-                &mut self.birth_text,
-                error.as_deref(),
-            );
+            let birth = widgets::FormField::new(&t!("editor.birth_date"))
+                .error(error.as_deref())
+                .show(ui, &mut self.birth_text)
+                .response;
             if birth.changed() {
                 citizen.birth_date = self.birth_text.trim().parse().ok();
             }

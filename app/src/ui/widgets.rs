@@ -122,6 +122,7 @@ impl<'a> FormField<'a> {
         });
         if self.focus {
             response.request_focus();
+            response.scroll_to_me(Some(egui::Align::Center));
         }
         let entered = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         ui.end_row();
@@ -146,13 +147,10 @@ impl<'a> FormField<'a> {
     }
 }
 
-/// Red that stays readable: dark on the light theme, light on black.
+/// Red that stays readable: dark on the light theme, light on black (set
+/// with the themes in `prefs`, 7:1 in both).
 pub fn error_color(ui: &egui::Ui) -> Color32 {
-    if ui.visuals().dark_mode {
-        Color32::from_rgb(255, 140, 140)
-    } else {
-        Color32::from_rgb(170, 0, 0)
-    }
+    ui.visuals().error_fg_color
 }
 
 /// The line under a form that explains the "*".
@@ -190,37 +188,10 @@ pub fn message(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) -> egui::Re
     response
 }
 
-/// A labelled text field in a two-column grid row, with what is wrong with
-/// it to its right: beside the field, so that nothing below moves when it
-/// appears, spoken at once, and the field's description, so that a screen
-/// reader says it again when the field takes the focus.
-pub fn checked_text_row(
-    ui: &mut egui::Ui,
-    label: &str,
-    value: &mut String,
-    error: Option<&str>,
-) -> egui::Response {
-    let label = ui.label(label);
-    let response = ui
-        .horizontal(|ui| {
-            let response = ui
-                .add(egui::TextEdit::singleline(value).desired_width(FIELD_WIDTH))
-                .labelled_by(label.id);
-            if let Some(error) = error {
-                field_error(ui, &response, error);
-            }
-            response
-        })
-        .inner;
-    ui.end_row();
-    response
-}
-
 /// What is wrong with `field`, shown where the caller puts it, spoken at
 /// once, and given to the field as its description.
 pub fn field_error(ui: &mut egui::Ui, field: &egui::Response, error: &str) {
-    let color = ui.visuals().error_fg_color;
-    let message = ui.label(RichText::new(error).color(color).strong());
+    let message = ui.label(RichText::new(error).color(error_color(ui)).strong());
     announce(&message, Live::Assertive);
     field
         .ctx
