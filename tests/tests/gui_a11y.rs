@@ -237,6 +237,7 @@ fn each_role_sees_the_controls_that_fit_it() {
     let case = store_with_a_case(dir.path(), Some("backoffice"));
     let mut gui = Gui::new(dir.path());
     gui.unlock();
+    assert!(gui.has(Role::Button, "Sprechtag planen"), "tours are planned here");
     gui.open_from_list("krüger", &format!("{} · Krüger, Erika", case.number));
     assert!(!gui.has(Role::DisclosureTriangle, folded));
     assert!(gui.has(Role::Button, "Rückfrage stellen"));
@@ -255,6 +256,8 @@ fn each_role_sees_the_controls_that_fit_it() {
     drop(store);
     let mut gui = Gui::new(dir.path());
     gui.unlock();
+    assert!(!gui.has(Role::Button, "Sprechtag planen"));
+    assert!(gui.has(Role::Button, "Sprechtag eröffnen"));
     gui.open_from_list("krüger", &format!("{} · Krüger, Erika", case.number));
     assert!(gui.shows("Weitergeleitet an"));
     assert!(!gui.has(Role::Button, "Rückfrage stellen"));

@@ -193,7 +193,7 @@ impl CaseListView {
             .auto_shrink(false)
             .show(ui, |ui| {
                 if !self.page.rows.is_empty() {
-                    open = case_table_ui(ui, &self.page.rows);
+                    open = case_table_ui(ui, &t!("cases.title"), &self.page.rows);
                 }
                 if self.page.has_more(0) && ui.button(t!("cases.more")).clicked() {
                     self.shown = self.page.rows.len() + PAGE;
@@ -207,15 +207,15 @@ impl CaseListView {
 /// Widths of the list's columns (points, so they grow with the text).
 const COLUMNS: [f32; 6] = [230.0, 120.0, 250.0, 150.0, 120.0, 160.0];
 
-/// The cases as a table: a row per case, the case's button named with
-/// everything the row shows, so a screen reader hears the whole row on it.
-/// Returns the id of the case whose button was pressed.
-fn case_table_ui(ui: &mut egui::Ui, rows: &[CaseRow]) -> Option<String> {
+/// Cases as a table named `name`: a row per case, the case's button named
+/// with everything the row shows, so a screen reader hears the whole row on
+/// it. Returns the id of the case whose button was pressed.
+pub fn case_table_ui(ui: &mut egui::Ui, name: &str, rows: &[CaseRow]) -> Option<String> {
     let mut open = None;
     let today = IsoDate::today();
     let table = egui::UiBuilder::new()
         .accessibility_role(Role::Table)
-        .accessibility_label(t!("cases.title"));
+        .accessibility_label(name);
     ui.scope_builder(table, |ui| {
         let headers = [
             t!("cases.col_case"),

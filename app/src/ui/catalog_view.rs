@@ -45,67 +45,72 @@ impl CatalogView {
                     widgets::message(ui, t!("catalog.found", n = found.len()));
                 }
                 ui.separator();
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    for service in found {
-                        let selected = self.selected.as_deref() == Some(service.id.as_str());
-                        if ui
-                            .selectable_label(selected, service.name.get(language))
-                            .clicked()
-                        {
-                            self.selected = Some(service.id.clone());
+                egui::ScrollArea::vertical()
+                    .id_salt("catalog_list")
+                    .show(ui, |ui| {
+                        for service in found {
+                            let selected = self.selected.as_deref() == Some(service.id.as_str());
+                            if ui
+                                .selectable_label(selected, service.name.get(language))
+                                .clicked()
+                            {
+                                self.selected = Some(service.id.clone());
+                            }
                         }
-                    }
-                });
+                    });
             });
         egui::CentralPanel::default().show(ui, |ui| {
             let Some(service) = self.selected.as_deref().and_then(|id| catalog.service(id)) else {
                 ui.label(t!("catalog.choose"));
                 return;
             };
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                widgets::heading(ui, service.name.get(language));
-                ui.add_space(4.0);
-                ui.label(service.description.get(language));
-                ui.add_space(8.0);
-                widgets::section(ui, t!("catalog.documents"));
-                for document in &service.documents {
-                    ui.label(format!("• {}", document.name.get(language)));
-                    if let Some(hint) = &document.hint {
-                        ui.label(
-                            egui::RichText::new(format!("    {}", hint.get(language))).italics(),
-                        );
+            egui::ScrollArea::vertical()
+                .id_salt("catalog_service")
+                .show(ui, |ui| {
+                    widgets::heading(ui, service.name.get(language));
+                    ui.add_space(4.0);
+                    ui.label(service.description.get(language));
+                    ui.add_space(8.0);
+                    widgets::section(ui, t!("catalog.documents"));
+                    for document in &service.documents {
+                        ui.label(format!("• {}", document.name.get(language)));
+                        if let Some(hint) = &document.hint {
+                            ui.label(
+                                egui::RichText::new(format!("    {}", hint.get(language)))
+                                    .italics(),
+                            );
+                        }
                     }
-                }
-                ui.add_space(8.0);
-                ui.label(format!(
-                    "{}: {}",
-                    t!("catalog.fee"),
-                    service.fee.get(language)
-                ));
-                if let Some(office) = catalog.office(&service.office_id) {
-                    ui.label(format!(
-                        "{}: {}, {} {}, {}",
-                        t!("catalog.office"),
-                        office.name.get(language),
-                        t!("catalog.phone"),
-                        office.phone,
-                        office.address
-                    ));
+                    ui.add_space(8.0);
                     ui.label(format!(
                         "{}: {}",
-                        t!("catalog.opening_hours"),
-                        office.opening_hours.get(language)
+                        t!("catalog.fee"),
+                        service.fee.get(language)
                     ));
-                }
-                if service.in_person {
-                    ui.label(t!("catalog.in_person"));
-                }
-                ui.label(format!(
-                    "{}: {}",
-                    t!("catalog.leika"),
-                    service.leika.as_deref().unwrap_or("–")
-                ));
-            });
+                    if let Some(office) = catalog.office(&service.office_id) {
+                        ui.label(format!(
+                            "{}: {}, {} {}, {}",
+                            t!("catalog.office"),
+                            office.name.get(language),
+                            t!("catalog.phone"),
+                            office.phone,
+                            office.address
+                        ));
+                        ui.label(format!(
+                            "{}: {}",
+                            t!("catalog.opening_hours"),
+                            office.opening_hours.get(language)
+                        ));
+                    }
+                    if service.in_person {
+                        ui.label(t!("catalog.in_person"));
+                    }
+                    ui.label(format!(
+                        "{}: {}",
+                        t!("catalog.leika"),
+                        service.leika.as_deref().unwrap_or("–")
+                    ));
+                });
         });
     }
 }

@@ -756,6 +756,7 @@ fn tab_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bool {
                 ui,
                 &session.office_hour_rows,
                 &session.summaries,
+                session.role.decides(),
                 &mut session.outbox,
             );
             match action {
@@ -791,6 +792,7 @@ fn tab_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bool {
             // At large text in a small window the enrolment form lies
             // below the window's edge.
             return egui::ScrollArea::vertical()
+                .id_salt("settings")
                 .show(ui, |ui| {
                     let changed = settings_ui(ui, prefs, &session.device);
                     ui.add_space(16.0);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use rust_i18n::t;
 use sprechtag_schemas::{IsoDate, OfficeHourStatus, OfficeHourSummary};
 
-use super::case_list::{next_generation, status_text};
+use super::case_list::{self, next_generation};
 use super::widgets;
 use super::worker::Request;
 use crate::store::appointments::parse_time;
@@ -230,6 +230,7 @@ impl OfficeHoursView {
         ui: &mut egui::Ui,
         rows: &[OfficeHourRow],
         summaries: &HashMap<String, OfficeHourSummary>,
+        can_plan: bool,
         outbox: &mut Vec<Request>,
     ) -> Action {
         let mut action = Action::None;
@@ -242,42 +243,46 @@ impl OfficeHoursView {
                     if ui.button(t!("office_hours.open_new")).clicked() {
                         self.form = Some(Form::new(false, rows));
                     }
-                    if ui.button(t!("office_hours.plan_new")).clicked() {
+                    // Tours are planned by the back office.
+                    if can_plan && ui.button(t!("office_hours.plan_new")).clicked() {
                         self.form = Some(Form::new(true, rows));
                     }
                 });
                 ui.separator();
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    if rows.is_empty() {
-                        ui.label(t!("office_hours.none"));
-                    }
-                    for row in rows {
-                        let selected = self.selected.as_deref() == Some(row.id.as_str());
-                        let times = match (&row.start_time, &row.end_time) {
-                            (Some(start), Some(end)) => format!(", {start}–{end}"),
-                            _ => String::new(),
-                        };
-                        let text = format!(
-                            "{}{times} – {} ({})",
-                            row.label(),
-                            office_hour_status_text(row.status),
-                            t!("office_hours.visitors_n", n = row.visitors)
-                        );
-                        if ui.selectable_label(selected, text).clicked() {
-                            self.selected = Some(row.id.clone());
-                            self.form = None;
-                            self.confirm_close = false;
-                            self.visitors = CasePage::default();
-                            self.refresh_visitors(outbox);
+                egui::ScrollArea::vertical()
+                    .id_salt("office_hour_list")
+                    .show(ui, |ui| {
+                        if rows.is_empty() {
+                            ui.label(t!("office_hours.none"));
                         }
-                    }
-                });
+                        for row in rows {
+                            let selected = self.selected.as_deref() == Some(row.id.as_str());
+                            let times = match (&row.start_time, &row.end_time) {
+                                (Some(start), Some(end)) => format!(", {start}–{end}"),
+                                _ => String::new(),
+                            };
+                            let text = format!(
+                                "{}{times} – {} ({})",
+                                row.label(),
+                                office_hour_status_text(row.status),
+                                t!("office_hours.visitors_n", n = row.visitors)
+                            );
+                            if ui.selectable_label(selected, text).clicked() {
+                                self.selected = Some(row.id.clone());
+                                self.form = None;
+                                self.confirm_close = false;
+                                self.visitors = CasePage::default();
+                                self.refresh_visitors(outbox);
+                            }
+                        }
+                    });
             });
         egui::CentralPanel::default().show(ui, |ui| {
             if let Some(form) = &mut self.form {
                 // A plan's seven fields and their notes outgrow a small
                 // window at large text.
                 let outcome = egui::ScrollArea::vertical()
+                    .id_salt("office_hour_form")
                     .show(ui, |ui| form_ui(ui, form, rows))
                     .inner;
                 match outcome {
@@ -368,31 +373,18 @@ impl OfficeHoursView {
         if self.visitors.rows.is_empty() {
             ui.label(t!("office_hours.no_visitors"));
         }
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            egui::Grid::new("visitors")
-                .striped(true)
-                .num_columns(4)
-                .show(ui, |ui| {
-                    for case in &self.visitors.rows {
-                        let name = format!("{}, {}", case.surname, case.given_names);
-                        if ui
-                            .button(format!("{} · {name}", case.number))
-                            .on_hover_text(t!("cases.open"))
-                            .clicked()
-                        {
-                            action = Action::OpenCase(case.id.clone());
-                        }
-                        ui.label(&case.services);
-                        ui.label(status_text(case.status));
-                        ui.label(if case.complete {
-                            t!("case.complete")
-                        } else {
-                            t!("case.incomplete")
-                        });
-                        ui.end_row();
-                    }
-                });
-        });
+        egui::ScrollArea::both()
+            .id_salt("visitors")
+            .auto_shrink(false)
+            .show(ui, |ui| {
+                if let Some(id) = case_list::case_table_ui(
+                    ui,
+                    &t!("office_hours.visitors_title"),
+                    &self.visitors.rows,
+                ) {
+                    action = Action::OpenCase(id);
+                }
+            });
         action
     }
 }

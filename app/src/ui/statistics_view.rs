@@ -59,63 +59,65 @@ impl StatisticsView {
             place = grade(stats.rating_averages[2])
         ));
         ui.separator();
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            let recent: Vec<Count> = stats
-                .office_hours
-                .iter()
-                .take(12)
-                .rev()
-                .map(|o| Count {
-                    label: format!("{} {}", short_date(&o.date), o.village),
-                    count: o.visitors,
-                })
-                .collect();
-            let services: Vec<Count> = stats.services.iter().take(10).cloned().collect();
-            let charts = [
-                Chart {
-                    id: "visitors",
-                    title: t!("stats.visitors_per_office_hour").into_owned(),
-                    label_header: t!("stats.col_office_hour").into_owned(),
-                    count_header: t!("stats.col_visitors").into_owned(),
-                    counts: &recent,
-                },
-                Chart {
-                    id: "services",
-                    title: t!("stats.requests_by_service").into_owned(),
-                    label_header: t!("stats.col_service").into_owned(),
-                    count_header: t!("stats.col_requests").into_owned(),
-                    counts: &services,
-                },
-                Chart {
-                    id: "villages",
-                    title: t!("stats.visitors_per_village").into_owned(),
-                    label_header: t!("stats.col_village").into_owned(),
-                    count_header: t!("stats.col_visitors").into_owned(),
-                    counts: &stats.villages,
-                },
-            ];
-            if ui.available_width() >= TWO_COLUMNS_FROM {
-                ui.columns(2, |columns| {
-                    for (i, chart) in charts.iter().enumerate() {
-                        chart.ui(&mut columns[i % 2]);
+        egui::ScrollArea::vertical()
+            .id_salt("statistics")
+            .show(ui, |ui| {
+                let recent: Vec<Count> = stats
+                    .office_hours
+                    .iter()
+                    .take(12)
+                    .rev()
+                    .map(|o| Count {
+                        label: format!("{} {}", short_date(&o.date), o.village),
+                        count: o.visitors,
+                    })
+                    .collect();
+                let services: Vec<Count> = stats.services.iter().take(10).cloned().collect();
+                let charts = [
+                    Chart {
+                        id: "visitors",
+                        title: t!("stats.visitors_per_office_hour").into_owned(),
+                        label_header: t!("stats.col_office_hour").into_owned(),
+                        count_header: t!("stats.col_visitors").into_owned(),
+                        counts: &recent,
+                    },
+                    Chart {
+                        id: "services",
+                        title: t!("stats.requests_by_service").into_owned(),
+                        label_header: t!("stats.col_service").into_owned(),
+                        count_header: t!("stats.col_requests").into_owned(),
+                        counts: &services,
+                    },
+                    Chart {
+                        id: "villages",
+                        title: t!("stats.visitors_per_village").into_owned(),
+                        label_header: t!("stats.col_village").into_owned(),
+                        count_header: t!("stats.col_visitors").into_owned(),
+                        counts: &stats.villages,
+                    },
+                ];
+                if ui.available_width() >= TWO_COLUMNS_FROM {
+                    ui.columns(2, |columns| {
+                        for (i, chart) in charts.iter().enumerate() {
+                            chart.ui(&mut columns[i % 2]);
+                        }
+                    });
+                } else {
+                    for chart in &charts {
+                        chart.ui(ui);
                     }
-                });
-            } else {
-                for chart in &charts {
-                    chart.ui(ui);
                 }
-            }
-            widgets::section(ui, t!("stats.office_hours_title"));
-            if stats.office_hours.is_empty() {
-                ui.label(t!("stats.no_office_hours"));
-            } else {
-                // Wider than the window at large text: scroll sideways
-                // rather than cut columns off.
-                egui::ScrollArea::horizontal()
-                    .id_salt("office_hour_table")
-                    .show(ui, |ui| office_hour_table(ui, &stats.office_hours, &grade));
-            }
-        });
+                widgets::section(ui, t!("stats.office_hours_title"));
+                if stats.office_hours.is_empty() {
+                    ui.label(t!("stats.no_office_hours"));
+                } else {
+                    // Wider than the window at large text: scroll sideways
+                    // rather than cut columns off.
+                    egui::ScrollArea::horizontal()
+                        .id_salt("office_hour_table")
+                        .show(ui, |ui| office_hour_table(ui, &stats.office_hours, &grade));
+                }
+            });
     }
 }
 

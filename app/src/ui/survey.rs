@@ -49,59 +49,61 @@ impl Survey {
             });
             return action;
         }
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            widgets::heading(ui, t!("survey.title"));
-            ui.label(t!("survey.intro"));
-            ui.add_space(16.0);
-            for (question, grade) in QUESTIONS.iter().zip(self.grades.iter_mut()) {
-                let question = t!(*question).into_owned();
-                widgets::section(ui, &question);
-                ui.horizontal_wrapped(|ui| {
-                    for value in 1..=6_u8 {
-                        let text = format!("{value} – {}", grade_word(value));
-                        let selected = *grade == Some(value);
-                        // Framed like every button, filled when chosen.
-                        let button = ui.add(
-                            egui::Button::new(&text)
-                                .selected(selected)
-                                .min_size(egui::vec2(150.0, 64.0)),
-                        );
-                        let name = format!("{question} {text}");
-                        button.widget_info(|| {
-                            egui::WidgetInfo::selected(
-                                egui::Role::RadioButton,
-                                true,
-                                selected,
-                                &name,
-                            )
-                        });
-                        if button.clicked() {
-                            *grade = Some(value);
+        egui::ScrollArea::vertical()
+            .id_salt("survey")
+            .show(ui, |ui| {
+                widgets::heading(ui, t!("survey.title"));
+                ui.label(t!("survey.intro"));
+                ui.add_space(16.0);
+                for (question, grade) in QUESTIONS.iter().zip(self.grades.iter_mut()) {
+                    let question = t!(*question).into_owned();
+                    widgets::section(ui, &question);
+                    ui.horizontal_wrapped(|ui| {
+                        for value in 1..=6_u8 {
+                            let text = format!("{value} – {}", grade_word(value));
+                            let selected = *grade == Some(value);
+                            // Framed like every button, filled when chosen.
+                            let button = ui.add(
+                                egui::Button::new(&text)
+                                    .selected(selected)
+                                    .min_size(egui::vec2(150.0, 64.0)),
+                            );
+                            let name = format!("{question} {text}");
+                            button.widget_info(|| {
+                                egui::WidgetInfo::selected(
+                                    egui::Role::RadioButton,
+                                    true,
+                                    selected,
+                                    &name,
+                                )
+                            });
+                            if button.clicked() {
+                                *grade = Some(value);
+                            }
                         }
+                    });
+                    ui.add_space(16.0);
+                }
+                ui.horizontal(|ui| {
+                    let rating = Rating {
+                        advice: self.grades[0],
+                        clarity: self.grades[1],
+                        place: self.grades[2],
+                    };
+                    let send = ui.add_enabled(
+                        rating.is_valid(),
+                        egui::Button::new(t!("survey.submit")).min_size(egui::vec2(220.0, 64.0)),
+                    );
+                    if send.clicked() {
+                        action = SurveyAction::Submit(rating);
+                        self.thanked = true;
+                        self.grades = [None; 3];
+                    }
+                    if ui.button(t!("survey.cancel")).clicked() {
+                        action = SurveyAction::Close;
                     }
                 });
-                ui.add_space(16.0);
-            }
-            ui.horizontal(|ui| {
-                let rating = Rating {
-                    advice: self.grades[0],
-                    clarity: self.grades[1],
-                    place: self.grades[2],
-                };
-                let send = ui.add_enabled(
-                    rating.is_valid(),
-                    egui::Button::new(t!("survey.submit")).min_size(egui::vec2(220.0, 64.0)),
-                );
-                if send.clicked() {
-                    action = SurveyAction::Submit(rating);
-                    self.thanked = true;
-                    self.grades = [None; 3];
-                }
-                if ui.button(t!("survey.cancel")).clicked() {
-                    action = SurveyAction::Close;
-                }
             });
-        });
         action
     }
 }
