@@ -218,6 +218,19 @@ def main():
     if not has_state(get("radio button", radio_name), pyatspi.STATE_CHECKED):
         fail("the presented document is not marked after opening the case again")
     check_tree()
+
+    # Every other screen: titled, headed, nothing unnamed or in English.
+    for tab, heading in [("Termine", "Termine des Tages"), ("Leistungen", "Leistungen"),
+                         ("Statistik", "Statistik für den Ausschuss"),
+                         ("Einstellungen", "Einstellungen"), ("Sprechtage", "Sprechtage")]:
+        press("page tab", tab)
+        expect_title("Sprechtag – " + tab)
+        get("heading", heading)
+        if tab == "Statistik":
+            # A chart is an image named by its title; its figures a table.
+            get("image", "Besuche je Ort")
+            get("table", "Besuche je Ort")
+        check_tree()
     print("ok: %s recorded and found again; %d announcements heard" % (number, len(announcements)))
 
 
