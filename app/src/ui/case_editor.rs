@@ -549,7 +549,9 @@ impl CaseEditor {
             let bad_birth_date = !self.birth_text.trim().is_empty()
                 && self.birth_text.trim().parse::<IsoDate>().is_err();
             let error = bad_birth_date.then(|| t!("common.bad_date").into_owned());
+            let birth_hint = t!("form.example", example = "14.03.1941");
             let birth = widgets::FormField::new(&t!("editor.birth_date"))
+                .hint(&birth_hint)
                 .error(error.as_deref())
                 .show(ui, &mut self.birth_text)
                 .response;
