@@ -129,3 +129,50 @@ fn a_save_on_an_old_base_keeps_the_review_and_comments_that_arrived_meanwhile() 
         .expect("the new comment");
     assert_eq!(added.author, "Anna Schäfer (ANS)", "the store signs it");
 }
+
+#[test]
+fn a_save_made_beside_a_synced_change_is_named_in_the_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = enrolled_store(dir.path());
+    let created = store.create_case(draft("Weber")).expect("create");
+    let (opened, base) = store.case_with_heads(&created.id).expect("open");
+    // Something arrives between the editor's reading and its save.
+    store
+        .set_case_field(&created.id, "status", "waiting_for_documents")
+        .expect("another change");
+    let mut copy = opened;
+    copy.citizen.phone = "03456 1234".into();
+    store.save_case(&base, copy).expect("save beside it");
+    let history = store.case_history(&created.id).expect("history");
+    let edit = history
+        .iter()
+        .find(|entry| entry.changed.iter().any(|path| path == "citizen.phone"))
+        .expect("the editor's change");
+    assert_eq!(edit.by, "Anna Schäfer (ANS)", "{history:?}");
+}
+
+#[test]
+fn a_copy_from_a_version_the_store_does_not_know_is_refused_not_written_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = enrolled_store(dir.path());
+    let created = store.create_case(draft("Weber")).expect("create");
+    store
+        .review_case(&created.id, ReviewState::Approved, Some("passt"))
+        .expect("review");
+    // Heads of another document: a version this case never had.
+    let other = store.create_case(draft("Lorenz")).expect("other");
+    let foreign = store.case_heads(&other.id).expect("heads");
+    let mut copy = created.clone();
+    copy.citizen.phone = "0171".into();
+    let refused = store.save_case(&foreign, copy);
+    assert!(
+        matches!(
+            refused,
+            Err(sprechtag::store::StoreError::UnknownVersion(ref number)) if *number == created.number
+        ),
+        "{refused:?}"
+    );
+    let stored = store.case(&created.id).expect("case");
+    assert!(stored.review.is_some(), "the review stays");
+    assert!(stored.citizen.phone.is_empty());
+}

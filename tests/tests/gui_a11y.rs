@@ -79,8 +79,14 @@ fn the_window_says_where_the_user_is_and_screens_have_headings_and_tabs() {
         .harness
         .get_by_role_and_label(Role::Heading, "Wohngeld beantragen");
     assert_eq!(request.accesskit_node().level(), Some(3));
-    // The case list's header row: column headers with names.
+    // The case list's header row: column headers with names; a combo box
+    // says what it shows.
     gui.shortcut(Key::F);
+    let status = gui.harness.get_by_role_and_label(Role::ComboBox, "Status");
+    assert_eq!(
+        status.accesskit_node().description().as_deref(),
+        Some("alle")
+    );
     assert!(gui.has(Role::ColumnHeader, "Unterlagen"));
     assert!(gui.has(Role::ColumnHeader, "Frist"));
 }
@@ -237,7 +243,10 @@ fn each_role_sees_the_controls_that_fit_it() {
     let case = store_with_a_case(dir.path(), Some("backoffice"));
     let mut gui = Gui::new(dir.path());
     gui.unlock();
-    assert!(gui.has(Role::Button, "Sprechtag planen"), "tours are planned here");
+    assert!(
+        gui.has(Role::Button, "Sprechtag planen"),
+        "tours are planned here"
+    );
     gui.open_from_list("krüger", &format!("{} · Krüger, Erika", case.number));
     assert!(!gui.has(Role::DisclosureTriangle, folded));
     assert!(gui.has(Role::Button, "Rückfrage stellen"));
@@ -264,4 +273,67 @@ fn each_role_sees_the_controls_that_fit_it() {
     assert!(!gui.has(Role::CheckBox, "Wohngeld beantragen erledigt"));
     assert!(!gui.has(Role::TextInput, "Antwort der Stelle"));
     assert!(gui.has(Role::Button, "Kommentar hinzufügen"));
+}
+
+/// Whether the app asked the window system to cancel a close in the last frame.
+fn close_cancelled(gui: &Gui) -> bool {
+    gui.harness
+        .output()
+        .viewport_output
+        .values()
+        .any(|v| v.commands.contains(&egui::ViewportCommand::CancelClose))
+}
+
+#[test]
+fn an_unnamed_new_visit_is_not_dropped_without_asking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_a_case(dir.path(), None);
+    {
+        let mut store = Store::open(dir.path(), PASSPHRASE, catalog()).expect("open");
+        store
+            .open_office_hour(sprechtag::store::NewOfficeHour {
+                village: "Kleinbrück".into(),
+                venue: "Dorfgemeinschaftshaus".into(),
+                date: sprechtag_schemas::IsoDate::today(),
+                caseworker: "Anna Schäfer".into(),
+            })
+            .expect("office hour");
+    }
+    let mut gui = Gui::new(dir.path());
+    gui.unlock();
+    gui.harness
+        .get_by_label_contains("Kleinbrück – geöffnet")
+        .focus();
+    gui.harness.run_steps(2);
+    gui.press(Key::Enter);
+    gui.activate(Role::Button, "Neuer Besuch (Strg+N)");
+    gui.fill(Role::TextInput, "Telefon", "037348 1234");
+    gui.press(Key::Escape);
+    let warning = "Ohne Namen wird dieser Besuch nicht gespeichert.";
+    gui.wait_for("the question", |h| h.query_by_label(warning).is_some());
+    assert!(gui.is_focused(Role::Button, "Namen eingeben"));
+    // Escape again, another tab, or closing the window: still asked.
+    gui.press(Key::Escape);
+    gui.activate(Role::Tab, "Fälle");
+    assert!(gui.has(Role::TextInput, "Telefon"), "the visit stays open");
+    gui.harness
+        .input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    gui.harness.step();
+    assert!(close_cancelled(&gui), "the window stays open");
+    // "Namen eingeben" goes back to the name.
+    gui.press(Key::Enter);
+    gui.harness.run_steps(2);
+    assert!(gui.is_focused(Role::TextInput, "Nachname"));
+    // Discarding is a choice of its own.
+    gui.press(Key::Escape);
+    gui.activate(Role::Button, "Besuch verwerfen");
+    gui.wait_for("the office hour again", |h| {
+        h.query_by_role_and_label(Role::TextInput, "Telefon")
+            .is_none()
+    });
 }

@@ -184,6 +184,12 @@ fn the_caseworker_of_the_last_office_hour_is_filled_in_for_the_next() {
     );
     let mut gui = Gui::new(dir.path());
     gui.unlock();
+    // The name comes from the list of office hours, which loads after unlock.
+    gui.wait_for("the office hour list", |h| {
+        h.query_by_label_contains("Kleinbrück – geschlossen")
+            .is_some()
+            || h.query_by_label_contains("Kleinbrück – geöffnet").is_some()
+    });
     gui.activate(Role::Button, "Sprechtag eröffnen");
     let caseworker = gui
         .harness
@@ -250,6 +256,10 @@ fn changing_the_date_after_the_warning_asks_again_for_the_new_day() {
     store_with_office_hours(dir.path(), &[("Kleinbrück", today, "Anna Schäfer")]);
     let mut gui = Gui::new(dir.path());
     gui.unlock();
+    // The warning needs the list of office hours, which loads after unlock.
+    gui.wait_for("the office hour list", |h| {
+        h.query_by_label_contains("Kleinbrück – geöffnet").is_some()
+    });
     gui.activate(Role::Button, "Sprechtag eröffnen");
     gui.type_text("Großweiler");
     gui.press(Key::Enter);

@@ -102,7 +102,7 @@ impl Store {
         state: ReviewState,
         comment: Option<&str>,
     ) -> Result<Case> {
-        let (_, by) = self.editor();
+        let (_, by) = self.editor()?;
         let message = format!("review: {}", state.as_str());
         self.update_case(case_id, &message, |case| {
             let at = now_rfc3339();
@@ -129,7 +129,7 @@ impl Store {
         if text.is_empty() {
             return Err(StoreError::Invalid(t!("store.comment_empty").into_owned()));
         }
-        let (_, author) = self.editor();
+        let (_, author) = self.editor()?;
         self.update_case(case_id, "comment", |case| {
             case.comments.push(Comment {
                 id: sprechtag_schemas::new_id(),

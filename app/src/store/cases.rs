@@ -95,17 +95,34 @@ impl Store {
     /// Records a new case: fills in ids, number and checklists, writes the
     /// document and its index entry in one transaction.
     pub fn create_case(&mut self, draft: Case) -> Result<Case> {
-        let mut created = self.create_cases(vec![draft])?;
-        created
-            .pop()
-            .ok_or_else(|| StoreError::Invalid("no case created".into()))
+        Ok(self.create_case_with_heads(draft)?.0)
     }
 
     /// Records several cases in one transaction (demo data, imports).
     pub fn create_cases(&mut self, drafts: Vec<Case>) -> Result<Vec<Case>> {
-        self.refresh_prefix()?;
+        Ok(self
+            .create_cases_with_heads(drafts)?
+            .into_iter()
+            .map(|(case, _)| case)
+            .collect())
+    }
+
+    /// Records a new case, and returns it with the heads of the version
+    /// written: an editor's base, taken from the document just written (a
+    /// second read could fail after the commit, and a retry would record
+    /// the visit twice).
+    pub fn create_case_with_heads(&mut self, draft: Case) -> Result<(Case, Vec<ChangeHash>)> {
+        self.create_cases_with_heads(vec![draft])?
+            .pop()
+            .ok_or_else(|| StoreError::Invalid("no case created".into()))
+    }
+
+    fn create_cases_with_heads(
+        &mut self,
+        drafts: Vec<Case>,
+    ) -> Result<Vec<(Case, Vec<ChangeHash>)>> {
         let department = self.department()?;
-        let editor = self.editor();
+        let editor = self.editor()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -143,8 +160,8 @@ impl Store {
             documents::insert(&tx, &case.id, DocumentKind::Case, &mut doc)?;
             let case: Case = document::read(&doc)?;
             index_case(&tx, &CaseSummary::from(&case), &mut full_text)?;
+            created.push((case.clone(), doc.get_heads()));
             docs.push((case.id.clone(), doc));
-            created.push(case);
         }
         full_text.write(&tx)?;
         set_setting(&tx, "case_counter", &counter.to_string())?;
@@ -171,7 +188,7 @@ impl Store {
         edit: impl FnOnce(&mut Case) -> Result<()>,
     ) -> Result<Case> {
         let id = self.resolve_case(id_or_number)?;
-        let editor = self.editor();
+        let editor = self.editor()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -212,12 +229,7 @@ impl Store {
         desired: Case,
     ) -> Result<(Case, Vec<ChangeHash>)> {
         let id = self.resolve_case(&desired.id)?;
-        if let Some(number) = self.case_number(&id)?
-            && number != desired.number
-        {
-            return Err(StoreError::Invalid("the case number cannot change".into()));
-        }
-        let editor = self.editor();
+        let editor = self.editor()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -230,24 +242,41 @@ impl Store {
         )?;
         let current = loaded.doc.get_heads();
         let on_base = base.is_empty() || document::same_heads(base, &current);
-        let known = base
+        if !base
             .iter()
-            .all(|h| loaded.doc.get_change_by_hash(h).is_some());
-        let edit = |case: &mut Case| {
+            .all(|h| loaded.doc.get_change_by_hash(h).is_some())
+        {
+            // Assigning the copy over what is there now would undo every
+            // change the copy never saw.
+            return Err(StoreError::UnknownVersion(desired.number));
+        }
+        let edit = |case: &mut Case, signer: &(String, String)| {
             case.assign_edits(desired);
-            sign(case, &editor);
+            sign(case, signer);
             validate(case)
         };
-        let (edited, new_base) = if on_base || !known {
+        let (edited, new_base) = if on_base {
             let (edited, _) =
-                document::update::<Case, StoreError>(&mut loaded.doc, "edit case", edit)??;
+                document::update::<Case, StoreError>(&mut loaded.doc, "edit case", |case| {
+                    edit(case, &editor)
+                })??;
             (edited, loaded.doc.get_heads())
         } else {
+            // Made on the version the editor read, then merged: what sync
+            // brought meanwhile stays, co-edited notes merge letter by
+            // letter. A fork writes as an actor of its own (reusing this
+            // device's could repeat a sequence number it already used after
+            // the base), and signs the case under that actor too, so that
+            // the history names the change.
             let mut fork = loaded
                 .doc
                 .fork_at(base)
                 .map_err(|e| StoreError::from(DocumentError::Load(e)))?;
-            let (edited, _) = document::update::<Case, StoreError>(&mut fork, "edit case", edit)??;
+            let signer = (fork.get_actor().to_hex_string(), editor.1.clone());
+            let (edited, _) =
+                document::update::<Case, StoreError>(&mut fork, "edit case", |case| {
+                    edit(case, &signer)
+                })??;
             let fork_heads = fork.get_heads();
             loaded
                 .doc
@@ -276,13 +305,6 @@ impl Store {
     /// Heads of the stored case.
     pub fn case_heads(&mut self, id: &str) -> Result<Vec<ChangeHash>> {
         Ok(self.case_with_heads(id)?.1)
-    }
-
-    fn case_number(&self, id: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row("SELECT number FROM cases WHERE id = ?1", [id], |r| r.get(0))
-            .optional()?)
     }
 
     /// Sets one field by its dotted path in the case JSON (`notes`,

@@ -50,6 +50,12 @@ pub enum StoreError {
     NotFound { kind: &'static str, id: String },
     #[error("{0}")]
     Invalid(String),
+    /// An editor's copy was read from a version of the case this store no
+    /// longer knows (the store was replaced): it cannot be merged safely.
+    #[error(
+        "case {0}: the copy being saved comes from a version this store does not know; open the case again"
+    )]
+    UnknownVersion(String),
     #[error(transparent)]
     Catalog(#[from] sprechtag_schemas::CatalogError),
     /// Boxed: automerge's errors are large, and every store call returns this.
@@ -209,16 +215,16 @@ impl Store {
 
     /// This device's automerge actor (hex) and how the change history names
     /// it: the enrolled user and the device's case-number prefix.
-    pub(crate) fn editor(&self) -> (String, String) {
-        let user = setting(&self.conn, "sync.user")
-            .ok()
-            .flatten()
-            .filter(|u| !u.is_empty());
+    /// Both are read from the database, as another connection (the sync
+    /// worker's) may have enrolled the device since this one was opened.
+    pub(crate) fn editor(&mut self) -> Result<(String, String)> {
+        self.refresh_prefix()?;
+        let user = setting(&self.conn, "sync.user")?.filter(|u| !u.is_empty());
         let label = match user {
             Some(user) => format!("{user} ({})", self.device.prefix),
             None => format!("Gerät {}", self.device.prefix),
         };
-        (self.device.actor().to_hex_string(), label)
+        Ok((self.device.actor().to_hex_string(), label))
     }
 
     /// Takes the prefix of case numbers from the database again: another

@@ -204,7 +204,8 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
             refused.insert(rejection.doc_id.clone());
             report.rejected.push(RefusedDocument {
                 doc_id: rejection.doc_id.clone(),
-                label: store.document_label(&rejection.doc_id)?,
+                // Only for the message: a failed lookup must not stop the sync.
+                label: store.document_label(&rejection.doc_id).ok().flatten(),
                 code: rejection.code.clone(),
                 message: rejection.message.clone(),
             });

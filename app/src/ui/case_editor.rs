@@ -88,6 +88,10 @@ pub struct CaseEditor {
     /// The request removed last and where it was, until it is put back.
     removed: Option<(usize, CaseRequest)>,
     focus: Option<Focus>,
+    /// Closing an unnamed new visit with something entered: asked first.
+    confirm_discard: bool,
+    /// ... and answered with "Besuch verwerfen".
+    discard_confirmed: bool,
 }
 
 /// How long the edits must pause before "Gespeichert" is spoken.
@@ -139,6 +143,8 @@ impl CaseEditor {
             saved_announcements: 0,
             removed: None,
             focus: None,
+            confirm_discard: false,
+            discard_confirmed: false,
         }
     }
 
@@ -175,6 +181,21 @@ impl CaseEditor {
         if let Some((_, sent)) = self.in_flight.take_if(|(sent_seq, _)| *sent_seq == seq) {
             self.failed = Some((sent, error));
         }
+    }
+
+    /// A new visit without a name cannot be stored, so closing it would drop
+    /// what was entered: only "Besuch verwerfen" does that. Otherwise this
+    /// shows the question and returns false.
+    pub fn may_close(&mut self) -> bool {
+        let unnamed_draft = self.case.id.is_empty() && !self.has_name() && self.case != self.stored;
+        if !unnamed_draft || self.discard_confirmed {
+            return true;
+        }
+        // The question takes the focus at each try, so the answer is one
+        // key away.
+        self.confirm_discard = true;
+        self.focus = Some(Focus::KeepEditing);
+        false
     }
 
     /// The editor is closed: what it still holds is saved in the
@@ -306,28 +327,56 @@ impl CaseEditor {
         if let Some(office_hour) = office_hour {
             ui.label(t!("editor.office_hour", office_hour = office_hour));
         }
+        let discarded = self.confirm_discard && self.discard_ui(ui);
         ui.separator();
-        egui::ScrollArea::vertical()
-            .id_salt("case_editor")
-            .auto_shrink(false)
-            .show(ui, |ui| {
-                self.status_ui(ui);
-                ui.add_space(8.0);
-                self.citizen_ui(ui);
-                ui.add_space(8.0);
-                self.requests_ui(ui, catalog, role);
-                ui.add_space(8.0);
-                self.notes_ui(ui);
-                ui.add_space(8.0);
-                self.appointments_ui(ui, catalog, upcoming);
-                ui.add_space(8.0);
-                self.feedback_ui(ui, catalog, role, outbox);
-            });
+        // Fixed ids for the body: messages above it come and go, and must
+        // not move the keyboard focus off the field that has it.
+        widgets::fixed_scope(ui, "case_editor_body", |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("case_editor")
+                .auto_shrink(false)
+                .show(ui, |ui| {
+                    self.status_ui(ui);
+                    ui.add_space(8.0);
+                    self.citizen_ui(ui);
+                    ui.add_space(8.0);
+                    self.requests_ui(ui, catalog, role);
+                    ui.add_space(8.0);
+                    self.notes_ui(ui);
+                    ui.add_space(8.0);
+                    self.appointments_ui(ui, catalog, upcoming);
+                    ui.add_space(8.0);
+                    self.feedback_ui(ui, catalog, role, outbox);
+                });
+        });
         if ui.input(|i| i.key_pressed(Key::Escape)) {
+            action = EditorAction::Close;
+        }
+        if discarded {
+            self.discard_confirmed = true;
             action = EditorAction::Close;
         }
         self.send_changes(outbox);
         action
+    }
+
+    /// Asks before an unnamed new visit is thrown away; returns true when
+    /// the caseworker chooses to discard it.
+    fn discard_ui(&mut self, ui: &mut egui::Ui) -> bool {
+        let mut discard = false;
+        widgets::warning_banner(ui, &t!("editor.unnamed_draft"));
+        ui.horizontal(|ui| {
+            let keep = ui.button(t!("editor.keep_editing"));
+            if self.focus.take_if(|f| *f == Focus::KeepEditing).is_some() {
+                keep.request_focus();
+            }
+            if keep.clicked() {
+                self.confirm_discard = false;
+                self.focus_first = true;
+            }
+            discard = ui.button(t!("editor.discard")).clicked();
+        });
+        discard
     }
 
     fn notes_ui(&mut self, ui: &mut egui::Ui) {
@@ -786,6 +835,8 @@ enum Focus {
     Undo,
     /// The field to add a request: after adding one, or an undo.
     AddRequest,
+    /// "Namen eingeben" when an unnamed new visit is to be closed.
+    KeepEditing,
 }
 
 /// Numbers the editors' create and save requests, unique in this process,

@@ -24,6 +24,9 @@ pub fn store_error_text(error: &StoreError) -> String {
             t!("error.not_found", what = what, id = id).into_owned()
         }
         StoreError::Invalid(detail) => t!("error.invalid", detail = detail).into_owned(),
+        StoreError::UnknownVersion(number) => {
+            t!("error.unknown_version", number = number).into_owned()
+        }
         StoreError::Corrupt(_) | StoreError::Document(_) => {
             t!("error.damaged", detail = error.to_string()).into_owned()
         }

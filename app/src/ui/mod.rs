@@ -144,6 +144,9 @@ struct Session {
     /// Editors closed while a save was on its way: they hand over what
     /// was typed meanwhile before they go.
     closing: Vec<case_editor::CaseEditor>,
+    /// The window was asked to close while edits were still on their way:
+    /// it closes once they are on disk.
+    quit_when_saved: bool,
     statistics: statistics_view::StatisticsView,
     /// The laptop is turned to the citizen for the survey.
     survey: Option<survey::Survey>,
@@ -197,6 +200,7 @@ impl SprechtagApp {
             }));
         }
         self.receive(&ctx);
+        self.close_when_saved(&ctx);
         let mut unlock_request = None;
         match &mut self.state {
             AppState::Locked(view) => {
@@ -229,6 +233,27 @@ impl SprechtagApp {
             worker.send(Request::Unlock { passphrase });
         }
         self.title_ui(&ctx);
+    }
+
+    /// Closing the window never drops an edit: while the editor (or one
+    /// closed before) still has changes on their way, the close is put off
+    /// until they are on disk — or one of them fails and is shown again.
+    fn close_when_saved(&mut self, ctx: &egui::Context) {
+        let AppState::Unlocked(session) = &mut self.state else {
+            return;
+        };
+        if ctx.input(|i| i.viewport().close_requested()) {
+            if !session.close_editor() {
+                // An unnamed new visit: the editor asks what to do with it.
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            } else if !session.closing.is_empty() {
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                session.quit_when_saved = true;
+                session.info = Some(t!("app.closing_after_saves").into_owned());
+            }
+        } else if session.quit_when_saved && session.closing.is_empty() {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
     }
 
     /// "Sprechtag – Fälle": the window's title, and the name screen readers
@@ -411,6 +436,7 @@ impl Session {
             day_list: appointments_view::AppointmentsView::default(),
             editor: None,
             closing: Vec::new(),
+            quit_when_saved: false,
             statistics: statistics_view::StatisticsView::default(),
             survey: None,
             info: None,
@@ -491,10 +517,20 @@ impl Session {
             Reply::SaveFailed { seq, error } => {
                 if let Some(editor) = self.editor.as_mut().filter(|e| e.awaits(seq)) {
                     editor.on_failed(seq, error);
-                } else {
-                    // The editor is closed: say so where it cannot be missed.
-                    self.closing.retain(|e| !e.awaits(seq));
-                    self.error = Some(error);
+                } else if let Some(index) = self.closing.iter().position(|e| e.awaits(seq)) {
+                    // Closed, but not saved: back on screen with its error,
+                    // and the window stays open until the user decides.
+                    let mut editor = self.closing.swap_remove(index);
+                    editor.on_failed(seq, error);
+                    self.error = Some(
+                        t!("editor.reopened_not_saved", case = case_title(&editor.case))
+                            .into_owned(),
+                    );
+                    self.quit_when_saved = false;
+                    if let Some(editor) = self.open_editor(editor) {
+                        // Another new visit asks first; this one waits.
+                        self.closing.push(editor);
+                    }
                 }
             }
             Reply::Printed { path, viewer_error } => {
@@ -538,23 +574,40 @@ impl Session {
         }
     }
 
-    fn open_editor(&mut self, editor: case_editor::CaseEditor) {
-        self.close_editor();
-        self.editor = Some(editor);
+    /// Opens `editor` unless the open one may not close yet (it asks the
+    /// user first); then `editor` is handed back.
+    fn open_editor(&mut self, editor: case_editor::CaseEditor) -> Option<case_editor::CaseEditor> {
+        if self.close_editor() {
+            self.editor = Some(editor);
+            None
+        } else {
+            Some(editor)
+        }
     }
 
-    /// Closes the editor; what it has not saved yet is saved in the background.
-    fn close_editor(&mut self) {
+    /// Closes the editor; what it has not saved yet is saved in the
+    /// background. False when it may not close yet: an unnamed new visit
+    /// asks whether to discard it.
+    fn close_editor(&mut self) -> bool {
+        let Some(editor) = &mut self.editor else {
+            return true;
+        };
+        if !editor.may_close() {
+            return false;
+        }
         if let Some(mut editor) = self.editor.take()
             && editor.close(&mut self.outbox)
         {
             self.closing.push(editor);
         }
+        true
     }
 
     fn open_tab(&mut self, tab: Tab) {
+        if !self.close_editor() {
+            return;
+        }
         self.tab = tab;
-        self.close_editor();
         match tab {
             Tab::Cases => self.cases.refresh(&mut self.outbox),
             Tab::Appointments => self.day_list.refresh(&mut self.outbox),
@@ -617,8 +670,7 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
 }
 
 fn shortcuts_ui(ui: &mut egui::Ui, session: &mut Session) {
-    if ui.input_mut(|i| i.consume_shortcut(&FOCUS_SEARCH)) {
-        session.close_editor();
+    if ui.input_mut(|i| i.consume_shortcut(&FOCUS_SEARCH)) && session.close_editor() {
         session.tab = Tab::Cases;
         session.focus_search = true;
     }
@@ -740,7 +792,9 @@ fn editor_ui(ui: &mut egui::Ui, session: &mut Session) {
     );
     match action {
         case_editor::EditorAction::None => {}
-        case_editor::EditorAction::Close => session.close_editor(),
+        case_editor::EditorAction::Close => {
+            session.close_editor();
+        }
         case_editor::EditorAction::Print(kind) => {
             let id = editor.case.id.clone();
             session.outbox.push(Request::Print { kind, id });

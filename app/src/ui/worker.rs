@@ -216,10 +216,7 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
             Ok((case, heads)) => Reply::CaseLoaded { case, heads },
             Err(e) => failed(e),
         },
-        Request::CreateCase { draft, seq } => match store
-            .create_case(draft)
-            .and_then(|case| store.case_with_heads(&case.id))
-        {
+        Request::CreateCase { draft, seq } => match store.create_case_with_heads(draft) {
             Ok((case, base)) => Reply::CaseStored { case, base, seq },
             Err(e) => Reply::SaveFailed {
                 seq,
