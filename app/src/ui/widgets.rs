@@ -161,13 +161,29 @@ pub fn required_legend(ui: &mut egui::Ui) {
 /// A warning that needs a decision ("there is already an office hour on
 /// this day"): amber, in words, spoken at once.
 pub fn warning_banner(ui: &mut egui::Ui, text: &str) -> egui::Response {
+    banner(ui, text, AMBER, egui::Margin::same(6), Live::Assertive)
+}
+
+const AMBER: Color32 = Color32::from_rgb(140, 80, 0);
+const RED: Color32 = Color32::from_rgb(150, 0, 0);
+const GREEN: Color32 = Color32::from_rgb(0, 100, 30);
+
+/// White bold words on a coloured box (each fill 6.4:1 or more with white),
+/// a live region: what banners and badges have in common.
+fn banner(
+    ui: &mut egui::Ui,
+    text: &str,
+    fill: Color32,
+    margin: egui::Margin,
+    live: Live,
+) -> egui::Response {
     egui::Frame::new()
-        .fill(Color32::from_rgb(140, 80, 0))
-        .inner_margin(6.0)
+        .fill(fill)
+        .inner_margin(margin)
         .corner_radius(4.0)
         .show(ui, |ui| {
             let response = ui.label(RichText::new(text).color(Color32::WHITE).strong());
-            announce(&response, Live::Assertive);
+            announce(&response, live);
             response
         })
         .inner
@@ -201,36 +217,14 @@ pub fn field_error(ui: &mut egui::Ui, field: &egui::Response, error: &str) {
 /// An error in words on a red background: the words carry it, not the
 /// colour. Screen readers speak it at once, interrupting.
 pub fn error_banner(ui: &mut egui::Ui, text: &str) -> egui::Response {
-    egui::Frame::new()
-        .fill(Color32::from_rgb(150, 0, 0))
-        .inner_margin(6.0)
-        .corner_radius(4.0)
-        .show(ui, |ui| {
-            let response = ui.label(RichText::new(text).color(Color32::WHITE).strong());
-            announce(&response, Live::Assertive);
-            response
-        })
-        .inner
+    banner(ui, text, RED, egui::Margin::same(6), Live::Assertive)
 }
 
 /// A status line in green (done) or amber (attention), always with words;
 /// spoken when it changes.
 pub fn status_badge(ui: &mut egui::Ui, ok: bool, text: &str) -> egui::Response {
-    let fill = if ok {
-        Color32::from_rgb(0, 100, 30)
-    } else {
-        Color32::from_rgb(140, 80, 0)
-    };
-    egui::Frame::new()
-        .fill(fill)
-        .inner_margin(egui::Margin::symmetric(8, 4))
-        .corner_radius(4.0)
-        .show(ui, |ui| {
-            let response = ui.label(RichText::new(text).color(Color32::WHITE).strong());
-            announce(&response, Live::Polite);
-            response
-        })
-        .inner
+    let fill = if ok { GREEN } else { AMBER };
+    banner(ui, text, fill, egui::Margin::symmetric(8, 4), Live::Polite)
 }
 
 /// The title of a screen, a heading of level 1 for screen readers.
