@@ -136,6 +136,25 @@ impl Gui {
         });
     }
 
+    /// Selects the office hour whose entry in the list contains `entry`
+    /// ("Kleinbrück – geöffnet"), once the list has loaded.
+    pub fn select_office_hour(&mut self, entry: &str) {
+        self.wait_for("the office hour list", |h| {
+            h.query_by_label_contains(entry).is_some()
+        });
+        self.harness.get_by_label_contains(entry).focus();
+        self.harness.run_steps(2);
+        self.press(Key::Enter);
+    }
+
+    /// Waits until an office hour is open for visits.
+    pub fn wait_office_hour_open(&mut self) {
+        self.wait_for("the opened office hour", |h| {
+            h.query_by_role_and_label(Role::Button, "Neuer Besuch (Strg+N)")
+                .is_some()
+        });
+    }
+
     /// Ctrl+F, types `search`, and opens the list entry whose name starts
     /// with `entry` (a row's button names the whole row) with Enter.
     pub fn open_from_list(&mut self, search: &str, entry: &str) {

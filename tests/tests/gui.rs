@@ -43,10 +43,7 @@ fn a_visit_with_two_requests_is_recorded_checked_and_found_by_keyboard_alone() {
     gui.type_text("Anna Schäfer");
     gui.focus(Role::Button, "Eröffnen");
     gui.press(Key::Enter);
-    gui.wait_for("the opened office hour", |h| {
-        h.query_by_role_and_label(Role::Button, "Neuer Besuch (Strg+N)")
-            .is_some()
-    });
+    gui.wait_office_hour_open();
 
     // Record a visit: Ctrl+N, the surname has the focus.
     gui.shortcut(Key::N);
@@ -361,14 +358,7 @@ fn a_citizen_rates_the_office_hour_with_big_buttons_and_the_statistics_show_it()
     }
     let mut gui = Gui::new(dir.path());
     gui.unlock();
-    gui.wait_for("the office hour list", |h| {
-        h.query_by_label_contains("Kleinbrück – geöffnet").is_some()
-    });
-    gui.harness
-        .get_by_label_contains("Kleinbrück – geöffnet")
-        .focus();
-    gui.harness.run_steps(2);
-    gui.press(Key::Enter);
+    gui.select_office_hour("Kleinbrück – geöffnet");
     gui.focus(Role::Button, "Bewertung durch Besuchende");
     gui.press(Key::Enter);
     for choice in [

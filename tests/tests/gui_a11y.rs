@@ -301,11 +301,7 @@ fn an_unnamed_new_visit_is_not_dropped_without_asking() {
     }
     let mut gui = Gui::new(dir.path());
     gui.unlock();
-    gui.harness
-        .get_by_label_contains("Kleinbrück – geöffnet")
-        .focus();
-    gui.harness.run_steps(2);
-    gui.press(Key::Enter);
+    gui.select_office_hour("Kleinbrück – geöffnet");
     gui.activate(Role::Button, "Neuer Besuch (Strg+N)");
     gui.fill(Role::TextInput, "Telefon", "037348 1234");
     gui.press(Key::Escape);

@@ -162,10 +162,7 @@ fn enter_in_any_field_opens_the_office_hour() {
     gui.focus(Role::TextInput, "Veranstaltungsort");
     gui.type_text("Feuerwehrhaus");
     gui.press(Key::Enter);
-    gui.wait_for("the opened office hour", |h| {
-        h.query_by_role_and_label(Role::Button, "Neuer Besuch (Strg+N)")
-            .is_some()
-    });
+    gui.wait_office_hour_open();
     let rows = office_hours_in(dir.path());
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].venue, "Feuerwehrhaus");
@@ -199,10 +196,7 @@ fn the_caseworker_of_the_last_office_hour_is_filled_in_for_the_next() {
     assert!(gui.is_focused(Role::TextInput, "Ort"));
     gui.type_text("Kleinbrück");
     gui.press(Key::Enter);
-    gui.wait_for("the opened office hour", |h| {
-        h.query_by_role_and_label(Role::Button, "Neuer Besuch (Strg+N)")
-            .is_some()
-    });
+    gui.wait_office_hour_open();
     let rows = office_hours_in(dir.path());
     assert_eq!(rows[0].date, today.to_string());
     assert_eq!(rows[0].caseworker, "Anna Schäfer");
@@ -366,10 +360,7 @@ fn a_wrong_code_stays_reported_until_the_next_attempt_and_a_good_one_enrols_at_o
     gui.type_text("Kleinbrück");
     gui.fill(Role::TextInput, "Sachbearbeitung", "Anna Schäfer");
     gui.press(Key::Enter);
-    gui.wait_for("the opened office hour", |h| {
-        h.query_by_role_and_label(Role::Button, "Neuer Besuch (Strg+N)")
-            .is_some()
-    });
+    gui.wait_office_hour_open();
     gui.shortcut(Key::N);
     gui.type_text("Krüger");
     gui.wait_saved("the new case");
@@ -593,14 +584,7 @@ fn the_survey_speaks_to_a_laptop_user_and_the_button_names_no_gender() {
     );
     let mut gui = Gui::new(dir.path());
     gui.unlock();
-    gui.wait_for("the office hour list", |h| {
-        h.query_by_label_contains("Kleinbrück – geöffnet").is_some()
-    });
-    gui.harness
-        .get_by_label_contains("Kleinbrück – geöffnet")
-        .focus();
-    gui.harness.run_steps(2);
-    gui.press(Key::Enter);
+    gui.select_office_hour("Kleinbrück – geöffnet");
     gui.activate(Role::Button, "Bewertung durch Besuchende");
     assert!(gui.shows("Bitte klicken oder tippen Sie auf eine Note"));
 }

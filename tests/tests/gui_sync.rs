@@ -37,10 +37,7 @@ fn a_visit_recorded_and_edited_in_the_gui_reaches_the_back_office_field_by_field
     gui.type_text("Dorfgemeinschaftshaus");
     gui.fill(Role::TextInput, "Sachbearbeitung", "Anna Schäfer");
     gui.activate(Role::Button, "Eröffnen");
-    gui.wait_for("the opened office hour", |h| {
-        h.query_by_role_and_label(Role::Button, "Neuer Besuch (Strg+N)")
-            .is_some()
-    });
+    gui.wait_office_hour_open();
 
     // The visit: created with the first letters of the name …
     gui.shortcut(Key::N);
