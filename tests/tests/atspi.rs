@@ -69,6 +69,7 @@ impl Desktop {
             .args(["--session", "--nofork"])
             .arg(format!("--address=unix:path={}", bus.display()))
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .expect("start a session bus");
         desktop.processes.push(daemon);
