@@ -19,7 +19,7 @@ fn enrolled_store(dir: &std::path::Path) -> Store {
                 token: "t".into(),
                 device_id: "d".into(),
                 user: "Anna Schäfer".into(),
-                role: "caseworker".into(),
+                role: sprechtag_schemas::Role::Caseworker,
                 department: "buergerbuero".into(),
             },
             "ANS",

@@ -25,7 +25,7 @@ fn a_case_recorded_on_another_connection_after_enrolment_takes_the_servers_prefi
             token: "t".into(),
             device_id: "d".into(),
             user: "Anna Schäfer".into(),
-            role: "caseworker".into(),
+            role: sprechtag_schemas::Role::Caseworker,
             department: "buergerbuero".into(),
         },
         server_prefix,

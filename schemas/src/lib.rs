@@ -12,6 +12,7 @@ mod catalog;
 mod date;
 pub mod document;
 mod office_hour;
+pub mod permissions;
 mod string_enum;
 pub mod wire;
 
@@ -27,6 +28,7 @@ pub use catalog::{
 };
 pub use date::{DateError, IsoDate};
 pub use office_hour::{OfficeHour, OfficeHourStatus, OfficeHourSummary, Rating, ServiceCount};
+pub use permissions::Role;
 pub use string_enum::UnknownValue;
 
 /// The version of the document layout written by this build. Stored in every

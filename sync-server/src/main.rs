@@ -147,9 +147,7 @@ fn device(mut settings: Settings, command: DeviceCommand) -> Result<()> {
             department,
             ..
         } => {
-            let Some(role) = Role::parse(&role) else {
-                bail!("unknown role {role:?}; expected caseworker, backoffice or admin");
-            };
+            let role: Role = role.parse()?;
             for (value, what) in [
                 (&name, "--name"),
                 (&user, "--user"),

@@ -199,7 +199,7 @@ impl Default for Laptop {
 /// Enrols `store` with `role` in `buergerbuero` at an address where
 /// nothing listens: the app shows that role's screens, its sync worker
 /// reports offline.
-pub fn enrol_offline(store: &mut Store, role: &str) {
+pub fn enrol_offline(store: &mut Store, role: Role) {
     store
         .enrol(
             &sprechtag::store::Enrolment {
@@ -207,7 +207,7 @@ pub fn enrol_offline(store: &mut Store, role: &str) {
                 token: "t".into(),
                 device_id: "d".into(),
                 user: "Anna Schäfer".into(),
-                role: role.into(),
+                role,
                 department: "buergerbuero".into(),
             },
             "ANS",

@@ -246,7 +246,7 @@ fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() 
     {
         let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
         let mut store = Store::open(dir.path(), PASSPHRASE, catalog).expect("open");
-        enrol_offline(&mut store, "backoffice");
+        enrol_offline(&mut store, sprechtag_schemas::Role::Backoffice);
     }
     let mut gui = Gui::new(dir.path());
     gui.unlock();
@@ -399,7 +399,7 @@ fn a_caseworker_device_sees_forwardings_and_comments_but_no_verdict_or_forward_b
     {
         let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
         let mut store = Store::open(dir.path(), PASSPHRASE, catalog).expect("open");
-        enrol_offline(&mut store, "caseworker");
+        enrol_offline(&mut store, sprechtag_schemas::Role::Caseworker);
     }
     let mut gui = Gui::new(dir.path());
     gui.unlock();

@@ -11,10 +11,10 @@ use egui_kittest::kittest::NodeT;
 use sprechtag::store::Store;
 use sprechtag_e2e::gui::{Gui, Queryable, button_starting_with};
 use sprechtag_e2e::{PASSPHRASE, catalog, enrol_offline};
-use sprechtag_schemas::{Case, Citizen, Request};
+use sprechtag_schemas::{Case, Citizen, Request, Role as DeviceRole};
 
 /// A store with one case of two requests; enrolled with `role` if given.
-fn store_with_a_case(dir: &Path, role: Option<&str>) -> Case {
+fn store_with_a_case(dir: &Path, role: Option<DeviceRole>) -> Case {
     let mut store = Store::create(dir, PASSPHRASE, catalog()).expect("create");
     if let Some(role) = role {
         enrol_offline(&mut store, role);
@@ -240,7 +240,7 @@ fn each_role_sees_the_controls_that_fit_it() {
 
     // The back office: everything open, forwarding beside each request.
     let dir = tempfile::tempdir().expect("tempdir");
-    let case = store_with_a_case(dir.path(), Some("backoffice"));
+    let case = store_with_a_case(dir.path(), Some(DeviceRole::Backoffice));
     let mut gui = Gui::new(dir.path());
     gui.unlock();
     assert!(
@@ -261,7 +261,7 @@ fn each_role_sees_the_controls_that_fit_it() {
     // The same case on a caseworker's laptop: the forwarding shows, but
     // neither the verdicts nor the answer and the settled box.
     let mut store = Store::open(dir.path(), PASSPHRASE, catalog()).expect("open");
-    enrol_offline(&mut store, "caseworker");
+    enrol_offline(&mut store, DeviceRole::Caseworker);
     drop(store);
     let mut gui = Gui::new(dir.path());
     gui.unlock();

@@ -10,7 +10,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use sprechtag_schemas::document::{self, DocumentKind};
 use sprechtag_schemas::wire::{SyncResponse, Upload, heads_from_bytes, heads_to_bytes};
-use sprechtag_schemas::{CaseSummary, OfficeHour};
+use sprechtag_schemas::{CaseSummary, OfficeHour, Role, UnknownValue};
 
 use super::case_index::{FullTextRows, index_case};
 use super::documents::{self, kind_name};
@@ -31,7 +31,7 @@ pub struct Enrolment {
     pub token: String,
     pub device_id: String,
     pub user: String,
-    pub role: String,
+    pub role: Role,
     pub department: String,
 }
 
@@ -111,7 +111,9 @@ impl Store {
             token: get("sync.token")?,
             device_id: get("sync.device_id")?,
             user: get("sync.user")?,
-            role: get("sync.role")?,
+            role: get("sync.role")?
+                .parse()
+                .map_err(|e: UnknownValue| StoreError::Corrupt(e.to_string()))?,
             department: get("sync.department")?,
         }))
     }

@@ -97,7 +97,10 @@ pub fn enrol(store: &mut Store, server_url: &str, code: &str) -> Result<Enrolmen
         token: response.token,
         device_id: response.device_id,
         user: response.user,
-        role: response.role,
+        role: response
+            .role
+            .parse()
+            .map_err(|e: sprechtag_schemas::UnknownValue| SyncError::Protocol(e.to_string()))?,
         department: response.department,
     };
     store.enrol(&enrolment, &response.prefix)?;

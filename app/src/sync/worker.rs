@@ -39,7 +39,7 @@ pub struct SyncStatus {
     pub last_error: Option<SyncProblem>,
     pub server: Option<String>,
     /// The role the device is enrolled with (caseworker, backoffice, admin).
-    pub role: Option<String>,
+    pub role: Option<sprechtag_schemas::Role>,
     /// The prefix of new case numbers. Enrolment replaces it with the
     /// server's, and the UI learns it here.
     pub prefix: String,
@@ -188,7 +188,7 @@ fn run(
                 last_success: store.last_sync_success().ok().flatten(),
                 last_error: last_error.clone(),
                 server: enrolled_as.as_ref().map(|e| e.server_url.clone()),
-                role: enrolled_as.as_ref().map(|e| e.role.clone()),
+                role: enrolled_as.as_ref().map(|e| e.role),
                 prefix: store.device().prefix.clone(),
                 enrolment: enrolment.clone(),
             };

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use egui::{Key, KeyboardShortcut, Modifiers};
 use rust_i18n::t;
+use sprechtag_schemas::permissions::{Part, Role};
 use sprechtag_schemas::{Case, Catalog, OfficeHourSummary};
 
 use crate::store::{Device, OfficeHourRow, StoreError};
@@ -105,16 +106,17 @@ pub enum DeviceRole {
 
 impl DeviceRole {
     /// From the role of the enrolment (`None`: not enrolled).
-    pub fn of(role: Option<&str>) -> DeviceRole {
+    pub fn of(role: Option<Role>) -> DeviceRole {
         match role {
             None => DeviceRole::Standalone,
-            Some("backoffice" | "admin") => DeviceRole::BackOffice,
-            // A role this build does not know gets the least it may need.
+            Some(role) if role.may_change(Part::Review) => DeviceRole::BackOffice,
             Some(_) => DeviceRole::Caseworker,
         }
     }
 
-    /// Forwards requests, records answers and gives verdicts.
+    /// Forwards requests, records answers and gives verdicts (as the
+    /// permission table says of the enrolled role; a device that is not
+    /// enrolled is its own back office).
     pub fn decides(self) -> bool {
         self != DeviceRole::Caseworker
     }
@@ -298,8 +300,7 @@ impl SprechtagApp {
                     self.sync = Some(SyncWorker::spawn(*sync_store, move || {
                         wake.request_repaint()
                     }));
-                    let mut session =
-                        Session::new(device, DeviceRole::of(role.as_deref()), catalog);
+                    let mut session = Session::new(device, DeviceRole::of(role), catalog);
                     if let Some(case) = self.open_on_unlock.take() {
                         session.outbox.push(Request::LoadCase(case));
                     }
@@ -563,7 +564,7 @@ impl Session {
         if !status.prefix.is_empty() {
             self.device.prefix.clone_from(&status.prefix);
         }
-        self.role = DeviceRole::of(status.role.as_deref());
+        self.role = DeviceRole::of(status.role);
         self.sync_status = Some(status);
         if finished && std::mem::take(&mut self.sync_requested) {
             self.sync_announcements += 1;

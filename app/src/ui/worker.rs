@@ -77,7 +77,7 @@ pub enum Reply {
     Unlocked {
         device: Device,
         /// The role of the device's enrolment, if enrolled.
-        role: Option<String>,
+        role: Option<sprechtag_schemas::Role>,
         catalog: std::sync::Arc<Catalog>,
         /// A second connection, for the sync worker.
         sync_store: Box<Store>,

@@ -24,33 +24,7 @@ impl From<rusqlite::Error> for StorageError {
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
-/// What a device may see and do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Caseworker,
-    Backoffice,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Caseworker => "caseworker",
-            Role::Backoffice => "backoffice",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "caseworker" => Some(Role::Caseworker),
-            "backoffice" => Some(Role::Backoffice),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
+pub use sprechtag_schemas::Role;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Device {

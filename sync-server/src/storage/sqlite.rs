@@ -10,8 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
 use super::{
-    Device, DocumentMeta, DocumentWrite, NewDevice, Result, Role, Storage, StorageError,
-    SyncTransaction,
+    Device, DocumentMeta, DocumentWrite, NewDevice, Result, Storage, StorageError, SyncTransaction,
 };
 
 pub const DATABASE_FILE: &str = "sprechtag-server.db";
@@ -150,7 +149,10 @@ fn device_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
         id: row.get(0)?,
         name: row.get(1)?,
         user: row.get(2)?,
-        role: Role::parse(&role).unwrap_or(Role::Caseworker),
+        // A role this build does not know is a damaged row, not a caseworker.
+        role: role.parse().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
+        })?,
         department: row.get(4)?,
         prefix: row.get(5)?,
         enrolled: row.get(6)?,
