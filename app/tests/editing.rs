@@ -9,7 +9,7 @@ use sprechtag_schemas::{Case, Citizen, Comment, ReviewState};
 
 const PASSPHRASE: &str = "editing-passphrase";
 
-fn enrolled_store(dir: &std::path::Path) -> Store {
+fn enrolled_store(dir: &std::path::Path, role: sprechtag_schemas::Role) -> Store {
     let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
     let mut store = Store::create(dir, PASSPHRASE, catalog).expect("create");
     store
@@ -19,7 +19,7 @@ fn enrolled_store(dir: &std::path::Path) -> Store {
                 token: "t".into(),
                 device_id: "d".into(),
                 user: "Anna Schäfer".into(),
-                role: sprechtag_schemas::Role::Caseworker,
+                role,
                 department: "buergerbuero".into(),
             },
             "ANS",
@@ -38,7 +38,7 @@ fn draft(surname: &str) -> Case {
 #[test]
 fn an_editor_copy_that_never_saw_the_department_keeps_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = enrolled_store(dir.path());
+    let mut store = enrolled_store(dir.path(), sprechtag_schemas::Role::Caseworker);
     let created = store.create_case(draft("Krüger")).expect("create");
     assert_eq!(created.department.as_deref(), Some("buergerbuero"));
     let heads = store.case_heads(&created.id).expect("heads");
@@ -59,7 +59,7 @@ fn an_editor_copy_that_never_saw_the_department_keeps_it() {
 #[test]
 fn identity_fields_and_the_time_done_stay_as_stored_whatever_the_copy_holds() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = enrolled_store(dir.path());
+    let mut store = enrolled_store(dir.path(), sprechtag_schemas::Role::Caseworker);
     let created = store.create_case(draft("Lorenz")).expect("create");
     let done = store
         .set_case_field(&created.id, "status", "done")
@@ -83,7 +83,7 @@ fn identity_fields_and_the_time_done_stay_as_stored_whatever_the_copy_holds() {
 #[test]
 fn a_save_on_an_old_base_keeps_the_review_and_comments_that_arrived_meanwhile() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = enrolled_store(dir.path());
+    let mut store = enrolled_store(dir.path(), sprechtag_schemas::Role::Backoffice);
     let created = store.create_case(draft("Weber")).expect("create");
     let (opened, base) = store.case_with_heads(&created.id).expect("open");
 
@@ -133,7 +133,7 @@ fn a_save_on_an_old_base_keeps_the_review_and_comments_that_arrived_meanwhile() 
 #[test]
 fn a_save_made_beside_a_synced_change_is_named_in_the_history() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = enrolled_store(dir.path());
+    let mut store = enrolled_store(dir.path(), sprechtag_schemas::Role::Caseworker);
     let created = store.create_case(draft("Weber")).expect("create");
     let (opened, base) = store.case_with_heads(&created.id).expect("open");
     // Something arrives between the editor's reading and its save.
@@ -154,7 +154,7 @@ fn a_save_made_beside_a_synced_change_is_named_in_the_history() {
 #[test]
 fn a_copy_from_a_version_the_store_does_not_know_is_refused_not_written_over() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = enrolled_store(dir.path());
+    let mut store = enrolled_store(dir.path(), sprechtag_schemas::Role::Backoffice);
     let created = store.create_case(draft("Weber")).expect("create");
     store
         .review_case(&created.id, ReviewState::Approved, Some("passt"))
@@ -175,4 +175,64 @@ fn a_copy_from_a_version_the_store_does_not_know_is_refused_not_written_over() {
     let stored = store.case(&created.id).expect("case");
     assert!(stored.review.is_some(), "the review stays");
     assert!(stored.citizen.phone.is_empty());
+}
+
+#[test]
+fn a_caseworker_device_refuses_the_back_office_s_work_early_and_writes_nothing() {
+    use sprechtag::store::StoreError;
+    use sprechtag_schemas::permissions::Part;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = enrolled_store(dir.path(), sprechtag_schemas::Role::Caseworker);
+    let catalog = sprechtag::catalog::shipped().expect("catalogue");
+    let mut visit = draft("Weber");
+    visit.requests.push(sprechtag_schemas::Request::for_service(
+        catalog.service("wohngeld").expect("wohngeld"),
+    ));
+    let case = store.create_case(visit).expect("create");
+    let heads = store.case_heads(&case.id).expect("heads");
+    let refused = |result: Result<Case, StoreError>, part: Part| match result {
+        Err(StoreError::Forbidden { part: refused, .. }) => assert_eq!(refused, part),
+        other => panic!("expected a refusal of {part:?}: {other:?}"),
+    };
+    refused(
+        store.review_case(&case.id, ReviewState::Approved, None),
+        Part::Review,
+    );
+    refused(
+        store.forward_request(&case.id, &case.requests[0].id, "sozialamt", None),
+        Part::Forwarding,
+    );
+    refused(
+        store.answer_forwarding(&case.id, &case.requests[0].id, "ok", true),
+        Part::Forwarding,
+    );
+    let plan = store.plan_office_hour(
+        sprechtag::store::NewOfficeHour {
+            village: "Kleinbrück".into(),
+            venue: "Dorfgemeinschaftshaus".into(),
+            date: sprechtag_schemas::IsoDate::today(),
+            caseworker: "Anna Schäfer".into(),
+        },
+        "09:00",
+        "12:00",
+    );
+    assert!(
+        matches!(
+            plan,
+            Err(StoreError::Forbidden {
+                part: Part::Plan,
+                ..
+            })
+        ),
+        "{plan:?}"
+    );
+    assert_eq!(
+        store.case_heads(&case.id).expect("heads"),
+        heads,
+        "nothing written"
+    );
+    // What a caseworker does is not refused.
+    store
+        .comment_case(&case.id, "Liegt vor.")
+        .expect("a comment");
 }

@@ -6,7 +6,10 @@ use automerge::transaction::CommitOptions;
 use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
 use autosurgeon::{Hydrate, Reconcile};
 
+mod chunks;
 mod reader;
+
+pub use chunks::{ChunkError, check_plain_chunks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DocumentError {

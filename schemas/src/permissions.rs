@@ -40,7 +40,8 @@ pub enum Part {
     Review,
     /// The comment thread: new comments only.
     Comments,
-    /// Who edits through which actor: each device its own entry only.
+    /// Who edits through which actor: each device its own entries only,
+    /// never removed.
     Editors,
     /// An office hour's place, day, times and caseworker: the tour plan.
     Plan,
@@ -70,9 +71,10 @@ impl Part {
     }
 
     /// Parts where only what is new may be written: an existing entry is
-    /// never changed or removed, by anyone.
+    /// never changed or removed, by anyone. (Editors are a map of entries
+    /// each device keeps for its own actors: added, updated, never removed.)
     pub fn append_only(self) -> bool {
-        matches!(self, Part::Comments | Part::Ratings | Part::Editors)
+        matches!(self, Part::Comments | Part::Ratings)
     }
 }
 

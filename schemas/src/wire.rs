@@ -98,6 +98,13 @@ pub enum RefusalCode {
     WrongDepartment,
     /// The changes do not reach the heads the device sent.
     Incomplete,
+    /// A change touches a part of the document its author's role may not
+    /// change, rewrites what may only be added, or signs in another name.
+    ForbiddenChange,
+    /// A change by an actor no enrolled device registered.
+    UnknownAuthor,
+    /// The document does not have the shape of its kind, or names another id.
+    InvalidDocument,
 }
 
 impl RefusalCode {
@@ -110,6 +117,9 @@ impl RefusalCode {
         RefusalCode::KindChanged,
         RefusalCode::WrongDepartment,
         RefusalCode::Incomplete,
+        RefusalCode::ForbiddenChange,
+        RefusalCode::UnknownAuthor,
+        RefusalCode::InvalidDocument,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -122,6 +132,9 @@ impl RefusalCode {
             RefusalCode::KindChanged => "kind_changed",
             RefusalCode::WrongDepartment => "wrong_department",
             RefusalCode::Incomplete => "incomplete",
+            RefusalCode::ForbiddenChange => "forbidden_change",
+            RefusalCode::UnknownAuthor => "unknown_author",
+            RefusalCode::InvalidDocument => "invalid_document",
         }
     }
 
@@ -157,6 +170,12 @@ pub struct Download {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrolRequest {
     pub code: String,
+    /// The device's automerge actor (32 hex digits). Every change the
+    /// device makes is written by this actor, or by one that begins with
+    /// it (a save made beside a synced change); the server takes changes
+    /// only from actors it knows.
+    #[serde(default)]
+    pub actor: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]

@@ -77,6 +77,9 @@ pub enum ApiError {
     /// 404: unknown path, or an enrolment code that is unknown, used or expired.
     #[error("{0}")]
     NotFound(String),
+    /// 409: the actor a device registers belongs to another device.
+    #[error("{0}")]
+    Conflict(String),
     /// 415: not a sync body.
     #[error("expected content type {CONTENT_TYPE}")]
     UnsupportedMediaType,
@@ -94,6 +97,7 @@ impl ApiError {
             ApiError::IncompleteBody => (StatusCode::BAD_REQUEST, "incomplete_body"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
@@ -143,15 +147,33 @@ async fn enrol(
 ) -> Result<Json<EnrolResponse>, ApiError> {
     let request: EnrolRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("expected {{\"code\": ...}}: {e}")))?;
+    let actor = match request.actor.as_deref().map(str::trim) {
+        Some(actor) if is_actor(actor) => Some(actor.to_ascii_lowercase()),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "{other:?} is not an actor: 32 hex digits expected"
+            )));
+        }
+        None => None,
+    };
     let token = crate::random_secret(32);
     let code_hash = secret_hash(&request.code);
     let token_hash = secret_hash(&token);
     let storage = state.storage.clone();
     let device = tokio::task::spawn_blocking(move || {
-        storage.redeem_code(&code_hash, &token_hash, chrono::Utc::now().timestamp())
+        storage.redeem_code(
+            &code_hash,
+            &token_hash,
+            actor.as_deref(),
+            chrono::Utc::now().timestamp(),
+        )
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| match e {
+        crate::storage::StorageError::Conflict(message) => ApiError::Conflict(message),
+        other => other.into(),
+    })?
     .ok_or_else(|| ApiError::NotFound("the enrolment code is unknown, used or expired".into()))?;
     tracing::info!(device = %device.id, name = %device.name, "device enrolled");
     Ok(Json(EnrolResponse {
@@ -163,6 +185,11 @@ async fn enrol(
         department: device.department,
         prefix: device.prefix,
     }))
+}
+
+/// An automerge actor as a device registers it: 16 bytes as hex.
+fn is_actor(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, ApiError> {

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod config;
+pub mod integrity;
 pub mod storage;
 pub mod sync;
 

@@ -13,12 +13,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use automerge::{Automerge, ReadDoc};
-use sprechtag_schemas::CaseSummary;
 use sprechtag_schemas::document::{self, DocumentKind, same_heads};
 use sprechtag_schemas::wire::{
     BATCH_BYTES, Download, PROTOCOL_VERSION, RefusalCode, Rejection, SyncRequest, SyncResponse,
     Upload, heads_from_bytes, heads_to_bytes,
 };
+use sprechtag_schemas::{Case, CaseSummary, OfficeHour};
 
 use crate::storage::{Device, DocumentMeta, DocumentWrite, Storage, StorageError, SyncTransaction};
 
@@ -114,22 +114,25 @@ pub fn handle(
     })
 }
 
-type Refusal = (RefusalCode, String);
+use crate::integrity::{self, Refusal};
 
-/// An upload loaded before the write transaction, and its summary.
+/// An upload loaded and checked before the write transaction: the document,
+/// its kind and summary, and the save to store (made from what loaded, not
+/// the bytes as sent).
 struct Preloaded {
     doc: Automerge,
     summary: Option<Vec<u8>>,
+    saved: Vec<u8>,
 }
 
 /// Loads the uploads that are whole-document saves — what a client sends
-/// for a document the server never had — and reads their summaries before
-/// the write transaction: the costly part of taking a new document then
-/// runs on any core instead of under the one writer connection. `None` for
-/// the others and for bytes that do not load (`apply_upload` loads those
-/// again and reports why). Bounded, so that a hostile request of many tiny
-/// documents cannot make the server hold them all loaded at once; clients
-/// send batches of `BATCH_BYTES`.
+/// for a document the server never had — checks their shape, reads their
+/// summaries and saves them again, before the write transaction: the costly
+/// part of taking a new document then runs on any core instead of under the
+/// one writer connection. `None` for the others and for bytes that do not
+/// pass (`apply_upload` checks those again and reports why). Bounded, so
+/// that a hostile request of many tiny documents cannot make the server
+/// hold them all loaded at once; clients send batches of `BATCH_BYTES`.
 fn preload(uploads: &[Upload]) -> Vec<Option<Preloaded>> {
     let mut budget = PRELOAD_BYTES;
     uploads
@@ -141,24 +144,51 @@ fn preload(uploads: &[Upload]) -> Vec<Option<Preloaded>> {
                 return None;
             }
             budget -= upload.changes.len();
+            document::check_plain_chunks(&upload.changes).ok()?;
             let mut doc = Automerge::new();
             load_incremental(&mut doc, &upload.changes).ok()?;
-            let summary = DocumentKind::of(&doc).and_then(|kind| summary_of(&doc, kind));
-            Some(Preloaded { doc, summary })
+            if !doc.get_missing_deps(&[]).is_empty() {
+                return None;
+            }
+            let kind = DocumentKind::of(&doc)?;
+            let summary = checked_shape(&doc, kind, &upload.doc_id).ok()?;
+            let saved = doc.save_nocompress();
+            Some(Preloaded {
+                doc,
+                summary,
+                saved,
+            })
         })
         .collect()
 }
 
-/// What devices index a case by, read once here instead of on every device
-/// that receives the case; `None` for office hours and for a case whose
-/// summary cannot be read (the device then reads the document itself and
-/// reports what is wrong with it).
-fn summary_of(doc: &Automerge, kind: DocumentKind) -> Option<Vec<u8>> {
+/// Whether the document has the shape of its kind and is the document it
+/// is uploaded as; for a case, its summary (what devices index it by).
+fn checked_shape(
+    doc: &Automerge,
+    kind: DocumentKind,
+    doc_id: &str,
+) -> Result<Option<Vec<u8>>, Refusal> {
+    let invalid = |why: String| (RefusalCode::InvalidDocument, why);
     match kind {
-        DocumentKind::Case => document::read::<CaseSummary>(doc)
-            .ok()
-            .map(|summary| summary.encode()),
-        DocumentKind::OfficeHour => None,
+        DocumentKind::Case => {
+            let case: Case = document::read(doc).map_err(|e| invalid(e.to_string()))?;
+            if case.id != doc_id {
+                return Err(invalid(format!("the case names itself {:?}", case.id)));
+            }
+            Ok(Some(CaseSummary::from(&case).encode()))
+        }
+        DocumentKind::OfficeHour => {
+            let office_hour: OfficeHour =
+                document::read(doc).map_err(|e| invalid(e.to_string()))?;
+            if office_hour.id != doc_id {
+                return Err(invalid(format!(
+                    "the office hour names itself {:?}",
+                    office_hour.id
+                )));
+            }
+            Ok(None)
+        }
     }
 }
 
@@ -200,8 +230,17 @@ fn apply_upload(
             "the document belongs to another department".into(),
         )));
     }
-    let (doc, before, summary) = match (&meta, preloaded) {
-        (None, Some(preloaded)) => (preloaded.doc, Vec::new(), Some(preloaded.summary)),
+    // Nothing compressed, nothing after the last chunk: automerge would
+    // inflate without a bound before it checks anything.
+    if let Err(e) = document::check_plain_chunks(changes) {
+        return Ok(Err((RefusalCode::BadChanges, e.to_string())));
+    }
+    let (doc, before, checked) = match (&meta, preloaded) {
+        (None, Some(preloaded)) => (
+            preloaded.doc,
+            Vec::new(),
+            Some((preloaded.summary, preloaded.saved)),
+        ),
         (meta, _) => {
             let mut doc = match meta {
                 Some(meta) => Automerge::clone(&*load(tx, cache, doc_id, meta.seq)?),
@@ -249,22 +288,28 @@ fn apply_upload(
         )));
     }
     if after != before {
+        if let Err(refusal) = integrity::check_changes(tx, &doc, &before, kind, meta.is_none())? {
+            return Ok(Err(refusal));
+        }
+        let (summary, saved) = match checked {
+            Some(checked) => checked,
+            None => match checked_shape(&doc, kind, doc_id) {
+                Ok(summary) => (summary, Vec::new()),
+                Err(refusal) => return Ok(Err(refusal)),
+            },
+        };
         let heads_bytes = heads_to_bytes(&after);
-        let summary = summary.unwrap_or_else(|| summary_of(&doc, kind));
-        let summary = summary.as_deref();
         let encoded;
         let write = match &meta {
             Some(meta) if meta.chunk_count + 1 < COMPACT_AFTER => {
                 encoded = doc.save_after(&before);
                 DocumentWrite::Chunk(&encoded)
             }
-            // A new document: the bytes just loaded are its save (the
-            // client sends one, uncompressed) — no need to encode it again.
-            // (Changes waiting for missing dependencies would be dead weight
-            // in them; then the save below leaves them out.)
-            None if doc.get_missing_deps(&[]).is_empty() => DocumentWrite::Snapshot(changes),
+            // A new document saved before the transaction.
+            None if !saved.is_empty() => DocumentWrite::Snapshot(&saved),
             _ => {
-                // Uncompressed: responses are zstd-compressed as a whole,
+                // What loaded, saved again (never the bytes as sent), and
+                // uncompressed: responses are zstd-compressed as a whole,
                 // and automerge's per-column deflate costs more CPU than
                 // the rest of the request.
                 encoded = doc.save_nocompress();
@@ -276,7 +321,7 @@ fn apply_upload(
             kind.as_str(),
             department.as_deref(),
             &heads_bytes,
-            summary,
+            summary.as_deref(),
             write,
         )?;
         cache.put(doc_id, seq, Arc::new(doc));

@@ -9,6 +9,7 @@ use automerge::{ChangeHash, Patch, PatchAction, Prop};
 use rust_i18n::t;
 use serde::Serialize;
 use sprechtag_schemas::document::DocumentKind;
+use sprechtag_schemas::permissions::Part;
 use sprechtag_schemas::{Case, CaseStatus, Comment, Forwarding, IsoDate, Review, ReviewState};
 
 use super::{CaseFilter, Result, Store, StoreError, now_rfc3339};
@@ -40,6 +41,7 @@ impl Store {
         office: &str,
         due: Option<IsoDate>,
     ) -> Result<Case> {
+        self.require(Part::Forwarding)?;
         let office_id = self.office_id(office)?;
         let today = IsoDate::today();
         if let Some(due) = due
@@ -79,6 +81,7 @@ impl Store {
         answer: &str,
         close: bool,
     ) -> Result<Case> {
+        self.require(Part::Forwarding)?;
         self.update_case(case_id, "record the office's answer", |case| {
             let forwarding = case
                 .request_mut(request_id)
@@ -102,6 +105,7 @@ impl Store {
         state: ReviewState,
         comment: Option<&str>,
     ) -> Result<Case> {
+        self.require(Part::Review)?;
         let (_, by) = self.editor()?;
         let message = format!("review: {}", state.as_str());
         self.update_case(case_id, &message, |case| {

@@ -264,14 +264,14 @@ impl Store {
         } else {
             // Made on the version the editor read, then merged: what sync
             // brought meanwhile stays, co-edited notes merge letter by
-            // letter. A fork writes as an actor of its own (reusing this
-            // device's could repeat a sequence number it already used after
-            // the base), and signs the case under that actor too, so that
-            // the history names the change.
+            // letter. A fork writes as an actor of its own (`fork_actor`),
+            // and signs the case under that actor too, so that the history
+            // names the change.
             let mut fork = loaded
                 .doc
                 .fork_at(base)
-                .map_err(|e| StoreError::from(DocumentError::Load(e)))?;
+                .map_err(|e| StoreError::from(DocumentError::Load(e)))?
+                .with_actor(self.device.fork_actor());
             let signer = (fork.get_actor().to_hex_string(), editor.1.clone());
             let (edited, _) =
                 document::update::<Case, StoreError>(&mut fork, "edit case", |case| {

@@ -16,6 +16,7 @@ mod schema;
 pub mod statistics;
 mod sync_state;
 
+use sprechtag_schemas::permissions::{Part, Role};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,6 +51,10 @@ pub enum StoreError {
     NotFound { kind: &'static str, id: String },
     #[error("{0}")]
     Invalid(String),
+    /// This device's role may not change that part of a document (the
+    /// server would refuse it); nothing was written.
+    #[error("this device is enrolled as {role}: {} is not for this role", .part.name())]
+    Forbidden { role: Role, part: Part },
     /// An editor's copy was read from a version of the case this store no
     /// longer knows (the store was replaced): it cannot be merged safely.
     #[error(
@@ -109,6 +114,16 @@ pub struct Device {
 impl Device {
     pub fn actor(&self) -> ActorId {
         ActorId::from(self.id.as_bytes().as_slice())
+    }
+
+    /// A fresh actor of this device for a change made on an older version
+    /// (reusing `actor` there could repeat a sequence number it has used
+    /// since): the device's actor followed by eight random bytes, so that
+    /// the server still knows whose it is.
+    pub fn fork_actor(&self) -> ActorId {
+        let mut bytes = self.id.as_bytes().to_vec();
+        bytes.extend(rand::random::<[u8; 8]>());
+        ActorId::from(bytes.as_slice())
     }
 }
 
@@ -225,6 +240,16 @@ impl Store {
             None => format!("Gerät {}", self.device.prefix),
         };
         Ok((self.device.actor().to_hex_string(), label))
+    }
+
+    /// Refuses early what this device's role may not change: the server
+    /// would refuse the whole document. A device that is not enrolled is
+    /// its own back office.
+    pub(crate) fn require(&self, part: Part) -> Result<()> {
+        match self.enrolment()?.map(|e| e.role) {
+            Some(role) if !role.may_change(part) => Err(StoreError::Forbidden { role, part }),
+            _ => Ok(()),
+        }
     }
 
     /// Takes the prefix of case numbers from the database again: another

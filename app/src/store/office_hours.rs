@@ -4,6 +4,7 @@ use rusqlite::{Transaction, TransactionBehavior, params};
 use rust_i18n::t;
 use serde::Serialize;
 use sprechtag_schemas::document::{self, DocumentKind};
+use sprechtag_schemas::permissions::Part;
 use sprechtag_schemas::{
     IsoDate, OfficeHour, OfficeHourStatus, OfficeHourSummary, Rating, ServiceCount, new_id,
 };
@@ -59,6 +60,7 @@ impl Store {
         start: &str,
         end: &str,
     ) -> Result<OfficeHour> {
+        self.require(Part::Plan)?;
         let start = super::appointments::parse_time(start)?;
         let end = super::appointments::parse_time(end)?;
         if end <= start {

@@ -74,12 +74,14 @@ impl HttpClient {
         &self.base_url
     }
 
-    pub fn enrol(&self, code: &str) -> Result<EnrolResponse, SyncError> {
+    /// Redeems `code`, registering `actor` (hex) as this device's.
+    pub fn enrol(&self, code: &str, actor: &str) -> Result<EnrolResponse, SyncError> {
         let request = self
             .client
             .post(format!("{}/v1/enrol", self.base_url))
             .json(&EnrolRequest {
                 code: code.trim().to_string(),
+                actor: Some(actor.to_string()),
             });
         let answer = self.runtime.block_on(send(request, true))?;
         serde_json::from_slice(&answer.body).map_err(|e| SyncError::Protocol(e.to_string()))

@@ -91,7 +91,7 @@ impl RefusedDocument {
 /// Redeems a one-time code and records the enrolment in the store.
 pub fn enrol(store: &mut Store, server_url: &str, code: &str) -> Result<Enrolment, SyncError> {
     let client = HttpClient::new(server_url)?;
-    let response = client.enrol(code)?;
+    let response = client.enrol(code, &store.device().actor().to_hex_string())?;
     let enrolment = Enrolment {
         server_url: normalize_server_url(server_url).to_string(),
         token: response.token,

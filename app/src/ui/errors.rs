@@ -24,6 +24,9 @@ pub fn store_error_text(error: &StoreError) -> String {
             t!("error.not_found", what = what, id = id).into_owned()
         }
         StoreError::Invalid(detail) => t!("error.invalid", detail = detail).into_owned(),
+        StoreError::Forbidden { part, .. } => {
+            t!("error.forbidden", part = t!(part_key(*part)).into_owned()).into_owned()
+        }
         StoreError::UnknownVersion(number) => {
             t!("error.unknown_version", number = number).into_owned()
         }
@@ -49,6 +52,24 @@ pub fn store_error_text(error: &StoreError) -> String {
         StoreError::NoStore(_) | StoreError::Sqlite(_) | StoreError::Migration(_) => {
             t!("error.database", detail = error.to_string()).into_owned()
         }
+    }
+}
+
+/// The locale key of a part of a document.
+fn part_key(part: sprechtag_schemas::permissions::Part) -> &'static str {
+    use sprechtag_schemas::permissions::Part;
+    match part {
+        Part::Identity => "part.identity",
+        Part::Department => "part.department",
+        Part::Visit => "part.visit",
+        Part::Forwarding => "part.forwarding",
+        Part::Review => "part.review",
+        Part::Comments => "part.comments",
+        Part::Editors => "part.editors",
+        Part::Plan => "part.plan",
+        Part::Course => "part.course",
+        Part::Ratings => "part.ratings",
+        Part::Unknown => "part.unknown",
     }
 }
 

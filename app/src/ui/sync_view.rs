@@ -113,8 +113,11 @@ pub fn refusal_text(refused: &RefusedDocument) -> String {
             | RefusalCode::BadChanges
             | RefusalCode::UnknownDocument
             | RefusalCode::KindChanged
-            | RefusalCode::Incomplete,
+            | RefusalCode::Incomplete
+            | RefusalCode::InvalidDocument,
         ) => t!("sync.reason_damaged"),
+        Some(RefusalCode::ForbiddenChange) => t!("sync.reason_forbidden_change"),
+        Some(RefusalCode::UnknownAuthor) => t!("sync.reason_unknown_author"),
         None => t!("sync.reason_other", message = refused.message.as_str()),
     };
     t!(

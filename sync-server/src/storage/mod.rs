@@ -38,6 +38,8 @@ pub struct Device {
     pub created_at: String,
     pub last_seen: Option<String>,
     pub revoked_at: Option<String>,
+    /// The automerge actor registered at enrolment (32 hex digits).
+    pub actor: Option<String>,
 }
 
 impl Device {
@@ -82,7 +84,15 @@ pub trait Storage: Send + Sync + 'static {
     fn create_device(&self, new: &NewDevice, code_hash: &[u8], expires_at: i64) -> Result<Device>;
     /// Swaps an unexpired one-time code for a token; `None` if the code is
     /// unknown, used or expired.
-    fn redeem_code(&self, code_hash: &[u8], token_hash: &[u8], now: i64) -> Result<Option<Device>>;
+    /// `actor` is registered for the device; taken by another device, it is
+    /// a `Conflict`.
+    fn redeem_code(
+        &self,
+        code_hash: &[u8],
+        token_hash: &[u8],
+        actor: Option<&str>,
+        now: i64,
+    ) -> Result<Option<Device>>;
     fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<Device>>;
     fn devices(&self) -> Result<Vec<Device>>;
     /// Marks the device revoked; false if there is no such device.
@@ -93,6 +103,8 @@ pub trait Storage: Send + Sync + 'static {
 
 /// The operations of one sync request, committed together.
 pub trait SyncTransaction {
+    /// The device whose registered actor is `actor` (32 hex digits).
+    fn device_by_actor(&mut self, actor: &str) -> Result<Option<Device>>;
     fn document_meta(&mut self, id: &str) -> Result<Option<DocumentMeta>>;
     /// The stored saves of a document, to be loaded in order.
     fn document_bytes(&mut self, id: &str) -> Result<Vec<Vec<u8>>>;

@@ -83,6 +83,12 @@ INSERT INTO counters (name, value) VALUES ('seq', 0);
         // The summary of a case as of its stored version, sent with it to
         // devices that have none of it (`CaseSummary::encode`).
         M::up("ALTER TABLE documents ADD COLUMN summary BLOB;"),
+        // The automerge actor a device registered at enrolment (32 hex
+        // digits): changes are taken only from actors that begin with one.
+        M::up(
+            "ALTER TABLE devices ADD COLUMN actor TEXT;
+             CREATE UNIQUE INDEX devices_by_actor ON devices (actor) WHERE actor IS NOT NULL;",
+        ),
     ])
 }
 
@@ -141,7 +147,7 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-const DEVICE_COLUMNS: &str = "id, name, user, role, department, prefix, token_hash IS NOT NULL, created_at, last_seen, revoked_at";
+const DEVICE_COLUMNS: &str = "id, name, user, role, department, prefix, token_hash IS NOT NULL, created_at, last_seen, revoked_at, actor";
 
 fn device_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
     let role: String = row.get(3)?;
@@ -159,6 +165,7 @@ fn device_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
         created_at: row.get(7)?,
         last_seen: row.get(8)?,
         revoked_at: row.get(9)?,
+        actor: row.get(10)?,
     })
 }
 
@@ -208,16 +215,31 @@ impl Storage for SqliteStorage {
         &self,
         code_hash: &[u8],
         token_hash: &[u8],
+        actor: Option<&str>,
         now_secs: i64,
     ) -> Result<Option<Device>> {
         let conn = self.writer();
+        if let Some(actor) = actor {
+            let taken: bool = conn
+                .query_row("SELECT 1 FROM devices WHERE actor = ?1", [actor], |_| {
+                    Ok(true)
+                })
+                .optional()?
+                .unwrap_or(false);
+            if taken {
+                return Err(StorageError::Conflict(format!(
+                    "the actor {actor} belongs to another device"
+                )));
+            }
+        }
         let id: Option<String> = conn
             .query_row(
-                "UPDATE devices SET token_hash = ?2, code_hash = NULL, code_expires_at = NULL
+                "UPDATE devices SET token_hash = ?2, code_hash = NULL, code_expires_at = NULL,
+                                    actor = ?4
                  WHERE code_hash = ?1 AND code_expires_at >= ?3 AND token_hash IS NULL
                        AND revoked_at IS NULL
                  RETURNING id",
-                params![code_hash, token_hash, now_secs],
+                params![code_hash, token_hash, now_secs, actor],
                 |r| r.get(0),
             )
             .optional()?;
@@ -281,6 +303,16 @@ impl Drop for SqliteTransaction<'_> {
 }
 
 impl SyncTransaction for SqliteTransaction<'_> {
+    fn device_by_actor(&mut self, actor: &str) -> Result<Option<Device>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE actor = ?1"
+            ))?
+            .query_row([actor], device_row)
+            .optional()?)
+    }
+
     fn document_meta(&mut self, id: &str) -> Result<Option<DocumentMeta>> {
         Ok(self
             .conn

@@ -1,0 +1,285 @@
+//! What an upload may change, decided by the server — never by the device.
+//!
+//! Every change the upload brings (those the stored document lacks) is
+//! attributed to the device whose registered actor begins its actor; an
+//! actor nobody registered is refused. What the change does is read from
+//! automerge (`diff` between the heads before and after) and held against
+//! the permission table of the author's role (`schemas::permissions`):
+//! identity written once, forwarding and verdicts by the back office only,
+//! comments, ratings and editor entries only added, signatures in the
+//! author's own name. One refused path refuses the whole document.
+
+use std::collections::HashMap;
+
+use automerge::{Automerge, Change, ChangeHash, ObjId, Prop, ReadDoc, ScalarValue, Value};
+use automerge::{Patch, PatchAction};
+use sprechtag_schemas::document::DocumentKind;
+use sprechtag_schemas::permissions::{
+    Part, Segment, case_part, office_hour_part, path_text, signed_by,
+};
+use sprechtag_schemas::wire::RefusalCode;
+
+use crate::storage::{Device, StorageError, SyncTransaction};
+
+/// Why a document is refused, with what to tell the device.
+pub type Refusal = (RefusalCode, String);
+
+/// Hex digits of a registered actor: a device's 16 bytes.
+const ACTOR_HEX: usize = 32;
+
+/// Checks the changes of `doc` since `before` (all of them for a document
+/// the server does not have yet: `new_document`).
+pub fn check_changes(
+    tx: &mut dyn SyncTransaction,
+    doc: &Automerge,
+    before: &[ChangeHash],
+    kind: DocumentKind,
+    new_document: bool,
+) -> Result<Result<(), Refusal>, StorageError> {
+    let changes = doc.get_changes(before);
+    // Changes by author device, in the order automerge gives them.
+    let mut authors: HashMap<String, Device> = HashMap::new();
+    let mut by_author: Vec<(String, Vec<&Change>)> = Vec::new();
+    for change in &changes {
+        let actor = change.actor_id().to_hex_string();
+        let Some(registered) = actor.get(..ACTOR_HEX) else {
+            return Ok(Err(unknown_author(&actor)));
+        };
+        if !authors.contains_key(registered) {
+            let Some(device) = tx.device_by_actor(registered)? else {
+                return Ok(Err(unknown_author(&actor)));
+            };
+            if device.revoked_at.is_some() {
+                return Ok(Err((
+                    RefusalCode::ForbiddenChange,
+                    format!("changes by revoked device {}", device.id),
+                )));
+            }
+            authors.insert(registered.to_string(), device);
+        }
+        match by_author.iter_mut().find(|(a, _)| a == registered) {
+            Some((_, list)) => list.push(change),
+            None => by_author.push((registered.to_string(), vec![change])),
+        }
+    }
+    let check = Check {
+        doc,
+        before,
+        kind,
+        new_document,
+    };
+    if let [(author, list)] = by_author.as_slice() {
+        // One author (nearly always): what all the changes do together.
+        let after: Vec<ChangeHash> = doc.get_heads();
+        let patches = doc.diff(before, &after);
+        return Ok(check.patches(&authors[author], author, list, &patches));
+    }
+    // Several authors (a device passing on another's changes): each change
+    // on its own, against what it depended on.
+    for (author, list) in &by_author {
+        for change in list {
+            let patches = doc.diff(change.deps(), &[change.hash()]);
+            if let Err(refusal) = check.patches(&authors[author], author, &[*change], &patches) {
+                return Ok(Err(refusal));
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+fn unknown_author(actor: &str) -> Refusal {
+    (
+        RefusalCode::UnknownAuthor,
+        format!("changes by actor {actor}, which no enrolled device registered"),
+    )
+}
+
+struct Check<'a> {
+    doc: &'a Automerge,
+    before: &'a [ChangeHash],
+    kind: DocumentKind,
+    new_document: bool,
+}
+
+impl Check<'_> {
+    fn patches(
+        &self,
+        author: &Device,
+        registered: &str,
+        changes: &[&Change],
+        patches: &[Patch],
+    ) -> Result<(), Refusal> {
+        let created_here = |obj: &ObjId| match obj {
+            ObjId::Root => self.new_document,
+            ObjId::Id(counter, actor, _) => changes.iter().any(|change| {
+                change.actor_id() == actor
+                    && (change.start_op().get()..=change.max_op()).contains(counter)
+            }),
+        };
+        for patch in patches {
+            let mut path: Vec<Segment> = patch.path.iter().map(|(_, prop)| segment(prop)).collect();
+            let (prop, value) = match &patch.action {
+                PatchAction::PutMap { key, value, .. } => {
+                    (Some(Prop::Map(key.clone())), Some(&value.0))
+                }
+                PatchAction::PutSeq { index, value, .. } => {
+                    (Some(Prop::Seq(*index)), Some(&value.0))
+                }
+                PatchAction::DeleteMap { key } => (Some(Prop::Map(key.clone())), None),
+                PatchAction::Insert { .. }
+                | PatchAction::SpliceText { .. }
+                | PatchAction::DeleteSeq { .. }
+                | PatchAction::Increment { .. }
+                | PatchAction::Conflict { .. }
+                | PatchAction::Mark { .. } => (None, None),
+            };
+            if let Some(prop) = &prop {
+                path.push(segment(prop));
+            }
+            let planning = self.kind == DocumentKind::OfficeHour
+                && path == [Segment::Key("status".into())]
+                && value.and_then(text) == Some("planned");
+            let part = if planning {
+                Part::Plan
+            } else {
+                self.part(&path)
+            };
+            let forbidden = |why: &str| {
+                Err((
+                    RefusalCode::ForbiddenChange,
+                    format!(
+                        "{}: {why} ({} device {}, {})",
+                        display(&path),
+                        author.role,
+                        author.id,
+                        part.name()
+                    ),
+                ))
+            };
+            // Writing "nothing" where there was nothing (an empty review or
+            // forwarding of a new case or request) changes no part.
+            let writes_nothing = value.is_some_and(is_null)
+                && match &prop {
+                    Some(Prop::Map(key)) => !self.had_value(&patch.obj, key),
+                    _ => false,
+                };
+            // A new document is written whole by its creator: what
+            // identifies it, its department (checked against the device's
+            // elsewhere) and an office hour's place and day.
+            let creation = self.new_document
+                && !planning
+                && matches!(part, Part::Identity | Part::Department | Part::Plan);
+            if !creation && !writes_nothing && !author.role.may_change(part) {
+                return forbidden("not for this role");
+            }
+            let removes = matches!(
+                patch.action,
+                PatchAction::DeleteMap { .. } | PatchAction::DeleteSeq { .. }
+            );
+            if part == Part::Editors && removes {
+                return forbidden("editor entries are never removed");
+            }
+            if part.append_only() {
+                let changes_existing = match (&patch.action, path.len()) {
+                    (PatchAction::DeleteMap { .. } | PatchAction::DeleteSeq { .. }, _) => true,
+                    (PatchAction::PutSeq { .. }, _) => true,
+                    // The list or map itself, or one of its entries.
+                    (PatchAction::PutMap { key, .. }, 1 | 2) => self.existed(&patch.obj, key),
+                    // Inside an entry: only while it is being added.
+                    (_, length) => length > 2 && !created_here(&patch.obj),
+                };
+                if changes_existing {
+                    return forbidden("only new entries may be added");
+                }
+            }
+            if let Some(why) = self.signature(author, registered, &path, value) {
+                return forbidden(&why);
+            }
+        }
+        Ok(())
+    }
+
+    fn part(&self, path: &[Segment]) -> Part {
+        match self.kind {
+            DocumentKind::Case => case_part(path),
+            DocumentKind::OfficeHour => office_hour_part(path),
+        }
+    }
+
+    /// Whether `key` of `obj` existed before the upload.
+    fn existed(&self, obj: &ObjId, key: &str) -> bool {
+        !self.before.is_empty() && matches!(self.doc.get_at(obj, key, self.before), Ok(Some(_)))
+    }
+
+    /// Whether `key` of `obj` held something other than null before.
+    fn had_value(&self, obj: &ObjId, key: &str) -> bool {
+        !self.before.is_empty()
+            && matches!(
+                self.doc.get_at(obj, key, self.before),
+                Ok(Some((value, _))) if !is_null(&value)
+            )
+    }
+
+    /// What is wrong with a name the author writes into a signature field.
+    fn signature(
+        &self,
+        author: &Device,
+        registered: &str,
+        path: &[Segment],
+        value: Option<&Value<'_>>,
+    ) -> Option<String> {
+        let key = |i: usize| match path.get(i) {
+            Some(Segment::Key(key)) => Some(key.as_str()),
+            _ => None,
+        };
+        let signed = match (self.kind, key(0), path.len()) {
+            (DocumentKind::Case, Some("review"), 2) if key(1) == Some("by") => true,
+            (DocumentKind::Case, Some("comments"), 3) if key(2) == Some("author") => true,
+            (DocumentKind::Case, Some("editors"), 2) => {
+                let entry = key(1).unwrap_or_default();
+                if !entry.starts_with(registered) {
+                    return Some(format!("an editor entry for actor {entry}"));
+                }
+                true
+            }
+            _ => false,
+        };
+        if !signed {
+            return None;
+        }
+        match value.and_then(text) {
+            Some(name) if signed_by(name, &author.user) => None,
+            Some(name) => Some(format!("signed {name:?}, not by {}", author.user)),
+            None => Some("a signature that is not a name".into()),
+        }
+    }
+}
+
+fn is_null(value: &Value<'_>) -> bool {
+    matches!(value, Value::Scalar(scalar) if matches!(scalar.as_ref(), ScalarValue::Null))
+}
+
+fn text<'a>(value: &'a Value<'_>) -> Option<&'a str> {
+    match value {
+        Value::Scalar(scalar) => match scalar.as_ref() {
+            ScalarValue::Str(text) => Some(text.as_str()),
+            _ => None,
+        },
+        Value::Object(_) => None,
+    }
+}
+
+fn segment(prop: &Prop) -> Segment {
+    match prop {
+        Prop::Map(key) => Segment::Key(key.clone()),
+        Prop::Seq(index) => Segment::Index(*index),
+    }
+}
+
+fn display(path: &[Segment]) -> String {
+    if path.is_empty() {
+        "(the document)".into()
+    } else {
+        path_text(path)
+    }
+}

@@ -1,0 +1,407 @@
+//! The server trusts nothing a device sends, an enrolled one neither. Each
+//! test is an attack from a laptop that holds a valid token, made with
+//! automerge directly (the app itself refuses to make such changes), sent
+//! to a real server; it must be refused, nothing of it stored, and no other
+//! laptop may ever receive it.
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
+use sprechtag_e2e::{Laptop, TestServer};
+use sprechtag_schemas::document;
+use sprechtag_schemas::wire::{self, PROTOCOL_VERSION, SyncRequest, SyncResponse, Upload};
+use sprechtag_server::storage::Role;
+
+/// A laptop, its token, and the server's view of its cases.
+struct Device {
+    laptop: Laptop,
+    token: String,
+}
+
+impl Device {
+    fn enrolled(server: &TestServer, name: &str, role: Role) -> Device {
+        let laptop = Laptop::enrolled(
+            &server.url,
+            &server.enrolment_code(name, role, "buergerbuero"),
+        );
+        let token = laptop
+            .store
+            .enrolment()
+            .expect("enrolment")
+            .expect("enrolled")
+            .token;
+        Device { laptop, token }
+    }
+
+    /// The case as this laptop holds it, as an automerge document that
+    /// writes with this device's own actor.
+    fn document(&mut self, id: &str) -> AutoCommit {
+        let bytes = self.laptop.store.export_case(id).expect("export");
+        document::load(&bytes)
+            .expect("load")
+            .with_actor(self.laptop.store.device().actor())
+    }
+
+    /// Sends `doc`'s changes since `since` the way the app would.
+    fn upload(
+        &self,
+        server: &TestServer,
+        id: &str,
+        doc: &mut AutoCommit,
+        since: &[automerge::ChangeHash],
+    ) -> SyncResponse {
+        let request = SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            cursor: 0,
+            uploads: vec![Upload {
+                doc_id: id.to_string(),
+                changes: if since.is_empty() {
+                    doc.save_nocompress()
+                } else {
+                    doc.save_after(since)
+                },
+                heads: wire::heads_to_bytes(&doc.get_heads()),
+            }],
+            max_response_bytes: 0,
+            summaries: false,
+        };
+        let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
+        let answer = client
+            .sync(&self.token, wire::encode(&request))
+            .expect("the server answers");
+        wire::decode(&answer.body).expect("a sync response")
+    }
+}
+
+fn refused_with(response: &SyncResponse, code: &str) -> String {
+    assert!(response.accepted.is_empty(), "{response:?}");
+    assert_eq!(response.rejected.len(), 1, "{response:?}");
+    assert_eq!(response.rejected[0].code, code, "{response:?}");
+    response.rejected[0].message.clone()
+}
+
+/// A case recorded on the field laptop and synced, and a back-office laptop
+/// that has it too.
+fn setup() -> (TestServer, Device, Device, String) {
+    let server = TestServer::start();
+    let mut field = Device::enrolled(&server, "field", Role::Caseworker);
+    let mut office = Device::enrolled(&server, "office", Role::Backoffice);
+    let case = field.laptop.new_case("Krüger", &["wohngeld"]);
+    field.laptop.sync();
+    office.laptop.sync();
+    (server, field, office, case.id)
+}
+
+fn put_review(doc: &mut AutoCommit, state: &str, by: &str) {
+    let review = doc
+        .put_object(ROOT, "review", ObjType::Map)
+        .expect("review");
+    doc.put(&review, "state", state).expect("state");
+    doc.put(&review, "by", by).expect("by");
+    doc.put(&review, "at", "2026-12-01T10:00:00Z").expect("at");
+    doc.commit();
+}
+
+#[test]
+fn a_caseworker_device_giving_a_verdict_is_refused_and_nobody_receives_it() {
+    let (server, mut field, mut office, id) = setup();
+    let mut doc = field.document(&id);
+    let heads = doc.get_heads();
+    put_review(&mut doc, "approved", "field-user (ANS)");
+    let response = field.upload(&server, &id, &mut doc, &heads);
+    let message = refused_with(&response, "forbidden_change");
+    assert!(message.starts_with("review"), "{message}");
+    office.laptop.sync();
+    assert!(
+        office
+            .laptop
+            .store
+            .case(&id)
+            .expect("case")
+            .review
+            .is_none()
+    );
+}
+
+#[test]
+fn a_caseworker_device_forwarding_a_request_is_refused() {
+    let (server, mut field, _office, id) = setup();
+    let mut doc = field.document(&id);
+    let heads = doc.get_heads();
+    let requests = doc.get(ROOT, "requests").expect("get").expect("requests").1;
+    let request = doc.get(&requests, 0).expect("get").expect("request").1;
+    let forwarding = doc
+        .put_object(&request, "forwarding", ObjType::Map)
+        .expect("forwarding");
+    doc.put(&forwarding, "office_id", "sozialamt")
+        .expect("office");
+    doc.put(&forwarding, "due", "2026-12-24").expect("due");
+    doc.commit();
+    let message = refused_with(
+        &field.upload(&server, &id, &mut doc, &heads),
+        "forbidden_change",
+    );
+    assert!(message.starts_with("requests.0.forwarding"), "{message}");
+}
+
+#[test]
+fn a_verdict_signed_in_another_name_is_refused_even_from_the_back_office() {
+    let (server, _field, mut office, id) = setup();
+    let mut doc = office.document(&id);
+    let heads = doc.get_heads();
+    put_review(&mut doc, "approved", "Dr. Weber (Backoffice-Leitung)");
+    let message = refused_with(
+        &office.upload(&server, &id, &mut doc, &heads),
+        "forbidden_change",
+    );
+    assert!(message.contains("Dr. Weber"), "{message}");
+    // In its own name it is taken.
+    let mut doc = office.document(&id);
+    let heads = doc.get_heads();
+    put_review(&mut doc, "approved", "office-user (XYZ)");
+    let response = office.upload(&server, &id, &mut doc, &heads);
+    assert_eq!(response.accepted, vec![id]);
+}
+
+#[test]
+fn an_existing_comment_can_be_neither_edited_nor_deleted_by_anyone() {
+    let (server, mut field, mut office, id) = setup();
+    office
+        .laptop
+        .store
+        .comment_case(&id, "Bitte Mietvertrag nachreichen")
+        .expect("comment");
+    office.laptop.sync();
+    field.laptop.sync();
+    for device in [&mut field, &mut office] {
+        let mut doc = device.document(&id);
+        let heads = doc.get_heads();
+        let comments = doc.get(ROOT, "comments").expect("get").expect("comments").1;
+        let comment = doc.get(&comments, 0).expect("get").expect("comment").1;
+        doc.put(&comment, "text", "Alles liegt vor.").expect("edit");
+        doc.commit();
+        let message = refused_with(
+            &device.upload(&server, &id, &mut doc, &heads),
+            "forbidden_change",
+        );
+        assert!(message.starts_with("comments.0.text"), "{message}");
+
+        let mut doc = device.document(&id);
+        let heads = doc.get_heads();
+        let comments = doc.get(ROOT, "comments").expect("get").expect("comments").1;
+        doc.delete(&comments, 0).expect("delete");
+        doc.commit();
+        refused_with(
+            &device.upload(&server, &id, &mut doc, &heads),
+            "forbidden_change",
+        );
+    }
+    // Adding one is what everybody may.
+    field
+        .laptop
+        .store
+        .comment_case(&id, "Liegt vor.")
+        .expect("comment");
+    field.laptop.sync();
+    office.laptop.sync();
+    let comments = office.laptop.store.case(&id).expect("case").comments;
+    let texts: Vec<&str> = comments.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts.contains(&"Bitte Mietvertrag nachreichen"));
+}
+
+#[test]
+fn changes_by_an_actor_no_device_registered_are_refused() {
+    let (server, mut field, _office, id) = setup();
+    let mut doc = field.document(&id).with_actor(automerge::ActorId::random());
+    let heads = doc.get_heads();
+    doc.put(ROOT, "status", "complete").expect("status");
+    doc.commit();
+    refused_with(
+        &field.upload(&server, &id, &mut doc, &heads),
+        "unknown_author",
+    );
+}
+
+#[test]
+fn a_case_uploaded_under_another_id_is_refused_and_the_real_one_stays() {
+    let (server, mut field, mut office, id) = setup();
+    // A copy of the real case, sent as a new document.
+    let mut copy = field.document(&id);
+    copy.put(ROOT, "status", "done").expect("status");
+    copy.commit();
+    let message = refused_with(
+        &field.upload(
+            &server,
+            "00000000-0000-4000-8000-000000000001",
+            &mut copy,
+            &[],
+        ),
+        "invalid_document",
+    );
+    assert!(message.contains(&id), "{message}");
+    // A case whose own id is not the id it is sent under.
+    let mut other = field.document(&id);
+    other.put(ROOT, "id", "something-else").expect("id");
+    other.commit();
+    refused_with(
+        &field.upload(
+            &server,
+            "00000000-0000-4000-8000-000000000002",
+            &mut other,
+            &[],
+        ),
+        "invalid_document",
+    );
+    office.laptop.sync();
+    let page = office
+        .laptop
+        .store
+        .list_cases(&sprechtag::store::CaseFilter::default())
+        .expect("list");
+    assert_eq!(page.total, 1);
+    assert_eq!(
+        office.laptop.store.case(&id).expect("case").status.as_str(),
+        "open"
+    );
+}
+
+#[test]
+fn a_valid_case_followed_by_junk_is_refused_and_the_laptops_sync_on() {
+    let (server, mut field, mut office, _id) = setup();
+    let fresh = field.laptop.new_case("Lorenz", &["wohngeld"]);
+    let mut doc = field.document(&fresh.id);
+    let mut bytes = doc.save_nocompress();
+    bytes.extend(b"\x85\x6f\x4a\x83junk that automerge would skip");
+    let request = SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        cursor: 0,
+        uploads: vec![Upload {
+            doc_id: fresh.id.clone(),
+            changes: bytes,
+            heads: wire::heads_to_bytes(&doc.get_heads()),
+        }],
+        max_response_bytes: 0,
+        summaries: false,
+    };
+    let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
+    let answer = client
+        .sync(&field.token, wire::encode(&request))
+        .expect("answer");
+    let response: SyncResponse = wire::decode(&answer.body).expect("decode");
+    refused_with(&response, "bad_changes");
+    // The app's own upload of the same case goes through, and the back
+    // office's sync is not stopped by anything.
+    field.laptop.sync();
+    office.laptop.sync();
+    assert!(office.laptop.store.case(&fresh.id).is_ok());
+}
+
+#[test]
+fn a_caseworker_device_planning_a_tour_is_refused_but_opening_an_office_hour_is_not() {
+    let server = TestServer::start();
+    let mut field = Device::enrolled(&server, "field", Role::Caseworker);
+    field
+        .laptop
+        .store
+        .open_office_hour(sprechtag::store::NewOfficeHour {
+            village: "Kleinbrück".into(),
+            venue: "Dorfgemeinschaftshaus".into(),
+            date: sprechtag_schemas::IsoDate::today(),
+            caseworker: "Anna Schäfer".into(),
+        })
+        .expect("open");
+    field.laptop.sync();
+    // A planned office hour, made by hand with this device's actor.
+    let mut plan = AutoCommit::new().with_actor(field.laptop.store.device().actor());
+    let id = "11111111-2222-4333-8444-555555555555";
+    let office_hour = sprechtag_schemas::OfficeHour {
+        schema_version: sprechtag_schemas::SCHEMA_VERSION,
+        id: id.into(),
+        village: "Großweiler".into(),
+        venue: "Feuerwehrhaus".into(),
+        date: sprechtag_schemas::IsoDate::today(),
+        start_time: Some("09:00".into()),
+        end_time: Some("12:00".into()),
+        caseworker: "Anna Schäfer".into(),
+        department: Some("buergerbuero".into()),
+        status: sprechtag_schemas::OfficeHourStatus::Planned,
+        closed_at: None,
+        summary: None,
+        ratings: std::collections::BTreeMap::new(),
+    };
+    autosurgeon::reconcile(&mut plan, &office_hour).expect("reconcile");
+    plan.commit();
+    let message = refused_with(
+        &field.upload(&server, id, &mut plan, &[]),
+        "forbidden_change",
+    );
+    assert!(message.starts_with("status"), "{message}");
+    use sprechtag_server::storage::Storage;
+    let storage = server.storage();
+    let mut tx = storage.begin().expect("tx");
+    assert!(
+        tx.document_meta(id).expect("meta").is_none(),
+        "nothing stored"
+    );
+}
+
+/// Peak memory of a process, from Linux's `VmHWM`, in bytes.
+fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("a number");
+    kib * 1024
+}
+
+#[test]
+fn an_upload_that_inflates_to_128_mib_is_refused_within_100_mb() {
+    let dir = tempfile::tempdir().expect("server dir");
+    let server = sprechtag_e2e::ServerProcess::start(dir.path(), sprechtag_e2e::free_port());
+    let code = sprechtag_e2e::enrolment_code(dir.path(), "field", Role::Caseworker, "buergerbuero");
+    let laptop = Laptop::enrolled(&server.url, &code);
+    let token = laptop
+        .store
+        .enrolment()
+        .expect("enrolment")
+        .expect("enrolled")
+        .token;
+    // 128 MiB of one letter compress to a few hundred kilobytes.
+    let mut bomb = AutoCommit::new().with_actor(laptop.store.device().actor());
+    bomb.put(ROOT, "notes", "a".repeat(128 << 20)).expect("put");
+    bomb.commit();
+    let bytes = bomb.save();
+    assert!(bytes.len() < 1 << 20, "{} bytes", bytes.len());
+    let heads = wire::heads_to_bytes(&bomb.get_heads());
+    drop(bomb);
+    let before = peak_memory(server.child.id());
+    let request = SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        cursor: 0,
+        uploads: vec![Upload {
+            doc_id: "00000000-0000-4000-8000-00000000b0b0".into(),
+            changes: bytes,
+            heads,
+        }],
+        max_response_bytes: 0,
+        summaries: false,
+    };
+    let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
+    let answer = client.sync(&token, wire::encode(&request)).expect("answer");
+    let response: SyncResponse = wire::decode(&answer.body).expect("decode");
+    let message = refused_with(&response, "bad_changes");
+    assert!(message.contains("deflated"), "{message}");
+    let peak = peak_memory(server.child.id());
+    assert!(
+        peak < 100 << 20,
+        "the server's peak memory rose from {} MB to {} MB",
+        before >> 20,
+        peak >> 20
+    );
+}
