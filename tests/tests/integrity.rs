@@ -405,3 +405,48 @@ fn an_upload_that_inflates_to_128_mib_is_refused_within_100_mb() {
         peak >> 20
     );
 }
+
+/// A document a laptop cannot read (here: damaged in the server's database
+/// behind its back) is set aside and reported; everything else arrives.
+#[test]
+fn a_document_a_laptop_cannot_read_is_set_aside_and_the_rest_of_the_sync_goes_on() {
+    let server = TestServer::start();
+    let mut field = Device::enrolled(&server, "field", Role::Caseworker);
+    let office_hour = field
+        .laptop
+        .store
+        .open_office_hour(sprechtag::store::NewOfficeHour {
+            village: "Kleinbrück".into(),
+            venue: "Dorfgemeinschaftshaus".into(),
+            date: sprechtag_schemas::IsoDate::today(),
+            caseworker: "Anna Schäfer".into(),
+        })
+        .expect("open");
+    let case = field.laptop.new_case("Krüger", &["wohngeld"]);
+    field.laptop.sync();
+    let database = server
+        .dir
+        .path()
+        .join(sprechtag_server::storage::DATABASE_FILE);
+    let conn = rusqlite::Connection::open(&database).expect("the server's database");
+    conn.execute(
+        "UPDATE documents SET snapshot = ?2 WHERE id = ?1",
+        rusqlite::params![office_hour.id, b"\x85\x6f\x4a\x83 not a document".to_vec()],
+    )
+    .expect("damage the office hour");
+    drop(conn);
+
+    let mut office = Device::enrolled(&server, "office", Role::Backoffice);
+    let report = office
+        .laptop
+        .connection
+        .sync(&mut office.laptop.store)
+        .expect("the sync goes on");
+    assert_eq!(report.set_aside, vec![office_hour.id.clone()]);
+    assert!(
+        office.laptop.store.case(&case.id).is_ok(),
+        "the case arrived"
+    );
+    assert_eq!(office.laptop.store.set_aside_count().expect("count"), 1);
+    assert!(office.laptop.store.office_hour(&office_hour.id).is_err());
+}

@@ -38,6 +38,15 @@ impl FullTextRows {
         self.added.push(row);
     }
 
+    /// Takes over the rows of `other`, in order, as if they had been
+    /// written here (one download's rows, once the download is taken).
+    pub(super) fn absorb(&mut self, other: FullTextRows) {
+        for seq in other.removed {
+            self.remove(seq);
+        }
+        self.added.extend(other.added);
+    }
+
     pub(super) fn write(self, tx: &Transaction<'_>) -> Result<()> {
         if !self.removed.is_empty() {
             tx.execute(

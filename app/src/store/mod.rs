@@ -87,6 +87,15 @@ impl From<DocumentError> for StoreError {
 }
 
 impl StoreError {
+    /// The bytes of a document could not be read or do not have its shape:
+    /// the document is at fault, not the store.
+    pub fn is_unreadable_document(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Document(_) | StoreError::Invalid(_) | StoreError::Corrupt(_)
+        )
+    }
+
     pub(crate) fn io(path: &Path, source: std::io::Error) -> StoreError {
         StoreError::Io {
             path: path.to_path_buf(),

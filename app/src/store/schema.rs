@@ -155,6 +155,18 @@ ALTER TABLE office_hours ADD COLUMN end_time TEXT;
             "CREATE INDEX documents_pending ON documents (updated_at, id)
                WHERE heads != synced_heads;",
         ),
+        // Documents the server sent that this device could not read: kept
+        // aside (not merged, not indexed) and reported, so that one broken
+        // document never stops the rest of a sync.
+        M::up(
+            "CREATE TABLE set_aside (
+                 doc_id TEXT NOT NULL,
+                 kind   TEXT NOT NULL,
+                 bytes  BLOB NOT NULL,
+                 reason TEXT NOT NULL,
+                 at     TEXT NOT NULL
+             ) STRICT;",
+        ),
     ])
 }
 

@@ -9,7 +9,7 @@ use automerge::{AutoCommit, ChangeHash};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use sprechtag_schemas::document::{self, DocumentKind};
-use sprechtag_schemas::wire::{SyncResponse, Upload, heads_from_bytes, heads_to_bytes};
+use sprechtag_schemas::wire::{Download, SyncResponse, Upload, heads_from_bytes, heads_to_bytes};
 use sprechtag_schemas::{CaseSummary, OfficeHour, Role, UnknownValue};
 
 use super::case_index::{FullTextRows, index_case};
@@ -49,6 +49,8 @@ pub struct Applied {
     pub downloaded: usize,
     /// Of the downloads, cases indexed from the server's summary.
     pub from_summaries: usize,
+    /// Downloads this device could not read, kept aside (ids).
+    pub set_aside: Vec<String>,
 }
 
 /// A document as people know it, for a message about it (a refused upload).
@@ -285,102 +287,45 @@ impl Store {
         let mut merged = Vec::new();
         let mut full_text = FullTextRows::default();
         for download in &response.downloads {
-            let kind = match download.kind.as_str() {
-                "case" => DocumentKind::Case,
-                "office_hour" => DocumentKind::OfficeHour,
-                other => {
-                    return Err(StoreError::Invalid(format!(
-                        "the server sent a document of kind {other:?}"
-                    )));
+            // Each download on its own: one the device cannot read is set
+            // aside, with what it wrote rolled back, and the rest go on.
+            tx.execute_batch("SAVEPOINT download")?;
+            let mut rows = FullTextRows::default();
+            let actor = self.device.actor();
+            match take_download(
+                &tx,
+                self.cache.get(&download.doc_id),
+                actor,
+                download,
+                &mut rows,
+            ) {
+                Ok(taken) => {
+                    tx.execute_batch("RELEASE download")?;
+                    full_text.absorb(rows);
+                    applied.downloaded += 1;
+                    match taken {
+                        Taken::FromSummary => applied.from_summaries += 1,
+                        Taken::Loaded(Some(doc)) => merged.push(*doc),
+                        Taken::Loaded(None) => {}
+                    }
                 }
-            };
-            let server_heads = heads_from_bytes(&download.heads)
-                .ok_or_else(|| StoreError::Invalid("the server sent malformed heads".into()))?;
-            let exists: bool = tx
-                .prepare_cached("SELECT 1 FROM documents WHERE id = ?1")?
-                .query_row([&download.doc_id], |_| Ok(true))
-                .optional()?
-                .unwrap_or(false);
-            if !exists
-                && kind == DocumentKind::Case
-                && let Some(case) = download
-                    .summary
-                    .as_deref()
-                    .and_then(CaseSummary::decode)
-                    .filter(|case| case.id == download.doc_id)
-            {
-                // A case new to this device with the summary the server read
-                // from these very bytes: stored and indexed without loading
-                // it. Loading is most of the cost of taking a case, and a
-                // first sync brings a whole department's.
-                documents::insert_saved(
-                    &tx,
-                    &download.doc_id,
-                    kind,
-                    &download.changes,
-                    &server_heads,
-                )?;
-                index_case(&tx, &case, &mut full_text)?;
-                mark_synced(&tx, &download.doc_id, &server_heads)?;
-                applied.downloaded += 1;
-                applied.from_summaries += 1;
-                continue;
-            }
-            let mut doc = if exists {
-                let mut loaded = documents::load_for_edit(
-                    &tx,
-                    &download.doc_id,
-                    kind,
-                    self.cache.get(&download.doc_id),
-                    self.device.actor(),
-                )?;
-                document::load_incremental(&mut loaded.doc, &download.changes)?;
-                loaded.save(&tx, &download.doc_id)?;
-                let version = loaded.version();
-                (loaded.doc, Some(version))
-            } else {
-                let mut doc = AutoCommit::new();
-                document::load_incremental(&mut doc, &download.changes)?;
-                if DocumentKind::of(&doc) != Some(kind) {
-                    return Err(StoreError::Invalid(format!(
-                        "the server sent {} {} that is not one",
-                        kind_name(kind),
-                        download.doc_id
-                    )));
+                Err(e) if e.is_unreadable_document() => {
+                    tx.execute_batch("ROLLBACK TO download; RELEASE download")?;
+                    tx.prepare_cached(
+                        "INSERT INTO set_aside (doc_id, kind, bytes, reason, at)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![
+                        download.doc_id,
+                        download.kind,
+                        download.changes,
+                        e.to_string(),
+                        super::now_rfc3339()
+                    ])?;
+                    applied.set_aside.push(download.doc_id.clone());
                 }
-                doc.set_actor(self.device.actor());
-                let heads = doc.get_heads();
-                documents::insert_saved(&tx, &download.doc_id, kind, &download.changes, &heads)?;
-                // Not kept in memory: nobody has it open, and a first sync
-                // brings hundreds.
-                (doc, None)
-            };
-            // Usually the document now has exactly the server's heads; a
-            // lookup by hash is costly (automerge builds change metadata).
-            if !document::same_heads(&doc.0.get_heads(), &server_heads)
-                && server_heads
-                    .iter()
-                    .any(|h| doc.0.get_change_by_hash(h).is_none())
-            {
-                return Err(StoreError::Invalid(
-                    "the server's changes do not reach its heads".into(),
-                ));
+                Err(e) => return Err(e),
             }
-            match kind {
-                DocumentKind::Case => {
-                    let case: CaseSummary = document::read(&doc.0)?;
-                    index_case(&tx, &case, &mut full_text)?;
-                }
-                DocumentKind::OfficeHour => {
-                    let office_hour: OfficeHour = document::read(&doc.0)?;
-                    super::office_hours::index_office_hour(&tx, &office_hour)?;
-                }
-            }
-            mark_synced(&tx, &download.doc_id, &server_heads)?;
-            if let (doc, Some(version)) = doc {
-                merged.push((download.doc_id.clone(), doc, version));
-            }
-            applied.downloaded += 1;
         }
         full_text.write(&tx)?;
         set_setting(&tx, "sync.cursor", &response.cursor.to_string())?;
@@ -389,6 +334,17 @@ impl Store {
             self.remember(&id, doc, version);
         }
         Ok(applied)
+    }
+
+    /// How many documents from the server this device could not read and
+    /// keeps aside.
+    pub fn set_aside_count(&self) -> Result<usize> {
+        let count: i64 =
+            self.conn
+                .query_row("SELECT count(DISTINCT doc_id) FROM set_aside", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(usize::try_from(count).unwrap_or(usize::MAX))
     }
 
     /// Remembers the outcome of a sync for the status line.
@@ -420,6 +376,108 @@ fn parse_heads(text: &str) -> Vec<ChangeHash> {
     text.split_whitespace()
         .filter_map(|h| h.parse().ok())
         .collect()
+}
+
+/// How a download was taken.
+enum Taken {
+    /// A new case stored as sent and indexed from the server's summary.
+    FromSummary,
+    /// Loaded and merged; the merged document to keep in memory, if it is
+    /// one this device held (id, document, version). Boxed: a document is
+    /// large beside the other variant.
+    Loaded(Option<Box<(String, AutoCommit, i64)>>),
+}
+
+/// Stores one download: merged into the document this device holds, or
+/// stored new; indexed. An error leaves its writes to be rolled back.
+fn take_download(
+    tx: &Transaction<'_>,
+    cached: Option<&documents::CachedDoc>,
+    actor: automerge::ActorId,
+    download: &Download,
+    full_text: &mut FullTextRows,
+) -> Result<Taken> {
+    let kind = match download.kind.as_str() {
+        "case" => DocumentKind::Case,
+        "office_hour" => DocumentKind::OfficeHour,
+        other => {
+            return Err(StoreError::Invalid(format!(
+                "the server sent a document of kind {other:?}"
+            )));
+        }
+    };
+    let server_heads = heads_from_bytes(&download.heads)
+        .ok_or_else(|| StoreError::Invalid("the server sent malformed heads".into()))?;
+    let exists: bool = tx
+        .prepare_cached("SELECT 1 FROM documents WHERE id = ?1")?
+        .query_row([&download.doc_id], |_| Ok(true))
+        .optional()?
+        .unwrap_or(false);
+    if !exists
+        && kind == DocumentKind::Case
+        && let Some(case) = download
+            .summary
+            .as_deref()
+            .and_then(CaseSummary::decode)
+            .filter(|case| case.id == download.doc_id)
+    {
+        // A case new to this device with the summary the server read from
+        // these very bytes: stored and indexed without loading it. Loading
+        // is most of the cost of taking a case, and a first sync brings a
+        // whole department's.
+        documents::insert_saved(tx, &download.doc_id, kind, &download.changes, &server_heads)?;
+        index_case(tx, &case, full_text)?;
+        mark_synced(tx, &download.doc_id, &server_heads)?;
+        return Ok(Taken::FromSummary);
+    }
+    let (mut doc, version) = if exists {
+        let mut loaded = documents::load_for_edit(tx, &download.doc_id, kind, cached, actor)?;
+        document::load_incremental(&mut loaded.doc, &download.changes)?;
+        loaded.save(tx, &download.doc_id)?;
+        let version = loaded.version();
+        (loaded.doc, Some(version))
+    } else {
+        let mut doc = AutoCommit::new();
+        document::load_incremental(&mut doc, &download.changes)?;
+        if DocumentKind::of(&doc) != Some(kind) {
+            return Err(StoreError::Invalid(format!(
+                "the server sent {} {} that is not one",
+                kind_name(kind),
+                download.doc_id
+            )));
+        }
+        doc.set_actor(actor);
+        let heads = doc.get_heads();
+        documents::insert_saved(tx, &download.doc_id, kind, &download.changes, &heads)?;
+        // Not kept in memory: nobody has it open, and a first sync brings
+        // hundreds.
+        (doc, None)
+    };
+    // Usually the document now has exactly the server's heads; a lookup by
+    // hash is costly (automerge builds change metadata).
+    if !document::same_heads(&doc.get_heads(), &server_heads)
+        && server_heads
+            .iter()
+            .any(|h| doc.get_change_by_hash(h).is_none())
+    {
+        return Err(StoreError::Invalid(
+            "the server's changes do not reach its heads".into(),
+        ));
+    }
+    match kind {
+        DocumentKind::Case => {
+            let case: CaseSummary = document::read(&doc)?;
+            index_case(tx, &case, full_text)?;
+        }
+        DocumentKind::OfficeHour => {
+            let office_hour: OfficeHour = document::read(&doc)?;
+            super::office_hours::index_office_hour(tx, &office_hour)?;
+        }
+    }
+    mark_synced(tx, &download.doc_id, &server_heads)?;
+    Ok(Taken::Loaded(version.map(|version| {
+        Box::new((download.doc_id.clone(), doc, version))
+    })))
 }
 
 #[cfg(test)]

@@ -60,6 +60,8 @@ pub struct SyncReport {
     pub bytes_down: usize,
     /// Downloaded cases indexed from the server's summary, not loaded.
     pub from_summaries: usize,
+    /// Downloads this device could not read: kept aside, the rest taken.
+    pub set_aside: Vec<String>,
 }
 
 impl SyncReport {
@@ -203,6 +205,7 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
         report.uploaded += applied.accepted;
         report.downloaded += applied.downloaded;
         report.from_summaries += applied.from_summaries;
+        report.set_aside.extend(applied.set_aside);
         for rejection in &response.rejected {
             refused.insert(rejection.doc_id.clone());
             report.rejected.push(RefusedDocument {

@@ -35,6 +35,8 @@ pub struct SyncStatus {
     pub state: SyncState,
     /// Documents with changes the server has not acknowledged.
     pub pending: usize,
+    /// Documents from the server this device could not read, kept aside.
+    pub set_aside: usize,
     pub last_success: Option<String>,
     pub last_error: Option<SyncProblem>,
     pub server: Option<String>,
@@ -185,6 +187,7 @@ fn run(
             let now = SyncStatus {
                 state,
                 pending: store.pending_count().unwrap_or(0),
+                set_aside: store.set_aside_count().unwrap_or(0),
                 last_success: store.last_sync_success().ok().flatten(),
                 last_error: last_error.clone(),
                 server: enrolled_as.as_ref().map(|e| e.server_url.clone()),

@@ -56,6 +56,9 @@ pub fn status_ui(ui: &mut egui::Ui, status: Option<&SyncStatus>, announcement: u
         {
             sync_now = true;
         }
+        if status.set_aside > 0 {
+            widgets::warning_banner(ui, &t!("sync.set_aside", n = status.set_aside));
+        }
         if let Some(problem) = &status.last_error {
             widgets::error_banner(ui, &problem_text(problem));
         }

@@ -4,7 +4,7 @@
 
 mod sqlite;
 
-pub use sqlite::SqliteStorage;
+pub use sqlite::{DATABASE_FILE, SqliteStorage};
 
 use serde::Serialize;
 
