@@ -454,7 +454,9 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
         }
         CaseCommand::Show { id } => {
             let mut store = open_store(dir, false)?;
-            line(out, &store.case(&id)?)
+            let case = store.case(&id)?;
+            store.record_opened(&case.id)?;
+            line(out, &case)
         }
         CaseCommand::Set { id, path, value } => {
             let mut store = open_store(dir, false)?;

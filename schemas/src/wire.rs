@@ -40,6 +40,22 @@ pub struct SyncRequest {
     /// compressed bytes per case — worth it unless the link is slow.
     #[serde(default)]
     pub summaries: bool,
+    /// Cases this device opened since its last request, for the server's
+    /// audit trail ("who looked at this citizen's case"); at most
+    /// `MAX_OPENED`, oldest first.
+    #[serde(default)]
+    pub opened: Vec<Opened>,
+}
+
+/// Most case openings one request carries; the rest follow.
+pub const MAX_OPENED: usize = 1_000;
+
+/// A case opened on a device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Opened {
+    pub doc_id: String,
+    /// RFC 3339, as the device's clock said.
+    pub at: String,
 }
 
 /// Changes of one document, from the heads the server is known to have.
@@ -302,6 +318,7 @@ mod tests {
                 changes: vec![1, 2, 3],
                 heads: vec![7; 32],
             }],
+            opened: Vec::new(),
         };
         assert_eq!(
             SyncRequest::decode(&encode(&request)).expect("decode"),
@@ -349,6 +366,7 @@ mod tests {
             uploads: vec![],
             max_response_bytes: 0,
             summaries: false,
+            opened: Vec::new(),
         };
         assert!(matches!(
             SyncRequest::decode(&encode(&request)),

@@ -64,6 +64,7 @@ fn request() -> impl Strategy<Value = SyncRequest> {
                 uploads,
                 max_response_bytes,
                 summaries,
+                opened: Vec::new(),
             },
         )
 }

@@ -17,6 +17,7 @@ use sprechtag_schemas::wire::{
     self, ApiErrorBody, CONTENT_TYPE, EnrolRequest, EnrolResponse, MAX_BODY_BYTES, SyncRequest,
 };
 
+use crate::audit::{Event, NewEntry};
 use crate::storage::{Device, Storage};
 use crate::sync::{self, DocCache};
 
@@ -140,9 +141,46 @@ pub fn secret_hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.trim().to_uppercase().as_bytes()).to_vec()
 }
 
+/// The address a request came from, for the audit and for rate limits;
+/// `None` where the server was not told (a test calling the router).
+pub struct ClientAddress(pub Option<std::net::SocketAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0),
+        ))
+    }
+}
+
+impl ClientAddress {
+    fn detail(&self) -> serde_json::Value {
+        serde_json::json!({ "address": self.0.map(|a| a.ip().to_string()) })
+    }
+}
+
+/// Appends to the audit trail from a handler; a failure is logged and
+/// answered as an internal error.
+async fn audit(state: &AppState, entry: NewEntry) -> Result<(), ApiError> {
+    let storage = state.storage.clone();
+    tokio::task::spawn_blocking(move || storage.append_audit(entry))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(())
+}
+
 #[tracing::instrument(skip_all)]
 async fn enrol(
     State(state): State<AppState>,
+    address: ClientAddress,
     body: Bytes,
 ) -> Result<Json<EnrolResponse>, ApiError> {
     let request: EnrolRequest = serde_json::from_slice(&body)
@@ -169,12 +207,34 @@ async fn enrol(
         )
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| match e {
-        crate::storage::StorageError::Conflict(message) => ApiError::Conflict(message),
-        other => other.into(),
-    })?
-    .ok_or_else(|| ApiError::NotFound("the enrolment code is unknown, used or expired".into()))?;
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let device = match device {
+        Ok(Some(device)) => device,
+        Ok(None) => {
+            audit(
+                &state,
+                NewEntry::new(Event::EnrolmentFailed).detail(address.detail()),
+            )
+            .await?;
+            return Err(ApiError::NotFound(
+                "the enrolment code is unknown, used or expired".into(),
+            ));
+        }
+        Err(crate::storage::StorageError::Conflict(message)) => {
+            let mut detail = address.detail();
+            detail["reason"] = message.clone().into();
+            audit(&state, NewEntry::new(Event::EnrolmentFailed).detail(detail)).await?;
+            return Err(ApiError::Conflict(message));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    audit(
+        &state,
+        NewEntry::new(Event::Enrolled)
+            .device(&device)
+            .detail(address.detail()),
+    )
+    .await?;
     tracing::info!(device = %device.id, name = %device.name, "device enrolled");
     Ok(Json(EnrolResponse {
         device_id: device.id,
@@ -192,7 +252,11 @@ fn is_actor(text: &str) -> bool {
     text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, ApiError> {
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    address: &ClientAddress,
+) -> Result<Device, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -202,10 +266,24 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, A
     let storage = state.storage.clone();
     let device = tokio::task::spawn_blocking(move || storage.device_by_token(&hash))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??
-        .ok_or(ApiError::Unauthorized)?;
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let Some(device) = device else {
+        audit(
+            state,
+            NewEntry::new(Event::TokenRefused).detail(address.detail()),
+        )
+        .await?;
+        return Err(ApiError::Unauthorized);
+    };
     if device.revoked_at.is_some() {
         tracing::warn!(device = %device.id, "revoked device tried to sync");
+        audit(
+            state,
+            NewEntry::new(Event::RevokedDeviceRefused)
+                .device(&device)
+                .detail(address.detail()),
+        )
+        .await?;
         return Err(ApiError::Revoked);
     }
     Ok(device)
@@ -214,10 +292,11 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, A
 #[tracing::instrument(skip_all, fields(device))]
 async fn sync_handler(
     State(state): State<AppState>,
+    address: ClientAddress,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let device = authenticate(&state, &headers).await?;
+    let device = authenticate(&state, &headers, &address).await?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge

@@ -4,6 +4,7 @@
 //! listener of their own.
 
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod integrity;
 pub mod storage;
@@ -72,13 +73,13 @@ pub async fn launch_with_listener(
                 })?;
             axum_server::from_tcp_rustls(listener, tls)?
                 .handle(handle)
-                .serve(app.into_make_service())
+                .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await?;
         }
         (None, None) => {
             axum_server::from_tcp(listener)?
                 .handle(handle)
-                .serve(app.into_make_service())
+                .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await?;
         }
         _ => anyhow::bail!("TLS needs both tls_cert and tls_key"),

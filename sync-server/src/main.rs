@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use serde_json::json;
+use sprechtag_server::audit::{self, Event, NewEntry};
 use sprechtag_server::storage::{NewDevice, Role, SqliteStorage, Storage};
 use sprechtag_server::{Settings, api, config};
 
@@ -35,6 +36,9 @@ enum Command {
     /// Devices: enrol, list, revoke.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// The audit trail as JSON lines (seq, time, event, device_id, user,
+    /// case_ids, detail, previous, hash); `audit verify` checks its chain.
+    Audit(AuditArgs),
     /// Print an example settings file.
     Config,
 }
@@ -66,6 +70,31 @@ enum DeviceCommand {
         data_dir: Option<PathBuf>,
         id: String,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct AuditArgs {
+    #[command(subcommand)]
+    command: Option<AuditCommand>,
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Entries at or after this day (YYYY-MM-DD) or time (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Entries of this device.
+    #[arg(long)]
+    device: Option<String>,
+    /// Entries that name this case (or office hour) id.
+    #[arg(long)]
+    case: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Checks that no entry was changed, inserted or removed (exits non-zero
+    /// naming the first that was); prints the newest entry's hash, to be
+    /// noted elsewhere (removing the newest entries breaks no link).
+    Verify,
 }
 
 const CODE_VALIDITY_SECS: i64 = 15 * 60;
@@ -100,6 +129,48 @@ fn run(cli: Cli) -> Result<()> {
             serve(settings)
         }
         Command::Device(command) => device(settings, command),
+        Command::Audit(args) => audit(settings, args),
+    }
+}
+
+fn audit(mut settings: Settings, args: AuditArgs) -> Result<()> {
+    settings.data_dir = args.data_dir.unwrap_or(settings.data_dir);
+    let storage = SqliteStorage::open(&settings.data_dir)?;
+    let command = match args.command {
+        Some(AuditCommand::Verify) => "audit verify",
+        None => "audit",
+    };
+    storage
+        .append_audit(NewEntry::new(Event::AdminCommand).detail(json!({ "command": command })))?;
+    match args.command {
+        Some(AuditCommand::Verify) => {
+            let entries = storage.audit_entries(&audit::Filter::default())?;
+            match audit::verify(&entries) {
+                Ok(last) => {
+                    println!(
+                        "{}",
+                        json!({
+                            "entries": entries.len(),
+                            "last_seq": last.map(|e| e.seq),
+                            "last_hash": last.map(|e| e.hash.clone()),
+                        })
+                    );
+                    Ok(())
+                }
+                Err(broken) => bail!("the audit trail is broken: {broken}"),
+            }
+        }
+        None => {
+            let filter = audit::Filter {
+                since: args.since,
+                device_id: args.device,
+                case_id: args.case,
+            };
+            for entry in storage.audit_entries(&filter)? {
+                println!("{}", serde_json::to_string(&entry)?);
+            }
+            Ok(())
+        }
     }
 }
 
@@ -166,6 +237,11 @@ fn device(mut settings: Settings, command: DeviceCommand) -> Result<()> {
                 department: department.trim().into(),
             };
             let device = storage.create_device(&new, &api::secret_hash(&code), expires_at)?;
+            storage.append_audit(
+                NewEntry::new(Event::CodeIssued)
+                    .device(&device)
+                    .detail(json!({ "name": device.name, "role": device.role, "department": device.department })),
+            )?;
             let expires = chrono::DateTime::from_timestamp(expires_at, 0).map(|t| t.to_rfc3339());
             println!(
                 "{}",
@@ -174,6 +250,9 @@ fn device(mut settings: Settings, command: DeviceCommand) -> Result<()> {
             Ok(())
         }
         DeviceCommand::List { .. } => {
+            storage.append_audit(
+                NewEntry::new(Event::AdminCommand).detail(json!({ "command": "device list" })),
+            )?;
             for device in storage.devices()? {
                 println!("{}", serde_json::to_string(&device)?);
             }
@@ -183,6 +262,10 @@ fn device(mut settings: Settings, command: DeviceCommand) -> Result<()> {
             if !storage.revoke_device(&id)? {
                 bail!("no device with id {id:?}");
             }
+            storage.append_audit(NewEntry {
+                device_id: Some(id.clone()),
+                ..NewEntry::new(Event::Revoked)
+            })?;
             println!("{}", json!({ "id": id, "revoked": true }));
             Ok(())
         }

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use automerge::{Automerge, ReadDoc};
 use sprechtag_schemas::document::{self, DocumentKind, same_heads};
 use sprechtag_schemas::wire::{
-    BATCH_BYTES, Download, PROTOCOL_VERSION, RefusalCode, Rejection, SyncRequest, SyncResponse,
-    Upload, heads_from_bytes, heads_to_bytes,
+    BATCH_BYTES, Download, MAX_OPENED, PROTOCOL_VERSION, RefusalCode, Rejection, SyncRequest,
+    SyncResponse, Upload, heads_from_bytes, heads_to_bytes,
 };
 use sprechtag_schemas::{Case, CaseSummary, OfficeHour};
 
@@ -103,6 +103,23 @@ pub fn handle(
         budget,
         request.summaries,
     )?;
+    // Who opened which case on the device, as it reports.
+    for opened in request.opened.iter().take(MAX_OPENED) {
+        if !is_document_id(&opened.doc_id) || opened.at.len() > 40 {
+            continue;
+        }
+        tx.append_audit(
+            NewEntry::new(Event::CaseOpened)
+                .device(device)
+                .cases(vec![opened.doc_id.clone()])
+                .detail(serde_json::json!({ "at": opened.at })),
+        )?;
+    }
+    // A round that took, refused or sent something is recorded with it;
+    // an idle poll is not (the device's last contact is `last_seen`).
+    if !(accepted.is_empty() && rejected.is_empty() && downloads.is_empty()) {
+        tx.append_audit(sync_entry(device, &accepted, &rejected, &downloads))?;
+    }
     tx.commit()?;
     Ok(SyncResponse {
         protocol: PROTOCOL_VERSION,
@@ -114,7 +131,37 @@ pub fn handle(
     })
 }
 
+use crate::audit::{Event, NewEntry};
 use crate::integrity::{self, Refusal};
+
+/// Document ids are UUIDs; anything else is refused or ignored.
+fn is_document_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The audit entry of a sync round: which documents were taken, refused
+/// (with the code) and sent.
+fn sync_entry(
+    device: &Device,
+    accepted: &[String],
+    rejected: &[Rejection],
+    downloads: &[Download],
+) -> NewEntry {
+    let sent: Vec<&str> = downloads.iter().map(|d| d.doc_id.as_str()).collect();
+    let refused: Vec<serde_json::Value> = rejected
+        .iter()
+        .map(|r| serde_json::json!({ "doc_id": r.doc_id, "code": r.code }))
+        .collect();
+    let mut ids: Vec<String> = accepted.to_vec();
+    ids.extend(rejected.iter().map(|r| r.doc_id.clone()));
+    ids.extend(sent.iter().map(|id| (*id).to_string()));
+    ids.sort();
+    ids.dedup();
+    NewEntry::new(Event::Sync)
+        .device(device)
+        .cases(ids)
+        .detail(serde_json::json!({ "accepted": accepted, "refused": refused, "sent": sent }))
+}
 
 /// An upload loaded and checked before the write transaction: the document,
 /// its kind and summary, and the save to store (made from what loaded, not
@@ -204,12 +251,7 @@ fn apply_upload(
         upload.changes.as_slice(),
         upload.heads.as_slice(),
     );
-    if doc_id.is_empty()
-        || doc_id.len() > 64
-        || !doc_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
+    if !is_document_id(doc_id) {
         return Ok(Err((
             RefusalCode::BadDocumentId,
             format!("{doc_id:?} is not a document id"),

@@ -38,6 +38,7 @@ fn malformed_truncated_and_random_bodies_get_a_4xx_and_the_server_keeps_serving(
             .save_nocompress(),
             heads: Vec::new(),
         }],
+        opened: Vec::new(),
     });
     let mut rng = rand::rng();
     let mut bodies: Vec<(String, Vec<u8>)> = vec![
@@ -59,6 +60,7 @@ fn malformed_truncated_and_random_bodies_get_a_4xx_and_the_server_keeps_serving(
                 uploads: vec![],
                 max_response_bytes: 0,
                 summaries: false,
+                opened: Vec::new(),
             }),
         ),
     ];
@@ -124,6 +126,7 @@ fn a_request_replayed_twice_changes_nothing() {
             changes: doc.save_nocompress(),
             heads: wire::heads_to_bytes(&doc.get_heads()),
         }],
+        opened: Vec::new(),
     });
     let (first_status, first) = raw.sync(body.clone());
     assert_eq!(first_status, 200);
@@ -196,6 +199,7 @@ fn unacceptable_new_documents_are_refused_each_with_its_reason() {
             upload(&foreign.id, export(&mut stranger, &foreign.id)),
             upload(&own.id, export(&mut laptop, &own.id)),
         ],
+        opened: Vec::new(),
     });
     let (status, answer) = raw.sync(body);
     assert_eq!(status, 200);

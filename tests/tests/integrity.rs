@@ -63,6 +63,7 @@ impl Device {
             }],
             max_response_bytes: 0,
             summaries: false,
+            opened: Vec::new(),
         };
         let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
         let answer = client
@@ -282,6 +283,7 @@ fn a_valid_case_followed_by_junk_is_refused_and_the_laptops_sync_on() {
         }],
         max_response_bytes: 0,
         summaries: false,
+        opened: Vec::new(),
     };
     let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
     let answer = client
@@ -391,6 +393,7 @@ fn an_upload_that_inflates_to_128_mib_is_refused_within_100_mb() {
         }],
         max_response_bytes: 0,
         summaries: false,
+        opened: Vec::new(),
     };
     let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
     let answer = client.sync(&token, wire::encode(&request)).expect("answer");

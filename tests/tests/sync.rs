@@ -157,6 +157,7 @@ fn a_whole_case_comes_with_its_summary_and_a_change_without() {
             uploads: vec![],
             max_response_bytes: 0,
             summaries: true,
+            opened: Vec::new(),
         }));
         assert_eq!(status, 200);
         wire::decode(&body).expect("a sync response")
@@ -236,6 +237,7 @@ fn a_device_of_another_department_cannot_obtain_the_case_by_any_request() {
             changes: bytes,
             heads: Vec::new(),
         }],
+        opened: Vec::new(),
     };
     let token = other
         .store

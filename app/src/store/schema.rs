@@ -167,6 +167,15 @@ ALTER TABLE office_hours ADD COLUMN end_time TEXT;
                  at     TEXT NOT NULL
              ) STRICT;",
         ),
+        // Cases opened on this enrolled device, until the next sync hands
+        // them to the server's audit trail.
+        M::up(
+            "CREATE TABLE opened (
+                 seq    INTEGER PRIMARY KEY,
+                 doc_id TEXT NOT NULL,
+                 at     TEXT NOT NULL
+             ) STRICT;",
+        ),
     ])
 }
 

@@ -9,7 +9,9 @@ use automerge::{AutoCommit, ChangeHash};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use sprechtag_schemas::document::{self, DocumentKind};
-use sprechtag_schemas::wire::{Download, SyncResponse, Upload, heads_from_bytes, heads_to_bytes};
+use sprechtag_schemas::wire::{
+    Download, MAX_OPENED, Opened, SyncResponse, Upload, heads_from_bytes, heads_to_bytes,
+};
 use sprechtag_schemas::{CaseSummary, OfficeHour, Role, UnknownValue};
 
 use super::case_index::{FullTextRows, index_case};
@@ -35,11 +37,16 @@ pub struct Enrolment {
     pub department: String,
 }
 
-/// Uploads of one request, with the heads each one brings the server to.
+/// Uploads of one request, with the heads each one brings the server to,
+/// and the case openings it reports.
 #[derive(Debug, Default)]
 pub struct UploadBatch {
     pub uploads: Vec<Upload>,
     heads: Vec<String>,
+    pub opened: Vec<Opened>,
+    /// The newest opening in `opened` (its row), forgotten once the
+    /// response is committed.
+    opened_up_to: Option<i64>,
 }
 
 /// What applying a response changed locally.
@@ -261,6 +268,21 @@ impl Store {
                 heads: heads_to_bytes(&heads),
             });
         }
+        let opened: Vec<(i64, Opened)> = self
+            .conn
+            .prepare_cached("SELECT seq, doc_id, at FROM opened ORDER BY seq LIMIT ?1")?
+            .query_map([i64::try_from(MAX_OPENED).unwrap_or(i64::MAX)], |r| {
+                Ok((
+                    r.get(0)?,
+                    Opened {
+                        doc_id: r.get(1)?,
+                        at: r.get(2)?,
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        batch.opened_up_to = opened.last().map(|(seq, _)| *seq);
+        batch.opened = opened.into_iter().map(|(_, o)| o).collect();
         Ok(batch)
     }
 
@@ -328,12 +350,27 @@ impl Store {
             }
         }
         full_text.write(&tx)?;
+        if let Some(up_to) = batch.opened_up_to {
+            tx.execute("DELETE FROM opened WHERE seq <= ?1", [up_to])?;
+        }
         set_setting(&tx, "sync.cursor", &response.cursor.to_string())?;
         tx.commit()?;
         for (id, doc, version) in merged {
             self.remember(&id, doc, version);
         }
         Ok(applied)
+    }
+
+    /// Notes that the case was opened on this device, for the server's
+    /// audit trail (handed over with the next sync). Only on an enrolled
+    /// device: there is no trail to hand it to otherwise.
+    pub fn record_opened(&mut self, id: &str) -> Result<()> {
+        if self.enrolment()?.is_some() {
+            self.conn
+                .prepare_cached("INSERT INTO opened (doc_id, at) VALUES (?1, ?2)")?
+                .execute(params![id, super::now_rfc3339()])?;
+        }
+        Ok(())
     }
 
     /// How many documents from the server this device could not read and

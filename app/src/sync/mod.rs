@@ -182,6 +182,7 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
             uploads: batch.uploads.clone(),
             max_response_bytes: u32::try_from(budget).unwrap_or(u32::MAX),
             summaries,
+            opened: batch.opened.clone(),
         };
         let body = wire::encode(&request);
         report.bytes_up += body.len();

@@ -212,7 +212,10 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
         Request::Cases { filter, generation } => store
             .list_cases(&filter)
             .map_or_else(failed, |page| Reply::Cases { page, generation }),
-        Request::LoadCase(id) => match store.case_with_heads(&id) {
+        Request::LoadCase(id) => match store
+            .case_with_heads(&id)
+            .and_then(|(case, heads)| store.record_opened(&case.id).map(|()| (case, heads)))
+        {
             Ok((case, heads)) => Reply::CaseLoaded { case, heads },
             Err(e) => failed(e),
         },

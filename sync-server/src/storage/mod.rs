@@ -97,12 +97,18 @@ pub trait Storage: Send + Sync + 'static {
     fn devices(&self) -> Result<Vec<Device>>;
     /// Marks the device revoked; false if there is no such device.
     fn revoke_device(&self, id: &str) -> Result<bool>;
+    /// Appends to the audit trail, durably.
+    fn append_audit(&self, entry: crate::audit::NewEntry) -> Result<crate::audit::Entry>;
+    /// The audit trail, oldest first, narrowed by `filter`.
+    fn audit_entries(&self, filter: &crate::audit::Filter) -> Result<Vec<crate::audit::Entry>>;
     /// A write transaction; one at a time, durable on commit.
     fn begin(&self) -> Result<Box<dyn SyncTransaction + '_>>;
 }
 
 /// The operations of one sync request, committed together.
 pub trait SyncTransaction {
+    /// Appends to the audit trail, committed with the transaction.
+    fn append_audit(&mut self, entry: crate::audit::NewEntry) -> Result<()>;
     /// The device whose registered actor is `actor` (32 hex digits).
     fn device_by_actor(&mut self, actor: &str) -> Result<Option<Device>>;
     fn document_meta(&mut self, id: &str) -> Result<Option<DocumentMeta>>;

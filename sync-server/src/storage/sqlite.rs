@@ -12,6 +12,7 @@ use rusqlite_migration::{M, Migrations};
 use super::{
     Device, DocumentMeta, DocumentWrite, NewDevice, Result, Storage, StorageError, SyncTransaction,
 };
+use crate::audit::{Entry, Filter, NewEntry};
 
 pub const DATABASE_FILE: &str = "sprechtag-server.db";
 
@@ -89,6 +90,21 @@ INSERT INTO counters (name, value) VALUES ('seq', 0);
             "ALTER TABLE devices ADD COLUMN actor TEXT;
              CREATE UNIQUE INDEX devices_by_actor ON devices (actor) WHERE actor IS NOT NULL;",
         ),
+        // The audit trail, a hash chain (`audit.rs`).
+        M::up(
+            "CREATE TABLE audit (
+                 seq       INTEGER PRIMARY KEY,
+                 time      TEXT NOT NULL,
+                 event     TEXT NOT NULL,
+                 device_id TEXT,
+                 user      TEXT,
+                 case_ids  TEXT NOT NULL,
+                 detail    TEXT NOT NULL,
+                 previous  TEXT NOT NULL,
+                 hash      TEXT NOT NULL
+             ) STRICT;
+             CREATE INDEX audit_by_device ON audit (device_id, seq);",
+        ),
     ])
 }
 
@@ -141,6 +157,55 @@ fn configure(conn: &Connection) -> Result<()> {
          PRAGMA foreign_keys = ON;",
     )?;
     Ok(())
+}
+
+/// Appends `new` to the audit chain through `conn` (inside the caller's
+/// transaction: a sync's entry is committed with the sync).
+fn append_audit(conn: &Connection, new: NewEntry) -> Result<Entry> {
+    let last: Option<(String, u64)> = conn
+        .prepare_cached("SELECT hash, seq FROM audit ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let entry = Entry::following(last.as_ref().map(|(h, s)| (h.as_str(), *s)), now(), new);
+    conn.prepare_cached(
+        "INSERT INTO audit (seq, time, event, device_id, user, case_ids, detail, previous, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        entry.seq,
+        entry.time,
+        entry.event,
+        entry.device_id,
+        entry.user,
+        serde_json::Value::from(entry.case_ids.clone()).to_string(),
+        entry.detail.to_string(),
+        entry.previous,
+        entry.hash,
+    ])?;
+    Ok(entry)
+}
+
+fn audit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    fn json<T: serde::de::DeserializeOwned>(index: usize, text: &str) -> rusqlite::Result<T> {
+        serde_json::from_str(text).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            )
+        })
+    }
+    Ok(Entry {
+        seq: row.get(0)?,
+        time: row.get(1)?,
+        event: row.get(2)?,
+        device_id: row.get(3)?,
+        user: row.get(4)?,
+        case_ids: json(5, &row.get::<_, String>(5)?)?,
+        detail: json(6, &row.get::<_, String>(6)?)?,
+        previous: row.get(7)?,
+        hash: row.get(8)?,
+    })
 }
 
 fn now() -> String {
@@ -279,6 +344,32 @@ impl Storage for SqliteStorage {
         Ok(changed == 1)
     }
 
+    fn append_audit(&self, entry: NewEntry) -> Result<Entry> {
+        let conn = self.writer();
+        let tx = conn.unchecked_transaction()?;
+        let entry = append_audit(&tx, entry)?;
+        tx.commit()?;
+        Ok(entry)
+    }
+
+    fn audit_entries(&self, filter: &Filter) -> Result<Vec<Entry>> {
+        let since = filter.since.clone().unwrap_or_default();
+        let conn = self.reader();
+        let mut statement = conn.prepare(
+            "SELECT seq, time, event, device_id, user, case_ids, detail, previous, hash
+             FROM audit
+             WHERE time >= ?1
+               AND (?2 IS NULL OR device_id = ?2)
+               AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(audit.case_ids)
+                                          WHERE value = ?3))
+             ORDER BY seq",
+        )?;
+        let entries = statement
+            .query_map(params![since, filter.device_id, filter.case_id], audit_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(entries)
+    }
+
     fn begin(&self) -> Result<Box<dyn SyncTransaction + '_>> {
         let conn = self.writer();
         conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -303,6 +394,10 @@ impl Drop for SqliteTransaction<'_> {
 }
 
 impl SyncTransaction for SqliteTransaction<'_> {
+    fn append_audit(&mut self, entry: NewEntry) -> Result<()> {
+        append_audit(&self.conn, entry).map(|_| ())
+    }
+
     fn device_by_actor(&mut self, actor: &str) -> Result<Option<Device>> {
         Ok(self
             .conn
