@@ -18,6 +18,11 @@ use sprechtag_schemas::wire::{
 };
 
 use crate::audit::{Event, NewEntry};
+use crate::throttle::Throttle;
+
+/// Most bytes an enrolment request may have.
+const ENROL_BODY_BYTES: usize = 4 << 10;
+
 use crate::storage::{Device, Storage};
 use crate::sync::{self, DocCache};
 
@@ -30,6 +35,10 @@ pub struct AppState {
     /// anyway, and each request in work holds its decoded body and loaded
     /// documents: 200 laptops at once took 195 MB without a bound.
     pub sync_slots: Arc<tokio::sync::Semaphore>,
+    /// Failed enrolments and unknown tokens per address.
+    pub throttle: Arc<Throttle>,
+    /// How long a sync body may take to arrive once the token was checked.
+    pub body_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -39,6 +48,8 @@ impl AppState {
             storage,
             cache: Arc::new(DocCache::default()),
             sync_slots: Arc::new(tokio::sync::Semaphore::new(2 * cores)),
+            throttle: Arc::new(Throttle::default()),
+            body_timeout: std::time::Duration::from_secs(120),
         }
     }
 }
@@ -46,10 +57,20 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
-        .route("/v1/enrol", post(enrol))
+        // An enrolment is a code and an actor: a few hundred bytes.
+        .route(
+            "/v1/enrol",
+            post(enrol).layer(DefaultBodyLimit::max(ENROL_BODY_BYTES)),
+        )
         .route("/v1/sync", post(sync_handler))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A request that has not been answered in five minutes (a body
+        // trickling in, a request stuck behind a lock) ends with 408.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(300),
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::Internal("panic".into()).into_response()
         }))
@@ -81,6 +102,13 @@ pub enum ApiError {
     /// 409: the actor a device registers belongs to another device.
     #[error("{0}")]
     Conflict(String),
+    /// 408: the body did not arrive in time.
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
+    /// 429: too many failed attempts from this address; try again after
+    /// the duration (sent as `Retry-After`).
+    #[error("too many failed attempts from this address; try again in {} seconds", .0.as_secs().max(1))]
+    TooManyAttempts(std::time::Duration),
     /// 415: not a sync body.
     #[error("expected content type {CONTENT_TYPE}")]
     UnsupportedMediaType,
@@ -99,6 +127,8 @@ impl ApiError {
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            ApiError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             ApiError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
@@ -117,7 +147,13 @@ impl IntoResponse for ApiError {
             error: code.into(),
             message: self.to_string(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyAttempts(wait) = self
+            && let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 
@@ -162,6 +198,18 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
 }
 
 impl ClientAddress {
+    fn ip(&self) -> Option<std::net::IpAddr> {
+        self.0.map(|a| a.ip())
+    }
+
+    /// Refuses an address that failed too often, until its quota refills.
+    fn check(&self, state: &AppState) -> Result<(), ApiError> {
+        match state.throttle.wait(self.ip()) {
+            Some(wait) => Err(ApiError::TooManyAttempts(wait)),
+            None => Ok(()),
+        }
+    }
+
     fn detail(&self) -> serde_json::Value {
         serde_json::json!({ "address": self.0.map(|a| a.ip().to_string()) })
     }
@@ -183,6 +231,7 @@ async fn enrol(
     address: ClientAddress,
     body: Bytes,
 ) -> Result<Json<EnrolResponse>, ApiError> {
+    address.check(&state)?;
     let request: EnrolRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("expected {{\"code\": ...}}: {e}")))?;
     let actor = match request.actor.as_deref().map(str::trim) {
@@ -211,6 +260,7 @@ async fn enrol(
     let device = match device {
         Ok(Some(device)) => device,
         Ok(None) => {
+            state.throttle.failed(address.ip());
             audit(
                 &state,
                 NewEntry::new(Event::EnrolmentFailed).detail(address.detail()),
@@ -257,6 +307,7 @@ async fn authenticate(
     headers: &HeaderMap,
     address: &ClientAddress,
 ) -> Result<Device, ApiError> {
+    address.check(state)?;
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -268,6 +319,7 @@ async fn authenticate(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     let Some(device) = device else {
+        state.throttle.failed(address.ip());
         audit(
             state,
             NewEntry::new(Event::TokenRefused).detail(address.detail()),
@@ -293,17 +345,24 @@ async fn authenticate(
 async fn sync_handler(
     State(state): State<AppState>,
     address: ClientAddress,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
+    // The token first: nobody without one makes the server read a body.
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers.clone();
     let device = authenticate(&state, &headers, &address).await?;
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge
-        } else {
-            ApiError::IncompleteBody
-        }
-    })?;
+    let request = axum::extract::Request::from_parts(parts, body);
+    let read = <Bytes as axum::extract::FromRequest<AppState>>::from_request(request, &state);
+    let body = tokio::time::timeout(state.body_timeout, read)
+        .await
+        .map_err(|_| ApiError::BodyTimeout)?
+        .map_err(|rejection: BytesRejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge
+            } else {
+                ApiError::IncompleteBody
+            }
+        })?;
     tracing::Span::current().record("device", device.id.as_str());
     let content_type = headers
         .get(header::CONTENT_TYPE)

@@ -22,6 +22,12 @@ listen = "0.0.0.0:8443"
 # plain HTTP, for a reverse proxy or a closed network only.
 # tls_cert = "/etc/sprechtag/cert.pem"
 # tls_key = "/etc/sprechtag/key.pem"
+
+# Seconds a client may take to send a request's headers (and to start the
+# next request on a kept-alive connection), and to send a sync body once
+# its token was checked. Slower connections are closed.
+header_timeout_secs = 20
+body_timeout_secs = 120
 "#;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +36,18 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_secs: u64,
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_secs: u64,
+}
+
+fn default_header_timeout() -> u64 {
+    20
+}
+
+fn default_body_timeout() -> u64 {
+    120
 }
 
 impl Default for Settings {
@@ -39,6 +57,8 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             tls_cert: None,
             tls_key: None,
+            header_timeout_secs: default_header_timeout(),
+            body_timeout_secs: default_body_timeout(),
         }
     }
 }

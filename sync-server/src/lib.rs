@@ -9,6 +9,7 @@ pub mod config;
 pub mod integrity;
 pub mod storage;
 pub mod sync;
+pub mod throttle;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -50,7 +51,9 @@ pub async fn launch_with_listener(
             settings.data_dir.display()
         )
     })?;
-    let state = api::AppState::new(Arc::new(storage));
+    let mut state = api::AppState::new(Arc::new(storage));
+    state.body_timeout = std::time::Duration::from_secs(settings.body_timeout_secs);
+    let header_timeout = std::time::Duration::from_secs(settings.header_timeout_secs);
     let app = api::router(state);
     listener.set_nonblocking(true)?;
     let handle = axum_server::Handle::new();
@@ -71,13 +74,17 @@ pub async fn launch_with_listener(
                         key.display()
                     )
                 })?;
-            axum_server::from_tcp_rustls(listener, tls)?
+            let mut server = axum_server::from_tcp_rustls(listener, tls)?;
+            with_timeouts(server.http_builder(), header_timeout);
+            server
                 .handle(handle)
                 .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await?;
         }
         (None, None) => {
-            axum_server::from_tcp(listener)?
+            let mut server = axum_server::from_tcp(listener)?;
+            with_timeouts(server.http_builder(), header_timeout);
+            server
                 .handle(handle)
                 .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await?;
@@ -85,6 +92,25 @@ pub async fn launch_with_listener(
         _ => anyhow::bail!("TLS needs both tls_cert and tls_key"),
     }
     Ok(())
+}
+
+/// How long a client may take to send a request's headers, and to send the
+/// next request on a kept-alive connection: a connection that only trickles
+/// (or idles) is closed instead of held open for ever. hyper applies header
+/// timeouts only with a timer, and axum-server sets none.
+fn with_timeouts(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    timeout: std::time::Duration,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeout);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(timeout)
+        .keep_alive_timeout(timeout);
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -38,14 +38,24 @@ impl TestServer {
     }
 
     pub fn start_in(dir: tempfile::TempDir) -> TestServer {
+        TestServer::start_configured(dir, |_| {})
+    }
+
+    /// A server whose settings `configure` changes (timeouts, say).
+    pub fn start_configured(
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut sprechtag_server::Settings),
+    ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let url = format!("http://{}", listener.local_addr().expect("address"));
-        let settings = sprechtag_server::Settings {
+        let mut settings = sprechtag_server::Settings {
             data_dir: dir.path().to_path_buf(),
             listen: listener.local_addr().expect("address"),
             tls_cert: None,
             tls_key: None,
+            ..sprechtag_server::Settings::default()
         };
+        configure(&mut settings);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().expect("runtime");

@@ -96,6 +96,7 @@ impl TlsServer {
             listen: address,
             tls_cert: Some(certificate.cert_path()),
             tls_key: Some(certificate.key_path()),
+            ..sprechtag_server::Settings::default()
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {

@@ -11,7 +11,9 @@
 
 use std::time::Duration;
 
-use sprechtag_schemas::wire::{ApiErrorBody, CONTENT_TYPE, EnrolRequest, EnrolResponse};
+use sprechtag_schemas::wire::{
+    ApiErrorBody, CONTENT_TYPE, EnrolRequest, EnrolResponse, MAX_BODY_BYTES,
+};
 
 use super::SyncError;
 
@@ -140,19 +142,47 @@ async fn send(request: reqwest::RequestBuilder, enrolling: bool) -> Result<Answe
         .await
         .map_err(|e| SyncError::Offline(e.to_string()))?;
     let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
     let headers_arrived = std::time::Instant::now();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| SyncError::Offline(e.to_string()))?;
+    let body = read_bounded(response).await?;
     let transfer = headers_arrived.elapsed();
+    if status.as_u16() == 429 {
+        let wait = std::time::Duration::from_secs(retry_after.unwrap_or(60).clamp(1, 3600));
+        return Err(SyncError::Throttled(wait));
+    }
     if !status.is_success() {
         return Err(classify(status, &body, enrolling));
     }
-    Ok(Answer {
-        body: body.to_vec(),
-        transfer,
-    })
+    Ok(Answer { body, transfer })
+}
+
+/// The body, but never more than a response may hold: a server (or
+/// whoever answers in its place) cannot make the laptop hold more.
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, SyncError> {
+    let too_large =
+        || SyncError::Protocol(format!("the answer is larger than {MAX_BODY_BYTES} bytes"));
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| SyncError::Offline(e.to_string()))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn classify(status: reqwest::StatusCode, body: &[u8], enrolling: bool) -> SyncError {
@@ -169,6 +199,8 @@ fn classify(status: reqwest::StatusCode, body: &[u8], enrolling: bool) -> SyncEr
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
     match status.as_u16() {
         401 => SyncError::Unauthorized,
+        // The body did not arrive in time: a slow link; try again.
+        408 => SyncError::Offline(detail),
         403 => SyncError::Revoked,
         404 if enrolling => SyncError::BadCode,
         500..=599 => SyncError::Server(format!("{status}: {detail}")),

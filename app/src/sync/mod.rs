@@ -29,6 +29,8 @@ pub enum SyncError {
     Revoked,
     #[error("the enrolment code is unknown, used or expired")]
     BadCode,
+    #[error("too many failed attempts from this address; the server asks to wait {} seconds", .0.as_secs())]
+    Throttled(std::time::Duration),
     #[error("the server's answer was not understood: {0}")]
     Protocol(String),
     #[error("this device is not enrolled with a sync server; run `sprechtag enrol`")]
@@ -42,7 +44,10 @@ pub enum SyncError {
 impl SyncError {
     /// Retrying later cannot help: a person has to act.
     pub fn is_permanent(&self) -> bool {
-        !matches!(self, SyncError::Offline(_) | SyncError::Server(_))
+        !matches!(
+            self,
+            SyncError::Offline(_) | SyncError::Server(_) | SyncError::Throttled(_)
+        )
     }
 }
 

@@ -69,6 +69,8 @@ pub enum SyncProblem {
     /// The server's answer was not understood: at enrolment, most likely
     /// an address where no Sprechtag server listens.
     Protocol(String),
+    /// Too many failed attempts from this address: wait this many seconds.
+    Throttled(u64),
     Rejected(Vec<RefusedDocument>),
     Other(String),
 }
@@ -81,6 +83,7 @@ impl From<&SyncError> for SyncProblem {
             SyncError::Unauthorized => SyncProblem::Unauthorized,
             SyncError::Revoked => SyncProblem::Revoked,
             SyncError::BadCode => SyncProblem::BadCode,
+            SyncError::Throttled(wait) => SyncProblem::Throttled(wait.as_secs()),
             SyncError::Protocol(detail) => SyncProblem::Protocol(detail.clone()),
             other => SyncProblem::Other(other.to_string()),
         }

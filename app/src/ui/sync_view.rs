@@ -73,6 +73,9 @@ pub fn problem_text(problem: &SyncProblem) -> String {
         SyncProblem::Unauthorized => t!("sync.error_unauthorized").into_owned(),
         SyncProblem::Revoked => t!("sync.error_revoked").into_owned(),
         SyncProblem::BadCode => t!("sync.error_bad_code").into_owned(),
+        SyncProblem::Throttled(seconds) => {
+            t!("sync.error_throttled", seconds = seconds).into_owned()
+        }
         SyncProblem::Rejected(documents) => documents
             .iter()
             .map(refusal_text)

@@ -1,0 +1,141 @@
+//! Guessing and holding the server: wrong enrolment codes and unknown
+//! tokens from one address meet 429 with `Retry-After`; the token is
+//! checked before a body is read; a client that sends its request too
+//! slowly is cut off. The server keeps serving everyone else.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use sprechtag_e2e::{Laptop, Raw, TestServer};
+use sprechtag_schemas::wire::CONTENT_TYPE;
+
+fn enrol_attempt(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    code: &str,
+) -> reqwest::blocking::Response {
+    client
+        .post(format!("{url}/v1/enrol"))
+        .json(&serde_json::json!({ "code": code }))
+        .send()
+        .expect("the server answers")
+}
+
+#[test]
+fn three_hundred_wrong_enrolment_codes_meet_429_with_retry_after() {
+    let server = TestServer::start();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::blocking::Client::new();
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for i in 0..300 {
+        let response = enrol_attempt(&client, &server.url, &format!("WRNG-{i:04}"));
+        if response.status() == 429 {
+            retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+        }
+        statuses.push(response.status().as_u16());
+    }
+    let refused = statuses.iter().filter(|s| **s == 404).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert!(refused <= 12, "{refused} wrong codes were checked");
+    assert!(throttled >= 288, "{throttled} attempts met 429");
+    let retry_after = retry_after.expect("Retry-After");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    // The server serves on (an address that guessed waits, everyone else
+    // does not; here all come from one, so only /health is asked).
+    sprechtag_e2e::wait_for_health(&server.url);
+}
+
+#[test]
+fn unknown_tokens_meet_429_too() {
+    let server = TestServer::start();
+    let (raw, _laptop) = Raw::new(&server);
+    let mut last = 0;
+    for _ in 0..30 {
+        last = raw.post(Vec::new(), CONTENT_TYPE, Some("not-a-token")).0;
+    }
+    assert_eq!(last, 429);
+}
+
+/// Raw HTTP on a socket: what the client sends, and when.
+fn connect(server: &TestServer) -> TcpStream {
+    let address = server.url.trim_start_matches("http://");
+    let stream = TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream
+}
+
+#[test]
+fn a_request_without_a_valid_token_is_answered_before_its_body_arrives() {
+    let server = TestServer::start();
+    let mut stream = connect(&server);
+    let address = server.url.trim_start_matches("http://");
+    // Eight megabytes announced, none sent.
+    write!(
+        stream,
+        "POST /v1/sync HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer wrong\r\n\
+         Content-Type: {CONTENT_TYPE}\r\nContent-Length: 8000000\r\n\r\n"
+    )
+    .expect("headers");
+    let started = Instant::now();
+    let mut answer = [0u8; 64];
+    let read = stream.read(&mut answer).expect("an answer");
+    let answer = String::from_utf8_lossy(&answer[..read]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_client_that_trickles_its_headers_or_body_is_cut_off() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = TestServer::start_configured(dir, |settings| {
+        settings.header_timeout_secs = 1;
+        settings.body_timeout_secs = 1;
+    });
+    // Headers that never end.
+    let mut stream = connect(&server);
+    stream
+        .write_all(b"POST /v1/sync HTTP/1.1\r\nHost: x\r\n")
+        .expect("half a header");
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "closed by the server"
+    );
+
+    // A valid token, then a body that never comes.
+    let (raw, _laptop) = Raw::new(&server);
+    let mut stream = connect(&server);
+    let address = server.url.trim_start_matches("http://");
+    write!(
+        stream,
+        "POST /v1/sync HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: {CONTENT_TYPE}\r\nContent-Length: 1000\r\n\r\nabc",
+        raw.token
+    )
+    .expect("headers");
+    let mut answer = [0u8; 64];
+    let read = stream.read(&mut answer).expect("an answer");
+    let answer = String::from_utf8_lossy(&answer[..read]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // Everyone else syncs on.
+    let mut laptop = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code(
+            "other",
+            sprechtag_server::storage::Role::Caseworker,
+            "buergerbuero",
+        ),
+    );
+    laptop.new_case("Krüger", &["wohngeld"]);
+    laptop.sync();
+}
