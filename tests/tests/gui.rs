@@ -379,6 +379,17 @@ fn a_citizen_rates_the_office_hour_with_big_buttons_and_the_statistics_show_it()
     });
     gui.focus(Role::Button, "Zurück zur Sachbearbeitung");
     gui.press(Key::Enter);
+    // Back to the caseworker only with the passphrase.
+    gui.wait_for("the lock screen", |h| {
+        h.query_by_role_and_label(Role::PasswordInput, "Passphrase")
+            .is_some_and(|f| f.is_focused())
+    });
+    assert!(!gui.has(Role::Tab, "Statistik"));
+    gui.type_text(PASSPHRASE);
+    gui.press(Key::Enter);
+    gui.wait_for("the app again", |h| {
+        h.query_by_role_and_label(Role::Tab, "Statistik").is_some()
+    });
     gui.focus(Role::Tab, "Statistik");
     gui.press(Key::Enter);
     gui.wait_for("the statistics", |h| {

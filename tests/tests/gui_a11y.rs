@@ -333,3 +333,52 @@ fn an_unnamed_new_visit_is_not_dropped_without_asking() {
             .is_none()
     });
 }
+
+#[test]
+fn the_app_locks_itself_when_left_alone_and_unlocks_where_the_user_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let case = store_with_a_case(dir.path(), None);
+    let prefs = sprechtag::ui::Prefs {
+        lock_after_secs: 1,
+        ..sprechtag::ui::Prefs::default()
+    };
+    prefs.save(dir.path()).expect("prefs");
+    let mut gui = Gui::new(dir.path());
+    gui.unlock();
+    gui.open_from_list("krüger", &format!("{} · Krüger, Erika", case.number));
+    gui.fill(Role::TextInput, "Telefon", "0171 555");
+    // Nobody touches the laptop for a while.
+    gui.wait_for("the lock", |h| {
+        h.root().accesskit_node().label().as_deref() == Some("Sprechtag – Gesperrt")
+    });
+    assert!(!gui.shows("Krüger"), "nothing of the case is shown");
+    assert!(!gui.has(Role::TextInput, "Telefon"));
+    assert!(gui.is_focused(Role::PasswordInput, "Passphrase"));
+    // A wrong passphrase keeps it locked.
+    gui.type_text("falsch-falsch-falsch");
+    gui.press(Key::Enter);
+    gui.wait_for("the error", |h| {
+        h.query_by_label_contains("Falsche Passphrase").is_some()
+    });
+    assert!(!gui.shows("Krüger"));
+    gui.type_text(PASSPHRASE);
+    gui.press(Key::Enter);
+    gui.wait_for("the case again", |h| {
+        h.query_by_role_and_label(Role::TextInput, "Telefon")
+            .is_some()
+    });
+    assert_eq!(
+        gui.harness
+            .get_by_role_and_label(Role::TextInput, "Telefon")
+            .value()
+            .as_deref(),
+        Some("0171 555"),
+        "where the user was"
+    );
+    // Ctrl+L locks at once.
+    gui.shortcut(Key::L);
+    assert_eq!(
+        gui.harness.root().accesskit_node().label().as_deref(),
+        Some("Sprechtag – Gesperrt")
+    );
+}

@@ -24,6 +24,7 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 use rust_i18n::t;
 use sprechtag_schemas::permissions::{Part, Role};
 use sprechtag_schemas::{Case, Catalog, OfficeHourSummary};
+use zeroize::Zeroize;
 
 use crate::store::{Device, OfficeHourRow, StoreError};
 pub use prefs::Prefs;
@@ -52,6 +53,7 @@ pub fn run(data_dir: Option<PathBuf>, args: crate::cli::GuiArgs) -> anyhow::Resu
 
 const FOCUS_SEARCH: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
 const NEW_VISIT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::N);
+const LOCK: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
 
 pub struct SprechtagApp {
     dir: PathBuf,
@@ -63,6 +65,9 @@ pub struct SprechtagApp {
     state: AppState,
     /// The window's title as last sent to the window system.
     title: String,
+    /// The last key, click or pointer move: the app locks itself after
+    /// `prefs.lock_after_secs` without one.
+    last_activity: std::time::Instant,
 }
 
 impl std::fmt::Debug for SprechtagApp {
@@ -89,6 +94,10 @@ struct UnlockView {
     /// The passphrase field is to take the focus (on start and after a
     /// failed attempt, so that the user can type again at once).
     focus_passphrase: bool,
+    /// Locked while at work: the session to go back to once the
+    /// passphrase is given again. Nothing of it is shown meanwhile; it
+    /// still takes the store's answers, so no save is lost.
+    resume: Option<Box<Session>>,
 }
 
 /// What the user of this device does, from its enrolment; each screen
@@ -160,6 +169,8 @@ struct Session {
     outbox: Vec<Request>,
     sync_outbox: Vec<SyncCommand>,
     sync_status: Option<SyncStatus>,
+    /// The session is to go behind the lock screen (the survey ended).
+    lock_requested: bool,
     /// The user asked for a sync: its result is spoken when it ends.
     sync_requested: bool,
     /// Results of syncs the user asked for, each spoken as it came.
@@ -184,6 +195,7 @@ impl SprechtagApp {
             sync: None,
             open_on_unlock,
             state: AppState::Locked(locked),
+            last_activity: std::time::Instant::now(),
             title: String::new(),
         }
     }
@@ -203,15 +215,23 @@ impl SprechtagApp {
         }
         self.receive(&ctx);
         self.close_when_saved(&ctx);
+        self.lock_when_idle(&ctx);
         let mut unlock_request = None;
+        let mut lock = false;
         match &mut self.state {
             AppState::Locked(view) => {
                 if let Some(passphrase) = unlock_ui(ui, view) {
-                    unlock_request = Some(passphrase);
+                    unlock_request = Some(if view.resume.is_some() {
+                        Request::VerifyPassphrase { passphrase }
+                    } else {
+                        Request::Unlock { passphrase }
+                    });
                 }
             }
             AppState::Unlocked(session) => {
+                lock = ui.input_mut(|i| i.consume_shortcut(&LOCK));
                 let prefs_changed = session_ui(ui, session, &mut self.prefs);
+                lock |= std::mem::take(&mut session.lock_requested);
                 if prefs_changed {
                     self.prefs_dirty = true;
                     if let Err(e) = self.prefs.save(&self.dir) {
@@ -231,8 +251,11 @@ impl SprechtagApp {
                 }
             }
         }
-        if let (Some(passphrase), Some(worker)) = (unlock_request, &self.worker) {
-            worker.send(Request::Unlock { passphrase });
+        if let (Some(request), Some(worker)) = (unlock_request, &self.worker) {
+            worker.send(request);
+        }
+        if lock {
+            self.lock();
         }
         self.title_ui(&ctx);
     }
@@ -263,6 +286,9 @@ impl SprechtagApp {
     fn title_ui(&mut self, ctx: &egui::Context) {
         let screen = match &self.state {
             AppState::Locked(view) if view.first_start => t!("title.first_start").into_owned(),
+            AppState::Locked(view) if view.resume.is_some() => {
+                t!("title.locked_at_work").into_owned()
+            }
             AppState::Locked(_) => t!("title.locked").into_owned(),
             AppState::Unlocked(session) => session.screen_name(),
         };
@@ -276,12 +302,72 @@ impl SprechtagApp {
         }
     }
 
+    /// The session at work, shown or behind the lock screen.
+    fn session_mut(&mut self) -> Option<&mut Session> {
+        match &mut self.state {
+            AppState::Unlocked(session) => Some(session),
+            AppState::Locked(view) => view.resume.as_deref_mut(),
+        }
+    }
+
+    /// Shows the lock screen; the session waits behind it.
+    fn lock(&mut self) {
+        let locked = std::mem::replace(&mut self.state, AppState::Locked(UnlockView::default()));
+        match locked {
+            AppState::Unlocked(session) => {
+                self.state = AppState::Locked(UnlockView {
+                    focus_passphrase: true,
+                    resume: Some(session),
+                    ..UnlockView::default()
+                });
+            }
+            already => self.state = already,
+        }
+    }
+
+    /// Locks after the configured time without input.
+    fn lock_when_idle(&mut self, ctx: &egui::Context) {
+        let now = std::time::Instant::now();
+        let active = ctx.input(|i| {
+            i.events.iter().any(|event| {
+                matches!(
+                    event,
+                    egui::Event::Key { .. }
+                        | egui::Event::Text(_)
+                        | egui::Event::PointerButton { .. }
+                        | egui::Event::PointerMoved(_)
+                        | egui::Event::MouseWheel { .. }
+                        | egui::Event::Paste(_)
+                        | egui::Event::Touch { .. }
+                        // A screen reader acting on the app.
+                        | egui::Event::AccessKitActionRequest(_)
+                )
+            })
+        });
+        if active {
+            self.last_activity = now;
+        }
+        if !matches!(self.state, AppState::Unlocked(_)) {
+            return;
+        }
+        let limit = std::time::Duration::from_secs(self.prefs.lock_after_secs.max(1));
+        let idle = now.duration_since(self.last_activity);
+        if idle >= limit {
+            self.lock();
+        } else {
+            ctx.request_repaint_after(limit - idle);
+        }
+    }
+
     fn receive(&mut self, ctx: &egui::Context) {
-        if let (Some(sync), AppState::Unlocked(session)) = (&self.sync, &mut self.state) {
+        if let Some(sync) = &self.sync {
             // Every status in order: the end of a sync is told by the one
             // that follows "syncing".
-            for status in sync.received() {
-                session.on_sync_status(status);
+            let statuses = sync.received();
+            if let Some(session) = self.session_mut() {
+                for status in statuses {
+                    session.on_sync_status(status);
+                }
             }
         }
         let Some(worker) = &self.worker else { return };
@@ -311,10 +397,16 @@ impl SprechtagApp {
                 }
                 (AppState::Locked(view), Reply::UnlockFailed(error)) => {
                     view.busy = false;
-                    view.passphrase.clear();
-                    view.repeat.clear();
+                    view.passphrase.zeroize();
+                    view.repeat.zeroize();
                     view.error = Some(unlock_error_text(&error));
                     view.focus_passphrase = true;
+                }
+                (AppState::Locked(view), Reply::PassphraseVerified) => {
+                    if let Some(session) = view.resume.take() {
+                        self.state = AppState::Unlocked(session);
+                        self.last_activity = std::time::Instant::now();
+                    }
                 }
                 (AppState::Unlocked(session), reply) => {
                     session.on_reply(reply);
@@ -322,7 +414,15 @@ impl SprechtagApp {
                         worker.send(request);
                     }
                 }
-                (AppState::Locked(_), _) => {}
+                (AppState::Locked(view), reply) => {
+                    // Answers to what the session asked before the lock.
+                    if let Some(session) = view.resume.as_deref_mut() {
+                        session.on_reply(reply);
+                        for request in std::mem::take(&mut session.outbox) {
+                            worker.send(request);
+                        }
+                    }
+                }
             }
         }
     }
@@ -354,11 +454,14 @@ fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView) -> Option<String> {
             ui.add_space(60.0);
             widgets::heading(ui, t!("app_name"));
             ui.add_space(8.0);
-            ui.label(if first_start {
+            let prompt = if first_start {
                 t!("unlock.first_start")
+            } else if view.resume.is_some() {
+                t!("unlock.locked_at_work")
             } else {
                 t!("unlock.prompt")
-            });
+            };
+            widgets::message(ui, prompt);
             ui.add_space(16.0);
             let label = ui.label(t!("unlock.passphrase"));
             let field = ui
@@ -447,6 +550,7 @@ impl Session {
             outbox: Vec::new(),
             sync_outbox: Vec::new(),
             sync_status: None,
+            lock_requested: false,
             sync_requested: false,
             sync_announcements: 0,
             enrol_form: sync_view::EnrolForm::default(),
@@ -459,7 +563,7 @@ impl Session {
 
     fn on_reply(&mut self, reply: Reply) {
         match reply {
-            Reply::Unlocked { .. } | Reply::UnlockFailed(_) => {}
+            Reply::Unlocked { .. } | Reply::UnlockFailed(_) | Reply::PassphraseVerified => {}
             Reply::OfficeHours(rows) => {
                 self.office_hour_rows = rows;
                 self.office_hours.refresh_visitors(&mut self.outbox);
@@ -653,7 +757,12 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
                 office_hour_id: survey.office_hour_id.clone(),
                 rating,
             }),
-            survey::SurveyAction::Close => session.survey = None,
+            // The laptop goes back to the caseworker only with the
+            // passphrase: nothing of the work is shown to the citizen.
+            survey::SurveyAction::Close => {
+                session.survey = None;
+                session.lock_requested = true;
+            }
         }
         return false;
     }
@@ -729,6 +838,10 @@ fn tab_bar_ui(ui: &mut egui::Ui, session: &mut Session) {
         });
         ui.separator();
         ui.label(t!("device.prefix", prefix = session.device.prefix.as_str()));
+        ui.separator();
+        if ui.button(t!("lock.button")).clicked() {
+            session.lock_requested = true;
+        }
     });
 }
 
@@ -901,6 +1014,23 @@ fn settings_ui(ui: &mut egui::Ui, prefs: &mut Prefs, device: &Device) -> bool {
     ui.add_space(8.0);
     ui.checkbox(&mut prefs.large_text, t!("settings.large_text"));
     ui.checkbox(&mut prefs.high_contrast, t!("settings.high_contrast"));
+    ui.horizontal_wrapped(|ui| {
+        let minutes = |secs: u64| t!("settings.minutes", n = secs / 60).into_owned();
+        widgets::combo_row(
+            ui,
+            &t!("settings.lock_after"),
+            minutes(prefs.lock_after_secs),
+            |ui| {
+                for choice in [1, 2, 5, 10, 15, 30] {
+                    ui.selectable_value(
+                        &mut prefs.lock_after_secs,
+                        choice * 60,
+                        minutes(choice * 60),
+                    );
+                }
+            },
+        );
+    });
     ui.add_space(8.0);
     ui.horizontal(|ui| {
         ui.label(t!("settings.language"));

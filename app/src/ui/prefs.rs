@@ -16,6 +16,9 @@ pub struct Prefs {
     pub high_contrast: bool,
     /// "de" or "en".
     pub language: String,
+    /// Seconds without a key, click or pointer move after which the app
+    /// locks itself (BSI: a workstation left alone locks).
+    pub lock_after_secs: u64,
 }
 
 impl Default for Prefs {
@@ -24,6 +27,7 @@ impl Default for Prefs {
             large_text: false,
             high_contrast: false,
             language: "de".into(),
+            lock_after_secs: 5 * 60,
         }
     }
 }

@@ -3,8 +3,10 @@
 //! save is acknowledged only after its transaction is on disk.
 
 use std::path::PathBuf;
+
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
+use zeroize::Zeroize;
 
 use automerge::ChangeHash;
 use sprechtag_schemas::{Case, Catalog, IsoDate, OfficeHour, OfficeHourSummary, Rating};
@@ -20,6 +22,10 @@ use crate::store::{CaseFilter, CasePage, Device, NewOfficeHour, OfficeHourRow, S
 #[derive(Debug)]
 pub enum Request {
     Unlock {
+        passphrase: String,
+    },
+    /// The session is locked: is this its passphrase?
+    VerifyPassphrase {
         passphrase: String,
     },
     OfficeHours,
@@ -83,6 +89,8 @@ pub enum Reply {
         sync_store: Box<Store>,
     },
     UnlockFailed(StoreError),
+    /// The passphrase given at the lock screen opens the store.
+    PassphraseVerified,
     OfficeHours(Vec<OfficeHourRow>),
     OfficeHourOpened(OfficeHour),
     OfficeHourClosed(OfficeHour),
@@ -184,8 +192,10 @@ fn serve(dir: PathBuf, requests: Receiver<Request>, replies: Sender<Reply>, wake
 }
 
 fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) -> Reply {
-    if let Request::Unlock { passphrase } = request {
-        return unlock(dir, store, &passphrase);
+    if let Request::Unlock { mut passphrase } = request {
+        let reply = unlock(dir, store, &passphrase);
+        passphrase.zeroize();
+        return reply;
     }
     let Some(store) = store.as_mut() else {
         return Reply::Failed("locked".into());
@@ -193,6 +203,16 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
     let failed = |e: StoreError| Reply::Failed(store_error_text(&e));
     match request {
         Request::Unlock { .. } => Reply::Failed("already unlocked".into()),
+        Request::VerifyPassphrase { mut passphrase } => {
+            // Opening the store a second time checks the passphrase the
+            // way the first opening did (Argon2id, then SQLCipher).
+            let opened = Store::open(dir, &passphrase, store.catalog().clone());
+            passphrase.zeroize();
+            match opened {
+                Ok(_) => Reply::PassphraseVerified,
+                Err(e) => Reply::UnlockFailed(e),
+            }
+        }
         Request::OfficeHours => store.office_hours().map_or_else(failed, Reply::OfficeHours),
         Request::OpenOfficeHour(new) => store
             .open_office_hour(new)
