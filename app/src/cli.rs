@@ -58,6 +58,14 @@ pub enum Command {
         server: String,
         #[arg(long)]
         code: String,
+        /// Allow plain http:// to a server that is not this machine: tokens
+        /// and case data then travel readable. Kept for later syncs.
+        #[arg(long)]
+        allow_insecure_http: bool,
+        /// The county's own CA certificate (PEM): the only one trusted for
+        /// this server from now on.
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
     },
     /// Exchange changes with the server now; exits non-zero unless
     /// everything was exchanged.
@@ -346,10 +354,28 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Option<GuiArgs>> {
         Some(Command::Catalog(command)) => catalog(&dir, command, out),
         Some(Command::Print(command)) => print(&dir, command, out),
         Some(Command::Device(command)) => device(&dir, command, out),
-        Some(Command::Enrol { server, code }) => open_store(&dir, true).and_then(|mut store| {
-            let enrolment = crate::sync::enrol(&mut store, &server, &code)?;
-            line(out, &enrolment)
-        }),
+        Some(Command::Enrol {
+            server,
+            code,
+            allow_insecure_http,
+            ca_cert,
+        }) => {
+            let ca_cert = match ca_cert {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let transport = crate::sync::Transport {
+                allow_insecure_http,
+                ca_cert,
+            };
+            open_store(&dir, true).and_then(|mut store| {
+                let enrolment = crate::sync::enrol_with(&mut store, &server, &code, &transport)?;
+                line(out, &enrolment)
+            })
+        }
         Some(Command::Sync) if !Store::exists(&dir) => {
             Err(crate::sync::SyncError::NotEnrolled.into())
         }

@@ -21,6 +21,8 @@ fn enrolled_store(dir: &std::path::Path, role: sprechtag_schemas::Role) -> Store
                 user: "Anna Schäfer".into(),
                 role,
                 department: "buergerbuero".into(),
+                allow_insecure_http: false,
+                ca_cert: None,
             },
             "ANS",
         )

@@ -27,6 +27,8 @@ fn a_case_recorded_on_another_connection_after_enrolment_takes_the_servers_prefi
             user: "Anna Schäfer".into(),
             role: sprechtag_schemas::Role::Caseworker,
             department: "buergerbuero".into(),
+            allow_insecure_http: false,
+            ca_cert: None,
         },
         server_prefix,
     )

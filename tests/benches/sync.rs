@@ -557,10 +557,10 @@ fn fast_laptop(server_url: &str, code: &str) -> Laptop {
     let dir = tempfile::tempdir_in(laptop_root()).expect("laptop dir");
     let mut store =
         Store::create(&dir.path().join("data"), PASSPHRASE, catalog()).expect("create the store");
-    sprechtag::sync::enrol(&mut store, server_url, code).expect("enrol");
+    let enrolment = sprechtag::sync::enrol(&mut store, server_url, code).expect("enrol");
     // As the app's sync worker: its client is made once, when it starts.
     let mut connection = Connection::default();
-    connection.client_for(server_url).expect("an HTTP client");
+    connection.client_for(&enrolment).expect("an HTTP client");
     Laptop {
         dir,
         store,

@@ -219,6 +219,8 @@ pub fn enrol_offline(store: &mut Store, role: Role) {
                 user: "Anna Schäfer".into(),
                 role,
                 department: "buergerbuero".into(),
+                allow_insecure_http: false,
+                ca_cert: None,
             },
             "ANS",
         )

@@ -485,3 +485,79 @@ fn the_server_process_refuses_to_start_with_a_missing_key_file() {
     let stderr = std::fs::read_to_string(&stderr_file).expect("stderr");
     assert!(stderr.contains("missing-key.pem"), "{stderr}");
 }
+
+/// `enrol --ca-cert` pins the county's CA for this server: the laptop
+/// syncs without `SPRECHTAG_CA_CERT`; pinned to another CA it is refused
+/// even where the environment trusts the server's certificate.
+#[test]
+fn a_laptop_enrolled_with_its_county_s_ca_trusts_only_that_ca() {
+    let server = TlsServer::start();
+    let ca = server.certificate.cert_path();
+    let tmp = tempfile::tempdir().expect("laptops");
+    let laptop = tmp.path().join("laptop");
+    let code = server.code("pinned");
+    let pinned = [
+        "enrol",
+        "--server",
+        &server.url(),
+        "--code",
+        &code,
+        "--ca-cert",
+        ca.to_str().expect("UTF-8"),
+    ];
+    ok_json(&laptop, None, &pinned);
+    // No environment variable needed any more.
+    ok_json(&laptop, None, &["sync"]);
+
+    // Pinned to a CA that did not sign the server's certificate: refused,
+    // though the environment names the server's own.
+    let other = Certificate::generate();
+    let other_laptop = tmp.path().join("other");
+    let code = server.code("other");
+    let stderr = fails(
+        &other_laptop,
+        Some(&ca),
+        &[
+            "enrol",
+            "--server",
+            &server.url(),
+            "--code",
+            &code,
+            "--ca-cert",
+            other.cert_path().to_str().expect("UTF-8"),
+        ],
+    );
+    assert!(stderr.contains("cannot be reached"), "{stderr}");
+}
+
+#[test]
+fn plain_http_to_another_machine_is_refused_unless_allowed_for_that_server() {
+    let tmp = tempfile::tempdir().expect("laptop");
+    let laptop = tmp.path().join("laptop");
+    let stderr = fails(
+        &laptop,
+        None,
+        &[
+            "enrol",
+            "--server",
+            "http://192.0.2.10:8080",
+            "--code",
+            "AAAA-BBBB",
+        ],
+    );
+    assert!(stderr.contains("plain http"), "{stderr}");
+    // Allowed explicitly, the laptop tries (and finds nobody there).
+    let stderr = fails(
+        &laptop,
+        None,
+        &[
+            "enrol",
+            "--server",
+            "http://192.0.2.10:8080",
+            "--code",
+            "AAAA-BBBB",
+            "--allow-insecure-http",
+        ],
+    );
+    assert!(!stderr.contains("plain http"), "{stderr}");
+}

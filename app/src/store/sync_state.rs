@@ -35,6 +35,20 @@ pub struct Enrolment {
     pub user: String,
     pub role: Role,
     pub department: String,
+    /// Plain `http://` to this server was allowed at enrolment.
+    pub allow_insecure_http: bool,
+    /// The county's own CA (PEM), the only one trusted for this server.
+    #[serde(skip)]
+    pub ca_cert: Option<String>,
+}
+
+impl Enrolment {
+    pub fn transport(&self) -> crate::sync::Transport {
+        crate::sync::Transport {
+            allow_insecure_http: self.allow_insecure_http,
+            ca_cert: self.ca_cert.clone(),
+        }
+    }
 }
 
 /// Uploads of one request, with the heads each one brings the server to,
@@ -124,6 +138,8 @@ impl Store {
                 .parse()
                 .map_err(|e: UnknownValue| StoreError::Corrupt(e.to_string()))?,
             department: get("sync.department")?,
+            allow_insecure_http: get("sync.allow_insecure_http")? == "1",
+            ca_cert: Some(get("sync.ca_cert")?).filter(|pem| !pem.is_empty()),
         }))
     }
 
@@ -141,6 +157,15 @@ impl Store {
                 ("sync.user", enrolment.user.as_str()),
                 ("sync.role", enrolment.role.as_str()),
                 ("sync.department", enrolment.department.as_str()),
+                (
+                    "sync.allow_insecure_http",
+                    if enrolment.allow_insecure_http {
+                        "1"
+                    } else {
+                        "0"
+                    },
+                ),
+                ("sync.ca_cert", enrolment.ca_cert.as_deref().unwrap_or("")),
                 ("sync.cursor", "0"),
             ] {
                 set_setting(&tx, key, value)?;

@@ -35,8 +35,29 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
+/// How a device may reach its server, recorded at enrolment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transport {
+    /// Plain `http://` to a server that is not this machine was allowed
+    /// explicitly (tokens and case data travel readable).
+    pub allow_insecure_http: bool,
+    /// The county's own CA (PEM): the only one trusted for the server.
+    pub ca_cert: Option<String>,
+}
+
 impl HttpClient {
+    /// A client that trusts the system's roots (and `SPRECHTAG_CA_CERT`),
+    /// and refuses plain `http://` to anything but this machine.
     pub fn new(base_url: &str) -> Result<HttpClient, SyncError> {
+        HttpClient::with_transport(base_url, &Transport::default())
+    }
+
+    pub fn with_transport(base_url: &str, transport: &Transport) -> Result<HttpClient, SyncError> {
+        if sends_in_clear(base_url) && !transport.allow_insecure_http {
+            return Err(SyncError::Insecure(
+                normalize_server_url(base_url).to_string(),
+            ));
+        }
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
@@ -44,12 +65,25 @@ impl HttpClient {
             // EDGE uplinks can be slower still.
             .timeout(Duration::from_secs(180))
             .user_agent(concat!("sprechtag/", env!("CARGO_PKG_VERSION")));
-        if let Ok(path) = std::env::var(CA_CERT_ENV) {
-            let pem = std::fs::read(&path)
-                .map_err(|e| SyncError::Config(format!("{CA_CERT_ENV}={path}: {e}")))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| SyncError::Config(format!("{CA_CERT_ENV}={path}: {e}")))?;
-            builder = builder.add_root_certificate(cert);
+        match &transport.ca_cert {
+            // The county's CA and nothing else: a certificate from any
+            // other CA for the server's name is refused.
+            Some(pem) => {
+                let cert = reqwest::Certificate::from_pem(pem.as_bytes())
+                    .map_err(|e| SyncError::Config(format!("the CA certificate: {e}")))?;
+                builder = builder
+                    .tls_certs_only([cert])
+                    .https_only(!transport.allow_insecure_http);
+            }
+            None => {
+                if let Ok(path) = std::env::var(CA_CERT_ENV) {
+                    let pem = std::fs::read(&path)
+                        .map_err(|e| SyncError::Config(format!("{CA_CERT_ENV}={path}: {e}")))?;
+                    let cert = reqwest::Certificate::from_pem(&pem)
+                        .map_err(|e| SyncError::Config(format!("{CA_CERT_ENV}={path}: {e}")))?;
+                    builder = builder.tls_certs_merge([cert]);
+                }
+            }
         }
         let client = builder
             .build()

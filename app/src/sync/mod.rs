@@ -13,7 +13,7 @@ use sprechtag_schemas::wire::{
 };
 
 use http::normalize_server_url;
-pub use http::{CA_CERT_ENV, HttpClient, sends_in_clear};
+pub use http::{CA_CERT_ENV, HttpClient, Transport, sends_in_clear};
 
 use crate::store::{DocumentLabel, Enrolment, Store, StoreError};
 
@@ -35,6 +35,11 @@ pub enum SyncError {
     Protocol(String),
     #[error("this device is not enrolled with a sync server; run `sprechtag enrol`")]
     NotEnrolled,
+    #[error(
+        "{0} is plain http to another machine: tokens and case data would travel readable; \
+         use https, or allow it for this server (`enrol --allow-insecure-http`)"
+    )]
+    Insecure(String),
     #[error("{0}")]
     Config(String),
     #[error(transparent)]
@@ -97,7 +102,18 @@ impl RefusedDocument {
 
 /// Redeems a one-time code and records the enrolment in the store.
 pub fn enrol(store: &mut Store, server_url: &str, code: &str) -> Result<Enrolment, SyncError> {
-    let client = HttpClient::new(server_url)?;
+    enrol_with(store, server_url, code, &Transport::default())
+}
+
+/// As [`enrol`], with how the server may be reached (plain http allowed,
+/// the county's own CA); both are kept for every later sync.
+pub fn enrol_with(
+    store: &mut Store,
+    server_url: &str,
+    code: &str,
+    transport: &Transport,
+) -> Result<Enrolment, SyncError> {
+    let client = HttpClient::with_transport(server_url, transport)?;
     let response = client.enrol(code, &store.device().actor().to_hex_string())?;
     let enrolment = Enrolment {
         server_url: normalize_server_url(server_url).to_string(),
@@ -109,6 +125,8 @@ pub fn enrol(store: &mut Store, server_url: &str, code: &str) -> Result<Enrolmen
             .parse()
             .map_err(|e: sprechtag_schemas::UnknownValue| SyncError::Protocol(e.to_string()))?,
         department: response.department,
+        allow_insecure_http: transport.allow_insecure_http,
+        ca_cert: transport.ca_cert.clone(),
     };
     store.enrol(&enrolment, &response.prefix)?;
     Ok(enrolment)
@@ -133,18 +151,21 @@ impl Connection {
     /// Exchanges changes with the server until both sides have everything.
     pub fn sync(&mut self, store: &mut Store) -> Result<SyncReport, SyncError> {
         let enrolment = store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
-        let client = self.client_for(&enrolment.server_url)?;
+        let client = self.client_for(&enrolment)?;
         let outcome = exchange(store, client, &enrolment.token);
         let error = outcome.as_ref().err().map(ToString::to_string);
         store.record_sync_outcome(error.as_deref())?;
         outcome
     }
 
-    /// A client for `server_url`, made only when there is none for it yet.
-    pub fn client_for(&mut self, server_url: &str) -> Result<&HttpClient, SyncError> {
+    /// A client for the enrolment's server, made only when there is none
+    /// for it yet.
+    pub fn client_for(&mut self, enrolment: &Enrolment) -> Result<&HttpClient, SyncError> {
         let client = match self.client.take() {
-            Some(client) if client.base_url() == normalize_server_url(server_url) => client,
-            _ => HttpClient::new(server_url)?,
+            Some(client) if client.base_url() == normalize_server_url(&enrolment.server_url) => {
+                client
+            }
+            _ => HttpClient::with_transport(&enrolment.server_url, &enrolment.transport())?,
         };
         Ok(self.client.insert(client))
     }

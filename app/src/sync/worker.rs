@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::{Connection, RefusedDocument, SyncError, enrol};
+use super::{Connection, RefusedDocument, SyncError, enrol_with};
 use crate::store::Store;
 
 /// How often an idle, up-to-date device asks the server for news.
@@ -71,6 +71,8 @@ pub enum SyncProblem {
     Protocol(String),
     /// Too many failed attempts from this address: wait this many seconds.
     Throttled(u64),
+    /// Plain http to another machine, not allowed for this server.
+    Insecure,
     Rejected(Vec<RefusedDocument>),
     Other(String),
 }
@@ -84,6 +86,7 @@ impl From<&SyncError> for SyncProblem {
             SyncError::Revoked => SyncProblem::Revoked,
             SyncError::BadCode => SyncProblem::BadCode,
             SyncError::Throttled(wait) => SyncProblem::Throttled(wait.as_secs()),
+            SyncError::Insecure(_) => SyncProblem::Insecure,
             SyncError::Protocol(detail) => SyncProblem::Protocol(detail.clone()),
             other => SyncProblem::Other(other.to_string()),
         }
@@ -97,6 +100,8 @@ pub enum Command {
     Enrol {
         server_url: String,
         code: String,
+        /// The user confirmed plain http to this server.
+        allow_insecure_http: bool,
         attempt: u64,
     },
 }
@@ -219,9 +224,14 @@ fn run(
             Some(Command::Enrol {
                 server_url,
                 code,
+                allow_insecure_http,
                 attempt,
             }) => {
-                let result = enrol(&mut store, &server_url, &code);
+                let transport = crate::sync::Transport {
+                    allow_insecure_http,
+                    ca_cert: None,
+                };
+                let result = enrol_with(&mut store, &server_url, &code, &transport);
                 let problem = result.as_ref().err().map(SyncProblem::from);
                 enrolment = Some(EnrolOutcome { attempt, problem });
                 if result.is_ok() {

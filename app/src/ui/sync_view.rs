@@ -76,6 +76,7 @@ pub fn problem_text(problem: &SyncProblem) -> String {
         SyncProblem::Throttled(seconds) => {
             t!("sync.error_throttled", seconds = seconds).into_owned()
         }
+        SyncProblem::Insecure => t!("sync.error_insecure").into_owned(),
         SyncProblem::Rejected(documents) => documents
             .iter()
             .map(refusal_text)
@@ -298,6 +299,7 @@ impl EnrolForm {
         Some(Command::Enrol {
             server_url: server.to_string(),
             code: code.to_string(),
+            allow_insecure_http: confirmed,
             attempt: self.attempts,
         })
     }
