@@ -453,3 +453,163 @@ fn a_document_a_laptop_cannot_read_is_set_aside_and_the_rest_of_the_sync_goes_on
     assert_eq!(office.laptop.store.set_aside_count().expect("count"), 1);
     assert!(office.laptop.store.office_hour(&office_hour.id).is_err());
 }
+
+/// What a hostile laptop may do to a valid upload.
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Cut the bytes off after this share (per thousand).
+    Truncate(u16),
+    /// Append these bytes.
+    Append(Vec<u8>),
+    /// Set the byte at this share (per thousand) to this value.
+    Flip(u16, u8),
+    /// Send it under another id.
+    OtherId,
+    /// Write this root key (a field the schema has, or not) before sending.
+    Put(String, String),
+    /// Write the change as an actor nobody registered.
+    ForeignActor,
+}
+
+fn mutation() -> impl proptest::strategy::Strategy<Value = Mutation> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0u16..1000).prop_map(Mutation::Truncate),
+        proptest::collection::vec(any::<u8>(), 1..64).prop_map(Mutation::Append),
+        (0u16..1000, any::<u8>()).prop_map(|(at, value)| Mutation::Flip(at, value)),
+        Just(Mutation::OtherId),
+        (
+            prop_oneof![
+                Just("status".to_string()),
+                Just("number".to_string()),
+                Just("department".to_string()),
+                Just("review".to_string()),
+                Just("id".to_string()),
+                "[a-z]{1,8}",
+            ],
+            "[a-zA-Z0-9 ]{0,12}",
+        )
+            .prop_map(|(key, value)| Mutation::Put(key, value)),
+        Just(Mutation::ForeignActor),
+    ]
+}
+
+/// Uploads made from valid cases with random damage: the server answers
+/// every one (never a 5xx, never down), stores only what it can load
+/// again, and another laptop's sync always completes.
+#[test]
+fn no_damaged_or_forged_upload_makes_the_server_fail_or_store_what_it_cannot_read() {
+    use proptest::test_runner::{Config, TestRunner};
+    use sprechtag_server::storage::Storage;
+
+    let server = TestServer::start();
+    // The runner takes a `Fn`: the laptops are borrowed inside each case.
+    let field = std::cell::RefCell::new(Device::enrolled(&server, "field", Role::Caseworker));
+    let office = std::cell::RefCell::new(Device::enrolled(&server, "office", Role::Backoffice));
+    let storage = server.storage();
+    let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = proptest::collection::vec(mutation(), 1..4);
+    runner
+        .run(&strategy, |mutations| {
+            let mut field = field.borrow_mut();
+            let mut office = office.borrow_mut();
+            let office = &mut *office;
+            let case = field.laptop.new_case("Proptest", &["wohngeld"]);
+            let mut doc = field.document(&case.id);
+            let mut id = case.id.clone();
+            for mutation in &mutations {
+                match mutation {
+                    Mutation::Put(key, value) => {
+                        doc.put(ROOT, key.as_str(), value.as_str()).expect("put");
+                        doc.commit();
+                    }
+                    Mutation::ForeignActor => {
+                        doc.set_actor(automerge::ActorId::random());
+                        doc.put(ROOT, "notes", "fremd").expect("put");
+                        doc.commit();
+                    }
+                    Mutation::OtherId => id = sprechtag_schemas::new_id(),
+                    _ => {}
+                }
+            }
+            let mut bytes = doc.save_nocompress();
+            for mutation in &mutations {
+                match mutation {
+                    Mutation::Truncate(share) => {
+                        let keep = bytes.len() * usize::from(*share) / 1000;
+                        bytes.truncate(keep);
+                    }
+                    Mutation::Append(extra) => bytes.extend(extra),
+                    Mutation::Flip(share, value) if !bytes.is_empty() => {
+                        let at = (bytes.len() - 1) * usize::from(*share) / 1000;
+                        bytes[at] = *value;
+                    }
+                    _ => {}
+                }
+            }
+            let request = SyncRequest {
+                protocol: PROTOCOL_VERSION,
+                cursor: 0,
+                uploads: vec![Upload {
+                    doc_id: id.clone(),
+                    changes: bytes,
+                    heads: wire::heads_to_bytes(&doc.get_heads()),
+                }],
+                max_response_bytes: 0,
+                summaries: false,
+                opened: Vec::new(),
+            };
+            let answer = client.sync(&field.token, wire::encode(&request));
+            let answer = answer.map_err(|e| {
+                proptest::test_runner::TestCaseError::fail(format!("{mutations:?}: {e}"))
+            })?;
+            let response: SyncResponse = wire::decode(&answer.body).map_err(|e| {
+                proptest::test_runner::TestCaseError::fail(format!("{mutations:?}: {e}"))
+            })?;
+            // What was taken loads again from the server's database.
+            if response.accepted.contains(&id) {
+                let mut tx = storage.begin().expect("tx");
+                let parts = tx.document_bytes(&id).expect("bytes");
+                let mut loaded = automerge::Automerge::new();
+                for part in parts {
+                    loaded.load_incremental(&part).map_err(|e| {
+                        proptest::test_runner::TestCaseError::fail(format!(
+                            "{mutations:?}: stored unreadable: {e}"
+                        ))
+                    })?;
+                }
+                let _: sprechtag_schemas::Case = document::read(&loaded).map_err(|e| {
+                    proptest::test_runner::TestCaseError::fail(format!(
+                        "{mutations:?}: stored unreadable: {e}"
+                    ))
+                })?;
+            }
+            // The laptop's own, undamaged upload of the case still goes
+            // through, and the back office's sync completes.
+            field.laptop.sync();
+            office
+                .laptop
+                .connection
+                .sync(&mut office.laptop.store)
+                .map_err(|e| {
+                    proptest::test_runner::TestCaseError::fail(format!("{mutations:?}: {e}"))
+                })?;
+            Ok(())
+        })
+        .expect("every upload answered, nothing unreadable stored");
+    assert!(
+        office
+            .borrow_mut()
+            .laptop
+            .store
+            .list_cases(&sprechtag::store::CaseFilter::default())
+            .expect("list")
+            .total
+            >= 64
+    );
+}
