@@ -39,6 +39,8 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// How long a sync body may take to arrive once the token was checked.
     pub body_timeout: std::time::Duration,
+    /// The key enrolment codes are stored under (`code_hash`).
+    pub code_key: Arc<Vec<u8>>,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             sync_slots: Arc::new(tokio::sync::Semaphore::new(2 * cores)),
             throttle: Arc::new(Throttle::default()),
             body_timeout: std::time::Duration::from_secs(120),
+            code_key: Arc::new(Vec::new()),
         }
     }
 }
@@ -171,10 +174,21 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("no such endpoint".into())
 }
 
-/// SHA-256 of a high-entropy secret (token or one-time code): enough to
-/// store it without keeping it, and cheap to look up.
+/// SHA-256 of a device token (32 random bytes): enough to store it without
+/// keeping it, and cheap to look up.
 pub fn secret_hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.trim().to_uppercase().as_bytes()).to_vec()
+}
+
+/// An enrolment code as stored: HMAC-SHA-256 under the server's key. An
+/// eight-letter code has about 2^36 values; its bare SHA-256 in a copy of
+/// the database would be found within minutes, its HMAC not without the
+/// key (`server.key`, kept apart from the database).
+pub fn code_hash(key: &[u8], code: &str) -> Vec<u8> {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(code.trim().to_uppercase().as_bytes());
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// The address a request came from, for the audit and for rate limits;
@@ -244,7 +258,7 @@ async fn enrol(
         None => None,
     };
     let token = crate::random_secret(32);
-    let code_hash = secret_hash(&request.code);
+    let code_hash = code_hash(&state.code_key, &request.code);
     let token_hash = secret_hash(&token);
     let storage = state.storage.clone();
     let device = tokio::task::spawn_blocking(move || {

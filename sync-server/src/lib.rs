@@ -27,6 +27,35 @@ pub fn random_secret(bytes: usize) -> String {
     hex::encode(secret)
 }
 
+/// The server's own key (enrolment codes are stored under it), from
+/// `server.key` in the data dir, made on the first start: 32 random bytes,
+/// readable by the server's user only. Kept apart from the database, so
+/// that a copy of the database alone reveals no pending code.
+pub fn server_key(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("server.key");
+    match std::fs::read(&path) {
+        Ok(key) if key.len() == 32 => Ok(key),
+        Ok(_) => anyhow::bail!("{} is not a key of 32 bytes", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use rand::RngCore;
+            let mut key = vec![0u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            std::fs::create_dir_all(data_dir)?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options
+                .open(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            std::io::Write::write_all(&mut file, &key)?;
+            file.sync_all()?;
+            Ok(key)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))),
+    }
+}
+
 /// A one-time enrolment code a person can type: 8 unambiguous characters.
 pub fn enrolment_code() -> String {
     use rand::Rng;
@@ -52,6 +81,7 @@ pub async fn launch_with_listener(
         )
     })?;
     let mut state = api::AppState::new(Arc::new(storage));
+    state.code_key = Arc::new(server_key(&settings.data_dir)?);
     state.body_timeout = std::time::Duration::from_secs(settings.body_timeout_secs);
     let header_timeout = std::time::Duration::from_secs(settings.header_timeout_secs);
     let app = api::router(state);

@@ -236,7 +236,8 @@ fn device(mut settings: Settings, command: DeviceCommand) -> Result<()> {
                 role,
                 department: department.trim().into(),
             };
-            let device = storage.create_device(&new, &api::secret_hash(&code), expires_at)?;
+            let key = sprechtag_server::server_key(&settings.data_dir)?;
+            let device = storage.create_device(&new, &api::code_hash(&key, &code), expires_at)?;
             storage.append_audit(
                 NewEntry::new(Event::CodeIssued)
                     .device(&device)

@@ -111,7 +111,10 @@ pub fn enrolment_code(server_dir: &Path, name: &str, role: Role, department: &st
     storage
         .create_device(
             &new,
-            &sprechtag_server::api::secret_hash(&code),
+            &sprechtag_server::api::code_hash(
+                &sprechtag_server::server_key(server_dir).expect("the server's key"),
+                &code,
+            ),
             i64::MAX / 2,
         )
         .expect("register the device");

@@ -139,3 +139,49 @@ fn a_client_that_trickles_its_headers_or_body_is_cut_off() {
     laptop.new_case("Krüger", &["wohngeld"]);
     laptop.sync();
 }
+
+/// A pending enrolment code is stored under the server's key: a copy of the
+/// database alone does not let anyone search the code's small space.
+#[test]
+fn a_copy_of_the_database_does_not_reveal_a_pending_code() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().expect("server dir");
+    let output = std::process::Command::new(sprechtag_e2e::workspace_binary("sprechtag-server"))
+        .args([
+            "device",
+            "enrol",
+            "--name",
+            "laptop",
+            "--user",
+            "anna",
+            "--role",
+            "caseworker",
+            "--department",
+            "buergerbuero",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("sprechtag-server");
+    assert!(output.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let code = printed["code"].as_str().expect("a code").to_string();
+    let database = dir.path().join(sprechtag_server::storage::DATABASE_FILE);
+    let conn = rusqlite::Connection::open(&database).expect("open");
+    let stored: Vec<u8> = conn
+        .query_row("SELECT code_hash FROM devices", [], |r| r.get(0))
+        .expect("the stored code");
+    let bare = sha2::Sha256::digest(code.as_bytes()).to_vec();
+    assert_ne!(stored, bare, "not a bare hash of the code");
+    let key = std::fs::read(dir.path().join("server.key")).expect("the server's key");
+    assert_eq!(stored, sprechtag_server::api::code_hash(&key, &code));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("server.key"))
+        .expect("metadata")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "only the server's user reads the key");
+    // And the code works.
+    let server = TestServer::start_in(dir);
+    Laptop::enrolled(&server.url, &code);
+}
