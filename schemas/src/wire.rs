@@ -182,8 +182,9 @@ pub struct Download {
     pub summary: Option<Vec<u8>>,
 }
 
-/// `POST /v1/enrol`: a one-time code for a device token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /v1/enrol`: a one-time code for a device token. `Debug` leaves
+/// out the code.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrolRequest {
     pub code: String,
     /// The device's automerge actor (32 hex digits). Every change the
@@ -192,6 +193,15 @@ pub struct EnrolRequest {
     /// only from actors it knows.
     #[serde(default)]
     pub actor: Option<String>,
+}
+
+impl std::fmt::Debug for EnrolRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolRequest")
+            .field("code", &"<redacted>")
+            .field("actor", &self.actor)
+            .finish()
+    }
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]

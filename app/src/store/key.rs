@@ -9,6 +9,7 @@ use std::path::Path;
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
 
 use super::StoreError;
 
@@ -24,8 +25,34 @@ pub struct KeyFile {
     salt: String,
 }
 
-/// A 256-bit SQLCipher key. Redacted in `Debug`.
+/// A passphrase on its way to the key derivation: redacted in `Debug`,
+/// wiped when dropped.
+pub struct Passphrase(Zeroizing<String>);
+
+impl Passphrase {
+    pub fn new(text: String) -> Passphrase {
+        Passphrase(Zeroizing::new(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(<redacted>)")
+    }
+}
+
+/// A 256-bit SQLCipher key. Redacted in `Debug`, wiped when dropped.
 pub struct DatabaseKey([u8; 32]);
+
+impl Drop for DatabaseKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
 
 impl std::fmt::Debug for DatabaseKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -34,9 +61,13 @@ impl std::fmt::Debug for DatabaseKey {
 }
 
 impl DatabaseKey {
-    /// The `PRAGMA key` value: a blob literal, which SQLCipher uses as is.
-    pub fn pragma_value(&self) -> String {
-        format!("x'{}'", hex::encode(self.0))
+    /// The `PRAGMA key` statement with the key as a blob literal, which
+    /// SQLCipher uses as is; wiped when dropped.
+    pub fn pragma(&self) -> Zeroizing<String> {
+        let mut hex = hex::encode(self.0);
+        let statement = Zeroizing::new(format!("PRAGMA key = \"x'{hex}'\";"));
+        hex.zeroize();
+        statement
     }
 }
 

@@ -28,7 +28,7 @@ use sprechtag_schemas::document::DocumentError;
 
 pub use backoffice::HistoryEntry;
 pub use cases::{COUNT_LIMIT, CaseFilter, CasePage, CaseRow, CaseSort, validate as validate_case};
-pub use key::MIN_PASSPHRASE_CHARS;
+pub use key::{MIN_PASSPHRASE_CHARS, Passphrase};
 pub use office_hours::{NewOfficeHour, OfficeHourRow};
 pub use sync_state::{Applied, DocumentLabel, Enrolment, UploadBatch};
 
@@ -307,7 +307,7 @@ fn restrict_to_owner(dir: &Path) -> Result<()> {
 }
 
 fn apply_key(conn: &Connection, key: &key::DatabaseKey) -> Result<()> {
-    conn.execute_batch(&format!("PRAGMA key = \"{}\";", key.pragma_value()))?;
+    conn.execute_batch(&key.pragma())?;
     conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
     Ok(())
 }

@@ -25,8 +25,8 @@ pub(super) const PENDING_IDS: &str = "SELECT id FROM documents WHERE heads != sy
 pub(super) const PENDING_UPLOADS: &str = "SELECT id, kind, synced_heads FROM documents
      WHERE heads != synced_heads ORDER BY updated_at, id";
 
-/// The server this device is enrolled with.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The server this device is enrolled with. `Debug` leaves out the token.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct Enrolment {
     pub server_url: String,
     #[serde(skip)]
@@ -40,6 +40,21 @@ pub struct Enrolment {
     /// The county's own CA (PEM), the only one trusted for this server.
     #[serde(skip)]
     pub ca_cert: Option<String>,
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enrolment")
+            .field("server_url", &self.server_url)
+            .field("token", &"<redacted>")
+            .field("device_id", &self.device_id)
+            .field("user", &self.user)
+            .field("role", &self.role)
+            .field("department", &self.department)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("ca_cert", &self.ca_cert.as_ref().map(|_| "<PEM>"))
+            .finish()
+    }
 }
 
 impl Enrolment {
@@ -556,6 +571,24 @@ mod tests {
     use crate::store::{NewOfficeHour, Store, documents};
 
     const PASSPHRASE: &str = "Leuchtturm-Fischbrötchen-7";
+
+    #[test]
+    fn an_enrolment_in_a_log_shows_no_token() {
+        let enrolment = super::Enrolment {
+            server_url: "https://sync.kreis.example".into(),
+            token: "geheimes-token-0123456789".into(),
+            device_id: "dev-1".into(),
+            user: "Anna Schäfer".into(),
+            role: sprechtag_schemas::Role::Caseworker,
+            department: "Bürgerbüro".into(),
+            allow_insecure_http: false,
+            ca_cert: Some("-----BEGIN CERTIFICATE-----\nMIIB\n".into()),
+        };
+        let logged = format!("{enrolment:?}");
+        assert!(!logged.contains("geheimes-token"), "{logged}");
+        assert!(!logged.contains("MIIB"), "{logged}");
+        assert!(logged.contains("dev-1"), "{logged}");
+    }
 
     fn store(dir: &tempfile::TempDir) -> Store {
         let catalog = Arc::new(crate::catalog::shipped().expect("catalogue"));

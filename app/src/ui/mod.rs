@@ -26,7 +26,7 @@ use sprechtag_schemas::permissions::{Part, Role};
 use sprechtag_schemas::{Case, Catalog, OfficeHourSummary};
 use zeroize::Zeroize;
 
-use crate::store::{Device, OfficeHourRow, StoreError};
+use crate::store::{Device, OfficeHourRow, Passphrase, StoreError};
 pub use prefs::Prefs;
 use worker::{Reply, Request, Worker};
 
@@ -446,7 +446,7 @@ fn unlock_error_text(error: &StoreError) -> String {
 }
 
 /// The passphrase screen; returns the passphrase when the user submits it.
-fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView) -> Option<String> {
+fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView) -> Option<Passphrase> {
     let first_start = view.first_start;
     let mut submit = None;
     egui::CentralPanel::default().show(ui, |ui| {
@@ -511,7 +511,7 @@ fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView) -> Option<String> {
                 } else {
                     view.busy = true;
                     view.error = None;
-                    submit = Some(view.passphrase.clone());
+                    submit = Some(Passphrase::new(view.passphrase.clone()));
                 }
             }
             if view.busy {

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
-use zeroize::Zeroize;
 
 use automerge::ChangeHash;
 use sprechtag_schemas::{Case, Catalog, IsoDate, OfficeHour, OfficeHourSummary, Rating};
@@ -17,16 +16,18 @@ use crate::store::HistoryEntry;
 use crate::store::appointments::AppointmentRow;
 use crate::store::statistics::Statistics;
 
-use crate::store::{CaseFilter, CasePage, Device, NewOfficeHour, OfficeHourRow, Store, StoreError};
+use crate::store::{
+    CaseFilter, CasePage, Device, NewOfficeHour, OfficeHourRow, Passphrase, Store, StoreError,
+};
 
 #[derive(Debug)]
 pub enum Request {
     Unlock {
-        passphrase: String,
+        passphrase: Passphrase,
     },
     /// The session is locked: is this its passphrase?
     VerifyPassphrase {
-        passphrase: String,
+        passphrase: Passphrase,
     },
     OfficeHours,
     OpenOfficeHour(NewOfficeHour),
@@ -192,10 +193,8 @@ fn serve(dir: PathBuf, requests: Receiver<Request>, replies: Sender<Reply>, wake
 }
 
 fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) -> Reply {
-    if let Request::Unlock { mut passphrase } = request {
-        let reply = unlock(dir, store, &passphrase);
-        passphrase.zeroize();
-        return reply;
+    if let Request::Unlock { passphrase } = request {
+        return unlock(dir, store, passphrase.as_str());
     }
     let Some(store) = store.as_mut() else {
         return Reply::Failed("locked".into());
@@ -203,12 +202,10 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
     let failed = |e: StoreError| Reply::Failed(store_error_text(&e));
     match request {
         Request::Unlock { .. } => Reply::Failed("already unlocked".into()),
-        Request::VerifyPassphrase { mut passphrase } => {
+        Request::VerifyPassphrase { passphrase } => {
             // Opening the store a second time checks the passphrase the
             // way the first opening did (Argon2id, then SQLCipher).
-            let opened = Store::open(dir, &passphrase, store.catalog().clone());
-            passphrase.zeroize();
-            match opened {
+            match Store::open(dir, passphrase.as_str(), store.catalog().clone()) {
                 Ok(_) => Reply::PassphraseVerified,
                 Err(e) => Reply::UnlockFailed(e),
             }
