@@ -360,13 +360,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Option<GuiArgs>> {
             allow_insecure_http,
             ca_cert,
         }) => {
-            let ca_cert = match ca_cert {
-                Some(path) => Some(
-                    std::fs::read_to_string(&path)
-                        .with_context(|| format!("cannot read {}", path.display()))?,
-                ),
-                None => None,
-            };
+            let ca_cert = ca_cert
+                .map(|path| crate::sync::read_ca_cert(&path))
+                .transpose()?;
             let transport = crate::sync::Transport {
                 allow_insecure_http,
                 ca_cert,

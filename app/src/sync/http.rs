@@ -35,6 +35,50 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
+/// The largest CA file read: a PEM chain of a few certificates fits many
+/// times over.
+const MAX_CA_CERT_BYTES: u64 = 256 * 1024;
+
+/// Why a CA certificate file cannot be pinned.
+#[derive(Debug, thiserror::Error)]
+pub enum CaCertError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Unreadable {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is larger than 256 KiB; expected a CA certificate in PEM", .0.display())]
+    TooLarge(std::path::PathBuf),
+    #[error("{} holds no certificate in PEM (-----BEGIN CERTIFICATE-----)", .0.display())]
+    NotPem(std::path::PathBuf),
+}
+
+/// Reads the county's CA certificate (PEM) to pin at enrolment: a small
+/// file with at least one certificate in it, every one of them readable.
+pub fn read_ca_cert(path: &std::path::Path) -> Result<String, CaCertError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    use std::io::Read;
+
+    let unreadable = |source| CaCertError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CA_CERT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_CA_CERT_BYTES {
+        return Err(CaCertError::TooLarge(path.to_path_buf()));
+    }
+    let certificates: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
+    match (certificates, String::from_utf8(bytes)) {
+        (Ok(certificates), Ok(pem)) if !certificates.is_empty() => Ok(pem),
+        _ => Err(CaCertError::NotPem(path.to_path_buf())),
+    }
+}
+
 /// How a device may reach its server, recorded at enrolment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Transport {
@@ -168,13 +212,41 @@ pub fn sends_in_clear(url: &str) -> bool {
     !loopback
 }
 
+/// A request that did not get through: a server certificate the device
+/// does not trust is not a network outage (retrying cannot help, and it may
+/// be someone in between), anything else is "offline".
+fn not_sent(error: &reqwest::Error) -> SyncError {
+    match tls_error(error) {
+        Some(rustls::Error::InvalidCertificate(why)) => SyncError::Untrusted(format!("{why:?}")),
+        _ => SyncError::Offline(error.to_string()),
+    }
+}
+
+/// The TLS error behind a failed request, if there is one: down the
+/// `source()` chain, and into io::Errors, which hide what they wrap from it
+/// (hyper wraps rustls's error in two of them).
+fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut source = Some(error);
+    while let Some(current) = source {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(inner) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            source = Some(inner);
+            continue;
+        }
+        source = current.source();
+    }
+    None
+}
+
 /// Sends a request and reads the whole answer; a failed transfer either way
 /// is "offline" (retryable), an error status is classified.
 async fn send(request: reqwest::RequestBuilder, enrolling: bool) -> Result<Answer, SyncError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| SyncError::Offline(e.to_string()))?;
+    let response = request.send().await.map_err(|e| not_sent(&e))?;
     let status = response.status();
     let retry_after = response
         .headers()

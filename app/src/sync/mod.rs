@@ -13,7 +13,7 @@ use sprechtag_schemas::wire::{
 };
 
 use http::normalize_server_url;
-pub use http::{CA_CERT_ENV, HttpClient, Transport, sends_in_clear};
+pub use http::{CA_CERT_ENV, CaCertError, HttpClient, Transport, read_ca_cert, sends_in_clear};
 
 use crate::store::{DocumentLabel, Enrolment, Store, StoreError};
 
@@ -40,6 +40,11 @@ pub enum SyncError {
          use https, or allow it for this server (`enrol --allow-insecure-http`)"
     )]
     Insecure(String),
+    #[error(
+        "the server's certificate is not trusted ({0}); check the address, and the CA \
+         certificate given at enrolment"
+    )]
+    Untrusted(String),
     #[error("{0}")]
     Config(String),
     #[error(transparent)]

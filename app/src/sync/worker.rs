@@ -73,6 +73,8 @@ pub enum SyncProblem {
     Throttled(u64),
     /// Plain http to another machine, not allowed for this server.
     Insecure,
+    /// The server's certificate is not one this device trusts.
+    Untrusted,
     Rejected(Vec<RefusedDocument>),
     Other(String),
 }
@@ -87,6 +89,7 @@ impl From<&SyncError> for SyncProblem {
             SyncError::BadCode => SyncProblem::BadCode,
             SyncError::Throttled(wait) => SyncProblem::Throttled(wait.as_secs()),
             SyncError::Insecure(_) => SyncProblem::Insecure,
+            SyncError::Untrusted(_) => SyncProblem::Untrusted,
             SyncError::Protocol(detail) => SyncProblem::Protocol(detail.clone()),
             other => SyncProblem::Other(other.to_string()),
         }
@@ -102,6 +105,8 @@ pub enum Command {
         code: String,
         /// The user confirmed plain http to this server.
         allow_insecure_http: bool,
+        /// The county's CA (PEM), the only one to trust for this server.
+        ca_cert: Option<String>,
         attempt: u64,
     },
 }
@@ -225,11 +230,12 @@ fn run(
                 server_url,
                 code,
                 allow_insecure_http,
+                ca_cert,
                 attempt,
             }) => {
                 let transport = crate::sync::Transport {
                     allow_insecure_http,
-                    ca_cert: None,
+                    ca_cert,
                 };
                 let result = enrol_with(&mut store, &server_url, &code, &transport);
                 let problem = result.as_ref().err().map(SyncProblem::from);

@@ -77,6 +77,7 @@ pub fn problem_text(problem: &SyncProblem) -> String {
             t!("sync.error_throttled", seconds = seconds).into_owned()
         }
         SyncProblem::Insecure => t!("sync.error_insecure").into_owned(),
+        SyncProblem::Untrusted => t!("sync.error_untrusted").into_owned(),
         SyncProblem::Rejected(documents) => documents
             .iter()
             .map(refusal_text)
@@ -146,13 +147,16 @@ fn local_time(rfc3339: &str) -> String {
         .unwrap_or_else(|_| rfc3339.to_string())
 }
 
-/// Enrolment in the settings: server address and one-time code. Errors
-/// stay beside their field until the next attempt; an address that would
-/// send everything unencrypted is asked about first.
+/// Enrolment in the settings: server address, one-time code and, where the
+/// county runs its own CA, its certificate file. Errors stay beside their
+/// field until the next attempt; an address that would send everything
+/// unencrypted is asked about first.
 #[derive(Default)]
 pub struct EnrolForm {
     server: String,
     code: String,
+    /// Path of the county's CA certificate (PEM); empty: the system's CAs.
+    ca_file: String,
     attempts: u64,
     /// The attempt whose answer the sync worker has not given yet.
     waiting: Option<u64>,
@@ -170,13 +174,17 @@ pub struct EnrolForm {
 struct EnrolErrors {
     server: Option<String>,
     code: Option<String>,
+    ca_file: Option<String>,
     /// Neither field's fault (the server is in trouble, ...).
     other: Option<String>,
 }
 
 impl EnrolErrors {
     fn any(&self) -> bool {
-        self.server.is_some() || self.code.is_some() || self.other.is_some()
+        self.server.is_some()
+            || self.code.is_some()
+            || self.ca_file.is_some()
+            || self.other.is_some()
     }
 }
 
@@ -196,7 +204,7 @@ impl EnrolForm {
                 self.enrolled = true;
             }
             Some(problem) => {
-                self.errors = enrol_errors(problem);
+                self.errors = enrol_errors(problem, !self.ca_file.trim().is_empty());
                 self.focus_error = true;
             }
         }
@@ -217,6 +225,7 @@ impl EnrolForm {
         let focus_error = std::mem::take(&mut self.focus_error);
         let server_hint = t!("sync.server_hint").into_owned();
         let code_hint = t!("sync.code_hint").into_owned();
+        let ca_hint = t!("sync.ca_file_hint").into_owned();
         let mut entered = false;
         egui::Grid::new("enrol").num_columns(2).show(ui, |ui| {
             let server = widgets::FormField::new(&t!("sync.server"))
@@ -232,11 +241,21 @@ impl EnrolForm {
                 .focus(focus_error && self.errors.server.is_none() && self.errors.code.is_some())
                 .width(200.0)
                 .show(ui, &mut self.code);
+            let ca_file = widgets::FormField::new(&t!("sync.ca_file"))
+                .hint(&ca_hint)
+                .error(self.errors.ca_file.as_deref())
+                .focus(
+                    focus_error
+                        && self.errors.server.is_none()
+                        && self.errors.code.is_none()
+                        && self.errors.ca_file.is_some(),
+                )
+                .show(ui, &mut self.ca_file);
             if server.response.changed() {
                 // Asked about another address: ask again for this one.
                 self.insecure = false;
             }
-            entered = server.entered || code.entered;
+            entered = server.entered || code.entered || ca_file.entered;
         });
         let ready = self.waiting.is_none();
         let filled = !self.server.trim().is_empty() && !self.code.trim().is_empty();
@@ -282,6 +301,18 @@ impl EnrolForm {
         if code.is_empty() {
             self.errors.code = Some(t!("sync.code_missing").into_owned());
         }
+        let ca_file = self.ca_file.trim();
+        let ca_cert = if ca_file.is_empty() {
+            None
+        } else {
+            match crate::sync::read_ca_cert(std::path::Path::new(ca_file)) {
+                Ok(pem) => Some(pem),
+                Err(error) => {
+                    self.errors.ca_file = Some(ca_cert_error_text(&error));
+                    None
+                }
+            }
+        };
         if self.errors.any() {
             self.insecure = false;
             self.focus_error = true;
@@ -300,15 +331,33 @@ impl EnrolForm {
             server_url: server.to_string(),
             code: code.to_string(),
             allow_insecure_http: confirmed,
+            ca_cert,
             attempt: self.attempts,
         })
     }
 }
 
+fn ca_cert_error_text(error: &crate::sync::CaCertError) -> String {
+    use crate::sync::CaCertError;
+    match error {
+        CaCertError::Unreadable { source, .. } => {
+            t!("sync.ca_file_unreadable", detail = source.to_string()).into_owned()
+        }
+        CaCertError::TooLarge(_) | CaCertError::NotPem(_) => {
+            t!("sync.ca_file_not_pem").into_owned()
+        }
+    }
+}
+
 /// A failed enrolment in words, beside the field that is most likely wrong.
-fn enrol_errors(problem: &SyncProblem) -> EnrolErrors {
+fn enrol_errors(problem: &SyncProblem, ca_pinned: bool) -> EnrolErrors {
     let mut errors = EnrolErrors::default();
     match problem {
+        // With a CA given, its file is the likelier mistake.
+        SyncProblem::Untrusted if ca_pinned => {
+            errors.ca_file = Some(t!("sync.enrol_untrusted_ca").into_owned());
+        }
+        SyncProblem::Untrusted => errors.server = Some(t!("sync.enrol_untrusted").into_owned()),
         SyncProblem::BadCode => errors.code = Some(t!("sync.error_bad_code").into_owned()),
         SyncProblem::Offline => errors.server = Some(t!("sync.enrol_offline").into_owned()),
         SyncProblem::Protocol(_) => {
