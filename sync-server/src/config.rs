@@ -28,6 +28,13 @@ listen = "0.0.0.0:8443"
 # its token was checked. Slower connections are closed.
 header_timeout_secs = 20
 body_timeout_secs = 120
+
+# Open connections at most, in all and from one client address (laptops
+# behind one NAT address share it). One more is closed at once; the laptop
+# tries again later. Keep max_connections below the open-file limit
+# (systemd: LimitNOFILE).
+max_connections = 512
+max_connections_per_address = 64
 "#;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +47,18 @@ pub struct Settings {
     pub header_timeout_secs: u64,
     #[serde(default = "default_body_timeout")]
     pub body_timeout_secs: u64,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    #[serde(default = "default_max_connections_per_address")]
+    pub max_connections_per_address: usize,
+}
+
+fn default_max_connections() -> usize {
+    512
+}
+
+fn default_max_connections_per_address() -> usize {
+    64
 }
 
 fn default_header_timeout() -> u64 {
@@ -59,6 +78,8 @@ impl Default for Settings {
             tls_key: None,
             header_timeout_secs: default_header_timeout(),
             body_timeout_secs: default_body_timeout(),
+            max_connections: default_max_connections(),
+            max_connections_per_address: default_max_connections_per_address(),
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod audit;
 pub mod config;
+pub mod connections;
 pub mod integrity;
 pub mod storage;
 pub mod sync;
@@ -84,6 +85,10 @@ pub async fn launch_with_listener(
     state.code_key = Arc::new(server_key(&settings.data_dir)?);
     state.body_timeout = std::time::Duration::from_secs(settings.body_timeout_secs);
     let header_timeout = std::time::Duration::from_secs(settings.header_timeout_secs);
+    let limit = connections::ConnectionLimit::new(
+        settings.max_connections,
+        settings.max_connections_per_address,
+    );
     let app = api::router(state);
     listener.set_nonblocking(true)?;
     let handle = axum_server::Handle::new();
@@ -104,7 +109,9 @@ pub async fn launch_with_listener(
                         key.display()
                     )
                 })?;
-            let mut server = axum_server::from_tcp_rustls(listener, tls)?;
+            // Counted before the TLS handshake, which costs the server.
+            let mut server =
+                axum_server::from_tcp_rustls(listener, tls)?.map(|tls| tls.acceptor(limit));
             with_timeouts(server.http_builder(), header_timeout);
             server
                 .handle(handle)
@@ -112,7 +119,7 @@ pub async fn launch_with_listener(
                 .await?;
         }
         (None, None) => {
-            let mut server = axum_server::from_tcp(listener)?;
+            let mut server = axum_server::from_tcp(listener)?.acceptor(limit);
             with_timeouts(server.http_builder(), header_timeout);
             server
                 .handle(handle)

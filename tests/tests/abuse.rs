@@ -185,3 +185,78 @@ fn a_copy_of_the_database_does_not_reveal_a_pending_code() {
     let server = TestServer::start_in(dir);
     Laptop::enrolled(&server.url, &code);
 }
+
+/// Sends `GET /health` on `stream` and reads the whole answer (the
+/// connection stays usable): empty when the server closed it instead.
+fn health_on(stream: &mut TcpStream) -> String {
+    if stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .is_err()
+    {
+        return String::new();
+    }
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 512];
+    loop {
+        let text = String::from_utf8_lossy(&answer).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length: "))
+                .and_then(|n| n.trim().parse::<usize>().ok())
+                .expect("a content-length");
+            if body.len() >= length {
+                return text;
+            }
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return text,
+            Ok(read) => answer.extend_from_slice(&chunk[..read]),
+        }
+    }
+}
+
+#[test]
+fn connections_held_open_from_one_address_meet_a_bound_and_free_it_when_closed() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = TestServer::start_configured(dir, |settings| {
+        settings.max_connections_per_address = 3;
+    });
+    // Three kept-alive connections, each admitted (it was answered).
+    let mut held: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut stream = connect(&server);
+            let answer = health_on(&mut stream);
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+            stream
+        })
+        .collect();
+
+    // A fourth from the same address is closed without an answer, at once.
+    let started = Instant::now();
+    let mut fourth = connect(&server);
+    assert_eq!(health_on(&mut fourth), "", "closed, not served");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "not held either"
+    );
+
+    // One closes: the next gets through (the server notices the close
+    // when it reads the end of the stream).
+    held.pop();
+    let started = Instant::now();
+    loop {
+        let mut stream = connect(&server);
+        if health_on(&mut stream).starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a place came back when a connection closed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The held ones are still served.
+    let answer = health_on(&mut held[0]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+}
