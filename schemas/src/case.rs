@@ -58,8 +58,17 @@ pub struct Case {
     #[serde(default)]
     pub id: String,
     /// The short number a citizen reads out on the phone, e.g. `KMR-0042`.
+    /// Its prefix is that of the device that recorded the case (the server
+    /// checks it).
     #[serde(default)]
     pub number: String,
+    /// Numbers the case had before: a laptop that recorded visits before it
+    /// was enrolled gives them numbers with its enrolled prefix at
+    /// enrolment, and a receipt may carry the old one. Search and receipts
+    /// still know them.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub former_numbers: Vec<String>,
     #[serde(default)]
     pub status: CaseStatus,
     /// The office hour at which the visit took place.
@@ -359,6 +368,7 @@ impl Case {
         self.schema_version = desired.schema_version;
         self.id.clone_from(&desired.id);
         self.number.clone_from(&desired.number);
+        self.former_numbers.clone_from(&desired.former_numbers);
         self.department.clone_from(&desired.department);
         self.created_at.clone_from(&desired.created_at);
         self.created_by.clone_from(&desired.created_by);
@@ -378,6 +388,7 @@ impl Case {
             schema_version: _,
             id: _,
             number: _,
+            former_numbers: _,
             department: _,
             created_at: _,
             created_by: _,
@@ -411,6 +422,7 @@ impl Case {
             schema_version: crate::SCHEMA_VERSION,
             id: String::new(),
             number: String::new(),
+            former_numbers: Vec::new(),
             status: CaseStatus::Open,
             office_hour_id: None,
             department: None,

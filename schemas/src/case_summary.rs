@@ -16,12 +16,14 @@ use autosurgeon::{Hydrate, Text};
 /// summary's fields (or to how they are read from a document): a device
 /// then ignores the summaries of a server built with another layout and
 /// reads the documents itself.
-pub const SUMMARY_VERSION: u32 = 1;
+pub const SUMMARY_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Default, PartialEq, Hydrate)]
 pub struct CaseSummary {
     pub id: String,
     pub number: String,
+    #[autosurgeon(missing = "Default::default")]
+    pub former_numbers: Vec<String>,
     pub status: CaseStatus,
     pub office_hour_id: Option<String>,
     pub department: Option<String>,
@@ -100,7 +102,7 @@ impl CaseSummary {
 /// document checks, the forwarding.
 type Encoded = (
     u32,
-    (String, String, CaseStatus),
+    (String, String, Vec<String>, CaseStatus),
     (Option<String>, Option<String>),
     (String, String),
     (String, String, String),
@@ -122,7 +124,12 @@ impl CaseSummary {
     pub fn encode(&self) -> Vec<u8> {
         let encoded: Encoded = (
             SUMMARY_VERSION,
-            (self.id.clone(), self.number.clone(), self.status),
+            (
+                self.id.clone(),
+                self.number.clone(),
+                self.former_numbers.clone(),
+                self.status,
+            ),
             (self.office_hour_id.clone(), self.department.clone()),
             (self.created_at.clone(), self.created_by.clone()),
             (
@@ -157,7 +164,7 @@ impl CaseSummary {
     pub fn decode(bytes: &[u8]) -> Option<CaseSummary> {
         let (
             version,
-            (id, number, status),
+            (id, number, former_numbers, status),
             (office_hour_id, department),
             (created_at, created_by),
             (surname, given_names, town),
@@ -172,6 +179,7 @@ impl CaseSummary {
         Some(CaseSummary {
             id,
             number,
+            former_numbers,
             status,
             office_hour_id,
             department,
@@ -209,6 +217,7 @@ impl From<&Case> for CaseSummary {
         CaseSummary {
             id: case.id.clone(),
             number: case.number.clone(),
+            former_numbers: case.former_numbers.clone(),
             status: case.status,
             office_hour_id: case.office_hour_id.clone(),
             department: case.department.clone(),

@@ -25,8 +25,10 @@ string_enum! {
 /// A part of a case or office hour, as the permission table knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Part {
-    /// `id`, `number`, `schema_version`, `created_at`, `created_by`: written
-    /// by the change that creates the document, never again.
+    /// `id`, `number`, `former_numbers`, `schema_version`, `created_at`,
+    /// `created_by`: written by the change that creates the document (the
+    /// number with its author's prefix, `created_by` its author's name),
+    /// never again.
     Identity,
     /// The department that owns the document.
     Department,
@@ -127,7 +129,9 @@ fn key(path: &[Segment], at: usize) -> Option<&str> {
 /// The part of a case a path points into.
 pub fn case_part(path: &[Segment]) -> Part {
     match key(path, 0) {
-        Some("id" | "number" | "schema_version" | "created_at" | "created_by") => Part::Identity,
+        Some(
+            "id" | "number" | "former_numbers" | "schema_version" | "created_at" | "created_by",
+        ) => Part::Identity,
         Some("department") => Part::Department,
         Some("requests") if key(path, 2) == Some("forwarding") => Part::Forwarding,
         Some(

@@ -121,6 +121,8 @@ pub enum RefusalCode {
     UnknownAuthor,
     /// The document does not have the shape of its kind, or names another id.
     InvalidDocument,
+    /// A new case's number does not carry its author's prefix.
+    ForeignNumber,
 }
 
 impl RefusalCode {
@@ -136,6 +138,7 @@ impl RefusalCode {
         RefusalCode::ForbiddenChange,
         RefusalCode::UnknownAuthor,
         RefusalCode::InvalidDocument,
+        RefusalCode::ForeignNumber,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -151,6 +154,7 @@ impl RefusalCode {
             RefusalCode::ForbiddenChange => "forbidden_change",
             RefusalCode::UnknownAuthor => "unknown_author",
             RefusalCode::InvalidDocument => "invalid_document",
+            RefusalCode::ForeignNumber => "foreign_number",
         }
     }
 

@@ -172,6 +172,9 @@ impl Check<'_> {
             if !creation && !writes_nothing && !author.role.may_change(part) {
                 return forbidden("not for this role");
             }
+            if creation && self.kind == DocumentKind::Case {
+                self.identity(author, &path, value)?;
+            }
             let removes = matches!(
                 patch.action,
                 PatchAction::DeleteMap { .. } | PatchAction::DeleteSeq { .. }
@@ -218,6 +221,53 @@ impl Check<'_> {
                 self.doc.get_at(obj, key, self.before),
                 Ok(Some((value, _))) if !is_null(&value)
             )
+    }
+
+    /// A new case is numbered with its author's prefix and recorded in its
+    /// author's name (or in none), exactly as enrolled.
+    fn identity(
+        &self,
+        author: &Device,
+        path: &[Segment],
+        value: Option<&Value<'_>>,
+    ) -> Result<(), Refusal> {
+        let [Segment::Key(key)] = path else {
+            return Ok(());
+        };
+        let written = value.and_then(text);
+        match key.as_str() {
+            "number" => {
+                let own = written
+                    .and_then(|number| number.strip_prefix(author.prefix.as_str()))
+                    .is_some_and(|rest| rest.starts_with('-'));
+                if own {
+                    Ok(())
+                } else {
+                    Err((
+                        RefusalCode::ForeignNumber,
+                        format!(
+                            "number {:?}: new cases of device {} are numbered {}-…",
+                            written.unwrap_or_default(),
+                            author.id,
+                            author.prefix
+                        ),
+                    ))
+                }
+            }
+            "created_by" => match written {
+                Some(name) if name.is_empty() || name == author.user => Ok(()),
+                _ => Err((
+                    RefusalCode::ForbiddenChange,
+                    format!(
+                        "created_by: recorded by {:?}, not by {} (device {})",
+                        written.unwrap_or_default(),
+                        author.user,
+                        author.id
+                    ),
+                )),
+            },
+            _ => Ok(()),
+        }
     }
 
     /// What is wrong with a name the author writes into a signature field.

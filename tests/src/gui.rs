@@ -147,6 +147,29 @@ impl Gui {
         self.press(Key::Enter);
     }
 
+    /// Opens today's office hour in `village` with `caseworker` from the
+    /// office hours tab, and waits until it takes visits.
+    pub fn open_office_hour(&mut self, village: &str, caseworker: &str) {
+        self.activate(Role::Tab, "Sprechtage");
+        self.activate(Role::Button, "Sprechtag eröffnen");
+        self.type_text(village);
+        self.fill(Role::TextInput, "Sachbearbeitung", caseworker);
+        self.press(Key::Enter);
+        self.wait_office_hour_open();
+    }
+
+    /// *Jetzt synchronisieren* in the status bar, then waits until
+    /// everything is exchanged.
+    pub fn sync_now(&mut self) {
+        self.activate(Role::Button, "Jetzt synchronisieren");
+        self.wait_for("a complete sync", |h| {
+            h.query_by_label_contains("Auf dem neuesten Stand")
+                .is_some()
+                && h.query_by_label_contains("Wartende Änderungen: 0")
+                    .is_some()
+        });
+    }
+
     /// Waits until an office hour is open for visits.
     pub fn wait_office_hour_open(&mut self) {
         self.wait_for("the opened office hour", |h| {

@@ -243,11 +243,14 @@ fn store_for_review(dir: &Path) -> (String, String) {
 fn the_back_office_forwards_asks_and_finds_the_overdue_case_by_keyboard_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (krueger, lorenz) = store_for_review(dir.path());
-    {
+    // Enrolment numbers the cases anew, with the enrolled prefix.
+    let (krueger, lorenz) = {
         let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
         let mut store = Store::open(dir.path(), PASSPHRASE, catalog).expect("open");
         enrol_offline(&mut store, sprechtag_schemas::Role::Backoffice);
-    }
+        let mut number = |old: &str| store.case(old).expect("by its old number").number;
+        (number(&krueger), number(&lorenz))
+    };
     let mut gui = Gui::new(dir.path());
     gui.unlock();
 
@@ -407,11 +410,12 @@ fn a_citizen_rates_the_office_hour_with_big_buttons_and_the_statistics_show_it()
 fn a_caseworker_device_sees_forwardings_and_comments_but_no_verdict_or_forward_buttons() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (krueger, _) = store_for_review(dir.path());
-    {
+    let krueger = {
         let catalog = Arc::new(sprechtag::catalog::shipped().expect("catalogue"));
         let mut store = Store::open(dir.path(), PASSPHRASE, catalog).expect("open");
         enrol_offline(&mut store, sprechtag_schemas::Role::Caseworker);
-    }
+        store.case(&krueger).expect("by its old number").number
+    };
     let mut gui = Gui::new(dir.path());
     gui.unlock();
     gui.open_from_list("krüger", &format!("{krueger} · Krüger, Erika"));

@@ -355,12 +355,7 @@ fn a_wrong_code_stays_reported_until_the_next_attempt_and_a_good_one_enrols_at_o
     }
 
     // A visit recorded now is numbered with the new prefix.
-    gui.activate(Role::Tab, "Sprechtage");
-    gui.activate(Role::Button, "Sprechtag eröffnen");
-    gui.type_text("Kleinbrück");
-    gui.fill(Role::TextInput, "Sachbearbeitung", "Anna Schäfer");
-    gui.press(Key::Enter);
-    gui.wait_office_hour_open();
+    gui.open_office_hour("Kleinbrück", "Anna Schäfer");
     gui.shortcut(Key::N);
     gui.type_text("Krüger");
     gui.wait_saved("the new case");

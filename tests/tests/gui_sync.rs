@@ -77,13 +77,7 @@ fn a_visit_recorded_and_edited_in_the_gui_reaches_the_back_office_field_by_field
     gui.wait_saved("the whole visit");
 
     // Sync from the status bar, as the caseworker would.
-    gui.activate(Role::Button, "Jetzt synchronisieren");
-    gui.wait_for("a complete sync", |h| {
-        h.query_by_label_contains("Auf dem neuesten Stand")
-            .is_some()
-            && h.query_by_label_contains("Wartende Änderungen: 0")
-                .is_some()
-    });
+    gui.sync_now();
     assert!(!gui.shows("abgelehnt"), "nothing is refused");
     drop(gui);
 
@@ -118,7 +112,9 @@ fn a_visit_recorded_and_edited_in_the_gui_reaches_the_back_office_field_by_field
     assert!(theirs.citizen.consent.given);
     assert_eq!(theirs.citizen.consent.date, Some(IsoDate::today()));
     assert_eq!(theirs.status, CaseStatus::Open);
-    assert_eq!(theirs.created_by, "Anna Schäfer");
+    // Recorded in the enrolled user's name (the server takes no other),
+    // not the name typed into the office hour.
+    assert_eq!(theirs.created_by, "laptop-kleinbrueck-user");
     assert!(theirs.office_hour_id.is_some());
     let request = &theirs.requests[0];
     assert_eq!(request.service_id, "personalausweis");
@@ -157,4 +153,95 @@ fn a_refused_case_is_reported_by_number_and_name_in_plain_german() {
         case.number
     );
     gui.wait_for("the refusal", |h| h.query_by_label(&expected).is_some());
+}
+
+/// A laptop used before it was enrolled: enrolment gives its visits
+/// numbers with the enrolled prefix (the server takes a new case with no
+/// other), and the old number — perhaps on a receipt the citizen holds —
+/// still finds the case, in the app and on the back office's laptop, and
+/// stands on the receipt beside the new one.
+#[test]
+fn a_visit_recorded_before_enrolment_gets_the_enrolled_prefix_and_keeps_its_old_number() {
+    let server = TestServer::start();
+    let code = server.enrolment_code("laptop-1", DeviceRole::Caseworker, "buergerbuero");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = || Store::open(dir.path(), PASSPHRASE, catalog()).expect("open the laptop");
+
+    let mut gui = Gui::new(dir.path());
+    gui.unlock_first_start();
+    gui.open_office_hour("Kleinbrück", "Anna Schäfer");
+    gui.shortcut(Key::N);
+    gui.type_text("Krüger");
+    gui.wait_saved("the visit before enrolment");
+    let old_prefix = open().device().prefix.clone();
+    let old_number = format!("{old_prefix}-0001");
+
+    gui.activate(Role::Tab, "Einstellungen");
+    gui.fill(Role::TextInput, "Server-Adresse", &server.url);
+    gui.fill(Role::TextInput, "Anmeldecode", &code);
+    gui.press(Key::Enter);
+    gui.wait_for("the enrolment", |h| {
+        h.query_by_label_contains("Das Gerät ist angemeldet.")
+            .is_some()
+    });
+    let prefix = open().device().prefix.clone();
+    assert_ne!(prefix, old_prefix);
+    let number = format!("{prefix}-0002");
+
+    // The old number finds the case under its new one.
+    gui.open_from_list(&old_number, &format!("{number} · Krüger"));
+    assert!(gui.shows(&format!("(vorher {old_number})")));
+    gui.sync_now();
+    assert!(!gui.shows("abgelehnt"), "nothing is refused");
+    drop(gui);
+
+    let mut recorded = open();
+    let case = recorded.case(&old_number).expect("found by its old number");
+    assert_eq!(case.number, number);
+    assert_eq!(case.former_numbers, vec![old_number.clone()]);
+    assert_eq!(
+        case.created_by, "laptop-1-user",
+        "in the enrolled user's name"
+    );
+
+    // The back office indexes it from the server's summary: the old
+    // number finds it there too.
+    let mut office = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("backoffice", DeviceRole::Backoffice, "buergerbuero"),
+    );
+    office.sync();
+    let found = office
+        .store
+        .list_cases(&CaseFilter {
+            search: old_number.clone(),
+            ..CaseFilter::default()
+        })
+        .expect("search");
+    assert_eq!(found.total, 1, "{found:?}");
+    assert_eq!(found.rows[0].number, number);
+    assert_eq!(
+        office.store.case(&old_number).expect("resolved").id,
+        case.id
+    );
+
+    // The receipt names both numbers.
+    let printed = sprechtag::print::make(
+        &mut recorded,
+        sprechtag::print::PrintKind::Receipt,
+        &case.id,
+    )
+    .expect("receipt");
+    let pdf = dir.path().join("receipt-test.pdf");
+    std::fs::write(&pdf, &printed.bytes).expect("write");
+    let text = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!("{number} (vorher {old_number})")),
+        "{text}"
+    );
 }

@@ -210,6 +210,58 @@ fn an_existing_comment_can_be_neither_edited_nor_deleted_by_anyone() {
     assert!(texts.contains(&"Bitte Mietvertrag nachreichen"));
 }
 
+/// A new case as a device could write it with automerge directly.
+fn new_case_doc(device: &Device, id: &str, number: &str, created_by: &str) -> AutoCommit {
+    let mut case = sprechtag_schemas::Case::draft(sprechtag_schemas::Citizen {
+        surname: "Fremd".into(),
+        ..sprechtag_schemas::Citizen::default()
+    });
+    case.id = id.into();
+    case.number = number.into();
+    case.created_by = created_by.into();
+    case.department = Some("buergerbuero".into());
+    document::create(device.laptop.store.device().actor(), &case, "new case").expect("create")
+}
+
+#[test]
+fn a_new_case_numbered_with_another_device_s_prefix_or_in_another_name_is_refused() {
+    let (server, field, mut office, _id) = setup();
+    let own = field.laptop.store.device().prefix.clone();
+    let theirs = office.laptop.store.device().prefix.clone();
+    let user = field
+        .laptop
+        .store
+        .enrolment()
+        .expect("enrolment")
+        .expect("enrolled")
+        .user;
+    let id = "00000000-0000-4000-8000-0000000000a1";
+
+    // The back office's number, on a case of the field laptop.
+    let mut doc = new_case_doc(&field, id, &format!("{theirs}-0042"), &user);
+    let message = refused_with(&field.upload(&server, id, &mut doc, &[]), "foreign_number");
+    assert!(message.contains(&own), "{message}");
+    // Its own prefix, but recorded in someone else's name.
+    let mut doc = new_case_doc(&field, id, &format!("{own}-0042"), "Dr. Weber");
+    let message = refused_with(
+        &field.upload(&server, id, &mut doc, &[]),
+        "forbidden_change",
+    );
+    assert!(message.contains("created_by"), "{message}");
+    // A prefix that merely begins like its own.
+    let mut doc = new_case_doc(&field, id, &format!("{own}X-0042"), &user);
+    refused_with(&field.upload(&server, id, &mut doc, &[]), "foreign_number");
+
+    // Nobody received any of them.
+    office.laptop.sync();
+    assert!(office.laptop.store.case(id).is_err());
+    // Numbered and signed as enrolled, the same case is taken.
+    let mut doc = new_case_doc(&field, id, &format!("{own}-0042"), &user);
+    let response = field.upload(&server, id, &mut doc, &[]);
+    assert!(response.rejected.is_empty(), "{response:?}");
+    assert_eq!(response.accepted.len(), 1, "{response:?}");
+}
+
 #[test]
 fn changes_by_an_actor_no_device_registered_are_refused() {
     let (server, mut field, _office, id) = setup();

@@ -325,3 +325,52 @@ fn an_unknown_enrolment_code_is_refused() {
     let mut second = Laptop::new();
     assert!(sprechtag::sync::enrol(&mut second.store, &server.url, &code).is_err());
 }
+
+/// An enrolment cut short (the app closed between taking the prefix and
+/// renumbering) leaves a case with a number of another prefix that the
+/// server never took: the next sync numbers it with the device's prefix
+/// first, and the server takes it.
+#[test]
+fn a_case_left_with_another_prefix_is_renumbered_before_it_is_uploaded() {
+    let server = TestServer::start();
+    let mut field = laptop(&server, "field", "buergerbuero");
+    let prefix = field.store.device().prefix.clone();
+    field
+        .store
+        .set_device_prefix("ZZZ")
+        .expect("another prefix");
+    let case = field.new_case("Übrig", &["wohngeld"]);
+    assert!(case.number.starts_with("ZZZ-"), "{}", case.number);
+    field
+        .store
+        .set_device_prefix(&prefix)
+        .expect("the enrolled prefix");
+
+    let report = field.sync();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    let renumbered = field
+        .store
+        .case(&case.number)
+        .expect("found by its old number");
+    assert!(
+        renumbered.number.starts_with(&format!("{prefix}-")),
+        "{}",
+        renumbered.number
+    );
+    assert_eq!(renumbered.former_numbers, vec![case.number.clone()]);
+
+    let mut office = laptop(&server, "office", "buergerbuero");
+    office.sync();
+    assert_eq!(
+        office
+            .store
+            .case(&case.number)
+            .expect("on the other laptop")
+            .number,
+        renumbered.number
+    );
+    // Once the server has it, the number stays: a later sync changes nothing.
+    let before = field.store.case(&case.id).expect("case");
+    field.sync();
+    assert_eq!(field.store.case(&case.id).expect("case"), before);
+}

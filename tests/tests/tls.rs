@@ -622,22 +622,11 @@ fn the_gui_enrols_with_the_county_s_ca_file_and_syncs_a_visit_over_https() {
             .is_some()
     });
 
-    gui.activate(A11y::Tab, "Sprechtage");
-    gui.activate(A11y::Button, "Sprechtag eröffnen");
-    gui.type_text("Kleinbrück");
-    gui.fill(A11y::TextInput, "Sachbearbeitung", "Anna Schäfer");
-    gui.press(Key::Enter);
-    gui.wait_office_hour_open();
+    gui.open_office_hour("Kleinbrück", "Anna Schäfer");
     gui.shortcut(Key::N);
     gui.type_text("Zertifikat");
     gui.wait_saved("the new case");
-    gui.activate(A11y::Button, "Jetzt synchronisieren");
-    gui.wait_for("a complete sync", |h| {
-        h.query_by_label_contains("Auf dem neuesten Stand")
-            .is_some()
-            && h.query_by_label_contains("Wartende Änderungen: 0")
-                .is_some()
-    });
+    gui.sync_now();
     drop(gui);
 
     // A second laptop, enrolled the same way on the command line, gets it.

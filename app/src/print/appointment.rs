@@ -6,6 +6,7 @@ use sprechtag_schemas::{Appointment, Case, Catalog, DocumentState};
 use super::layout::{Frame, Layout, Marker, Weight};
 use super::{
     BODY_PT, LARGE_PRINT_PT, PrintError, appointment_when, contact_line, contact_office, full_name,
+    number_text,
 };
 
 /// The letter for `appointment` of `case` as PDF bytes (see
@@ -35,7 +36,7 @@ pub fn appointment_letter(
     page.qr_code(&case.number, page.right(), top, qr_side)?;
     let rows = [
         ("Name", full_name(&case.citizen)),
-        ("Vorgang", case.number.clone()),
+        ("Vorgang", number_text(case)),
     ];
     let width = page.text_width() - qr_side - body;
     page.key_values_in(&rows, width);

@@ -226,6 +226,20 @@ fn contact_line(office: Option<&Office>) -> String {
     }
 }
 
+/// "KMR-0011 (vorher NVC-0009)": the number, and any the citizen may hold
+/// on an earlier receipt.
+fn number_text(case: &Case) -> String {
+    if case.former_numbers.is_empty() {
+        case.number.clone()
+    } else {
+        format!(
+            "{} (vorher {})",
+            case.number,
+            case.former_numbers.join(", ")
+        )
+    }
+}
+
 /// "Hans Müller" — given names first, as in a letter.
 fn full_name(citizen: &sprechtag_schemas::Citizen) -> String {
     format!("{} {}", citizen.given_names.trim(), citizen.surname.trim())

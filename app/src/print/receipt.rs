@@ -7,7 +7,7 @@ use sprechtag_schemas::{Case, Catalog, DocumentState, IsoDate, OfficeHour, Reque
 use super::layout::{Frame, Layout, Marker, Weight};
 use super::{
     BODY_PT, LARGE_PRINT_PT, PrintError, appointment_when, contact_line, contact_office, full_name,
-    status_text,
+    number_text, status_text,
 };
 
 /// The receipt of `case` as PDF bytes. `office_hour` is the visit's office
@@ -46,7 +46,7 @@ pub fn receipt(
         .unwrap_or_default();
     let mut rows = vec![
         ("Name", full_name(&case.citizen)),
-        ("Vorgang", case.number.clone()),
+        ("Vorgang", number_text(case)),
         ("Datum", date.to_german()),
         ("Ort", place),
     ];

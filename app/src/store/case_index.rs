@@ -71,6 +71,7 @@ impl FullTextRows {
 /// that one or two letters become a trigram ("^^schmidt" holds "^sc").
 fn word_starts(case: &CaseSummary) -> String {
     std::iter::once(case.number.as_str())
+        .chain(case.former_numbers.iter().map(String::as_str))
         .chain(case.citizen.surname.split_whitespace())
         .chain(case.citizen.given_names.split_whitespace())
         .map(|word| format!("^^{word}"))
@@ -128,9 +129,9 @@ pub(super) fn index_case(
         "INSERT INTO cases (id, number, status, office_hour_id, department, surname, given_names,
                             town, village, services, complete, missing_count, created_at,
                             updated_at, seq, created_by, review_state, next_due, offices,
-                            requests, complete_requests, done_at)
+                            requests, complete_requests, done_at, former_numbers)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20, ?21, ?22)
+                 ?18, ?19, ?20, ?21, ?22, ?23)
          ON CONFLICT (id) DO UPDATE SET
             number = excluded.number, status = excluded.status,
             office_hour_id = excluded.office_hour_id, department = excluded.department,
@@ -141,7 +142,7 @@ pub(super) fn index_case(
             created_by = excluded.created_by, review_state = excluded.review_state,
             next_due = excluded.next_due, offices = excluded.offices,
             requests = excluded.requests, complete_requests = excluded.complete_requests,
-            done_at = excluded.done_at
+            done_at = excluded.done_at, former_numbers = excluded.former_numbers
          RETURNING rowid",
     )?
     .query_row(
@@ -168,6 +169,7 @@ pub(super) fn index_case(
             case.requests.len(),
             case.requests.iter().filter(|r| r.is_complete()).count(),
             case.done_at,
+            case.former_numbers.join(" "),
         ],
         |r| r.get(0),
     )?;
@@ -184,7 +186,11 @@ pub(super) fn index_case(
     }
     full_text.add(json!([
         seq,
-        case.number,
+        std::iter::once(&case.number)
+            .chain(&case.former_numbers)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
         format!("{} {}", case.citizen.surname, case.citizen.given_names),
         format!("{} {}", village, case.citizen.address.town),
         // Umlaut-folded too, so "Fuhrerschein" finds "Führerschein".

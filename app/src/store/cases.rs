@@ -126,6 +126,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let enrolled_user = setting(&tx, "sync.user")?.filter(|u| !u.is_empty());
         let mut counter: u64 = setting(&tx, "case_counter")?
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
@@ -150,6 +151,11 @@ impl Store {
                 if case.created_by.is_empty() {
                     case.created_by = caseworker;
                 }
+            }
+            // An enrolled device records in its enrolled user's name: the
+            // server takes a new case in no other.
+            if let Some(user) = &enrolled_user {
+                case.created_by.clone_from(user);
             }
             // Notes hydrated from another document would carry that
             // document's heads, which autosurgeon refuses (with a panic)
@@ -572,16 +578,45 @@ impl Store {
         }
     }
 
+    /// Takes the next number with this device's prefix (a number taken by
+    /// an edit that then fails is skipped, never given twice).
+    pub(super) fn next_case_number(&mut self) -> Result<String> {
+        self.refresh_prefix()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let counter = setting(&tx, "case_counter")?
+            .and_then(|c| c.parse::<u64>().ok())
+            .unwrap_or(0)
+            + 1;
+        set_setting(&tx, "case_counter", &counter.to_string())?;
+        tx.commit()?;
+        Ok(format!("{}-{counter:04}", self.device.prefix))
+    }
+
+    /// The id of the case with this id, number, or former number.
     pub(super) fn resolve_case(&self, id_or_number: &str) -> Result<String> {
         let key = id_or_number.trim();
-        self.conn
-            .query_row(
-                "SELECT id FROM cases WHERE id = ?1 OR number = upper(?1) LIMIT 1",
-                [key],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::not_found("case", key))
+        let current = self
+            .conn
+            .prepare_cached("SELECT id FROM cases WHERE id = ?1 OR number = upper(?1) LIMIT 1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?;
+        let former = || {
+            self.conn
+                .prepare_cached(
+                    "SELECT id FROM cases WHERE former_numbers != ''
+                       AND instr(' ' || former_numbers || ' ', ' ' || upper(?1) || ' ') > 0
+                     LIMIT 1",
+                )?
+                .query_row([key], |r| r.get(0))
+                .optional()
+        };
+        match current {
+            Some(id) => Ok(id),
+            None if key.is_empty() => Err(StoreError::not_found("case", key)),
+            None => former()?.ok_or_else(|| StoreError::not_found("case", key)),
+        }
     }
 }
 

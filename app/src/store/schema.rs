@@ -176,6 +176,10 @@ ALTER TABLE office_hours ADD COLUMN end_time TEXT;
                  at     TEXT NOT NULL
              ) STRICT;",
         ),
+        // A case's former numbers (space-separated), which a case number
+        // still finds: a laptop renumbers what it recorded before it was
+        // enrolled.
+        M::up("ALTER TABLE cases ADD COLUMN former_numbers TEXT NOT NULL DEFAULT '';"),
     ])
 }
 

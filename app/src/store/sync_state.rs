@@ -188,7 +188,49 @@ impl Store {
             tx.commit()?;
         }
         self.set_device_prefix(prefix)?;
-        self.assign_department(&enrolment.department)
+        self.assign_department(&enrolment.department)?;
+        self.adopt_unsynced_cases()?;
+        Ok(())
+    }
+
+    /// Cases recorded on this device that the server has never taken, but
+    /// whose number lacks the device's prefix or that are recorded in
+    /// another name than the enrolled user's — those recorded before
+    /// enrolment: the server takes a new case only with its author's
+    /// prefix and name. Each gets the next number with the prefix (the old
+    /// one kept as a former number, which search and receipts still know)
+    /// and the enrolled user's name. Runs at enrolment, and again before
+    /// every sync, for an enrolment cut short; returns how many changed.
+    pub fn adopt_unsynced_cases(&mut self) -> Result<usize> {
+        let Some(user) = setting(&self.conn, "sync.user")?.filter(|u| !u.is_empty()) else {
+            return Ok(0);
+        };
+        self.refresh_prefix()?;
+        let own = format!("{}-", self.device.prefix);
+        let ids: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT c.id FROM cases c JOIN documents d ON d.id = c.id
+                 WHERE d.synced_heads = ''
+                   AND (substr(c.number, 1, length(?1)) != ?1 OR c.created_by != ?2)
+                 ORDER BY c.created_at, c.id",
+            )?
+            .query_map(params![own, user], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in &ids {
+            let number = self.next_case_number()?;
+            self.update_case(id, "numbered for the enrolled device", |case| {
+                if !case.number.starts_with(&own) {
+                    let old = std::mem::replace(&mut case.number, number);
+                    if !old.is_empty() && !case.former_numbers.contains(&old) {
+                        case.former_numbers.push(old);
+                    }
+                }
+                case.created_by.clone_from(&user);
+                Ok(())
+            })?;
+        }
+        Ok(ids.len())
     }
 
     /// The department new documents belong to, once enrolled.
@@ -706,6 +748,7 @@ mod tests {
                         c.given_names, c.town, c.village, c.services, c.complete,
                         c.missing_count, c.created_at, c.created_by, c.review_state,
                         c.next_due, c.offices, c.requests, c.complete_requests, c.done_at,
+                        c.former_numbers,
                         (SELECT group_concat(service_id) FROM case_services
                           WHERE case_rowid = c.rowid),
                         f.number, f.name, f.place, f.services, f.notes, f.starts
@@ -713,7 +756,7 @@ mod tests {
             )
             .expect("query")
             .query_map([], |r| {
-                (0..27)
+                (0..28)
                     .map(|i| r.get::<_, rusqlite::types::Value>(i))
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .map(|values| format!("{values:?}"))

@@ -156,6 +156,8 @@ impl Connection {
     /// Exchanges changes with the server until both sides have everything.
     pub fn sync(&mut self, store: &mut Store) -> Result<SyncReport, SyncError> {
         let enrolment = store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
+        // Numbers what an enrolment cut short left with the old prefix.
+        store.adopt_unsynced_cases()?;
         let client = self.client_for(&enrolment)?;
         let outcome = exchange(store, client, &enrolment.token);
         let error = outcome.as_ref().err().map(ToString::to_string);

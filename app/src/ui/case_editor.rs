@@ -300,6 +300,12 @@ impl CaseEditor {
                 super::case_title(&self.case)
             };
             widgets::heading(ui, title);
+            if !self.case.former_numbers.is_empty() {
+                ui.label(t!(
+                    "editor.former_numbers",
+                    numbers = self.case.former_numbers.join(", ")
+                ));
+            }
             ui.separator();
             self.save_state_ui(ui);
             ui.separator();

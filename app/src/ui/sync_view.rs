@@ -126,6 +126,7 @@ pub fn refusal_text(refused: &RefusedDocument) -> String {
         ) => t!("sync.reason_damaged"),
         Some(RefusalCode::ForbiddenChange) => t!("sync.reason_forbidden_change"),
         Some(RefusalCode::UnknownAuthor) => t!("sync.reason_unknown_author"),
+        Some(RefusalCode::ForeignNumber) => t!("sync.reason_foreign_number"),
         None => t!("sync.reason_other", message = refused.message.as_str()),
     };
     t!(
