@@ -195,8 +195,19 @@ pub enum CaseCommand {
         #[arg(long, default_value_t = 0)]
         offset: usize,
     },
-    /// Write the case's automerge document to FILE.
+    /// Write the case's automerge document to FILE (readable by you only;
+    /// a copy outside the data dir is beyond the reach of erasure).
     Export { id: String, file: PathBuf },
+    /// Erase a case on a citizen's request (Art. 17 GDPR): gone from this
+    /// device at once, from the server and every laptop with the next
+    /// sync, for good. Back-office and admin devices only. Prints the
+    /// tombstone (id, number, time).
+    Erase {
+        id: String,
+        /// Why (kept in the server's audit trail; no personal data).
+        #[arg(long)]
+        reason: String,
+    },
     /// Merge a case document from FILE into the local data.
     Import { file: PathBuf },
     /// Book a follow-up appointment; prints the appointment.
@@ -539,9 +550,14 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
         CaseCommand::Export { id, file } => {
             let mut store = open_store(dir, false)?;
             let bytes = store.export_case(&id)?;
-            std::fs::write(&file, bytes)
+            crate::fsutil::write_private(&file, &bytes)
                 .with_context(|| format!("cannot write {}", file.display()))?;
             line(out, &json!({ "file": file }))
+        }
+        CaseCommand::Erase { id, reason } => {
+            let mut store = open_store(dir, false)?;
+            let tombstone = store.erase_case(&id, &reason)?;
+            line(out, &tombstone)
         }
         CaseCommand::Import { file } => {
             let bytes =

@@ -97,8 +97,9 @@ pub struct Case {
     /// An append-only thread of review comments.
     #[serde(default)]
     pub comments: Vec<Comment>,
-    /// RFC 3339 time the case was set to done (for the time from visit to
-    /// done); cleared when it is reopened.
+    /// RFC 3339 time the case was closed, set to done or cancelled (for the
+    /// time from visit to done, and for retention: the period runs from
+    /// here); cleared when it is reopened.
     #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub done_at: Option<String>,

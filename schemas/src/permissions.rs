@@ -93,6 +93,13 @@ impl Role {
             Part::Identity | Part::Unknown => false,
         }
     }
+
+    /// Whether this role may erase a case everywhere (a citizen's request
+    /// under Art. 17 GDPR) or correct it without its history. Caseworkers
+    /// may not: an erasure cannot be undone.
+    pub fn may_erase(self) -> bool {
+        self != Role::Caseworker
+    }
 }
 
 /// One step of a path into a document's JSON shape.

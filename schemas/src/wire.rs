@@ -45,6 +45,38 @@ pub struct SyncRequest {
     /// `MAX_OPENED`, oldest first.
     #[serde(default)]
     pub opened: Vec<Opened>,
+    /// Cases this device erases (a back-office or admin device only), at
+    /// most `MAX_ERASE` per request. Answered in `SyncResponse::erased`, or
+    /// refused in `rejected`.
+    #[serde(default)]
+    pub erase: Vec<EraseOrder>,
+}
+
+/// Most erasures one request carries; the rest follow.
+pub const MAX_ERASE: usize = 100;
+
+/// A case to be erased everywhere, on a person's request or because its
+/// retention period has passed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EraseOrder {
+    pub doc_id: String,
+    /// Why, for the audit trail (no personal data: "Antrag nach Art. 17").
+    pub reason: String,
+}
+
+/// What is left of an erased document: no personal data, only what lets
+/// every device drop its copy and refuse it for good.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub doc_id: String,
+    /// The case number, so that a person asking for it learns it was erased.
+    pub number: String,
+    /// RFC 3339.
+    pub erased_at: String,
+    /// A corrected case's new document (same number, history from the
+    /// correction on); `None` for an erasure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<String>,
 }
 
 /// Most case openings one request carries; the rest follow.
@@ -83,6 +115,10 @@ pub struct SyncResponse {
     pub cursor: u64,
     /// More downloads are waiting: send another request.
     pub more: bool,
+    /// Documents erased on the server since the device's cursor (and those
+    /// it ordered erased in this request): the device deletes its copies.
+    #[serde(default)]
+    pub erased: Vec<Tombstone>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,6 +159,8 @@ pub enum RefusalCode {
     InvalidDocument,
     /// A new case's number does not carry its author's prefix.
     ForeignNumber,
+    /// The document was erased: it is never taken again.
+    Erased,
 }
 
 impl RefusalCode {
@@ -139,6 +177,7 @@ impl RefusalCode {
         RefusalCode::UnknownAuthor,
         RefusalCode::InvalidDocument,
         RefusalCode::ForeignNumber,
+        RefusalCode::Erased,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -155,6 +194,7 @@ impl RefusalCode {
             RefusalCode::UnknownAuthor => "unknown_author",
             RefusalCode::InvalidDocument => "invalid_document",
             RefusalCode::ForeignNumber => "foreign_number",
+            RefusalCode::Erased => "erased",
         }
     }
 
@@ -333,6 +373,7 @@ mod tests {
                 heads: vec![7; 32],
             }],
             opened: Vec::new(),
+            erase: Vec::new(),
         };
         assert_eq!(
             SyncRequest::decode(&encode(&request)).expect("decode"),
@@ -381,6 +422,7 @@ mod tests {
             max_response_bytes: 0,
             summaries: false,
             opened: Vec::new(),
+            erase: Vec::new(),
         };
         assert!(matches!(
             SyncRequest::decode(&encode(&request)),

@@ -65,6 +65,7 @@ fn request() -> impl Strategy<Value = SyncRequest> {
                 max_response_bytes,
                 summaries,
                 opened: Vec::new(),
+                erase: Vec::new(),
             },
         )
 }

@@ -92,6 +92,9 @@ pub enum ApiError {
     /// 403: the device was revoked by an administrator.
     #[error("this device has been revoked; ask an administrator to enrol it again")]
     Revoked,
+    /// 403: revoked, and its data are to be deleted now.
+    #[error("this device has been revoked and must delete its data")]
+    Wipe,
     /// 400: the body ended before it was complete (a dropped link); the
     /// client sends it again.
     #[error("the request body ended early; send it again")]
@@ -126,6 +129,7 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Revoked => (StatusCode::FORBIDDEN, "revoked"),
+            ApiError::Wipe => (StatusCode::FORBIDDEN, "wipe"),
             ApiError::IncompleteBody => (StatusCode::BAD_REQUEST, "incomplete_body"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -341,6 +345,24 @@ async fn authenticate(
         .await?;
         return Err(ApiError::Unauthorized);
     };
+    if device.revoked_at.is_some() && device.wipe_ordered_at.is_some() {
+        // Told at every contact, until the device stops calling: a laptop
+        // switched off in the middle of its wipe finishes it next time.
+        tracing::warn!(device = %device.id, "wipe order delivered to a revoked device");
+        let storage = state.storage.clone();
+        let id = device.id.clone();
+        tokio::task::spawn_blocking(move || storage.wipe_delivered(&id))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+        audit(
+            state,
+            NewEntry::new(Event::WipeDelivered)
+                .device(&device)
+                .detail(address.detail()),
+        )
+        .await?;
+        return Err(ApiError::Wipe);
+    }
     if device.revoked_at.is_some() {
         tracing::warn!(device = %device.id, "revoked device tried to sync");
         audit(

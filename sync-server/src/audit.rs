@@ -33,6 +33,10 @@ pub enum Event {
     CaseOpened,
     /// An administrator listed devices or read the audit.
     AdminCommand,
+    /// A case was erased (by a device, an administrator or retention).
+    CaseErased,
+    /// A revoked device was told to delete its data.
+    WipeDelivered,
 }
 
 impl Event {
@@ -47,6 +51,8 @@ impl Event {
             Event::Sync => "sync",
             Event::CaseOpened => "case_opened",
             Event::AdminCommand => "admin_command",
+            Event::CaseErased => "case_erased",
+            Event::WipeDelivered => "wipe_delivered",
         }
     }
 }

@@ -12,8 +12,15 @@ use serde::{Deserialize, Serialize};
 pub const EXAMPLE: &str = r#"# sprechtag-server.toml
 # Every setting can also come from the environment, e.g. SPRECHTAG_SERVER_LISTEN.
 
-# Where the embedded SQLite database lives.
+# Where the embedded SQLite database lives (made 0700, its files 0600).
 data_dir = "/var/lib/sprechtag"
+
+# The key the database is encrypted with (SQLCipher, as on the laptops):
+# 32 random bytes or 64 hex digits, in a file only the server's user may
+# read, kept apart from the data dir and its backups:
+#   head -c 32 /dev/urandom > /etc/sprechtag/db.key; chmod 600 /etc/sprechtag/db.key
+# Without it the server warns at start that its data are not encrypted.
+# db_key_file = "/etc/sprechtag/db.key"
 
 # Address and port to listen on.
 listen = "0.0.0.0:8443"
@@ -35,11 +42,23 @@ body_timeout_secs = 120
 # (systemd: LimitNOFILE).
 max_connections = 512
 max_connections_per_address = 64
+
+# Retention: closed (done or cancelled) cases are erased this many days
+# after closing, by a daily job (`sprechtag-server retention run` runs it
+# now). 0 keeps them until they are erased by hand.
+retention_days = 365
+
+# Services kept longer or shorter than retention_days, by catalogue id; a
+# case with several services is kept for the longest of them.
+# [retention_by_service]
+# hundesteuer = 3650
 "#;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     pub data_dir: PathBuf,
+    #[serde(default)]
+    pub db_key_file: Option<PathBuf>,
     pub listen: SocketAddr,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -51,6 +70,14 @@ pub struct Settings {
     pub max_connections: usize,
     #[serde(default = "default_max_connections_per_address")]
     pub max_connections_per_address: usize,
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    #[serde(default)]
+    pub retention_by_service: std::collections::BTreeMap<String, u32>,
+}
+
+fn default_retention_days() -> u32 {
+    365
 }
 
 fn default_max_connections() -> usize {
@@ -73,6 +100,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             data_dir: PathBuf::from("sprechtag-server-data"),
+            db_key_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             tls_cert: None,
             tls_key: None,
@@ -80,11 +108,32 @@ impl Default for Settings {
             body_timeout_secs: default_body_timeout(),
             max_connections: default_max_connections(),
             max_connections_per_address: default_max_connections_per_address(),
+            retention_days: default_retention_days(),
+            retention_by_service: std::collections::BTreeMap::new(),
         }
     }
 }
 
 impl Settings {
+    /// The storage in `data_dir`, decrypted with `db_key_file` if given.
+    pub fn open_storage(&self) -> anyhow::Result<crate::storage::SqliteStorage> {
+        use anyhow::Context;
+        let key = self
+            .db_key_file
+            .as_deref()
+            .map(crate::storage::DatabaseKey::read)
+            .transpose()?;
+        crate::storage::SqliteStorage::open_with_key(&self.data_dir, key.as_ref())
+            .with_context(|| format!("cannot open the database in {}", self.data_dir.display()))
+    }
+
+    pub fn retention(&self) -> crate::retention::Policy {
+        crate::retention::Policy {
+            default_days: self.retention_days,
+            by_service: self.retention_by_service.clone(),
+        }
+    }
+
     /// Defaults, the file (if given), the environment; the caller applies
     /// command-line values last.
     pub fn load(file: Option<&std::path::Path>) -> Result<Settings, Box<figment::Error>> {

@@ -7,7 +7,9 @@ pub mod api;
 pub mod audit;
 pub mod config;
 pub mod connections;
+pub mod erase;
 pub mod integrity;
+pub mod retention;
 pub mod storage;
 pub mod sync;
 pub mod throttle;
@@ -18,7 +20,6 @@ use std::sync::Arc;
 use anyhow::Context;
 
 pub use config::Settings;
-use storage::SqliteStorage;
 
 /// A random secret of `bytes` bytes as hex (device tokens).
 pub fn random_secret(bytes: usize) -> String {
@@ -75,12 +76,14 @@ pub async fn launch_with_listener(
     listener: std::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let storage = SqliteStorage::open(&settings.data_dir).with_context(|| {
-        format!(
-            "cannot open the database in {}",
+    let storage = settings.open_storage()?;
+    if settings.db_key_file.is_none() {
+        tracing::warn!(
+            "the database in {} is not encrypted: give db_key_file (--db-key-file) to keep \
+             the server's data encrypted at rest",
             settings.data_dir.display()
-        )
-    })?;
+        );
+    }
     let mut state = api::AppState::new(Arc::new(storage));
     state.code_key = Arc::new(server_key(&settings.data_dir)?);
     state.body_timeout = std::time::Duration::from_secs(settings.body_timeout_secs);
@@ -89,6 +92,11 @@ pub async fn launch_with_listener(
         settings.max_connections,
         settings.max_connections_per_address,
     );
+    tokio::spawn(retention_daily(
+        state.storage.clone(),
+        state.cache.clone(),
+        settings.retention(),
+    ));
     let app = api::router(state);
     listener.set_nonblocking(true)?;
     let handle = axum_server::Handle::new();
@@ -129,6 +137,37 @@ pub async fn launch_with_listener(
         _ => anyhow::bail!("TLS needs both tls_cert and tls_key"),
     }
     Ok(())
+}
+
+/// Erases the cases whose retention period has passed: a minute after the
+/// start, then once a day. A failure is logged and tried again the next day.
+async fn retention_daily(
+    storage: Arc<dyn storage::Storage>,
+    cache: Arc<sync::DocCache>,
+    policy: retention::Policy,
+) {
+    if policy.default_days == 0 && policy.by_service.values().all(|d| *d == 0) {
+        return;
+    }
+    let mut interval = tokio::time::interval_at(
+        tokio::time::Instant::now() + std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(24 * 60 * 60),
+    );
+    loop {
+        interval.tick().await;
+        let (storage, cache, policy) = (storage.clone(), cache.clone(), policy.clone());
+        let today = chrono::Utc::now().date_naive();
+        let outcome = tokio::task::spawn_blocking(move || {
+            retention::run(storage.as_ref(), &cache, &policy, today, false)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(erased)) if erased.is_empty() => {}
+            Ok(Ok(erased)) => tracing::info!(cases = erased.len(), "retention: cases erased"),
+            Ok(Err(e)) => tracing::error!("retention failed: {e}"),
+            Err(e) => tracing::error!("retention failed: {e}"),
+        }
+    }
 }
 
 /// How long a client may take to send a request's headers, and to send the

@@ -6,8 +6,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use sprechtag_server::audit::{self, Event, NewEntry};
-use sprechtag_server::storage::{NewDevice, Role, SqliteStorage, Storage};
-use sprechtag_server::{Settings, api, config};
+use sprechtag_server::storage::{NewDevice, Role, Storage};
+use sprechtag_server::sync::DocCache;
+use sprechtag_server::{Settings, api, config, erase, retention};
 
 #[derive(Debug, Parser)]
 #[command(name = "sprechtag-server", version, about = "Sprechtag's sync server")]
@@ -15,6 +16,10 @@ struct Cli {
     /// Settings file (TOML); see `sprechtag-server config`.
     #[arg(long, global = true, env = "SPRECHTAG_SERVER_CONFIG")]
     config: Option<PathBuf>,
+    /// The database key (32 bytes or 64 hex digits, mode 0600): the
+    /// database is encrypted with it. Every command needs it once given.
+    #[arg(long, global = true, env = "SPRECHTAG_SERVER_DB_KEY_FILE")]
+    db_key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,6 +41,12 @@ enum Command {
     /// Devices: enrol, list, revoke.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Cases: erase one everywhere.
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// Retention: erase the cases whose period has passed.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// The audit trail as JSON lines (seq, time, event, device_id, user,
     /// case_ids, detail, previous, hash); `audit verify` checks its chain.
     Audit(AuditArgs),
@@ -69,6 +80,43 @@ enum DeviceCommand {
         #[arg(long)]
         data_dir: Option<PathBuf>,
         id: String,
+        /// Also order the device to delete its data (database, key, prints,
+        /// exports) at its next contact: for a lost or stolen laptop.
+        #[arg(long)]
+        wipe: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CaseCommand {
+    /// Replace a case by its tombstone (no personal data): its stored
+    /// changes are deleted from the database and its log, every device
+    /// deletes its copy at its next sync, and uploads of it are refused.
+    /// Cannot be undone. Prints the tombstone.
+    Erase {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The case's document id or case number.
+        id: String,
+        /// Why (kept in the audit trail; no personal data).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RetentionCommand {
+    /// Erase the closed cases whose retention period has passed; prints one
+    /// JSON line per case.
+    Run {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The day to judge by (YYYY-MM-DD; default today).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Only list what would be erased.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -111,6 +159,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     let mut settings = Settings::load(cli.config.as_deref()).context("invalid settings")?;
+    settings.db_key_file = cli.db_key_file.or(settings.db_key_file);
     match cli.command {
         Command::Config => {
             print!("{}", config::EXAMPLE);
@@ -130,12 +179,60 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Device(command) => device(settings, command),
         Command::Audit(args) => audit(settings, args),
+        Command::Case(CaseCommand::Erase {
+            data_dir,
+            id,
+            reason,
+        }) => {
+            settings.data_dir = data_dir.unwrap_or(settings.data_dir);
+            erase_case(&settings, &id, &reason)
+        }
+        Command::Retention(RetentionCommand::Run {
+            data_dir,
+            as_of,
+            dry_run,
+        }) => {
+            settings.data_dir = data_dir.unwrap_or(settings.data_dir);
+            let storage = settings.open_storage()?;
+            let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let expired = retention::run(
+                &storage,
+                &DocCache::default(),
+                &settings.retention(),
+                as_of,
+                dry_run,
+            )?;
+            for case in expired {
+                println!("{}", serde_json::to_string(&case)?);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn erase_case(settings: &Settings, id: &str, reason: &str) -> Result<()> {
+    let storage = settings.open_storage()?;
+    let Some(doc_id) = erase::resolve(&storage, id)? else {
+        bail!("no case with id or number {id:?}");
+    };
+    match erase::erase_one(
+        &storage,
+        &DocCache::default(),
+        erase::Eraser::Administrator,
+        &doc_id,
+        reason,
+    )? {
+        Ok(tombstone) => {
+            println!("{}", serde_json::to_string(&tombstone)?);
+            Ok(())
+        }
+        Err((_, why)) => bail!("case {id} was not erased: {why}"),
     }
 }
 
 fn audit(mut settings: Settings, args: AuditArgs) -> Result<()> {
     settings.data_dir = args.data_dir.unwrap_or(settings.data_dir);
-    let storage = SqliteStorage::open(&settings.data_dir)?;
+    let storage = settings.open_storage()?;
     let command = match args.command {
         Some(AuditCommand::Verify) => "audit verify",
         None => "audit",
@@ -209,7 +306,7 @@ fn device(mut settings: Settings, command: DeviceCommand) -> Result<()> {
         | DeviceCommand::Revoke { data_dir, .. } => data_dir.clone(),
     };
     settings.data_dir = dir.unwrap_or(settings.data_dir);
-    let storage = SqliteStorage::open(&settings.data_dir)?;
+    let storage = settings.open_storage()?;
     match command {
         DeviceCommand::Enrol {
             name,
@@ -259,15 +356,16 @@ fn device(mut settings: Settings, command: DeviceCommand) -> Result<()> {
             }
             Ok(())
         }
-        DeviceCommand::Revoke { id, .. } => {
-            if !storage.revoke_device(&id)? {
+        DeviceCommand::Revoke { id, wipe, .. } => {
+            if !storage.revoke_device(&id, wipe)? {
                 bail!("no device with id {id:?}");
             }
             storage.append_audit(NewEntry {
                 device_id: Some(id.clone()),
+                detail: json!({ "wipe": wipe }),
                 ..NewEntry::new(Event::Revoked)
             })?;
-            println!("{}", json!({ "id": id, "revoked": true }));
+            println!("{}", json!({ "id": id, "revoked": true, "wipe": wipe }));
             Ok(())
         }
     }

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use automerge::{Automerge, ReadDoc};
 use sprechtag_schemas::document::{self, DocumentKind, same_heads};
 use sprechtag_schemas::wire::{
-    BATCH_BYTES, Download, MAX_OPENED, PROTOCOL_VERSION, RefusalCode, Rejection, SyncRequest,
-    SyncResponse, Upload, heads_from_bytes, heads_to_bytes,
+    BATCH_BYTES, Download, MAX_ERASE, MAX_OPENED, PROTOCOL_VERSION, RefusalCode, Rejection,
+    SyncRequest, SyncResponse, Tombstone, Upload, heads_from_bytes, heads_to_bytes,
 };
 use sprechtag_schemas::{Case, CaseSummary, OfficeHour};
 
@@ -54,6 +54,12 @@ impl DocCache {
             .map(|(_, d)| d.clone())
     }
 
+    /// Drops a document (erased: its bytes must not stay in memory).
+    pub fn forget(&self, id: &str) {
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        docs.remove(id);
+    }
+
     fn put(&self, id: &str, seq: u64, doc: Arc<Automerge>) {
         let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         if docs.len() >= CACHE_LIMIT {
@@ -85,6 +91,27 @@ pub fn handle(
     tx.acknowledge(&device.id, request.cursor)?;
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
+    // Erasures first: an upload of what this request erases is refused.
+    let mut erased = Vec::new();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    for order in request.erase.iter().take(MAX_ERASE) {
+        match erase::erase(
+            tx.as_mut(),
+            cache,
+            Eraser::Device(device),
+            &order.doc_id,
+            &order.reason,
+            &now,
+        )? {
+            Ok(tombstone) => erased.push(tombstone),
+            Err((code, message)) => rejected.push(Rejection {
+                doc_id: order.doc_id.clone(),
+                code: code.as_str().to_string(),
+                message,
+            }),
+        }
+    }
+    let erasing = !erased.is_empty();
     for (upload, preloaded) in request.uploads.into_iter().zip(preloaded) {
         match apply_upload(tx.as_mut(), cache, device, &upload, preloaded)? {
             Ok(()) => accepted.push(upload.doc_id),
@@ -95,7 +122,12 @@ pub fn handle(
             }),
         }
     }
-    let (downloads, cursor, more) = collect_downloads(
+    let Collected {
+        downloads,
+        tombstones,
+        cursor,
+        more,
+    } = collect_downloads(
         tx.as_mut(),
         cache,
         device,
@@ -121,6 +153,14 @@ pub fn handle(
         tx.append_audit(sync_entry(device, &accepted, &rejected, &downloads))?;
     }
     tx.commit()?;
+    if erasing {
+        storage.purge()?;
+    }
+    for tombstone in tombstones {
+        if !erased.iter().any(|t| t.doc_id == tombstone.doc_id) {
+            erased.push(tombstone);
+        }
+    }
     Ok(SyncResponse {
         protocol: PROTOCOL_VERSION,
         accepted,
@@ -128,14 +168,16 @@ pub fn handle(
         downloads,
         cursor,
         more,
+        erased,
     })
 }
 
 use crate::audit::{Event, NewEntry};
+use crate::erase::{self, Eraser};
 use crate::integrity::{self, Refusal};
 
 /// Document ids are UUIDs; anything else is refused or ignored.
-fn is_document_id(id: &str) -> bool {
+pub(crate) fn is_document_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
@@ -264,6 +306,12 @@ fn apply_upload(
         )));
     };
     let meta = tx.document_meta(doc_id)?;
+    if meta.as_ref().is_some_and(|m| m.kind == ERASED_KIND) {
+        return Ok(Err((
+            RefusalCode::Erased,
+            "the document was erased; it is never taken again".into(),
+        )));
+    }
     if let (Some(meta), Some(scope)) = (&meta, device.scope())
         && meta.department.as_deref() != Some(scope)
     {
@@ -372,6 +420,19 @@ fn apply_upload(
     Ok(Ok(()))
 }
 
+/// What a response hands out.
+struct Collected {
+    downloads: Vec<Download>,
+    tombstones: Vec<Tombstone>,
+    cursor: u64,
+    more: bool,
+}
+
+/// The kind of a stored document that was erased (`erase.rs`).
+const ERASED_KIND: &str = "erased";
+/// What a tombstone counts against a response's budget.
+const TOMBSTONE_BYTES: usize = 100;
+
 fn collect_downloads(
     tx: &mut dyn SyncTransaction,
     cache: &DocCache,
@@ -379,8 +440,13 @@ fn collect_downloads(
     mut cursor: u64,
     budget: usize,
     summaries: bool,
-) -> Result<(Vec<Download>, u64, bool), SyncError> {
-    let mut downloads = Vec::new();
+) -> Result<Collected, SyncError> {
+    let mut collected = Collected {
+        downloads: Vec::new(),
+        tombstones: Vec::new(),
+        cursor,
+        more: false,
+    };
     let mut bytes = 0;
     loop {
         let changed = tx.changed_after(device.scope(), cursor, SCAN_LIMIT)?;
@@ -389,6 +455,19 @@ fn collect_downloads(
             let Some(meta) = tx.document_meta(&doc_id)? else {
                 continue;
             };
+            if meta.kind == ERASED_KIND {
+                if bytes > 0 && bytes + TOMBSTONE_BYTES > budget {
+                    collected.cursor = cursor;
+                    collected.more = true;
+                    return Ok(collected);
+                }
+                if let Some(tombstone) = tx.tombstone(&doc_id)? {
+                    bytes += TOMBSTONE_BYTES;
+                    collected.tombstones.push(tombstone.wire());
+                }
+                cursor = seq;
+                continue;
+            }
             let known = tx.device_heads(&device.id, &doc_id)?;
             if let Some((changes, whole)) =
                 download_for(tx, cache, &doc_id, &meta, known.as_deref())?
@@ -400,12 +479,14 @@ fn collect_downloads(
                 };
                 // The budget counts change bytes only: a summary repeats what
                 // its document holds and compresses to a few bytes beside it.
-                if !downloads.is_empty() && bytes + changes.len() > budget {
-                    return Ok((downloads, cursor, true));
+                if bytes > 0 && bytes + changes.len() > budget {
+                    collected.cursor = cursor;
+                    collected.more = true;
+                    return Ok(collected);
                 }
                 bytes += changes.len();
                 tx.add_pending(&device.id, &doc_id, &meta.heads, seq)?;
-                downloads.push(Download {
+                collected.downloads.push(Download {
                     doc_id,
                     kind: meta.kind,
                     changes,
@@ -416,7 +497,8 @@ fn collect_downloads(
             cursor = seq;
         }
         if !full_page {
-            return Ok((downloads, cursor, false));
+            collected.cursor = cursor;
+            return Ok(collected);
         }
     }
 }
@@ -450,7 +532,7 @@ fn download_for(
     }
 }
 
-fn load(
+pub(crate) fn load(
     tx: &mut dyn SyncTransaction,
     cache: &DocCache,
     id: &str,

@@ -32,9 +32,18 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server whose database is encrypted (`db_key_file`), as every
+    /// deployment's should be; its key lies in the data dir's `db.key`
+    /// so that the helpers here find it.
     pub fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("server dir");
         TestServer::start_in(dir)
+    }
+
+    /// A server with a plain database, whose bytes a test can search.
+    pub fn start_plain() -> TestServer {
+        let dir = tempfile::tempdir().expect("server dir");
+        TestServer::start_configured(dir, |settings| settings.db_key_file = None)
     }
 
     pub fn start_in(dir: tempfile::TempDir) -> TestServer {
@@ -50,12 +59,23 @@ impl TestServer {
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let mut settings = sprechtag_server::Settings {
             data_dir: dir.path().to_path_buf(),
+            // Encrypted, unless the dir holds a plain database already
+            // (made by a server command before).
+            db_key_file: (!dir
+                .path()
+                .join(sprechtag_server::storage::DATABASE_FILE)
+                .exists()
+                || dir.path().join(TEST_KEY_FILE).exists())
+            .then(|| test_key_file(dir.path())),
             listen: listener.local_addr().expect("address"),
             tls_cert: None,
             tls_key: None,
             ..sprechtag_server::Settings::default()
         };
         configure(&mut settings);
+        if settings.db_key_file.is_none() {
+            let _ = std::fs::remove_file(dir.path().join(TEST_KEY_FILE));
+        }
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -84,7 +104,7 @@ impl TestServer {
     }
 
     pub fn storage(&self) -> SqliteStorage {
-        SqliteStorage::open(self.dir.path()).expect("open the server's storage")
+        open_storage(self.dir.path())
     }
 }
 
@@ -99,8 +119,62 @@ impl Drop for TestServer {
     }
 }
 
+/// Where a test server keeps its database key: in its data dir, so that
+/// every helper finds it (a real deployment keeps it apart).
+pub const TEST_KEY_FILE: &str = "db.key";
+
+/// The key file of a test server's data dir, made (0600) if missing.
+pub fn test_key_file(server_dir: &Path) -> PathBuf {
+    let path = server_dir.join(TEST_KEY_FILE);
+    if !path.exists() {
+        let key = sprechtag_server::storage::DatabaseKey::generate();
+        std::fs::write(&path, key.to_hex().as_bytes()).expect("write the key");
+        #[cfg(unix)]
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("key file mode");
+    }
+    path
+}
+
+/// `sprechtag-server` for commands on `server_dir`, given its test key
+/// (through the environment) if it has one.
+pub fn server_command(server_dir: &Path) -> Command {
+    let mut command = Command::new(workspace_binary("sprechtag-server"));
+    command.env_remove("SPRECHTAG_SERVER_CONFIG");
+    let key_file = server_dir.join(TEST_KEY_FILE);
+    if key_file.exists() {
+        command.env("SPRECHTAG_SERVER_DB_KEY_FILE", key_file);
+    } else {
+        command.env_remove("SPRECHTAG_SERVER_DB_KEY_FILE");
+    }
+    command
+}
+
+/// A server's storage, opened with its test key if it has one.
+pub fn open_storage(server_dir: &Path) -> SqliteStorage {
+    let key_file = server_dir.join(TEST_KEY_FILE);
+    let key = key_file.exists().then(|| {
+        sprechtag_server::storage::DatabaseKey::read(&key_file).expect("read the test key")
+    });
+    SqliteStorage::open_with_key(server_dir, key.as_ref()).expect("open the server's storage")
+}
+
+/// A plain SQLite connection to a server's database (with its test key),
+/// for tests that damage or inspect it behind the server's back.
+pub fn raw_server_connection(server_dir: &Path) -> rusqlite::Connection {
+    let conn =
+        rusqlite::Connection::open(server_dir.join(sprechtag_server::storage::DATABASE_FILE))
+            .expect("open the server's database");
+    let key_file = server_dir.join(TEST_KEY_FILE);
+    if key_file.exists() {
+        let key = sprechtag_server::storage::DatabaseKey::read(&key_file).expect("the test key");
+        conn.execute_batch(&key.pragma()).expect("apply the key");
+    }
+    conn
+}
+
 pub fn enrolment_code(server_dir: &Path, name: &str, role: Role, department: &str) -> String {
-    let storage = SqliteStorage::open(server_dir).expect("open the server's storage");
+    let storage = open_storage(server_dir);
     let code = sprechtag_server::enrolment_code();
     let new = NewDevice {
         name: name.into(),
@@ -255,6 +329,8 @@ impl ServerProcess {
         let child = Command::new(workspace_binary("sprechtag-server"))
             .args(["serve", "--data-dir"])
             .arg(dir)
+            .arg("--db-key-file")
+            .arg(test_key_file(dir))
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

@@ -166,8 +166,7 @@ fn a_copy_of_the_database_does_not_reveal_a_pending_code() {
     assert!(output.status.success());
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let code = printed["code"].as_str().expect("a code").to_string();
-    let database = dir.path().join(sprechtag_server::storage::DATABASE_FILE);
-    let conn = rusqlite::Connection::open(&database).expect("open");
+    let conn = sprechtag_e2e::raw_server_connection(dir.path());
     let stored: Vec<u8> = conn
         .query_row("SELECT code_hash FROM devices", [], |r| r.get(0))
         .expect("the stored code");

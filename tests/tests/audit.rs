@@ -2,13 +2,11 @@
 //! failed ones, each sync with what it took and sent, administrators'
 //! commands; and it shows when a row was changed or removed.
 
-use std::process::Command;
-
 use serde_json::Value;
-use sprechtag_e2e::{Laptop, TestServer, workspace_binary};
+use sprechtag_e2e::{Laptop, TestServer};
 
 fn server_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(workspace_binary("sprechtag-server"))
+    sprechtag_e2e::server_command(dir)
         .args(args)
         .arg("--data-dir")
         .arg(dir)
@@ -108,8 +106,7 @@ fn the_audit_names_who_enrolled_synced_and_received_a_case_and_detects_tampering
     );
 
     // One row changed in the database file, then put back.
-    let database = dir.join(sprechtag_server::storage::DATABASE_FILE);
-    let conn = rusqlite::Connection::open(&database).expect("open");
+    let conn = sprechtag_e2e::raw_server_connection(dir);
     let original: Option<String> = conn
         .query_row("SELECT user FROM audit WHERE seq = 3", [], |r| r.get(0))
         .expect("row 3");

@@ -5,11 +5,12 @@
 
 use egui::Key;
 use egui::accesskit::Role;
+use egui_kittest::kittest::NodeT;
 use sprechtag::store::{CaseFilter, Store};
-use sprechtag_e2e::gui::{Gui, Queryable};
+use sprechtag_e2e::gui::{Gui, Queryable, button_starting_with};
 use sprechtag_e2e::{Laptop, PASSPHRASE, TestServer, catalog};
 use sprechtag_schemas::{CaseStatus, DocumentState, IsoDate};
-use sprechtag_server::storage::Role as DeviceRole;
+use sprechtag_server::storage::{Role as DeviceRole, Storage};
 
 /// Regression: the editor's first edit after creating a case cleared the
 /// department it had never seen, and the server refused every visit
@@ -244,4 +245,191 @@ fn a_visit_recorded_before_enrolment_gets_the_enrolled_prefix_and_keeps_its_old_
         text.contains(&format!("{number} (vorher {old_number})")),
         "{text}"
     );
+}
+
+/// A citizen asks the back office to erase their data: in the app, the
+/// case's *Fall löschen* asks first (naming number and citizen, saying it
+/// cannot be undone) for a reason; the case is gone at once, the server
+/// learns it at the next sync, and the caseworker's laptop drops its copy.
+#[test]
+fn the_back_office_erases_a_case_in_the_app_and_every_laptop_drops_it() {
+    let server = TestServer::start();
+    let mut field = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("laptop-kleinbrueck", DeviceRole::Caseworker, "buergerbuero"),
+    );
+    let case = field.new_case("Krüger", &["wohngeld"]);
+    let kept = field.new_case("Lorenz", &["personalausweis"]);
+    field.sync();
+    let office = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("backoffice", DeviceRole::Backoffice, "buergerbuero"),
+    );
+    let data_dir = office.data_dir();
+    drop(office.store);
+
+    let mut gui = Gui::new(&data_dir);
+    gui.unlock();
+    gui.sync_now();
+    gui.activate(Role::Tab, "Fälle");
+    gui.open_from_list("krüger", &format!("{} · Krüger, Erika", case.number));
+    gui.activate(Role::Button, "Fall löschen …");
+    assert!(
+        gui.shows(&format!(
+            "Fall {} von Erika Krüger wird auf diesem Gerät, auf dem Server und auf allen \
+             Laptops endgültig gelöscht",
+            case.number
+        )),
+        "the confirmation names the case and the citizen"
+    );
+    assert!(gui.shows("Das lässt sich nicht rückgängig machen."));
+    // No reason, no erasure.
+    assert!(
+        gui.harness
+            .get_by_role_and_label(Role::Button, "Endgültig löschen")
+            .accesskit_node()
+            .is_disabled(),
+        "the button waits for a reason"
+    );
+    gui.fill(
+        Role::TextInput,
+        "Grund (ohne persönliche Daten, z. B. „Antrag nach Art. 17 DSGVO“)",
+        "Antrag nach Art. 17 DSGVO",
+    );
+    gui.activate(Role::Button, "Endgültig löschen");
+    gui.wait_for("the erasure", |h| {
+        h.query_by_label_contains(&format!("Fall {} wurde gelöscht.", case.number))
+            .is_some()
+    });
+    gui.wait_for("the case to leave the list", |h| {
+        h.query_by(button_starting_with(&format!("{} ·", case.number)))
+            .is_none()
+    });
+    gui.sync_now();
+    drop(gui);
+
+    let report = field.sync();
+    assert_eq!(report.erased, 1, "{report:?}");
+    assert!(matches!(
+        field.store.case(&case.id),
+        Err(sprechtag::store::StoreError::Erased { .. })
+    ));
+    assert_eq!(
+        field.store.case(&kept.id).expect("the other case stays").id,
+        kept.id
+    );
+    let office = Store::open(&data_dir, PASSPHRASE, catalog()).expect("open the back office");
+    assert_eq!(
+        office
+            .list_cases(&CaseFilter::default())
+            .expect("list")
+            .total,
+        1
+    );
+    assert_eq!(
+        server
+            .storage()
+            .tombstones()
+            .expect("tombstones")
+            .iter()
+            .map(|t| t.number.as_str())
+            .collect::<Vec<_>>(),
+        [case.number.as_str()]
+    );
+}
+
+/// A laptop is lost: the administrator revokes it with `--wipe`. At its
+/// next contact the app deletes its database, key, prints and exports and
+/// shows only that it was revoked — also after a restart.
+#[test]
+fn a_laptop_revoked_with_wipe_deletes_its_data_at_its_next_contact() {
+    let server = TestServer::start();
+    let mut field = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("laptop-kleinbrueck", DeviceRole::Caseworker, "buergerbuero"),
+    );
+    let case = field.new_case("Krüger", &["wohngeld"]);
+    field.sync();
+    let printed = sprechtag::print::make(
+        &mut field.store,
+        sprechtag::print::PrintKind::Receipt,
+        &case.id,
+    )
+    .expect("print");
+    let receipt = sprechtag::print::save_in_data_dir(
+        &field.data_dir(),
+        sprechtag::print::PrintKind::Receipt,
+        &printed.name,
+        &printed.bytes,
+    )
+    .expect("save the receipt");
+    let device_id = field
+        .store
+        .enrolment()
+        .expect("enrolment")
+        .expect("enrolled")
+        .device_id;
+    let data_dir = field.data_dir();
+    drop(field.store);
+
+    let mut gui = Gui::new(&data_dir);
+    gui.unlock();
+    gui.activate(Role::Tab, "Fälle");
+    gui.wait_for("the case in the list", |h| {
+        h.query_by(button_starting_with(&format!("{} ·", case.number)))
+            .is_some()
+    });
+    assert!(
+        server
+            .storage()
+            .revoke_device(&device_id, true)
+            .expect("revoke with wipe")
+    );
+    gui.activate(Role::Button, "Jetzt synchronisieren");
+    gui.wait_for("the wipe", |h| {
+        h.query_by_label_contains("Dieses Gerät wurde gesperrt. Die Daten wurden gelöscht.")
+            .is_some()
+    });
+    assert!(
+        gui.harness
+            .query_by(button_starting_with(&format!("{} ·", case.number)))
+            .is_none(),
+        "nothing of the session stays on screen"
+    );
+    drop(gui);
+
+    let left: Vec<String> = std::fs::read_dir(&data_dir)
+        .expect("the data dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["GESPERRT.txt"], "only the note is left");
+    assert!(!receipt.exists());
+    // A restart shows the same, and sets up no new store.
+    let gui = Gui::new(&data_dir);
+    assert!(
+        gui.harness
+            .query_by_label_contains("Dieses Gerät wurde gesperrt.")
+            .is_some()
+    );
+    assert!(
+        Store::create(&data_dir, PASSPHRASE, catalog()).is_err(),
+        "no new store over a wiped one"
+    );
+    let device = server
+        .storage()
+        .devices()
+        .expect("devices")
+        .into_iter()
+        .find(|d| d.id == device_id)
+        .expect("the device");
+    assert!(device.wipe_delivered_at.is_some());
+    let audit = server
+        .storage()
+        .audit_entries(&sprechtag_server::audit::Filter {
+            device_id: Some(device_id),
+            ..Default::default()
+        })
+        .expect("audit");
+    assert!(audit.iter().any(|e| e.event == "wipe_delivered"));
 }

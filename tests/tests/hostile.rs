@@ -39,6 +39,7 @@ fn malformed_truncated_and_random_bodies_get_a_4xx_and_the_server_keeps_serving(
             heads: Vec::new(),
         }],
         opened: Vec::new(),
+        erase: Vec::new(),
     });
     let mut rng = rand::rng();
     let mut bodies: Vec<(String, Vec<u8>)> = vec![
@@ -61,6 +62,7 @@ fn malformed_truncated_and_random_bodies_get_a_4xx_and_the_server_keeps_serving(
                 max_response_bytes: 0,
                 summaries: false,
                 opened: Vec::new(),
+                erase: Vec::new(),
             }),
         ),
     ];
@@ -127,6 +129,7 @@ fn a_request_replayed_twice_changes_nothing() {
             heads: wire::heads_to_bytes(&doc.get_heads()),
         }],
         opened: Vec::new(),
+        erase: Vec::new(),
     });
     let (first_status, first) = raw.sync(body.clone());
     assert_eq!(first_status, 200);
@@ -200,6 +203,7 @@ fn unacceptable_new_documents_are_refused_each_with_its_reason() {
             upload(&own.id, export(&mut laptop, &own.id)),
         ],
         opened: Vec::new(),
+        erase: Vec::new(),
     });
     let (status, answer) = raw.sync(body);
     assert_eq!(status, 200);

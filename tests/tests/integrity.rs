@@ -64,6 +64,7 @@ impl Device {
             max_response_bytes: 0,
             summaries: false,
             opened: Vec::new(),
+            erase: Vec::new(),
         };
         let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
         let answer = client
@@ -336,6 +337,7 @@ fn a_valid_case_followed_by_junk_is_refused_and_the_laptops_sync_on() {
         max_response_bytes: 0,
         summaries: false,
         opened: Vec::new(),
+        erase: Vec::new(),
     };
     let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
     let answer = client
@@ -446,6 +448,7 @@ fn an_upload_that_inflates_to_128_mib_is_refused_within_100_mb() {
         max_response_bytes: 0,
         summaries: false,
         opened: Vec::new(),
+        erase: Vec::new(),
     };
     let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
     let answer = client.sync(&token, wire::encode(&request)).expect("answer");
@@ -479,11 +482,7 @@ fn a_document_a_laptop_cannot_read_is_set_aside_and_the_rest_of_the_sync_goes_on
         .expect("open");
     let case = field.laptop.new_case("Krüger", &["wohngeld"]);
     field.laptop.sync();
-    let database = server
-        .dir
-        .path()
-        .join(sprechtag_server::storage::DATABASE_FILE);
-    let conn = rusqlite::Connection::open(&database).expect("the server's database");
+    let conn = sprechtag_e2e::raw_server_connection(server.dir.path());
     conn.execute(
         "UPDATE documents SET snapshot = ?2 WHERE id = ?1",
         rusqlite::params![office_hour.id, b"\x85\x6f\x4a\x83 not a document".to_vec()],
@@ -615,6 +614,7 @@ fn no_damaged_or_forged_upload_makes_the_server_fail_or_store_what_it_cannot_rea
                 max_response_bytes: 0,
                 summaries: false,
                 opened: Vec::new(),
+                erase: Vec::new(),
             };
             let answer = client.sync(&field.token, wire::encode(&request));
             let answer = answer.map_err(|e| {

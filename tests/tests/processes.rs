@@ -46,18 +46,18 @@ struct Admin {
 }
 
 impl Admin {
+    /// An encrypted server's data dir (its key beside the data).
     fn new() -> Admin {
-        Admin {
-            dir: tempfile::tempdir().expect("server dir"),
-        }
+        let dir = tempfile::tempdir().expect("server dir");
+        sprechtag_e2e::test_key_file(dir.path());
+        Admin { dir }
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(workspace_binary("sprechtag-server"))
+        sprechtag_e2e::server_command(self.dir.path())
             .args(args)
             .arg("--data-dir")
             .arg(self.dir.path())
-            .env_remove("SPRECHTAG_SERVER_CONFIG")
             .output()
             .expect("sprechtag-server can be started")
     }

@@ -158,6 +158,7 @@ fn a_whole_case_comes_with_its_summary_and_a_change_without() {
             max_response_bytes: 0,
             summaries: true,
             opened: Vec::new(),
+            erase: Vec::new(),
         }));
         assert_eq!(status, 200);
         wire::decode(&body).expect("a sync response")
@@ -238,6 +239,7 @@ fn a_device_of_another_department_cannot_obtain_the_case_by_any_request() {
             heads: Vec::new(),
         }],
         opened: Vec::new(),
+        erase: Vec::new(),
     };
     let token = other
         .store
@@ -286,7 +288,12 @@ fn a_revoked_device_is_refused_with_a_clear_message() {
         .expect("enrolled")
         .device_id;
     use sprechtag_server::storage::Storage;
-    assert!(server.storage().revoke_device(&device_id).expect("revoke"));
+    assert!(
+        server
+            .storage()
+            .revoke_device(&device_id, false)
+            .expect("revoke")
+    );
     a.new_case("Koch", &["meldebescheinigung"]);
     let error = sync_now(&mut a.store).expect_err("refused");
     assert!(matches!(error, SyncError::Revoked), "{error:?}");

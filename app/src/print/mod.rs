@@ -28,6 +28,8 @@ pub const BODY_PT: f32 = 14.0;
 pub const LARGE_PRINT_PT: f32 = 18.0;
 /// Folder inside the data dir that holds printed PDFs.
 pub const PRINTS_DIR: &str = "prints";
+/// Where the app saves exports inside the data dir.
+pub const EXPORTS_DIR: &str = "exports";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrintError {
@@ -147,7 +149,14 @@ pub fn save_in_data_dir(
             },
         )?;
     }
-    let safe_id: String = id
+    let path = saved_path(store_dir, kind, id);
+    write_pdf(&path, bytes)?;
+    Ok(path)
+}
+
+/// Where `save_in_data_dir` saves the print of `kind` named `name`.
+fn saved_path(store_dir: &Path, kind: PrintKind, name: &str) -> PathBuf {
+    let safe_name: String = name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {
@@ -157,9 +166,24 @@ pub fn save_in_data_dir(
             }
         })
         .collect();
-    let path = dir.join(format!("{}-{safe_id}.pdf", kind.file_stem()));
-    write_pdf(&path, bytes)?;
-    Ok(path)
+    store_dir
+        .join(PRINTS_DIR)
+        .join(format!("{}-{safe_name}.pdf", kind.file_stem()))
+}
+
+/// Removes every print saved under `name` (a case number, an office
+/// hour's report name), overwritten first. Best effort: returns how many
+/// were removed.
+pub fn remove_saved(store_dir: &Path, name: &str) -> usize {
+    [
+        PrintKind::Receipt,
+        PrintKind::Appointment,
+        PrintKind::Report,
+    ]
+    .into_iter()
+    .map(|kind| saved_path(store_dir, kind, name))
+    .filter(|path| crate::fsutil::shred(path).is_ok())
+    .count()
 }
 
 /// Writes a PDF atomically: the file is either complete or absent.

@@ -519,6 +519,12 @@ impl Store {
         if case.id.is_empty() {
             return Err(StoreError::Invalid("the case in the file has no id".into()));
         }
+        if let Some(tombstone) = self.tombstone(&case.id)? {
+            return Err(StoreError::Erased {
+                number: tombstone.number,
+                at: tombstone.erased_at,
+            });
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -615,7 +621,16 @@ impl Store {
         match current {
             Some(id) => Ok(id),
             None if key.is_empty() => Err(StoreError::not_found("case", key)),
-            None => former()?.ok_or_else(|| StoreError::not_found("case", key)),
+            None => match former()? {
+                Some(id) => Ok(id),
+                None => Err(match self.tombstone(key)? {
+                    Some(tombstone) => StoreError::Erased {
+                        number: tombstone.number,
+                        at: tombstone.erased_at,
+                    },
+                    None => StoreError::not_found("case", key),
+                }),
+            },
         }
     }
 }
@@ -650,9 +665,10 @@ fn sign(case: &mut Case, (actor, label): &(String, String)) {
     for comment in case.comments.iter_mut().filter(|c| c.author.is_empty()) {
         comment.author.clone_from(label);
     }
-    match (case.status, &case.done_at) {
-        (CaseStatus::Done, None) => case.done_at = Some(now_rfc3339()),
-        (CaseStatus::Done, Some(_)) => {}
+    let closed = matches!(case.status, CaseStatus::Done | CaseStatus::Cancelled);
+    match (closed, &case.done_at) {
+        (true, None) => case.done_at = Some(now_rfc3339()),
+        (true, Some(_)) => {}
         (_, Some(_)) => case.done_at = None,
         (_, None) => {}
     }

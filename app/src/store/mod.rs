@@ -10,6 +10,7 @@ mod backoffice;
 mod case_index;
 mod cases;
 mod documents;
+mod erasure;
 mod key;
 mod office_hours;
 mod schema;
@@ -28,6 +29,7 @@ use sprechtag_schemas::document::DocumentError;
 
 pub use backoffice::HistoryEntry;
 pub use cases::{COUNT_LIMIT, CaseFilter, CasePage, CaseRow, CaseSort, validate as validate_case};
+pub use erasure::MAX_REASON_CHARS as MAX_ERASE_REASON_CHARS;
 pub use key::{MIN_PASSPHRASE_CHARS, Passphrase};
 pub use office_hours::{NewOfficeHour, OfficeHourRow};
 pub use sync_state::{Applied, DocumentLabel, Enrolment, UploadBatch};
@@ -36,6 +38,59 @@ use documents::CachedDoc;
 
 /// File name of the encrypted database inside the data dir.
 pub const DATABASE_FILE: &str = "sprechtag.db";
+/// Left in a data dir whose data were deleted on the server's order
+/// (`device revoke --wipe`); the app then shows only that.
+pub const WIPED_MARKER: &str = "GESPERRT.txt";
+
+/// Whether the data in `dir` were deleted on the server's order.
+pub fn was_wiped(dir: &Path) -> bool {
+    dir.join(WIPED_MARKER).exists()
+}
+
+/// Deletes everything Sprechtag keeps in `dir` — the key file first
+/// (without its salt nothing left of the database can be decrypted, even
+/// with the passphrase), then the database and its log, prints, exports
+/// and preferences — and leaves a note saying so.
+pub fn wipe_dir(dir: &Path) -> Result<()> {
+    let remove = |path: &Path| match crate::fsutil::shred(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::io(path, e)),
+        _ => Ok(()),
+    };
+    remove(&dir.join(key::KEY_FILE))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let path = dir.join(format!("{DATABASE_FILE}{suffix}"));
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StoreError::io(&path, e));
+            }
+            _ => {}
+        }
+    }
+    for folder in [crate::print::PRINTS_DIR, crate::print::EXPORTS_DIR] {
+        let folder = dir.join(folder);
+        if let Ok(entries) = std::fs::read_dir(&folder) {
+            for entry in entries.flatten() {
+                remove(&entry.path())?;
+            }
+            let _ = std::fs::remove_dir(&folder);
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_file() && path.file_name() != Some(std::ffi::OsStr::new(WIPED_MARKER)) {
+                remove(&path)?;
+            }
+        }
+    }
+    let note = format!(
+        "Dieses Gerät wurde gesperrt. Die Daten wurden am {} auf Anweisung des Servers gelöscht.\n\
+         This device was revoked. Its data were erased on the server's order.\n",
+        now_rfc3339()
+    );
+    let marker = dir.join(WIPED_MARKER);
+    crate::fsutil::write_private(&marker, note.as_bytes()).map_err(|e| StoreError::io(&marker, e))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -55,6 +110,13 @@ pub enum StoreError {
     /// server would refuse it); nothing was written.
     #[error("this device is enrolled as {role}: {} is not for this role", .part.name())]
     Forbidden { role: Role, part: Part },
+    /// The case was erased (here or on the server): nothing of it is left
+    /// but its number, and it is never taken again.
+    #[error("case {number} was erased on {at}; it cannot be opened, imported or restored")]
+    Erased { number: String, at: String },
+    /// Only the back office and administrators erase cases.
+    #[error("this device is enrolled as {0}: only back-office and admin devices erase cases")]
+    MayNotErase(Role),
     /// An editor's copy was read from a version of the case this store no
     /// longer knows (the store was replaced): it cannot be merged safely.
     #[error(
@@ -173,6 +235,13 @@ impl Store {
                 dir.display()
             )));
         }
+        if was_wiped(dir) {
+            return Err(StoreError::Invalid(format!(
+                "this device was revoked and its data erased; an administrator removes {} \
+                 before it is set up again",
+                dir.join(WIPED_MARKER).display()
+            )));
+        }
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
         restrict_to_owner(dir)?;
         let key_file = key::KeyFile::generate();
@@ -284,6 +353,15 @@ impl Store {
         set_setting(&self.conn, "device_prefix", &prefix)?;
         self.device.prefix = prefix;
         Ok(())
+    }
+
+    /// Deletes everything this device holds (`wipe_dir`), on the server's
+    /// order. The store is unusable afterwards.
+    pub fn wipe(&mut self) -> Result<()> {
+        let open = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
+        drop(open);
+        self.cache.clear();
+        wipe_dir(&self.dir)
     }
 
     /// `PRAGMA integrity_check`, for tests and `sprechtag check`.

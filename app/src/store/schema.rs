@@ -180,6 +180,24 @@ ALTER TABLE office_hours ADD COLUMN end_time TEXT;
         // still finds: a laptop renumbers what it recorded before it was
         // enrolled.
         M::up("ALTER TABLE cases ADD COLUMN former_numbers TEXT NOT NULL DEFAULT '';"),
+        // Erasure (`erasure.rs`): what is left of erased cases (no personal
+        // data), so that a copy is never taken again, and the erasures this
+        // device ordered until the server confirms them. The full-text
+        // index deletes a row's terms at once instead of leaving them in
+        // its segments until the next merge.
+        M::up(
+            "CREATE TABLE tombstones (
+                 doc_id    TEXT PRIMARY KEY,
+                 number    TEXT NOT NULL,
+                 erased_at TEXT NOT NULL,
+                 successor TEXT
+             ) STRICT;
+             CREATE TABLE erase_orders (
+                 doc_id TEXT PRIMARY KEY,
+                 reason TEXT NOT NULL
+             ) STRICT;
+             INSERT INTO cases_fts (cases_fts, rank) VALUES ('secure-delete', 1);",
+        ),
     ])
 }
 

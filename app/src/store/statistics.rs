@@ -111,7 +111,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT julianday(done_at) - julianday(created_at) FROM cases
-                 WHERE done_at IS NOT NULL AND created_at != ''",
+                 WHERE status = 'done' AND done_at IS NOT NULL AND created_at != ''",
             )?
             .query_map([], |r| r.get::<_, Option<f64>>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?

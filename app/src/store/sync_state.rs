@@ -10,12 +10,14 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use sprechtag_schemas::document::{self, DocumentKind};
 use sprechtag_schemas::wire::{
-    Download, MAX_OPENED, Opened, SyncResponse, Upload, heads_from_bytes, heads_to_bytes,
+    Download, EraseOrder, MAX_ERASE, MAX_OPENED, Opened, RefusalCode, SyncResponse, Tombstone,
+    Upload, heads_from_bytes, heads_to_bytes,
 };
 use sprechtag_schemas::{CaseSummary, OfficeHour, Role, UnknownValue};
 
 use super::case_index::{FullTextRows, index_case};
 use super::documents::{self, kind_name};
+use super::erasure;
 use super::{Result, Store, StoreError, set_setting, setting};
 
 // Documents with changes the server lacks: each reads the partial index
@@ -73,6 +75,8 @@ pub struct UploadBatch {
     pub uploads: Vec<Upload>,
     heads: Vec<String>,
     pub opened: Vec<Opened>,
+    /// Erasures ordered on this device, for the server.
+    pub erase: Vec<EraseOrder>,
     /// The newest opening in `opened` (its row), forgotten once the
     /// response is committed.
     opened_up_to: Option<i64>,
@@ -87,6 +91,10 @@ pub struct Applied {
     pub from_summaries: usize,
     /// Downloads this device could not read, kept aside (ids).
     pub set_aside: Vec<String>,
+    /// Documents erased on the server whose copies were deleted here (ids).
+    pub erased: Vec<String>,
+    /// Erasures ordered here that the server confirmed (ids).
+    pub erasures_confirmed: Vec<String>,
 }
 
 /// A document as people know it, for a message about it (a refused upload).
@@ -278,11 +286,18 @@ impl Store {
             .conn
             .prepare_cached(PENDING_COUNT)?
             .query_row([], |r| r.get(0))?;
-        Ok(usize::try_from(count).unwrap_or(0))
+        let orders: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM erase_orders")?
+            .query_row([], |r| r.get(0))?;
+        Ok(usize::try_from(count + orders).unwrap_or(0))
     }
 
     /// Whether any document other than `exclude` has changes to upload.
     pub fn has_pending_uploads(&self, exclude: &HashSet<String>) -> Result<bool> {
+        if erasure::has_orders(&self.conn)? {
+            return Ok(true);
+        }
         let mut statement = self.conn.prepare_cached(PENDING_IDS)?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
@@ -365,6 +380,7 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?;
         batch.opened_up_to = opened.last().map(|(seq, _)| *seq);
         batch.opened = opened.into_iter().map(|(_, o)| o).collect();
+        batch.erase = erasure::erase_orders(&self.conn, MAX_ERASE)?;
         Ok(batch)
     }
 
@@ -388,9 +404,41 @@ impl Store {
                 applied.accepted += 1;
             }
         }
+        // Erased on the server: the copies go, before anything is merged.
+        // An upload refused as erased is a copy of such a case too.
+        let mut tombstones = response.erased.clone();
+        for rejection in &response.rejected {
+            let ordered = batch.erase.iter().any(|o| o.doc_id == rejection.doc_id);
+            let known = tombstones.iter().any(|t| t.doc_id == rejection.doc_id);
+            if rejection.code == RefusalCode::Erased.as_str() && !known {
+                tombstones.push(Tombstone {
+                    doc_id: rejection.doc_id.clone(),
+                    number: String::new(),
+                    erased_at: super::now_rfc3339(),
+                    successor: None,
+                });
+            } else if ordered {
+                erasure::drop_order(&tx, &rejection.doc_id)?;
+            }
+        }
+        applied.erasures_confirmed = batch
+            .erase
+            .iter()
+            .filter(|o| response.erased.iter().any(|t| t.doc_id == o.doc_id))
+            .map(|o| o.doc_id.clone())
+            .collect();
+        let (erased_ids, leftovers) = erasure::bury_all(&tx, &tombstones)?;
+        applied.erased = erased_ids
+            .iter()
+            .filter(|id| !applied.erasures_confirmed.contains(id))
+            .cloned()
+            .collect();
         let mut merged = Vec::new();
         let mut full_text = FullTextRows::default();
         for download in &response.downloads {
+            if erasure::is_erased(&tx, &download.doc_id)? {
+                continue;
+            }
             // Each download on its own: one the device cannot read is set
             // aside, with what it wrote rolled back, and the rest go on.
             tx.execute_batch("SAVEPOINT download")?;
@@ -439,6 +487,9 @@ impl Store {
         tx.commit()?;
         for (id, doc, version) in merged {
             self.remember(&id, doc, version);
+        }
+        if !erased_ids.is_empty() {
+            self.after_erasure(&erased_ids, leftovers);
         }
         Ok(applied)
     }
@@ -726,6 +777,7 @@ mod tests {
             downloads,
             cursor: 7,
             more: false,
+            erased: Vec::new(),
         }
     }
 

@@ -300,6 +300,7 @@ fn classify(status: reqwest::StatusCode, body: &[u8], enrolling: bool) -> SyncEr
         // The link dropped while the request was on its way.
         return SyncError::Offline("the request was cut off on the way".into());
     }
+    let code = parsed.as_ref().map(|b| b.error.clone()).unwrap_or_default();
     let detail = parsed
         .map(|b| b.message)
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
@@ -307,6 +308,7 @@ fn classify(status: reqwest::StatusCode, body: &[u8], enrolling: bool) -> SyncEr
         401 => SyncError::Unauthorized,
         // The body did not arrive in time: a slow link; try again.
         408 => SyncError::Offline(detail),
+        403 if code == "wipe" => SyncError::Wiped,
         403 => SyncError::Revoked,
         404 if enrolling => SyncError::BadCode,
         500..=599 => SyncError::Server(format!("{status}: {detail}")),

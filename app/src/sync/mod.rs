@@ -27,6 +27,10 @@ pub enum SyncError {
     Unauthorized,
     #[error("this device has been revoked; ask an administrator")]
     Revoked,
+    /// Revoked with the order to delete its data, which is done: the data
+    /// dir holds nothing but a note that it was wiped.
+    #[error("this device has been revoked and its data were erased")]
+    Wiped,
     #[error("the enrolment code is unknown, used or expired")]
     BadCode,
     #[error("too many failed attempts from this address; the server asks to wait {} seconds", .0.as_secs())]
@@ -77,6 +81,10 @@ pub struct SyncReport {
     pub from_summaries: usize,
     /// Downloads this device could not read: kept aside, the rest taken.
     pub set_aside: Vec<String>,
+    /// Cases erased on the server whose copies this device deleted.
+    pub erased: usize,
+    /// Erasures ordered on this device that the server carried out.
+    pub erasures_sent: usize,
 }
 
 impl SyncReport {
@@ -160,6 +168,10 @@ impl Connection {
         store.adopt_unsynced_cases()?;
         let client = self.client_for(&enrolment)?;
         let outcome = exchange(store, client, &enrolment.token);
+        if let Err(SyncError::Wiped) = outcome {
+            store.wipe()?;
+            return Err(SyncError::Wiped);
+        }
         let error = outcome.as_ref().err().map(ToString::to_string);
         store.record_sync_outcome(error.as_deref())?;
         outcome
@@ -216,6 +228,7 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
             max_response_bytes: u32::try_from(budget).unwrap_or(u32::MAX),
             summaries,
             opened: batch.opened.clone(),
+            erase: batch.erase.clone(),
         };
         let body = wire::encode(&request);
         report.bytes_up += body.len();
@@ -240,8 +253,14 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
         report.downloaded += applied.downloaded;
         report.from_summaries += applied.from_summaries;
         report.set_aside.extend(applied.set_aside);
+        report.erased += applied.erased.len();
+        report.erasures_sent += applied.erasures_confirmed.len();
         for rejection in &response.rejected {
             refused.insert(rejection.doc_id.clone());
+            // Erased on the server: the copy here is gone too (`erased`).
+            if RefusalCode::parse(&rejection.code) == Some(RefusalCode::Erased) {
+                continue;
+            }
             report.rejected.push(RefusedDocument {
                 doc_id: rejection.doc_id.clone(),
                 // Only for the message: a failed lookup must not stop the sync.
@@ -251,8 +270,10 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
             });
         }
         budget = (budget * 2).min(BATCH_BYTES);
-        let progressed =
-            applied.accepted > 0 || applied.downloaded > 0 || response.cursor != cursor;
+        let progressed = applied.accepted > 0
+            || applied.downloaded > 0
+            || !applied.erasures_confirmed.is_empty()
+            || response.cursor != cursor;
         let uploads_left = store.has_pending_uploads(&refused)?;
         if !(response.more || uploads_left) || !progressed {
             break;

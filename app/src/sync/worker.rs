@@ -28,6 +28,9 @@ pub enum SyncState {
     UpToDate,
     /// A person has to act (revoked, rejected changes, bad settings).
     Failed,
+    /// Revoked, and the data deleted on the server's order: the worker
+    /// has stopped; the app shows only that.
+    Wiped,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -253,6 +256,21 @@ fn run(
         }
         report(SyncState::Syncing, &last_error, &enrolment, &store);
         match connection.sync(&mut store) {
+            Err(SyncError::Wiped) => {
+                let _ = status.send(SyncStatus {
+                    state: SyncState::Wiped,
+                    pending: 0,
+                    set_aside: 0,
+                    last_success: None,
+                    last_error: None,
+                    server: None,
+                    role: None,
+                    prefix: String::new(),
+                    enrolment: None,
+                });
+                wake();
+                return;
+            }
             Ok(result) if result.complete() => {
                 state = SyncState::UpToDate;
                 last_error = None;

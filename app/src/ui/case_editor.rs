@@ -26,6 +26,16 @@ pub enum EditorAction {
     None,
     Close,
     Print(PrintKind),
+    /// Erase the case everywhere, for this reason (confirmed).
+    Erase(String),
+}
+
+/// Erasing a case: asked first, with the citizen's name and a reason.
+#[derive(Default)]
+struct Erasing {
+    /// The confirmation is shown.
+    asking: bool,
+    reason: String,
 }
 
 /// Booking a follow-up appointment: at the responsible office or at a later
@@ -92,6 +102,7 @@ pub struct CaseEditor {
     confirm_discard: bool,
     /// ... and answered with "Besuch verwerfen".
     discard_confirmed: bool,
+    erasing: Erasing,
 }
 
 /// How long the edits must pause before "Gespeichert" is spoken.
@@ -145,6 +156,7 @@ impl CaseEditor {
             focus: None,
             confirm_discard: false,
             discard_confirmed: false,
+            erasing: Erasing::default(),
         }
     }
 
@@ -353,6 +365,12 @@ impl CaseEditor {
                     self.appointments_ui(ui, catalog, upcoming);
                     ui.add_space(8.0);
                     self.feedback_ui(ui, catalog, role, outbox);
+                    if role.decides() && !self.case.id.is_empty() {
+                        ui.add_space(8.0);
+                        if let Some(reason) = self.erase_ui(ui) {
+                            action = EditorAction::Erase(reason);
+                        }
+                    }
                 });
         });
         if ui.input(|i| i.key_pressed(Key::Escape)) {
@@ -364,6 +382,56 @@ impl CaseEditor {
         }
         self.send_changes(outbox);
         action
+    }
+
+    /// "Fall löschen": for a citizen's request to erase their data. Asks
+    /// first, naming the case and the citizen, for a reason, and says that
+    /// it cannot be undone; returns the reason once confirmed.
+    fn erase_ui(&mut self, ui: &mut egui::Ui) -> Option<String> {
+        widgets::section(ui, t!("erase.heading"));
+        if !self.erasing.asking {
+            if ui.button(t!("erase.start")).clicked() {
+                self.erasing.asking = true;
+            }
+            return None;
+        }
+        widgets::warning_banner(
+            ui,
+            &t!(
+                "erase.confirm",
+                number = self.case.number.as_str(),
+                name = format!(
+                    "{} {}",
+                    self.case.citizen.given_names.trim(),
+                    self.case.citizen.surname.trim()
+                )
+                .trim()
+            ),
+        );
+        let label = ui.label(t!("erase.reason"));
+        ui.add(
+            egui::TextEdit::singleline(&mut self.erasing.reason)
+                .char_limit(crate::store::MAX_ERASE_REASON_CHARS)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
+        let mut confirmed = None;
+        ui.horizontal(|ui| {
+            let reason = self.erasing.reason.trim();
+            if ui
+                .add_enabled(
+                    !reason.is_empty(),
+                    egui::Button::new(t!("erase.confirm_button")),
+                )
+                .clicked()
+            {
+                confirmed = Some(reason.to_string());
+            }
+            if ui.button(t!("erase.cancel")).clicked() {
+                self.erasing = Erasing::default();
+            }
+        });
+        confirmed
     }
 
     /// Asks before an unnamed new visit is thrown away; returns true when

@@ -27,6 +27,16 @@ pub fn store_error_text(error: &StoreError) -> String {
         StoreError::Forbidden { part, .. } => {
             t!("error.forbidden", part = t!(part_key(*part)).into_owned()).into_owned()
         }
+        StoreError::Erased { number, at } => t!(
+            "error.erased",
+            number = number,
+            date = at
+                .get(..10)
+                .and_then(|day| day.parse::<sprechtag_schemas::IsoDate>().ok())
+                .map_or_else(|| at.clone(), sprechtag_schemas::IsoDate::to_german)
+        )
+        .into_owned(),
+        StoreError::MayNotErase(_) => t!("error.may_not_erase").into_owned(),
         StoreError::UnknownVersion(number) => {
             t!("error.unknown_version", number = number).into_owned()
         }

@@ -81,6 +81,8 @@ impl std::fmt::Debug for SprechtagApp {
 enum AppState {
     Locked(UnlockView),
     Unlocked(Box<Session>),
+    /// Revoked, and the data deleted on the server's order.
+    Wiped,
 }
 
 #[derive(Default)]
@@ -182,6 +184,7 @@ struct Session {
 impl SprechtagApp {
     pub fn new(dir: PathBuf, open_on_unlock: Option<String>) -> Self {
         let prefs = Prefs::load(&dir);
+        let wiped = crate::store::was_wiped(&dir);
         let locked = UnlockView {
             first_start: !crate::store::Store::exists(&dir),
             focus_passphrase: true,
@@ -194,7 +197,11 @@ impl SprechtagApp {
             worker: None,
             sync: None,
             open_on_unlock,
-            state: AppState::Locked(locked),
+            state: if wiped {
+                AppState::Wiped
+            } else {
+                AppState::Locked(locked)
+            },
             last_activity: std::time::Instant::now(),
             title: String::new(),
         }
@@ -206,6 +213,11 @@ impl SprechtagApp {
         if self.prefs_dirty {
             self.prefs.apply(&ctx);
             self.prefs_dirty = false;
+        }
+        if matches!(self.state, AppState::Wiped) {
+            wiped_ui(ui);
+            self.title_ui(&ctx);
+            return;
         }
         if self.worker.is_none() {
             let wake = ctx.clone();
@@ -250,6 +262,7 @@ impl SprechtagApp {
                     }
                 }
             }
+            AppState::Wiped => {}
         }
         if let (Some(request), Some(worker)) = (unlock_request, &self.worker) {
             worker.send(request);
@@ -291,6 +304,7 @@ impl SprechtagApp {
             }
             AppState::Locked(_) => t!("title.locked").into_owned(),
             AppState::Unlocked(session) => session.screen_name(),
+            AppState::Wiped => t!("title.wiped").into_owned(),
         };
         let title = format!("{} – {screen}", t!("app_name"));
         ctx.accesskit_node_builder(egui::accesskit_root_id(), |node| {
@@ -307,6 +321,7 @@ impl SprechtagApp {
         match &mut self.state {
             AppState::Unlocked(session) => Some(session),
             AppState::Locked(view) => view.resume.as_deref_mut(),
+            AppState::Wiped => None,
         }
     }
 
@@ -364,6 +379,15 @@ impl SprechtagApp {
             // Every status in order: the end of a sync is told by the one
             // that follows "syncing".
             let statuses = sync.received();
+            if statuses.iter().any(|s| s.state == SyncState::Wiped) {
+                // Nothing of the session stays: not the editor's copy, not
+                // the lists, not the store's connections.
+                self.state = AppState::Wiped;
+                self.sync = None;
+                self.worker = None;
+                ctx.request_repaint();
+                return;
+            }
             if let Some(session) = self.session_mut() {
                 for status in statuses {
                     session.on_sync_status(status);
@@ -423,6 +447,7 @@ impl SprechtagApp {
                         }
                     }
                 }
+                (AppState::Wiped, _) => {}
             }
         }
     }
@@ -443,6 +468,18 @@ fn unlock_error_text(error: &StoreError) -> String {
             errors::store_error_text(other)
         ),
     }
+}
+
+/// All a wiped device shows.
+fn wiped_ui(ui: &mut egui::Ui) {
+    egui::CentralPanel::default().show(ui, |ui| {
+        ui.vertical_centered(|ui| {
+            ui.add_space(60.0);
+            widgets::heading(ui, t!("app_name"));
+            ui.add_space(8.0);
+            widgets::message(ui, t!("app.wiped"));
+        });
+    });
 }
 
 /// The passphrase screen; returns the passphrase when the user submits it.
@@ -653,6 +690,10 @@ impl Session {
                 if date == self.day_list.date {
                     self.day_list.rows = rows;
                 }
+            }
+            Reply::Erased { number } => {
+                self.info = Some(t!("erase.done", number = number).into_owned());
+                self.after_case_change();
             }
             Reply::Failed(error) => self.error = Some(error),
         }
@@ -912,6 +953,12 @@ fn editor_ui(ui: &mut egui::Ui, session: &mut Session) {
         case_editor::EditorAction::Print(kind) => {
             let id = editor.case.id.clone();
             session.outbox.push(Request::Print { kind, id });
+        }
+        case_editor::EditorAction::Erase(reason) => {
+            // What was typed in it goes with the case.
+            let id = editor.case.id.clone();
+            session.editor = None;
+            session.outbox.push(Request::EraseCase { id, reason });
         }
     }
 }

@@ -29,6 +29,7 @@ pub fn status_ui(ui: &mut egui::Ui, status: Option<&SyncStatus>, announcement: u
             SyncState::Syncing => t!("sync.syncing"),
             SyncState::UpToDate => t!("sync.up_to_date"),
             SyncState::Failed => t!("sync.failed"),
+            SyncState::Wiped => t!("app.wiped"),
         };
         if announcement == 0 {
             ui.strong(state);
@@ -127,6 +128,7 @@ pub fn refusal_text(refused: &RefusedDocument) -> String {
         Some(RefusalCode::ForbiddenChange) => t!("sync.reason_forbidden_change"),
         Some(RefusalCode::UnknownAuthor) => t!("sync.reason_unknown_author"),
         Some(RefusalCode::ForeignNumber) => t!("sync.reason_foreign_number"),
+        Some(RefusalCode::Erased) => t!("sync.reason_erased"),
         None => t!("sync.reason_other", message = refused.message.as_str()),
     };
     t!(

@@ -70,6 +70,11 @@ pub enum Request {
         office_hour_id: String,
         rating: Rating,
     },
+    /// Erase a case everywhere (a back-office or standalone device).
+    EraseCase {
+        id: String,
+        reason: String,
+    },
 }
 
 #[derive(Debug)]
@@ -126,6 +131,10 @@ pub enum Reply {
     Appointments {
         date: IsoDate,
         rows: Vec<AppointmentRow>,
+    },
+    /// The case is erased here, and with the next sync everywhere.
+    Erased {
+        number: String,
     },
     Failed(String),
 }
@@ -258,6 +267,12 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
         } => store
             .add_rating(&office_hour_id, rating)
             .map_or_else(failed, |_| Reply::Rated),
+        Request::EraseCase { id, reason } => match store.erase_case(&id, &reason) {
+            Ok(tombstone) => Reply::Erased {
+                number: tombstone.number,
+            },
+            Err(e) => Reply::Failed(store_error_text(&e)),
+        },
         Request::SaveCase { case, base, seq } => match store.save_case(&base, case) {
             Ok((case, base)) => Reply::CaseStored { case, base, seq },
             Err(e) => Reply::SaveFailed {
@@ -269,7 +284,7 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
 }
 
 fn export_statistics(store: &Store) -> Reply {
-    let folder = store.dir().join("exports");
+    let folder = store.dir().join(print::EXPORTS_DIR);
     let path = folder.join(format!("statistik-{}.csv", IsoDate::today()));
     let mut csv = Vec::new();
     let written = store.export_statistics_csv(&mut csv).and_then(|_| {

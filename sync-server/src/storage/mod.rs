@@ -4,7 +4,7 @@
 
 mod sqlite;
 
-pub use sqlite::{DATABASE_FILE, SqliteStorage};
+pub use sqlite::{DATABASE_FILE, DatabaseKey, SqliteStorage};
 
 use serde::Serialize;
 
@@ -40,6 +40,10 @@ pub struct Device {
     pub revoked_at: Option<String>,
     /// The automerge actor registered at enrolment (32 hex digits).
     pub actor: Option<String>,
+    /// `device revoke --wipe`: when it was ordered, and when the device
+    /// was told.
+    pub wipe_ordered_at: Option<String>,
+    pub wipe_delivered_at: Option<String>,
 }
 
 impl Device {
@@ -71,6 +75,31 @@ pub struct DocumentMeta {
     pub heads: Vec<u8>,
 }
 
+/// What is left of an erased document, as the server keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredTombstone {
+    pub doc_id: String,
+    pub number: String,
+    pub erased_at: String,
+    /// The user of the device that ordered it, `server administration` or
+    /// `retention`.
+    pub erased_by: String,
+    pub reason: String,
+    pub successor: Option<String>,
+}
+
+impl StoredTombstone {
+    /// What devices learn of it.
+    pub fn wire(&self) -> sprechtag_schemas::wire::Tombstone {
+        sprechtag_schemas::wire::Tombstone {
+            doc_id: self.doc_id.clone(),
+            number: self.number.clone(),
+            erased_at: self.erased_at.clone(),
+            successor: self.successor.clone(),
+        }
+    }
+}
+
 /// How a changed document is written.
 pub enum DocumentWrite<'a> {
     /// Changes appended to what is stored.
@@ -95,14 +124,25 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Option<Device>>;
     fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<Device>>;
     fn devices(&self) -> Result<Vec<Device>>;
-    /// Marks the device revoked; false if there is no such device.
-    fn revoke_device(&self, id: &str) -> Result<bool>;
+    /// Marks the device revoked (and, with `wipe`, orders it to delete its
+    /// data at its next contact); false if there is no such device.
+    fn revoke_device(&self, id: &str, wipe: bool) -> Result<bool>;
+    /// Records that the wipe order reached the device (the first time).
+    fn wipe_delivered(&self, id: &str) -> Result<()>;
     /// Appends to the audit trail, durably.
     fn append_audit(&self, entry: crate::audit::NewEntry) -> Result<crate::audit::Entry>;
     /// The audit trail, oldest first, narrowed by `filter`.
     fn audit_entries(&self, filter: &crate::audit::Filter) -> Result<Vec<crate::audit::Entry>>;
     /// A write transaction; one at a time, durable on commit.
     fn begin(&self) -> Result<Box<dyn SyncTransaction + '_>>;
+    /// The stored summaries of all cases (id, summary), for retention.
+    fn case_summaries(&self) -> Result<Vec<(String, Vec<u8>)>>;
+    /// The tombstones, oldest first.
+    fn tombstones(&self) -> Result<Vec<StoredTombstone>>;
+    /// Makes erased bytes unrecoverable from the files: whatever the write-
+    /// ahead log still holds is moved into the (zeroed) database pages and
+    /// the log emptied. Called after a transaction that erased something.
+    fn purge(&self) -> Result<()>;
 }
 
 /// The operations of one sync request, committed together.
@@ -146,5 +186,15 @@ pub trait SyncTransaction {
         cursor: u64,
         limit: usize,
     ) -> Result<Vec<(String, u64)>>;
+    /// The tombstone of an erased document.
+    fn tombstone(&mut self, id: &str) -> Result<Option<StoredTombstone>>;
+    /// Replaces the document by its tombstone: every stored save, summary
+    /// and device's heads of it deleted, the tombstone given the next
+    /// sequence number (so that devices learn of it) in `department`.
+    fn erase_document(
+        &mut self,
+        department: Option<&str>,
+        tombstone: &StoredTombstone,
+    ) -> Result<u64>;
     fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -10,7 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
 use super::{
-    Device, DocumentMeta, DocumentWrite, NewDevice, Result, Storage, StorageError, SyncTransaction,
+    Device, DocumentMeta, DocumentWrite, NewDevice, Result, Storage, StorageError, StoredTombstone,
+    SyncTransaction,
 };
 use crate::audit::{Entry, Filter, NewEntry};
 
@@ -105,6 +106,23 @@ INSERT INTO counters (name, value) VALUES ('seq', 0);
              ) STRICT;
              CREATE INDEX audit_by_device ON audit (device_id, seq);",
         ),
+        // What is left of erased documents: no personal data. The erased
+        // document's row stays as kind 'erased' without bytes, so that its
+        // sequence number tells devices to drop their copies.
+        M::up(
+            "CREATE TABLE tombstones (
+                 doc_id    TEXT PRIMARY KEY,
+                 number    TEXT NOT NULL,
+                 erased_at TEXT NOT NULL,
+                 erased_by TEXT NOT NULL,
+                 reason    TEXT NOT NULL,
+                 successor TEXT
+             ) STRICT;
+             -- `device revoke --wipe`: ordered, and delivered at the
+             -- device's next contact.
+             ALTER TABLE devices ADD COLUMN wipe_ordered_at TEXT;
+             ALTER TABLE devices ADD COLUMN wipe_delivered_at TEXT;",
+        ),
     ])
 }
 
@@ -120,16 +138,59 @@ impl std::fmt::Debug for SqliteStorage {
 }
 
 impl SqliteStorage {
+    /// Opens (or makes) the database in `dir`, unencrypted.
     pub fn open(dir: &Path) -> Result<SqliteStorage> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StorageError::Database(format!("{}: {e}", dir.display())))?;
+        SqliteStorage::open_with_key(dir, None)
+    }
+
+    /// Opens (or makes) the database in `dir`; with `key`, the whole file
+    /// is encrypted (SQLCipher, as on the laptops). The dir is made 0700
+    /// and the database, its log and index 0600 either way.
+    pub fn open_with_key(dir: &Path, key: Option<&DatabaseKey>) -> Result<SqliteStorage> {
+        let io = |e: std::io::Error| StorageError::Database(format!("{}: {e}", dir.display()));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        restrict(dir, 0o700).map_err(io)?;
         let path = dir.join(DATABASE_FILE);
-        let mut writer = Connection::open(&path)?;
+        let open = || -> Result<Connection> {
+            let conn = Connection::open(&path)?;
+            if let Some(key) = key {
+                conn.execute_batch(&key.pragma())?;
+            }
+            // The first read decrypts page 1: a wrong key fails here.
+            match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            }) {
+                Ok(_) => Ok(conn),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::NotADatabase =>
+                {
+                    Err(StorageError::Database(format!(
+                        "{} cannot be read: {}",
+                        path.display(),
+                        if key.is_some() {
+                            "the database key does not fit (or the database is not encrypted)"
+                        } else {
+                            "it is encrypted (give --db-key-file) or damaged"
+                        }
+                    )))
+                }
+                Err(e) => Err(e.into()),
+            }
+        };
+        let mut writer = open()?;
+        // Before the log exists: SQLite gives it the database's mode.
+        restrict(&path, 0o600).map_err(io)?;
         configure(&writer)?;
         migrations()
             .to_latest(&mut writer)
             .map_err(|e| StorageError::Database(e.to_string()))?;
-        let reader = Connection::open(&path)?;
+        for suffix in ["-wal", "-shm"] {
+            let file = dir.join(format!("{DATABASE_FILE}{suffix}"));
+            if file.exists() {
+                restrict(&file, 0o600).map_err(io)?;
+            }
+        }
+        let reader = open()?;
         configure(&reader)?;
         Ok(SqliteStorage {
             writer: Mutex::new(writer),
@@ -148,16 +209,109 @@ impl SqliteStorage {
     }
 }
 
+/// The key the server database is encrypted with: 32 bytes, from a file
+/// only the server's user may read.
+pub struct DatabaseKey(zeroize::Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for DatabaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseKey(<redacted>)")
+    }
+}
+
+impl DatabaseKey {
+    /// Reads a key file: 32 bytes, or 64 hex digits. Refused if anyone but
+    /// its owner may read or write it.
+    pub fn read(path: &Path) -> Result<DatabaseKey> {
+        let fail = |why: String| StorageError::Database(format!("{}: {why}", path.display()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .map_err(|e| fail(e.to_string()))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(fail(format!(
+                    "the database key must be readable by its owner only (mode {:o}; chmod 600)",
+                    mode & 0o777
+                )));
+            }
+        }
+        let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| fail(e.to_string()))?);
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        let text = std::str::from_utf8(&bytes).map(str::trim).unwrap_or("");
+        if text.len() == 64 && hex::decode_to_slice(text, key.as_mut_slice()).is_ok() {
+            return Ok(DatabaseKey(key));
+        }
+        if bytes.len() == 32 {
+            key.copy_from_slice(&bytes);
+            return Ok(DatabaseKey(key));
+        }
+        Err(fail(
+            "a database key is 32 bytes or 64 hex digits (e.g. `head -c 32 /dev/urandom`)".into(),
+        ))
+    }
+
+    /// A fresh random key (tests, and `sprechtag-server key`).
+    pub fn generate() -> DatabaseKey {
+        use rand::RngCore;
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        rand::rng().fill_bytes(key.as_mut_slice());
+        DatabaseKey(key)
+    }
+
+    /// The key as 64 hex digits, for a key file.
+    pub fn to_hex(&self) -> zeroize::Zeroizing<String> {
+        zeroize::Zeroizing::new(hex::encode(self.0.as_slice()))
+    }
+
+    /// `PRAGMA key` with the raw key (no key derivation: it is random).
+    pub fn pragma(&self) -> zeroize::Zeroizing<String> {
+        zeroize::Zeroizing::new(format!(
+            "PRAGMA key = \"x'{}'\"; PRAGMA cipher_log_level = NONE;",
+            self.to_hex().as_str()
+        ))
+    }
+}
+
+fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    let _ = (path, mode);
+    Ok(())
+}
+
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;",
+         PRAGMA foreign_keys = ON;
+         PRAGMA secure_delete = ON;",
     )?;
     Ok(())
 }
+
+/// The kind of a document row that is a tombstone.
+const ERASED_KIND: &str = "erased";
+
+fn tombstone_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTombstone> {
+    Ok(StoredTombstone {
+        doc_id: row.get(0)?,
+        number: row.get(1)?,
+        erased_at: row.get(2)?,
+        erased_by: row.get(3)?,
+        reason: row.get(4)?,
+        successor: row.get(5)?,
+    })
+}
+
+const TOMBSTONE_COLUMNS: &str = "doc_id, number, erased_at, erased_by, reason, successor";
 
 /// Appends `new` to the audit chain through `conn` (inside the caller's
 /// transaction: a sync's entry is committed with the sync).
@@ -212,7 +366,7 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-const DEVICE_COLUMNS: &str = "id, name, user, role, department, prefix, token_hash IS NOT NULL, created_at, last_seen, revoked_at, actor";
+const DEVICE_COLUMNS: &str = "id, name, user, role, department, prefix, token_hash IS NOT NULL, created_at, last_seen, revoked_at, actor, wipe_ordered_at, wipe_delivered_at";
 
 fn device_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
     let role: String = row.get(3)?;
@@ -231,6 +385,8 @@ fn device_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
         last_seen: row.get(8)?,
         revoked_at: row.get(9)?,
         actor: row.get(10)?,
+        wipe_ordered_at: row.get(11)?,
+        wipe_delivered_at: row.get(12)?,
     })
 }
 
@@ -337,11 +493,27 @@ impl Storage for SqliteStorage {
         Ok(devices)
     }
 
-    fn revoke_device(&self, id: &str) -> Result<bool> {
-        let changed = self.writer()
-            .prepare_cached("UPDATE devices SET revoked_at = coalesce(revoked_at, ?2), code_hash = NULL WHERE id = ?1")?
-            .execute(params![id, now()])?;
+    fn revoke_device(&self, id: &str, wipe: bool) -> Result<bool> {
+        let changed = self
+            .writer()
+            .prepare_cached(
+                "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2), code_hash = NULL,
+                    wipe_ordered_at = CASE WHEN ?3 THEN coalesce(wipe_ordered_at, ?2)
+                                           ELSE wipe_ordered_at END
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, now(), wipe])?;
         Ok(changed == 1)
+    }
+
+    fn wipe_delivered(&self, id: &str) -> Result<()> {
+        self.writer()
+            .prepare_cached(
+                "UPDATE devices SET wipe_delivered_at = coalesce(wipe_delivered_at, ?2)
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, now()])?;
+        Ok(())
     }
 
     fn append_audit(&self, entry: NewEntry) -> Result<Entry> {
@@ -377,6 +549,47 @@ impl Storage for SqliteStorage {
             conn,
             committed: false,
         }))
+    }
+
+    fn case_summaries(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let conn = self.reader();
+        let mut statement = conn.prepare(
+            "SELECT id, summary FROM documents WHERE kind = 'case' AND summary IS NOT NULL
+             ORDER BY seq",
+        )?;
+        let rows = statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn tombstones(&self) -> Result<Vec<StoredTombstone>> {
+        let conn = self.reader();
+        let mut statement = conn.prepare(&format!(
+            "SELECT {TOMBSTONE_COLUMNS} FROM tombstones ORDER BY erased_at, doc_id"
+        ))?;
+        let rows = statement
+            .query_map([], tombstone_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn purge(&self) -> Result<()> {
+        // `secure_delete` zeroed the freed pages in the transaction; the
+        // log still holds older copies of them until it is checkpointed
+        // and emptied. A reader in the middle of a query makes the
+        // checkpoint give way: try again shortly.
+        let conn = self.writer();
+        for _ in 0..50 {
+            let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Err(StorageError::Database(
+            "the write-ahead log could not be emptied: readers kept it busy".into(),
+        ))
     }
 }
 
@@ -574,6 +787,58 @@ impl SyncTransaction for SqliteTransaction<'_> {
                 .collect::<rusqlite::Result<Vec<_>>>()?,
         };
         Ok(rows)
+    }
+
+    fn tombstone(&mut self, id: &str) -> Result<Option<StoredTombstone>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {TOMBSTONE_COLUMNS} FROM tombstones WHERE doc_id = ?1"
+            ))?
+            .query_row([id], tombstone_row)
+            .optional()?)
+    }
+
+    fn erase_document(
+        &mut self,
+        department: Option<&str>,
+        tombstone: &StoredTombstone,
+    ) -> Result<u64> {
+        let id = tombstone.doc_id.as_str();
+        let seq: u64 = self
+            .conn
+            .prepare_cached(
+                "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value",
+            )?
+            .query_row([], |r| r.get(0))?;
+        self.conn
+            .prepare_cached("DELETE FROM document_chunks WHERE doc_id = ?1")?
+            .execute([id])?;
+        self.conn
+            .prepare_cached("DELETE FROM device_pending WHERE doc_id = ?1")?
+            .execute([id])?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO documents (id, kind, department, snapshot, chunk_count, heads, seq, summary)
+                 VALUES (?1, ?2, ?3, x'', 0, x'', ?4, NULL)
+                 ON CONFLICT (id) DO UPDATE SET kind = excluded.kind,
+                    department = excluded.department, snapshot = x'', chunk_count = 0,
+                    heads = x'', seq = excluded.seq, summary = NULL",
+            )?
+            .execute(params![id, ERASED_KIND, department, seq])?;
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO tombstones ({TOMBSTONE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ))?
+            .execute(params![
+                id,
+                tombstone.number,
+                tombstone.erased_at,
+                tombstone.erased_by,
+                tombstone.reason,
+                tombstone.successor
+            ])?;
+        Ok(seq)
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {

@@ -1,0 +1,255 @@
+//! Erasure on this device: a case's document, its index and full-text rows
+//! and its prints deleted, a tombstone (id, number, when — no personal
+//! data) kept so that no copy is ever taken again. The same path serves an
+//! erasure ordered here (`erase_case`, sent to the server with the next
+//! sync) and one the server reports (`apply_sync_response`).
+//!
+//! `secure_delete` (set on every connection) zeroes the freed pages, the
+//! full-text index deletes a row's terms at once (`secure-delete`), and the
+//! write-ahead log is emptied afterwards. Files are overwritten before
+//! they are removed; on SSDs and copy-on-write file systems that is no
+//! guarantee, which is why the data dir is encrypted in the first place.
+
+use std::path::Path;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use sprechtag_schemas::wire::Tombstone;
+
+use super::{Result, Store, StoreError, now_rfc3339};
+
+/// Longest reason for an erasure (the server keeps it in its audit trail).
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// What a case left behind to be removed once its rows are gone: the
+/// names its prints were saved under.
+#[derive(Debug, Default)]
+pub(super) struct Leftovers {
+    /// Case numbers (current and former) and office-hour report names.
+    print_names: Vec<String>,
+}
+
+impl Leftovers {
+    fn absorb(&mut self, other: Leftovers) {
+        self.print_names.extend(other.print_names);
+    }
+}
+
+impl Store {
+    /// Erases a case on this device at once and, on an enrolled device,
+    /// everywhere with the next sync. Only a back-office or admin device
+    /// (or one not enrolled: it is its own back office) may. Cannot be
+    /// undone.
+    pub fn erase_case(&mut self, id_or_number: &str, reason: &str) -> Result<Tombstone> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+            return Err(StoreError::Invalid(format!(
+                "an erasure needs a reason (1 to {MAX_REASON_CHARS} characters)"
+            )));
+        }
+        let enrolment = self.enrolment()?;
+        if let Some(role) = enrolment.as_ref().map(|e| e.role)
+            && !role.may_erase()
+        {
+            return Err(StoreError::MayNotErase(role));
+        }
+        let id = self.resolve_case(id_or_number)?;
+        let tombstone = Tombstone {
+            doc_id: id.clone(),
+            number: String::new(),
+            erased_at: now_rfc3339(),
+            successor: None,
+        };
+        let tx = self.conn.transaction()?;
+        let (tombstone, leftovers) = bury(&tx, tombstone)?;
+        if enrolment.is_some() {
+            tx.prepare_cached(
+                "INSERT INTO erase_orders (doc_id, reason) VALUES (?1, ?2)
+                 ON CONFLICT (doc_id) DO NOTHING",
+            )?
+            .execute(params![id, reason])?;
+        }
+        tx.commit()?;
+        self.after_erasure(&[id], leftovers);
+        Ok(tombstone)
+    }
+
+    /// The tombstone of an erased case, by id or number.
+    pub fn tombstone(&self, id_or_number: &str) -> Result<Option<Tombstone>> {
+        let key = id_or_number.trim();
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT doc_id, number, erased_at, successor FROM tombstones
+                 WHERE doc_id = ?1 OR (number != '' AND number = upper(?1))
+                 ORDER BY erased_at DESC LIMIT 1",
+            )?
+            .query_row([key], |r| {
+                Ok(Tombstone {
+                    doc_id: r.get(0)?,
+                    number: r.get(1)?,
+                    erased_at: r.get(2)?,
+                    successor: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Forgets erased documents in memory, removes their files and empties
+    /// the write-ahead log. Best effort: the rows are gone already.
+    pub(super) fn after_erasure(&mut self, ids: &[String], leftovers: Leftovers) {
+        for id in ids {
+            self.forget(id);
+        }
+        remove_files(&self.dir, &leftovers);
+        // Another connection (the UI's, the sync worker's) in a read keeps
+        // the log busy; its next checkpoint empties it then.
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            });
+    }
+}
+
+/// Whether the document `id` was erased.
+pub(super) fn is_erased(tx: &Transaction<'_>, id: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM tombstones WHERE doc_id = ?1")?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Deletes the document and everything indexed of it, and keeps its
+/// tombstone (with the number this device knew, if the tombstone has
+/// none). Returns the tombstone as kept and what is left to remove.
+pub(super) fn bury(
+    tx: &Transaction<'_>,
+    mut tombstone: Tombstone,
+) -> Result<(Tombstone, Leftovers)> {
+    let id = tombstone.doc_id.clone();
+    let mut leftovers = Leftovers::default();
+    let row: Option<(String, String, Option<i64>, Option<String>)> = tx
+        .prepare_cached(
+            "SELECT number, former_numbers, seq, office_hour_id FROM cases WHERE id = ?1",
+        )?
+        .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    if let Some((number, former, seq, office_hour_id)) = row {
+        if tombstone.number.is_empty() {
+            tombstone.number.clone_from(&number);
+        }
+        leftovers.print_names.push(number);
+        leftovers
+            .print_names
+            .extend(former.split_whitespace().map(str::to_string));
+        if let Some(seq) = seq {
+            tx.prepare_cached("DELETE FROM cases_fts WHERE rowid = ?1")?
+                .execute([seq])?;
+        }
+        // The day's report names everybody who came.
+        if let Some(office_hour) = office_hour_id {
+            let report: Option<(String, String)> = tx
+                .prepare_cached("SELECT date, village FROM office_hours WHERE id = ?1")?
+                .query_row([office_hour], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((date, village)) = report {
+                leftovers.print_names.push(format!("{date}-{village}"));
+            }
+        }
+    }
+    // The index rows and saves go with the document (ON DELETE CASCADE).
+    tx.prepare_cached("DELETE FROM documents WHERE id = ?1")?
+        .execute([&id])?;
+    tx.prepare_cached("DELETE FROM set_aside WHERE doc_id = ?1")?
+        .execute([&id])?;
+    tx.prepare_cached(
+        "INSERT INTO tombstones (doc_id, number, erased_at, successor) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (doc_id) DO UPDATE SET successor = coalesce(tombstones.successor, excluded.successor)",
+    )?
+    .execute(params![
+        id,
+        tombstone.number,
+        tombstone.erased_at,
+        tombstone.successor
+    ])?;
+    Ok((tombstone, leftovers))
+}
+
+/// Buries what the server reports erased; returns the ids and leftovers.
+pub(super) fn bury_all(
+    tx: &Transaction<'_>,
+    tombstones: &[Tombstone],
+) -> Result<(Vec<String>, Leftovers)> {
+    let mut ids = Vec::new();
+    let mut leftovers = Leftovers::default();
+    for tombstone in tombstones {
+        let (_, more) = bury(tx, tombstone.clone())?;
+        tx.prepare_cached("DELETE FROM erase_orders WHERE doc_id = ?1")?
+            .execute([&tombstone.doc_id])?;
+        leftovers.absorb(more);
+        ids.push(tombstone.doc_id.clone());
+    }
+    Ok((ids, leftovers))
+}
+
+/// Erasures this device ordered and the server has not confirmed.
+pub(super) fn erase_orders(
+    conn: &rusqlite::Connection,
+    limit: usize,
+) -> Result<Vec<sprechtag_schemas::wire::EraseOrder>> {
+    Ok(conn
+        .prepare_cached("SELECT doc_id, reason FROM erase_orders ORDER BY rowid LIMIT ?1")?
+        .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok(sprechtag_schemas::wire::EraseOrder {
+                doc_id: r.get(0)?,
+                reason: r.get(1)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Removes the prints saved under the leftovers' names and every export
+/// that names one of its case numbers.
+fn remove_files(dir: &Path, leftovers: &Leftovers) {
+    if leftovers.print_names.is_empty() {
+        return;
+    }
+    for name in &leftovers.print_names {
+        crate::print::remove_saved(dir, name);
+    }
+    let Ok(exports) = std::fs::read_dir(dir.join(crate::print::EXPORTS_DIR)) else {
+        return;
+    };
+    for entry in exports.flatten() {
+        let path = entry.path();
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let names_one = leftovers.print_names.iter().any(|name| {
+            !name.is_empty()
+                && bytes
+                    .windows(name.len())
+                    .any(|window| window == name.as_bytes())
+        });
+        if names_one {
+            let _ = crate::fsutil::shred(&path);
+        }
+    }
+}
+
+/// Whether an erasure order is still waiting for the server.
+pub(super) fn has_orders(conn: &rusqlite::Connection) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM erase_orders LIMIT 1")?
+        .query_row([], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Drops an order the server refused (it stays refused; the report says why).
+pub(super) fn drop_order(tx: &Transaction<'_>, id: &str) -> Result<()> {
+    tx.prepare_cached("DELETE FROM erase_orders WHERE doc_id = ?1")?
+        .execute([id])?;
+    Ok(())
+}

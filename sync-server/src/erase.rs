@@ -1,0 +1,198 @@
+//! Erasure: a case replaced by its tombstone (doc id, number, when, by
+//! whom, why — no personal data). Every stored save and summary of it is
+//! deleted in the same transaction, with `secure_delete` zeroing the freed
+//! pages; [`crate::storage::Storage::purge`] then empties the write-ahead
+//! log. Devices learn of the tombstone at their next sync and delete their
+//! copies; an upload of the document is refused from then on (`erased`), so
+//! a laptop that edited it offline cannot bring it back.
+//!
+//! Three ways lead here, all through [`erase`]: a back-office or admin
+//! device's order in a sync request, `sprechtag-server case erase`, and
+//! retention.
+
+use automerge::ReadDoc;
+use sprechtag_schemas::CaseSummary;
+use sprechtag_schemas::wire::{RefusalCode, Tombstone};
+
+use crate::audit::{Event, NewEntry};
+use crate::integrity::Refusal;
+use crate::storage::{Device, Storage, StoredTombstone, SyncTransaction};
+use crate::sync::{DocCache, SyncError};
+
+/// Longest reason kept; it goes into the audit trail.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// Who erases.
+#[derive(Debug, Clone, Copy)]
+pub enum Eraser<'a> {
+    /// A back-office or admin device, through sync.
+    Device(&'a Device),
+    /// An administrator on the server (`sprechtag-server case erase`).
+    Administrator,
+    /// The retention job: the case's period has passed.
+    Retention,
+}
+
+impl Eraser<'_> {
+    fn name(&self) -> String {
+        match self {
+            Eraser::Device(device) => format!("{} ({})", device.user, device.prefix),
+            Eraser::Administrator => "server administration".into(),
+            Eraser::Retention => "retention".into(),
+        }
+    }
+}
+
+/// Erases the case `doc_id` inside `tx`, or says why not. Erasing what is
+/// erased already gives its tombstone again (orders are repeated when a
+/// response is lost). A document the server never had gets a tombstone
+/// too: a copy of it may still be on its way from another laptop.
+pub fn erase(
+    tx: &mut dyn SyncTransaction,
+    cache: &DocCache,
+    by: Eraser<'_>,
+    doc_id: &str,
+    reason: &str,
+    now: &str,
+) -> Result<Result<Tombstone, Refusal>, SyncError> {
+    if !crate::sync::is_document_id(doc_id) {
+        return Ok(Err((
+            RefusalCode::BadDocumentId,
+            format!("{doc_id:?} is not a document id"),
+        )));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Ok(Err((
+            RefusalCode::ForbiddenChange,
+            format!("an erasure needs a reason of 1 to {MAX_REASON_CHARS} characters"),
+        )));
+    }
+    if let Eraser::Device(device) = by
+        && !device.role.may_erase()
+    {
+        return Ok(Err((
+            RefusalCode::Forbidden,
+            format!("a {} device may not erase cases", device.role),
+        )));
+    }
+    if let Some(tombstone) = tx.tombstone(doc_id)? {
+        return Ok(Ok(tombstone.wire()));
+    }
+    let meta = tx.document_meta(doc_id)?;
+    let scope = match by {
+        Eraser::Device(device) => device.scope(),
+        Eraser::Administrator | Eraser::Retention => None,
+    };
+    let department = match (&meta, scope) {
+        (Some(meta), Some(scope)) if meta.department.as_deref() != Some(scope) => {
+            return Ok(Err((
+                RefusalCode::Forbidden,
+                "the case belongs to another department".into(),
+            )));
+        }
+        (Some(meta), _) => meta.department.clone(),
+        (None, scope) => scope.map(str::to_string),
+    };
+    if let Some(meta) = &meta
+        && meta.kind != sprechtag_schemas::document::DocumentKind::Case.as_str()
+    {
+        return Ok(Err((
+            RefusalCode::Forbidden,
+            "only cases are erased; an office hour keeps anonymous figures only".into(),
+        )));
+    }
+    let number = match &meta {
+        Some(meta) => case_number(tx, cache, doc_id, meta.seq)?,
+        None => String::new(),
+    };
+    let tombstone = StoredTombstone {
+        doc_id: doc_id.to_string(),
+        number,
+        erased_at: now.to_string(),
+        erased_by: by.name(),
+        reason: reason.to_string(),
+        successor: None,
+    };
+    tx.erase_document(department.as_deref(), &tombstone)?;
+    cache.forget(doc_id);
+    let entry = NewEntry::new(Event::CaseErased)
+        .cases(vec![doc_id.to_string()])
+        .detail(serde_json::json!({
+            "number": tombstone.number,
+            "reason": tombstone.reason,
+            "by": tombstone.erased_by,
+        }));
+    tx.append_audit(match by {
+        Eraser::Device(device) => entry.device(device),
+        Eraser::Administrator | Eraser::Retention => entry,
+    })?;
+    Ok(Ok(tombstone.wire()))
+}
+
+/// The number of a stored case: from its summary, else from the document.
+fn case_number(
+    tx: &mut dyn SyncTransaction,
+    cache: &DocCache,
+    doc_id: &str,
+    seq: u64,
+) -> Result<String, SyncError> {
+    if let Some(summary) = tx
+        .document_summary(doc_id)?
+        .and_then(|bytes| CaseSummary::decode(&bytes))
+    {
+        return Ok(summary.number);
+    }
+    let doc = crate::sync::load(tx, cache, doc_id, seq)?;
+    Ok(match doc.get(automerge::ROOT, "number") {
+        Ok(Some((automerge::Value::Scalar(value), _))) => {
+            value.as_str().unwrap_or_default().to_string()
+        }
+        _ => String::new(),
+    })
+}
+
+/// The id of the case `id_or_number` names: a document id, a case number
+/// or a former number; erased cases are found by their tombstone.
+pub fn resolve(
+    storage: &dyn Storage,
+    id_or_number: &str,
+) -> crate::storage::Result<Option<String>> {
+    let wanted = id_or_number.trim();
+    if let Some(tombstone) = storage
+        .tombstones()?
+        .into_iter()
+        .find(|t| t.doc_id == wanted || (!t.number.is_empty() && t.number == wanted))
+    {
+        return Ok(Some(tombstone.doc_id));
+    }
+    Ok(storage
+        .case_summaries()?
+        .into_iter()
+        .find(|(id, bytes)| {
+            id == wanted
+                || CaseSummary::decode(bytes).is_some_and(|s| {
+                    s.number == wanted || s.former_numbers.iter().any(|n| n == wanted)
+                })
+        })
+        .map(|(id, _)| id))
+}
+
+/// Erases one case in a transaction of its own and empties the log (the
+/// server's `case erase` command).
+pub fn erase_one(
+    storage: &dyn Storage,
+    cache: &DocCache,
+    by: Eraser<'_>,
+    doc_id: &str,
+    reason: &str,
+) -> Result<Result<Tombstone, Refusal>, SyncError> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut tx = storage.begin()?;
+    let outcome = erase(tx.as_mut(), cache, by, doc_id, reason, &now)?;
+    tx.commit()?;
+    if outcome.is_ok() {
+        storage.purge()?;
+    }
+    Ok(outcome)
+}
