@@ -117,6 +117,11 @@ fn saved_and_search_counts_are_spoken_as_they_change() {
     gui.harness.get_by(button_starting_with(&entry)).focus();
     gui.harness.run_steps(2);
     gui.press(Key::Enter);
+    // The case loads on the store's thread.
+    gui.wait_for("the case in the editor", |h| {
+        h.query_by_role_and_label(Role::TextInput, "Telefon")
+            .is_some()
+    });
     gui.fill(Role::TextInput, "Telefon", "0171 555");
     gui.wait_saved("the phone number");
     // Spoken once the edits pause, as a live region of its own.
