@@ -208,6 +208,19 @@ pub enum CaseCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Correct a field so that the wrong value is gone from the history
+    /// too (Art. 16 GDPR): the case is written anew under its number,
+    /// without its history, and the old document erased everywhere.
+    /// Back-office and admin devices only. Prints the new id.
+    Correct {
+        id: String,
+        /// The field's dotted path, as for `case set`.
+        path: String,
+        /// The right value (empty clears it).
+        value: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Merge a case document from FILE into the local data.
     Import { file: PathBuf },
     /// Book a follow-up appointment; prints the appointment.
@@ -558,6 +571,16 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
             let mut store = open_store(dir, false)?;
             let tombstone = store.erase_case(&id, &reason)?;
             line(out, &tombstone)
+        }
+        CaseCommand::Correct {
+            id,
+            path,
+            value,
+            reason,
+        } => {
+            let mut store = open_store(dir, false)?;
+            let case = store.correct_case(&id, &path, &value, &reason)?;
+            line(out, &json!({ "id": case.id, "number": case.number }))
         }
         CaseCommand::Import { file } => {
             let bytes =

@@ -108,6 +108,13 @@ pub struct Case {
     #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub editors: BTreeMap<String, String>,
+    /// When the case was corrected without its history (Art. 16 GDPR):
+    /// this document replaced one whose history held a wrong value, and
+    /// everything before this time was deleted on every device. Written
+    /// once, by the document that replaced it.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub history_deleted_at: Option<String>,
 }
 
 fn schema_version() -> u64 {
@@ -374,6 +381,8 @@ impl Case {
         self.created_at.clone_from(&desired.created_at);
         self.created_by.clone_from(&desired.created_by);
         self.done_at.clone_from(&desired.done_at);
+        self.history_deleted_at
+            .clone_from(&desired.history_deleted_at);
         self.assign_edits(desired);
     }
 
@@ -403,6 +412,7 @@ impl Case {
             comments,
             done_at: _,
             editors,
+            history_deleted_at: _,
         } = desired;
         self.status = status;
         self.office_hour_id = office_hour_id;
@@ -437,6 +447,7 @@ impl Case {
             comments: Vec::new(),
             done_at: None,
             editors: BTreeMap::new(),
+            history_deleted_at: None,
         }
     }
 }

@@ -137,7 +137,8 @@ fn key(path: &[Segment], at: usize) -> Option<&str> {
 pub fn case_part(path: &[Segment]) -> Part {
     match key(path, 0) {
         Some(
-            "id" | "number" | "former_numbers" | "schema_version" | "created_at" | "created_by",
+            "id" | "number" | "former_numbers" | "schema_version" | "created_at" | "created_by"
+            | "history_deleted_at",
         ) => Part::Identity,
         Some("department") => Part::Department,
         Some("requests") if key(path, 2) == Some("forwarding") => Part::Forwarding,

@@ -62,6 +62,11 @@ pub struct EraseOrder {
     pub doc_id: String,
     /// Why, for the audit trail (no personal data: "Antrag nach Art. 17").
     pub reason: String,
+    /// A correction (Art. 16): the document that replaces this one, under
+    /// the same number and without its history, uploaded in the same
+    /// request. The old one is erased only once the new one is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<String>,
 }
 
 /// What is left of an erased document: no personal data, only what lets

@@ -54,6 +54,7 @@ pub fn erase(
     doc_id: &str,
     reason: &str,
     now: &str,
+    successor: Option<&str>,
 ) -> Result<Result<Tombstone, Refusal>, SyncError> {
     if !crate::sync::is_document_id(doc_id) {
         return Ok(Err((
@@ -112,7 +113,7 @@ pub fn erase(
         erased_at: now.to_string(),
         erased_by: by.name(),
         reason: reason.to_string(),
-        successor: None,
+        successor: successor.map(str::to_string),
     };
     tx.erase_document(department.as_deref(), &tombstone)?;
     cache.forget(doc_id);
@@ -122,6 +123,7 @@ pub fn erase(
             "number": tombstone.number,
             "reason": tombstone.reason,
             "by": tombstone.erased_by,
+            "successor": tombstone.successor,
         }));
     tx.append_audit(match by {
         Eraser::Device(device) => entry.device(device),
@@ -189,10 +191,91 @@ pub fn erase_one(
 ) -> Result<Result<Tombstone, Refusal>, SyncError> {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut tx = storage.begin()?;
-    let outcome = erase(tx.as_mut(), cache, by, doc_id, reason, &now)?;
+    let outcome = erase(tx.as_mut(), cache, by, doc_id, reason, &now, None)?;
     tx.commit()?;
     if outcome.is_ok() {
         storage.purge()?;
     }
     Ok(outcome)
+}
+
+/// A correction on its way: the predecessor is checked and read before the
+/// request's uploads, its successor is taken under the predecessor's
+/// number and signatures (`integrity`), and the predecessor is erased
+/// only once the successor is stored.
+#[derive(Debug, Clone)]
+pub struct Correction {
+    pub predecessor: String,
+    pub successor: String,
+    pub reason: String,
+    /// The predecessor's number, which the successor must carry.
+    pub number: String,
+    /// Who recorded the visit, which the successor keeps.
+    pub created_by: String,
+    /// Names that signed the predecessor's review and comments: the
+    /// successor carries them over, though its author did not write them.
+    pub signatures: Vec<String>,
+}
+
+/// Checks a correction order before the uploads of its request.
+pub fn prepare_correction(
+    tx: &mut dyn SyncTransaction,
+    cache: &DocCache,
+    device: &Device,
+    order: &sprechtag_schemas::wire::EraseOrder,
+) -> Result<Result<Correction, Refusal>, SyncError> {
+    let Some(successor) = order.successor.as_deref() else {
+        return Ok(Err((RefusalCode::ForbiddenChange, "no successor".into())));
+    };
+    let forbidden = |why: String| Ok(Err((RefusalCode::Forbidden, why)));
+    if !device.role.may_erase() {
+        return forbidden(format!("a {} device may not correct cases", device.role));
+    }
+    let reason = order.reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Ok(Err((
+            RefusalCode::ForbiddenChange,
+            format!("a correction needs a reason of 1 to {MAX_REASON_CHARS} characters"),
+        )));
+    }
+    for id in [order.doc_id.as_str(), successor] {
+        if !crate::sync::is_document_id(id) {
+            return Ok(Err((
+                RefusalCode::BadDocumentId,
+                format!("{id:?} is not a document id"),
+            )));
+        }
+        if tx.tombstone(id)?.is_some() {
+            return Ok(Err((RefusalCode::Erased, format!("{id} was erased"))));
+        }
+    }
+    if tx.document_meta(successor)?.is_some() {
+        return forbidden(format!("the successor {successor} exists already"));
+    }
+    let Some(meta) = tx.document_meta(&order.doc_id)? else {
+        return forbidden("the server does not hold the case to correct".into());
+    };
+    if meta.kind != sprechtag_schemas::document::DocumentKind::Case.as_str() {
+        return forbidden("only cases are corrected".into());
+    }
+    if let Some(scope) = device.scope()
+        && meta.department.as_deref() != Some(scope)
+    {
+        return forbidden("the case belongs to another department".into());
+    }
+    let doc = crate::sync::load(tx, cache, &order.doc_id, meta.seq)?;
+    let case: sprechtag_schemas::Case = match sprechtag_schemas::document::read(doc.as_ref()) {
+        Ok(case) => case,
+        Err(e) => return Ok(Err((RefusalCode::InvalidDocument, e.to_string()))),
+    };
+    let mut signatures: Vec<String> = case.comments.iter().map(|c| c.author.clone()).collect();
+    signatures.extend(case.review.iter().map(|r| r.by.clone()));
+    Ok(Ok(Correction {
+        predecessor: order.doc_id.clone(),
+        successor: successor.to_string(),
+        reason: reason.to_string(),
+        number: case.number,
+        created_by: case.created_by,
+        signatures,
+    }))
 }

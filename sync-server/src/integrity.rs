@@ -19,6 +19,7 @@ use sprechtag_schemas::permissions::{
 };
 use sprechtag_schemas::wire::RefusalCode;
 
+use crate::erase::Correction;
 use crate::storage::{Device, StorageError, SyncTransaction};
 
 /// Why a document is refused, with what to tell the device.
@@ -35,6 +36,7 @@ pub fn check_changes(
     before: &[ChangeHash],
     kind: DocumentKind,
     new_document: bool,
+    successor_of: Option<&Correction>,
 ) -> Result<Result<(), Refusal>, StorageError> {
     let changes = doc.get_changes(before);
     // Changes by author device, in the order automerge gives them.
@@ -67,6 +69,7 @@ pub fn check_changes(
         before,
         kind,
         new_document,
+        successor_of,
     };
     if let [(author, list)] = by_author.as_slice() {
         // One author (nearly always): what all the changes do together.
@@ -99,6 +102,9 @@ struct Check<'a> {
     before: &'a [ChangeHash],
     kind: DocumentKind,
     new_document: bool,
+    /// A corrected case's new document: it keeps its predecessor's number,
+    /// recorder and signatures.
+    successor_of: Option<&'a Correction>,
 }
 
 impl Check<'_> {
@@ -235,6 +241,29 @@ impl Check<'_> {
             return Ok(());
         };
         let written = value.and_then(text);
+        if let Some(predecessor) = self.successor_of {
+            let kept = match key.as_str() {
+                "number" => written == Some(predecessor.number.as_str()),
+                "created_by" => written == Some(predecessor.created_by.as_str()),
+                _ => true,
+            };
+            return if kept {
+                Ok(())
+            } else {
+                Err((
+                    RefusalCode::ForbiddenChange,
+                    format!(
+                        "{key}: a corrected case keeps its predecessor's {key} ({:?}, not {:?})",
+                        if key == "number" {
+                            &predecessor.number
+                        } else {
+                            &predecessor.created_by
+                        },
+                        written.unwrap_or_default()
+                    ),
+                ))
+            };
+        }
         match key.as_str() {
             "number" => {
                 let own = written
@@ -297,8 +326,14 @@ impl Check<'_> {
         if !signed {
             return None;
         }
+        let carried_over = |name: &str| {
+            path.first() != Some(&Segment::Key("editors".into()))
+                && self
+                    .successor_of
+                    .is_some_and(|p| p.signatures.iter().any(|s| s == name))
+        };
         match value.and_then(text) {
-            Some(name) if signed_by(name, &author.user) => None,
+            Some(name) if signed_by(name, &author.user) || carried_over(name) => None,
             Some(name) => Some(format!("signed {name:?}, not by {}", author.user)),
             None => Some("a signature that is not a name".into()),
         }

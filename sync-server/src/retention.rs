@@ -118,6 +118,7 @@ pub fn run(
             &case.doc_id,
             &reason,
             &now,
+            None,
         )?
         .is_ok();
     }

@@ -92,18 +92,30 @@ pub fn handle(
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
     // Erasures first: an upload of what this request erases is refused.
+    // Corrections wait for their successors among the uploads.
     let mut erased = Vec::new();
+    let mut corrections = Vec::new();
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for order in request.erase.iter().take(MAX_ERASE) {
-        match erase::erase(
-            tx.as_mut(),
-            cache,
-            Eraser::Device(device),
-            &order.doc_id,
-            &order.reason,
-            &now,
-        )? {
-            Ok(tombstone) => erased.push(tombstone),
+        let outcome = match &order.successor {
+            Some(_) => erase::prepare_correction(tx.as_mut(), cache, device, order)?.map(|c| {
+                corrections.push(c);
+                None
+            }),
+            None => erase::erase(
+                tx.as_mut(),
+                cache,
+                Eraser::Device(device),
+                &order.doc_id,
+                &order.reason,
+                &now,
+                None,
+            )?
+            .map(Some),
+        };
+        match outcome {
+            Ok(Some(tombstone)) => erased.push(tombstone),
+            Ok(None) => {}
             Err((code, message)) => rejected.push(Rejection {
                 doc_id: order.doc_id.clone(),
                 code: code.as_str().to_string(),
@@ -111,9 +123,9 @@ pub fn handle(
             }),
         }
     }
-    let erasing = !erased.is_empty();
     for (upload, preloaded) in request.uploads.into_iter().zip(preloaded) {
-        match apply_upload(tx.as_mut(), cache, device, &upload, preloaded)? {
+        let correction = corrections.iter().find(|c| c.successor == upload.doc_id);
+        match apply_upload(tx.as_mut(), cache, device, &upload, preloaded, correction)? {
             Ok(()) => accepted.push(upload.doc_id),
             Err((code, message)) => rejected.push(Rejection {
                 doc_id: upload.doc_id,
@@ -122,6 +134,47 @@ pub fn handle(
             }),
         }
     }
+    for correction in &corrections {
+        if !accepted.contains(&correction.successor) {
+            rejected.push(Rejection {
+                doc_id: correction.predecessor.clone(),
+                code: RefusalCode::ForbiddenChange.as_str().to_string(),
+                message: format!(
+                    "the corrected case {} was not taken; the case stays as it is",
+                    correction.successor
+                ),
+            });
+            continue;
+        }
+        match erase::erase(
+            tx.as_mut(),
+            cache,
+            Eraser::Device(device),
+            &correction.predecessor,
+            &correction.reason,
+            &now,
+            Some(&correction.successor),
+        )? {
+            Ok(tombstone) => erased.push(tombstone),
+            Err((code, message)) => rejected.push(Rejection {
+                doc_id: correction.predecessor.clone(),
+                code: code.as_str().to_string(),
+                message,
+            }),
+        }
+    }
+    // A device that uploads an erased document learns why at once (its
+    // tombstone may lie beyond this response's budget).
+    for rejection in &rejected {
+        if rejection.code == RefusalCode::Erased.as_str()
+            && !erased.iter().any(|t| t.doc_id == rejection.doc_id)
+            && let Some(tombstone) = tx.tombstone(&rejection.doc_id)?
+        {
+            erased.push(tombstone.wire());
+        }
+    }
+    // Erased by this request (a repeated order gets its older tombstone).
+    let erasing = erased.iter().any(|t| t.erased_at == now);
     let Collected {
         downloads,
         tombstones,
@@ -287,6 +340,7 @@ fn apply_upload(
     device: &Device,
     upload: &Upload,
     preloaded: Option<Preloaded>,
+    correction: Option<&erase::Correction>,
 ) -> Result<Result<(), Refusal>, SyncError> {
     let (doc_id, changes, heads) = (
         upload.doc_id.as_str(),
@@ -378,7 +432,10 @@ fn apply_upload(
         )));
     }
     if after != before {
-        if let Err(refusal) = integrity::check_changes(tx, &doc, &before, kind, meta.is_none())? {
+        let successor_of = correction.filter(|_| meta.is_none());
+        if let Err(refusal) =
+            integrity::check_changes(tx, &doc, &before, kind, meta.is_none(), successor_of)?
+        {
             return Ok(Err(refusal));
         }
         let (summary, saved) = match checked {

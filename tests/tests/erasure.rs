@@ -390,3 +390,112 @@ fn an_encrypted_server_keeps_no_name_readable_and_refuses_a_key_others_may_read(
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(message.contains("readable by its owner only"), "{message}");
 }
+
+/// A wrongly recorded diagnosis is corrected by the back office: the case
+/// is written anew under its number without history, the wrong value is
+/// gone from every byte, the rest of the case is intact, the history starts
+/// at the correction — and an edit another laptop made offline meanwhile is
+/// carried over.
+#[test]
+fn a_correction_removes_the_wrong_value_from_every_byte_and_keeps_the_rest() {
+    let server = TestServer::start_plain();
+    let enrol = |name: &str, role: Role| {
+        Laptop::enrolled(
+            &server.url,
+            &server.enrolment_code(name, role, "buergeramt"),
+        )
+    };
+    let mut field = enrol("laptop-kleinbrueck", Role::Caseworker);
+    let mut colleague = enrol("laptop-grossdorf", Role::Caseworker);
+    let mut office = enrol("backoffice-1", Role::Backoffice);
+
+    let case = field.new_case(FIRST_SPELLING, &["wohngeld"]);
+    field
+        .store
+        .set_case_field(&case.id, "notes", &format!("Diagnose {NOTE}"))
+        .expect("the wrong note");
+    field
+        .store
+        .set_case_field(&case.id, "citizen.address.town", "Kleinbrück")
+        .expect("town");
+    field.sync();
+    colleague.sync();
+    office.sync();
+    assert!(!files_containing(server.dir.path(), NOTE).is_empty());
+
+    // Offline, the colleague adds the phone number.
+    colleague
+        .store
+        .set_case_field(&case.id, "citizen.phone", "0171 999")
+        .expect("offline edit");
+
+    // A caseworker may not correct; the back office may.
+    assert!(matches!(
+        field
+            .store
+            .correct_case(&case.id, "notes", "Keine Angaben", "Berichtigung Art. 16"),
+        Err(StoreError::MayNotErase(Role::Caseworker))
+    ));
+    let corrected = office
+        .store
+        .correct_case(
+            &case.number,
+            "notes",
+            "Keine Angaben",
+            "Berichtigung Art. 16",
+        )
+        .expect("correct");
+    assert_ne!(corrected.id, case.id);
+    assert_eq!(corrected.number, case.number);
+    assert!(corrected.history_deleted_at.is_some());
+    let report = office.sync();
+    assert_eq!(report.erasures_sent, 1, "{report:?}");
+
+    field.sync();
+    let report = colleague
+        .connection
+        .sync(&mut colleague.store)
+        .expect("sync");
+    assert_eq!(report.carried_over, 1, "{report:?}");
+    colleague.sync();
+    for laptop in [&mut office, &mut field, &mut colleague] {
+        laptop.sync();
+    }
+    for laptop in [&mut field, &mut colleague, &mut office] {
+        let now = laptop.store.case(&case.number).expect("by its number");
+        assert_eq!(now.id, corrected.id);
+        assert_eq!(now.notes.as_str(), "Keine Angaben");
+        assert_eq!(now.citizen.surname, FIRST_SPELLING);
+        assert_eq!(now.citizen.address.town, "Kleinbrück");
+        assert_eq!(now.citizen.phone, "0171 999", "the offline edit is kept");
+        assert_eq!(now.requests.len(), 1);
+        assert_eq!(now.created_by, case.created_by);
+        assert!(matches!(
+            laptop.store.case(&case.id),
+            Err(StoreError::Erased { .. })
+        ));
+        // The history begins with the correction.
+        let history = laptop.store.case_history(&corrected.id).expect("history");
+        assert!(
+            history.iter().all(|e| e.message != "new case"),
+            "{history:?}"
+        );
+    }
+
+    let dirs: Vec<PathBuf> = [&field, &colleague, &office]
+        .iter()
+        .map(|l| l.data_dir())
+        .collect();
+    let _kept: Vec<tempfile::TempDir> = [field, colleague, office]
+        .into_iter()
+        .map(|laptop| laptop.dir)
+        .collect();
+    for dir in dirs.iter().map(PathBuf::as_path).chain([server.dir.path()]) {
+        let found = files_containing(dir, NOTE);
+        assert!(found.is_empty(), "{NOTE} is still in {found:?}");
+    }
+    assert!(
+        !files_containing(server.dir.path(), FIRST_SPELLING).is_empty(),
+        "the rest of the case is still there"
+    );
+}

@@ -433,3 +433,69 @@ fn a_laptop_revoked_with_wipe_deletes_its_data_at_its_next_contact() {
         .expect("audit");
     assert!(audit.iter().any(|e| e.event == "wipe_delivered"));
 }
+
+/// A wrong note is corrected in the app: *Berichtigen …* asks for the
+/// field, the right value and a reason; the case comes back under its
+/// number with the right value, its history says it was cut short, and
+/// the caseworker's laptop takes the correction at its next sync.
+#[test]
+fn the_back_office_corrects_a_note_in_the_app_without_its_history() {
+    let server = TestServer::start();
+    let mut field = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("laptop-kleinbrueck", DeviceRole::Caseworker, "buergerbuero"),
+    );
+    let case = field.new_case("Krüger", &["wohngeld"]);
+    field
+        .store
+        .set_case_field(&case.id, "notes", "Diagnose Zebrafieber")
+        .expect("the wrong note");
+    field.sync();
+    let office = Laptop::enrolled(
+        &server.url,
+        &server.enrolment_code("backoffice", DeviceRole::Backoffice, "buergerbuero"),
+    );
+    let data_dir = office.data_dir();
+    drop(office.store);
+
+    let mut gui = Gui::new(&data_dir);
+    gui.unlock();
+    gui.sync_now();
+    gui.activate(Role::Tab, "Fälle");
+    gui.open_from_list("krüger", &format!("{} · Krüger, Erika", case.number));
+    gui.activate(Role::Button, "Berichtigen …");
+    assert!(gui.shows(
+        "der falsche Wert wird auf diesem Gerät, auf dem Server und auf allen Laptops gelöscht"
+    ));
+    // Notes are the field offered first.
+    gui.fill(Role::MultilineTextInput, "Richtiger Wert", "Keine Angaben");
+    gui.fill(
+        Role::TextInput,
+        "Grund (ohne persönliche Daten, z. B. „Antrag nach Art. 17 DSGVO“)",
+        "Berichtigung nach Art. 16 DSGVO",
+    );
+    gui.activate(Role::Button, "Berichtigen und alten Wert löschen");
+    gui.wait_for("the corrected case", |h| {
+        h.query_by_label_contains(&format!("Fall {} wurde berichtigt.", case.number))
+            .is_some()
+    });
+    let notes = gui
+        .harness
+        .get_by_role_and_label(Role::MultilineTextInput, "Notizen zum Besuch")
+        .accesskit_node()
+        .value();
+    assert_eq!(notes.as_deref(), Some("Keine Angaben"));
+    gui.activate(Role::Button, "Verlauf anzeigen");
+    gui.wait_for("the history note", |h| {
+        h.query_by_label_contains("wegen Berichtigung gelöscht.")
+            .is_some()
+    });
+    gui.sync_now();
+    drop(gui);
+
+    field.sync();
+    let now = field.store.case(&case.number).expect("by its number");
+    assert_ne!(now.id, case.id);
+    assert_eq!(now.notes.as_str(), "Keine Angaben");
+    assert_eq!(now.citizen.surname, "Krüger");
+}

@@ -89,7 +89,14 @@ impl CasePage {
 pub const COUNT_LIMIT: usize = 1_000;
 
 /// Fields that identify a case and are never edited.
-const FIXED_FIELDS: &[&str] = &["id", "number", "created_at", "created_by", "schema_version"];
+const FIXED_FIELDS: &[&str] = &[
+    "id",
+    "number",
+    "created_at",
+    "created_by",
+    "schema_version",
+    "history_deleted_at",
+];
 
 impl Store {
     /// Records a new case: fills in ids, number and checklists, writes the
@@ -317,31 +324,9 @@ impl Store {
     /// `citizen.phone`, `status`, `requests.0.documents.1.note`; list
     /// elements by position or by id).
     pub fn set_case_field(&mut self, id_or_number: &str, path: &str, raw: &str) -> Result<Case> {
-        let segments: Vec<&str> = path.split('.').collect();
-        if segments.iter().any(|s| s.is_empty()) {
-            return Err(StoreError::Invalid(format!("bad path {path:?}")));
-        }
-        if FIXED_FIELDS.contains(&segments[0]) {
-            return Err(StoreError::Invalid(format!("{path} cannot be changed")));
-        }
         let message = format!("set {path}");
         self.update_case(id_or_number, &message, |case| {
-            let mut json =
-                serde_json::to_value(&*case).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            let slot = locate(&mut json, &segments)
-                .ok_or_else(|| StoreError::Invalid(format!("the case has no field {path:?}")))?;
-            let previous = std::mem::replace(slot, Value::Null);
-            *slot = coerce(&previous, raw);
-            let mut desired = serde_json::from_value::<Case>(json.clone());
-            if desired.is_err() && matches!(raw.trim(), "" | "null") {
-                // An empty value clears an optional field (a birth date, say).
-                if let Some(slot) = locate(&mut json, &segments) {
-                    *slot = Value::Null;
-                }
-                desired = serde_json::from_value::<Case>(json);
-            }
-            let desired =
-                desired.map_err(|e| StoreError::Invalid(format!("{path} = {raw:?}: {e}")))?;
+            let desired = with_field(case, path, raw)?;
             case.assign(desired);
             Ok(())
         })
@@ -635,6 +620,32 @@ impl Store {
     }
 }
 
+/// `case` with the field at the dotted `path` set to `raw` (coerced to the
+/// field's type; empty clears an optional field).
+pub(super) fn with_field(case: &Case, path: &str, raw: &str) -> Result<Case> {
+    let segments: Vec<&str> = path.split('.').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(StoreError::Invalid(format!("bad path {path:?}")));
+    }
+    if FIXED_FIELDS.contains(&segments[0]) {
+        return Err(StoreError::Invalid(format!("{path} cannot be changed")));
+    }
+    let mut json = serde_json::to_value(case).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let slot = locate(&mut json, &segments)
+        .ok_or_else(|| StoreError::Invalid(format!("the case has no field {path:?}")))?;
+    let previous = std::mem::replace(slot, Value::Null);
+    *slot = coerce(&previous, raw);
+    let mut desired = serde_json::from_value::<Case>(json.clone());
+    if desired.is_err() && matches!(raw.trim(), "" | "null") {
+        // An empty value clears an optional field (a birth date, say).
+        if let Some(slot) = locate(&mut json, &segments) {
+            *slot = Value::Null;
+        }
+        desired = serde_json::from_value::<Case>(json);
+    }
+    desired.map_err(|e| StoreError::Invalid(format!("{path} = {raw:?}: {e}")))
+}
+
 /// What every stored case must satisfy, whichever way it was edited.
 pub fn validate(case: &Case) -> Result<()> {
     if case.citizen.surname.trim().is_empty() && case.citizen.given_names.trim().is_empty() {
@@ -655,7 +666,7 @@ fn office_hour_caseworker(tx: &Transaction<'_>, id: &str) -> Result<String> {
 
 /// Records who edits through this device's actor, for the change history,
 /// and signs the review and comments the editor left unsigned.
-fn sign(case: &mut Case, (actor, label): &(String, String)) {
+pub(super) fn sign(case: &mut Case, (actor, label): &(String, String)) {
     if case.editors.get(actor) != Some(label) {
         case.editors.insert(actor.clone(), label.clone());
     }

@@ -12,10 +12,14 @@
 
 use std::path::Path;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use autosurgeon::Text;
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use sprechtag_schemas::document::{self, DocumentKind};
 use sprechtag_schemas::wire::Tombstone;
+use sprechtag_schemas::{Case, CaseSummary};
 
-use super::{Result, Store, StoreError, now_rfc3339};
+use super::case_index::{FullTextRows, index_case};
+use super::{Result, Store, StoreError, cases, documents, now_rfc3339};
 
 /// Longest reason for an erasure (the server keeps it in its audit trail).
 pub const MAX_REASON_CHARS: usize = 500;
@@ -40,12 +44,7 @@ impl Store {
     /// (or one not enrolled: it is its own back office) may. Cannot be
     /// undone.
     pub fn erase_case(&mut self, id_or_number: &str, reason: &str) -> Result<Tombstone> {
-        let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
-            return Err(StoreError::Invalid(format!(
-                "an erasure needs a reason (1 to {MAX_REASON_CHARS} characters)"
-            )));
-        }
+        let reason = checked_reason(reason)?;
         let enrolment = self.enrolment()?;
         if let Some(role) = enrolment.as_ref().map(|e| e.role)
             && !role.may_erase()
@@ -71,6 +70,74 @@ impl Store {
         tx.commit()?;
         self.after_erasure(&[id], leftovers);
         Ok(tombstone)
+    }
+
+    /// Corrects a case without keeping the wrong value (Art. 16 GDPR): the
+    /// case is written anew — the field at `path` set to `raw` — as a new
+    /// document without history, under the same number, and the old one is
+    /// erased with a pointer to it, here at once and everywhere with the
+    /// next sync. Back-office and admin devices only (or one not enrolled).
+    /// Returns the case as it is now.
+    pub fn correct_case(
+        &mut self,
+        id_or_number: &str,
+        path: &str,
+        raw: &str,
+        reason: &str,
+    ) -> Result<Case> {
+        let reason = checked_reason(reason)?;
+        let enrolment = self.enrolment()?;
+        if let Some(role) = enrolment.as_ref().map(|e| e.role)
+            && !role.may_erase()
+        {
+            return Err(StoreError::MayNotErase(role));
+        }
+        let id = self.resolve_case(id_or_number)?;
+        let old = self.case(&id)?;
+        let mut new = cases::with_field(&old, path, raw)?;
+        if new == old {
+            return Err(StoreError::Invalid(format!(
+                "nothing to correct: {path} holds that already"
+            )));
+        }
+        let now = now_rfc3339();
+        new.id = sprechtag_schemas::new_id();
+        new.editors.clear();
+        new.history_deleted_at = Some(now.clone());
+        // A fresh text: the old one carries the old document's history.
+        new.notes = Text::with_value(new.notes.as_str());
+        cases::validate(&new)?;
+        let editor = self.editor()?;
+        cases::sign(&mut new, &editor);
+        let mut doc = document::create(self.device.actor(), &new, "corrected case")?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        documents::insert(&tx, &new.id, DocumentKind::Case, &mut doc)?;
+        let stored: Case = document::read(&doc)?;
+        let (_, leftovers) = bury(
+            &tx,
+            Tombstone {
+                doc_id: id.clone(),
+                number: String::new(),
+                erased_at: now,
+                successor: Some(new.id.clone()),
+            },
+        )?;
+        let mut full_text = FullTextRows::default();
+        index_case(&tx, &CaseSummary::from(&stored), &mut full_text)?;
+        full_text.write(&tx)?;
+        if enrolment.is_some() {
+            tx.prepare_cached(
+                "INSERT INTO erase_orders (doc_id, reason, successor) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (doc_id) DO NOTHING",
+            )?
+            .execute(params![id, reason, stored.id])?;
+        }
+        tx.commit()?;
+        self.remember(&stored.id, doc, 1);
+        self.after_erasure(&[id], leftovers);
+        Ok(stored)
     }
 
     /// The tombstone of an erased case, by id or number.
@@ -109,6 +176,17 @@ impl Store {
                 r.get::<_, i64>(0)
             });
     }
+}
+
+/// A reason for an erasure or correction: 1 to `MAX_REASON_CHARS`.
+fn checked_reason(reason: &str) -> Result<&str> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err(StoreError::Invalid(format!(
+            "an erasure or correction needs a reason (1 to {MAX_REASON_CHARS} characters)"
+        )));
+    }
+    Ok(reason)
 }
 
 /// Whether the document `id` was erased.
@@ -176,6 +254,121 @@ pub(super) fn bury(
     Ok((tombstone, leftovers))
 }
 
+/// Keeps this device's unsynced edits of a document that a correction
+/// replaces, to be carried over to its successor (`carry_over_edits`).
+pub(super) fn keep_unsynced_edits(
+    tx: &Transaction<'_>,
+    tombstone: &Tombstone,
+    actor: automerge::ActorId,
+) -> Result<()> {
+    let Some(successor) = &tombstone.successor else {
+        return Ok(());
+    };
+    let synced: Option<(String, String)> = tx
+        .prepare_cached(
+            "SELECT synced_heads, heads FROM documents WHERE id = ?1 AND kind = 'case'",
+        )?
+        .query_row([&tombstone.doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some(synced) = synced
+        .filter(|(synced, heads)| synced != heads)
+        .map(|(synced, _)| synced)
+    else {
+        return Ok(());
+    };
+    let synced: Vec<automerge::ChangeHash> = synced
+        .split_whitespace()
+        .filter_map(|h| h.parse().ok())
+        .collect();
+    let loaded = documents::load_for_edit(tx, &tombstone.doc_id, DocumentKind::Case, None, actor)?;
+    let mut doc = loaded.doc;
+    let mine: Case = document::read(&doc)?;
+    let base: Case = match doc.fork_at(&synced) {
+        Ok(old) => document::read(&old)?,
+        // Heads this document does not have: nothing to compare with.
+        Err(_) => return Ok(()),
+    };
+    let json =
+        |case: &Case| serde_json::to_string(case).map_err(|e| StoreError::Invalid(e.to_string()));
+    tx.prepare_cached(
+        "INSERT INTO carried_edits (successor, base, mine) VALUES (?1, ?2, ?3)
+         ON CONFLICT (successor) DO NOTHING",
+    )?
+    .execute(params![successor, json(&base)?, json(&mine)?])?;
+    Ok(())
+}
+
+/// The corrected case with what this device changed in its predecessor
+/// before the correction reached it: a field the correction (or anyone
+/// before it) changed keeps the corrected value — the wrong value must not
+/// come back — every other field takes this device's edit.
+fn carried(
+    base: &serde_json::Value,
+    mine: &serde_json::Value,
+    theirs: serde_json::Value,
+) -> serde_json::Value {
+    use serde_json::Value;
+    match (base, mine, theirs) {
+        (Value::Object(base), Value::Object(mine), Value::Object(mut theirs)) => {
+            for (key, mine) in mine {
+                let merged = match (base.get(key), theirs.remove(key)) {
+                    (Some(base), Some(theirs)) => carried(base, mine, theirs),
+                    (None, Some(theirs)) => theirs,
+                    (_, None) => continue,
+                };
+                theirs.insert(key.clone(), merged);
+            }
+            Value::Object(theirs)
+        }
+        (base, mine, theirs) if theirs != *base || mine == base => theirs,
+        (_, mine, _) => mine.clone(),
+    }
+}
+
+impl Store {
+    /// Carries this device's edits of corrected cases over to the cases
+    /// that replaced them, once those are here; returns the cases changed.
+    pub(super) fn carry_over_edits(&mut self) -> Result<Vec<String>> {
+        let waiting: Vec<(String, String, String)> = self
+            .conn
+            .prepare(
+                "SELECT e.successor, e.base, e.mine FROM carried_edits e
+                 JOIN documents d ON d.id = e.successor",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut changed = Vec::new();
+        for (successor, base, mine) in waiting {
+            let theirs = self.case(&successor)?;
+            let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+            let merged = match (parse(&base), parse(&mine), serde_json::to_value(&theirs)) {
+                (Some(base), Some(mine), Ok(theirs_json)) => {
+                    serde_json::from_value::<Case>(carried(&base, &mine, theirs_json)).ok()
+                }
+                _ => None,
+            };
+            if let Some(mut merged) = merged.filter(|m| *m != theirs) {
+                // Editor entries are each device's own.
+                merged.editors = theirs.editors.clone();
+                self.update_case(
+                    &successor,
+                    "edits carried over from before a correction",
+                    |case| {
+                        case.assign_edits(merged);
+                        Ok(())
+                    },
+                )?;
+                changed.push(successor.clone());
+            }
+            self.conn.execute(
+                "DELETE FROM carried_edits WHERE successor = ?1",
+                [&successor],
+            )?;
+        }
+        Ok(changed)
+    }
+}
+
 /// Buries what the server reports erased; returns the ids and leftovers.
 pub(super) fn bury_all(
     tx: &Transaction<'_>,
@@ -194,16 +387,20 @@ pub(super) fn bury_all(
 }
 
 /// Erasures this device ordered and the server has not confirmed.
+/// A correction waits for a request that carries its successor.
 pub(super) fn erase_orders(
     conn: &rusqlite::Connection,
     limit: usize,
 ) -> Result<Vec<sprechtag_schemas::wire::EraseOrder>> {
     Ok(conn
-        .prepare_cached("SELECT doc_id, reason FROM erase_orders ORDER BY rowid LIMIT ?1")?
+        .prepare_cached(
+            "SELECT doc_id, reason, successor FROM erase_orders ORDER BY rowid LIMIT ?1",
+        )?
         .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
             Ok(sprechtag_schemas::wire::EraseOrder {
                 doc_id: r.get(0)?,
                 reason: r.get(1)?,
+                successor: r.get(2)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?)

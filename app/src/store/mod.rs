@@ -115,7 +115,9 @@ pub enum StoreError {
     #[error("case {number} was erased on {at}; it cannot be opened, imported or restored")]
     Erased { number: String, at: String },
     /// Only the back office and administrators erase cases.
-    #[error("this device is enrolled as {0}: only back-office and admin devices erase cases")]
+    #[error(
+        "this device is enrolled as {0}: only back-office and admin devices erase or correct cases"
+    )]
     MayNotErase(Role),
     /// An editor's copy was read from a version of the case this store no
     /// longer knows (the store was replaced): it cannot be merged safely.

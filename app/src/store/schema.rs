@@ -193,8 +193,18 @@ ALTER TABLE office_hours ADD COLUMN end_time TEXT;
                  successor TEXT
              ) STRICT;
              CREATE TABLE erase_orders (
-                 doc_id TEXT PRIMARY KEY,
-                 reason TEXT NOT NULL
+                 doc_id    TEXT PRIMARY KEY,
+                 reason    TEXT NOT NULL,
+                 successor TEXT
+             ) STRICT;
+             -- Edits this device made to a case that was corrected
+             -- elsewhere before they reached the server: the case as the
+             -- server had it and as edited here (JSON), carried over to the
+             -- corrected case once it arrives, then deleted.
+             CREATE TABLE carried_edits (
+                 successor TEXT PRIMARY KEY,
+                 base      TEXT NOT NULL,
+                 mine      TEXT NOT NULL
              ) STRICT;
              INSERT INTO cases_fts (cases_fts, rank) VALUES ('secure-delete', 1);",
         ),

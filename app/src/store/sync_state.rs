@@ -95,6 +95,9 @@ pub struct Applied {
     pub erased: Vec<String>,
     /// Erasures ordered here that the server confirmed (ids).
     pub erasures_confirmed: Vec<String>,
+    /// Corrected cases that took over this device's unsynced edits of the
+    /// cases they replaced (ids).
+    pub carried_over: Vec<String>,
 }
 
 /// A document as people know it, for a message about it (a refused upload).
@@ -221,6 +224,9 @@ impl Store {
                 "SELECT c.id FROM cases c JOIN documents d ON d.id = c.id
                  WHERE d.synced_heads = ''
                    AND (substr(c.number, 1, length(?1)) != ?1 OR c.created_by != ?2)
+                   -- A corrected case keeps its predecessor's number and recorder.
+                   AND c.id NOT IN (SELECT successor FROM erase_orders
+                                    WHERE successor IS NOT NULL)
                  ORDER BY c.created_at, c.id",
             )?
             .query_map(params![own, user], |r| r.get(0))?
@@ -325,11 +331,17 @@ impl Store {
         budget: usize,
         exclude: &HashSet<String>,
     ) -> Result<UploadBatch> {
-        let pending: Vec<(String, String, String)> = self
+        let mut pending: Vec<(String, String, String)> = self
             .conn
             .prepare_cached(PENDING_UPLOADS)?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
+        // A corrected case's new document travels with the order that
+        // erases the old one: first, so that it is in this batch.
+        let orders = erasure::erase_orders(&self.conn, MAX_ERASE)?;
+        let successors: HashSet<String> =
+            orders.iter().filter_map(|o| o.successor.clone()).collect();
+        pending.sort_by_key(|(id, _, _)| !successors.contains(id));
         let mut batch = UploadBatch::default();
         let mut bytes = 0;
         for (id, kind, synced) in pending {
@@ -380,7 +392,15 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?;
         batch.opened_up_to = opened.last().map(|(seq, _)| *seq);
         batch.opened = opened.into_iter().map(|(_, o)| o).collect();
-        batch.erase = erasure::erase_orders(&self.conn, MAX_ERASE)?;
+        batch.erase = orders
+            .into_iter()
+            .filter(|order| {
+                order
+                    .successor
+                    .as_ref()
+                    .is_none_or(|s| batch.uploads.iter().any(|u| &u.doc_id == s))
+            })
+            .collect();
         Ok(batch)
     }
 
@@ -427,6 +447,9 @@ impl Store {
             .filter(|o| response.erased.iter().any(|t| t.doc_id == o.doc_id))
             .map(|o| o.doc_id.clone())
             .collect();
+        for tombstone in &tombstones {
+            erasure::keep_unsynced_edits(&tx, tombstone, self.device.actor())?;
+        }
         let (erased_ids, leftovers) = erasure::bury_all(&tx, &tombstones)?;
         applied.erased = erased_ids
             .iter()
@@ -491,6 +514,7 @@ impl Store {
         if !erased_ids.is_empty() {
             self.after_erasure(&erased_ids, leftovers);
         }
+        applied.carried_over = self.carry_over_edits()?;
         Ok(applied)
     }
 

@@ -85,6 +85,9 @@ pub struct SyncReport {
     pub erased: usize,
     /// Erasures ordered on this device that the server carried out.
     pub erasures_sent: usize,
+    /// Corrected cases that took over edits made here to the cases they
+    /// replaced, before the correction arrived.
+    pub carried_over: usize,
 }
 
 impl SyncReport {
@@ -255,6 +258,7 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
         report.set_aside.extend(applied.set_aside);
         report.erased += applied.erased.len();
         report.erasures_sent += applied.erasures_confirmed.len();
+        report.carried_over += applied.carried_over.len();
         for rejection in &response.rejected {
             refused.insert(rejection.doc_id.clone());
             // Erased on the server: the copy here is gone too (`erased`).

@@ -28,6 +28,34 @@ pub enum EditorAction {
     Print(PrintKind),
     /// Erase the case everywhere, for this reason (confirmed).
     Erase(String),
+    /// Correct a field without its history (confirmed).
+    Correct {
+        path: String,
+        value: String,
+        reason: String,
+    },
+}
+
+/// The fields a correction offers: locale key and path in the case.
+const CORRECTABLE: [(&str, &str); 8] = [
+    ("editor.notes", "notes"),
+    ("editor.surname", "citizen.surname"),
+    ("editor.given_names", "citizen.given_names"),
+    ("editor.birth_date", "citizen.birth_date"),
+    ("editor.street", "citizen.address.street"),
+    ("editor.postcode", "citizen.address.postcode"),
+    ("editor.town", "citizen.address.town"),
+    ("editor.phone", "citizen.phone"),
+];
+
+/// Correcting a case without its history: one field, its right value, why.
+#[derive(Default)]
+struct Correcting {
+    asking: bool,
+    /// Index into `CORRECTABLE`.
+    field: usize,
+    value: String,
+    reason: String,
 }
 
 /// Erasing a case: asked first, with the citizen's name and a reason.
@@ -103,6 +131,7 @@ pub struct CaseEditor {
     /// ... and answered with "Besuch verwerfen".
     discard_confirmed: bool,
     erasing: Erasing,
+    correcting: Correcting,
 }
 
 /// How long the edits must pause before "Gespeichert" is spoken.
@@ -157,6 +186,7 @@ impl CaseEditor {
             confirm_discard: false,
             discard_confirmed: false,
             erasing: Erasing::default(),
+            correcting: Correcting::default(),
         }
     }
 
@@ -367,6 +397,10 @@ impl CaseEditor {
                     self.feedback_ui(ui, catalog, role, outbox);
                     if role.decides() && !self.case.id.is_empty() {
                         ui.add_space(8.0);
+                        if let Some(correction) = self.correct_ui(ui) {
+                            action = correction;
+                        }
+                        ui.add_space(8.0);
                         if let Some(reason) = self.erase_ui(ui) {
                             action = EditorAction::Erase(reason);
                         }
@@ -381,6 +415,65 @@ impl CaseEditor {
             action = EditorAction::Close;
         }
         self.send_changes(outbox);
+        action
+    }
+
+    /// "Fall berichtigen": a wrongly recorded value (a diagnosis in the
+    /// notes) replaced so that it is gone from the history too. Asks which
+    /// field, the right value and why, and says what happens.
+    fn correct_ui(&mut self, ui: &mut egui::Ui) -> Option<EditorAction> {
+        widgets::section(ui, t!("correct.heading"));
+        let correcting = &mut self.correcting;
+        if !correcting.asking {
+            if ui.button(t!("correct.start")).clicked() {
+                correcting.asking = true;
+            }
+            return None;
+        }
+        widgets::message(
+            ui,
+            t!("correct.explain", number = self.case.number.as_str()),
+        );
+        let (key, _) = CORRECTABLE[correcting.field];
+        widgets::combo_row(ui, &t!("correct.field"), t!(key).into_owned(), |ui| {
+            for (index, (key, _)) in CORRECTABLE.iter().enumerate() {
+                ui.selectable_value(&mut correcting.field, index, t!(*key));
+            }
+        });
+        let label = ui.label(t!("correct.value"));
+        ui.add(
+            egui::TextEdit::multiline(&mut correcting.value)
+                .desired_rows(2)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
+        let label = ui.label(t!("erase.reason"));
+        ui.add(
+            egui::TextEdit::singleline(&mut correcting.reason)
+                .char_limit(crate::store::MAX_ERASE_REASON_CHARS)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
+        let mut action = None;
+        ui.horizontal(|ui| {
+            let reason = correcting.reason.trim();
+            if ui
+                .add_enabled(
+                    !reason.is_empty(),
+                    egui::Button::new(t!("correct.confirm_button")),
+                )
+                .clicked()
+            {
+                action = Some(EditorAction::Correct {
+                    path: CORRECTABLE[correcting.field].1.to_string(),
+                    value: correcting.value.clone(),
+                    reason: reason.to_string(),
+                });
+            }
+            if ui.button(t!("erase.cancel")).clicked() {
+                *correcting = Correcting::default();
+            }
+        });
         action
     }
 
@@ -484,7 +577,12 @@ impl CaseEditor {
             widgets::section(ui, t!("review.heading"));
             self.review.review_ui(ui, &mut self.case, role.decides());
             ui.add_space(8.0);
-            self.review.history_ui(ui, &self.case.id, outbox);
+            self.review.history_ui(
+                ui,
+                &self.case.id,
+                self.case.history_deleted_at.as_deref(),
+                outbox,
+            );
             return;
         }
         let has_feedback = self.case.review.is_some()
@@ -511,7 +609,12 @@ impl CaseEditor {
                 widgets::section(ui, t!("review.heading"));
                 self.review.review_ui(ui, &mut self.case, true);
                 ui.add_space(8.0);
-                self.review.history_ui(ui, &self.case.id, outbox);
+                self.review.history_ui(
+                    ui,
+                    &self.case.id,
+                    self.case.history_deleted_at.as_deref(),
+                    outbox,
+                );
             });
     }
 

@@ -691,6 +691,11 @@ impl Session {
                     self.day_list.rows = rows;
                 }
             }
+            Reply::Corrected { case, heads } => {
+                self.info = Some(t!("correct.done", number = case.number.as_str()).into_owned());
+                self.open_editor(case_editor::CaseEditor::stored(case, heads));
+                self.after_case_change();
+            }
             Reply::Erased { number } => {
                 self.info = Some(t!("erase.done", number = number).into_owned());
                 self.after_case_change();
@@ -953,6 +958,21 @@ fn editor_ui(ui: &mut egui::Ui, session: &mut Session) {
         case_editor::EditorAction::Print(kind) => {
             let id = editor.case.id.clone();
             session.outbox.push(Request::Print { kind, id });
+        }
+        case_editor::EditorAction::Correct {
+            path,
+            value,
+            reason,
+        } => {
+            // The corrected case comes back as a new document.
+            let id = editor.case.id.clone();
+            session.editor = None;
+            session.outbox.push(Request::CorrectCase {
+                id,
+                path,
+                value,
+                reason,
+            });
         }
         case_editor::EditorAction::Erase(reason) => {
             // What was typed in it goes with the case.

@@ -155,7 +155,15 @@ impl ReviewPanel {
     }
 
     /// Who changed what and when, from the case's automerge history.
-    pub fn history_ui(&mut self, ui: &mut egui::Ui, case_id: &str, outbox: &mut Vec<Request>) {
+    /// The change history, newest first; `deleted_before`: the case was
+    /// corrected without its history then, and the list says so.
+    pub fn history_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        case_id: &str,
+        deleted_before: Option<&str>,
+        outbox: &mut Vec<Request>,
+    ) {
         ui.horizontal(|ui| {
             widgets::section(ui, t!("history.heading"));
             let label = if self.history.is_some() {
@@ -184,6 +192,13 @@ impl ReviewPanel {
                 ui.end_row();
             }
         });
+        if let Some(at) = deleted_before {
+            let day = at
+                .get(..10)
+                .and_then(|day| day.parse::<sprechtag_schemas::IsoDate>().ok())
+                .map_or_else(|| at.to_string(), sprechtag_schemas::IsoDate::to_german);
+            widgets::message(ui, t!("history.deleted_before", date = day));
+        }
     }
 
     fn take_comment(&mut self, case: &mut Case, at: String) {

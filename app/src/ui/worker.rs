@@ -70,6 +70,14 @@ pub enum Request {
         office_hour_id: String,
         rating: Rating,
     },
+    /// Correct a field without its history (a back-office or standalone
+    /// device): the case comes back as a new document.
+    CorrectCase {
+        id: String,
+        path: String,
+        value: String,
+        reason: String,
+    },
     /// Erase a case everywhere (a back-office or standalone device).
     EraseCase {
         id: String,
@@ -131,6 +139,11 @@ pub enum Reply {
     Appointments {
         date: IsoDate,
         rows: Vec<AppointmentRow>,
+    },
+    /// The case was written anew without its history.
+    Corrected {
+        case: Case,
+        heads: Vec<ChangeHash>,
     },
     /// The case is erased here, and with the next sync everywhere.
     Erased {
@@ -267,6 +280,18 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
         } => store
             .add_rating(&office_hour_id, rating)
             .map_or_else(failed, |_| Reply::Rated),
+        Request::CorrectCase {
+            id,
+            path,
+            value,
+            reason,
+        } => match store
+            .correct_case(&id, &path, &value, &reason)
+            .and_then(|case| store.case_with_heads(&case.id))
+        {
+            Ok((case, heads)) => Reply::Corrected { case, heads },
+            Err(e) => Reply::Failed(store_error_text(&e)),
+        },
         Request::EraseCase { id, reason } => match store.erase_case(&id, &reason) {
             Ok(tombstone) => Reply::Erased {
                 number: tombstone.number,
