@@ -103,6 +103,11 @@ impl TestServer {
         enrolment_code(self.dir.path(), name, role, department)
     }
 
+    /// A laptop enrolled with this server as `name` (user `name-user`).
+    pub fn laptop(&self, name: &str, role: Role, department: &str) -> Laptop {
+        Laptop::enrolled(&self.url, &self.enrolment_code(name, role, department))
+    }
+
     pub fn storage(&self) -> SqliteStorage {
         open_storage(self.dir.path())
     }

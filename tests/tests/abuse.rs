@@ -128,13 +128,10 @@ fn a_client_that_trickles_its_headers_or_body_is_cut_off() {
     let answer = String::from_utf8_lossy(&answer[..read]).to_string();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     // Everyone else syncs on.
-    let mut laptop = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code(
-            "other",
-            sprechtag_server::storage::Role::Caseworker,
-            "buergerbuero",
-        ),
+    let mut laptop = server.laptop(
+        "other",
+        sprechtag_server::storage::Role::Caseworker,
+        "buergerbuero",
     );
     laptop.new_case("Krüger", &["wohngeld"]);
     laptop.sync();

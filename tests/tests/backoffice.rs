@@ -4,21 +4,15 @@
 //! both after its next sync, and the history names both devices.
 
 use sprechtag::store::CaseFilter;
-use sprechtag_e2e::{Laptop, TestServer};
+use sprechtag_e2e::TestServer;
 use sprechtag_schemas::{CaseStatus, DocumentState, IsoDate, ReviewState};
 use sprechtag_server::storage::Role;
 
 #[test]
 fn the_back_office_forwards_and_asks_and_the_caseworker_sees_it_after_sync() {
     let server = TestServer::start();
-    let mut field = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("laptop-kleinbrueck", Role::Caseworker, "buergeramt"),
-    );
-    let mut office = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("backoffice-1", Role::Backoffice, "buergeramt"),
-    );
+    let mut field = server.laptop("laptop-kleinbrueck", Role::Caseworker, "buergeramt");
+    let mut office = server.laptop("backoffice-1", Role::Backoffice, "buergeramt");
 
     // Offline in the village hall.
     let case = field.new_case("Krüger", &["wohngeld", "personalausweis"]);
@@ -154,18 +148,9 @@ fn a_tour_planned_in_the_back_office_reaches_the_laptop_and_takes_bookings() {
     use sprechtag_schemas::OfficeHourStatus;
 
     let server = TestServer::start();
-    let mut field = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("laptop-1", Role::Caseworker, "buergeramt"),
-    );
-    let mut office = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("backoffice-1", Role::Backoffice, "buergeramt"),
-    );
-    let mut elsewhere = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("laptop-other", Role::Caseworker, "ordnungsamt"),
-    );
+    let mut field = server.laptop("laptop-1", Role::Caseworker, "buergeramt");
+    let mut office = server.laptop("backoffice-1", Role::Backoffice, "buergeramt");
+    let mut elsewhere = server.laptop("laptop-other", Role::Caseworker, "ordnungsamt");
     let in_two_weeks = IsoDate::today().add_working_days(10);
     let planned = office
         .store

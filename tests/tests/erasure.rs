@@ -87,12 +87,7 @@ fn case_count(laptop: &Laptop) -> usize {
 #[test]
 fn an_erased_case_is_gone_from_every_byte_everywhere_and_an_offline_edit_does_not_bring_it_back() {
     let server = TestServer::start_plain();
-    let enrol = |name: &str, role: Role| {
-        Laptop::enrolled(
-            &server.url,
-            &server.enrolment_code(name, role, "buergeramt"),
-        )
-    };
+    let enrol = |name: &str, role: Role| server.laptop(name, role, "buergeramt");
     let mut field = enrol("laptop-kleinbrueck", Role::Caseworker);
     let mut colleague = enrol("laptop-grossdorf", Role::Caseworker);
     let mut office = enrol("backoffice-1", Role::Backoffice);
@@ -225,10 +220,7 @@ fn an_erased_case_is_gone_from_every_byte_everywhere_and_an_offline_edit_does_no
 #[test]
 fn the_server_erases_a_case_by_number_and_retention_erases_what_has_expired() {
     let server = TestServer::start_plain();
-    let mut field = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("laptop-kleinbrueck", Role::Caseworker, "buergeramt"),
-    );
+    let mut field = server.laptop("laptop-kleinbrueck", Role::Caseworker, "buergeramt");
     let erased = field.new_case(FIRST_SPELLING, &["wohngeld"]);
     let done = field.new_case(SECOND_SPELLING, &["personalausweis"]);
     let open = field.new_case("Offenbach", &["personalausweis"]);
@@ -320,10 +312,7 @@ fn the_server_erases_a_case_by_number_and_retention_erases_what_has_expired() {
 #[test]
 fn an_encrypted_server_keeps_no_name_readable_and_refuses_a_key_others_may_read() {
     let server = TestServer::start();
-    let mut field = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("laptop-kleinbrueck", Role::Caseworker, "buergeramt"),
-    );
+    let mut field = server.laptop("laptop-kleinbrueck", Role::Caseworker, "buergeramt");
     let case = field.new_case(FIRST_SPELLING, &["wohngeld"]);
     field
         .store
@@ -399,12 +388,7 @@ fn an_encrypted_server_keeps_no_name_readable_and_refuses_a_key_others_may_read(
 #[test]
 fn a_correction_removes_the_wrong_value_from_every_byte_and_keeps_the_rest() {
     let server = TestServer::start_plain();
-    let enrol = |name: &str, role: Role| {
-        Laptop::enrolled(
-            &server.url,
-            &server.enrolment_code(name, role, "buergeramt"),
-        )
-    };
+    let enrol = |name: &str, role: Role| server.laptop(name, role, "buergeramt");
     let mut field = enrol("laptop-kleinbrueck", Role::Caseworker);
     let mut colleague = enrol("laptop-grossdorf", Role::Caseworker);
     let mut office = enrol("backoffice-1", Role::Backoffice);

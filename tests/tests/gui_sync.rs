@@ -8,7 +8,7 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::NodeT;
 use sprechtag::store::{CaseFilter, Store};
 use sprechtag_e2e::gui::{Gui, Queryable, button_starting_with};
-use sprechtag_e2e::{Laptop, PASSPHRASE, TestServer, catalog};
+use sprechtag_e2e::{PASSPHRASE, TestServer, catalog};
 use sprechtag_schemas::{CaseStatus, DocumentState, IsoDate};
 use sprechtag_server::storage::{Role as DeviceRole, Storage};
 
@@ -18,10 +18,7 @@ use sprechtag_server::storage::{Role as DeviceRole, Storage};
 #[test]
 fn a_visit_recorded_and_edited_in_the_gui_reaches_the_back_office_field_by_field() {
     let server = TestServer::start();
-    let field = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("laptop-kleinbrueck", DeviceRole::Caseworker, "buergerbuero"),
-    );
+    let field = server.laptop("laptop-kleinbrueck", DeviceRole::Caseworker, "buergerbuero");
     let data_dir = field.data_dir();
     drop(field.store);
     let service = catalog()
@@ -83,10 +80,7 @@ fn a_visit_recorded_and_edited_in_the_gui_reaches_the_back_office_field_by_field
     drop(gui);
 
     // The back office receives the case with every field intact.
-    let mut office = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("backoffice", DeviceRole::Backoffice, "buergerbuero"),
-    );
+    let mut office = server.laptop("backoffice", DeviceRole::Backoffice, "buergerbuero");
     office.sync();
     let mut recorded = Store::open(&data_dir, PASSPHRASE, catalog()).expect("open the laptop");
     let row = recorded
@@ -131,10 +125,7 @@ fn a_visit_recorded_and_edited_in_the_gui_reaches_the_back_office_field_by_field
 #[test]
 fn a_refused_case_is_reported_by_number_and_name_in_plain_german() {
     let server = TestServer::start();
-    let mut field = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("laptop", DeviceRole::Caseworker, "buergerbuero"),
-    );
+    let mut field = server.laptop("laptop", DeviceRole::Caseworker, "buergerbuero");
     let case = field.new_case("Müller", &["personalausweis"]);
     // A case that lost its department (as the GUI's defect made them).
     field
@@ -207,10 +198,7 @@ fn a_visit_recorded_before_enrolment_gets_the_enrolled_prefix_and_keeps_its_old_
 
     // The back office indexes it from the server's summary: the old
     // number finds it there too.
-    let mut office = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("backoffice", DeviceRole::Backoffice, "buergerbuero"),
-    );
+    let mut office = server.laptop("backoffice", DeviceRole::Backoffice, "buergerbuero");
     office.sync();
     let found = office
         .store
@@ -254,17 +242,11 @@ fn a_visit_recorded_before_enrolment_gets_the_enrolled_prefix_and_keeps_its_old_
 #[test]
 fn the_back_office_erases_a_case_in_the_app_and_every_laptop_drops_it() {
     let server = TestServer::start();
-    let mut field = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("laptop-kleinbrueck", DeviceRole::Caseworker, "buergerbuero"),
-    );
+    let mut field = server.laptop("laptop-kleinbrueck", DeviceRole::Caseworker, "buergerbuero");
     let case = field.new_case("Krüger", &["wohngeld"]);
     let kept = field.new_case("Lorenz", &["personalausweis"]);
     field.sync();
-    let office = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("backoffice", DeviceRole::Backoffice, "buergerbuero"),
-    );
+    let office = server.laptop("backoffice", DeviceRole::Backoffice, "buergerbuero");
     let data_dir = office.data_dir();
     drop(office.store);
 
@@ -344,10 +326,7 @@ fn the_back_office_erases_a_case_in_the_app_and_every_laptop_drops_it() {
 #[test]
 fn a_laptop_revoked_with_wipe_deletes_its_data_at_its_next_contact() {
     let server = TestServer::start();
-    let mut field = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("laptop-kleinbrueck", DeviceRole::Caseworker, "buergerbuero"),
-    );
+    let mut field = server.laptop("laptop-kleinbrueck", DeviceRole::Caseworker, "buergerbuero");
     let case = field.new_case("Krüger", &["wohngeld"]);
     field.sync();
     let printed = sprechtag::print::make(
@@ -441,20 +420,14 @@ fn a_laptop_revoked_with_wipe_deletes_its_data_at_its_next_contact() {
 #[test]
 fn the_back_office_corrects_a_note_in_the_app_without_its_history() {
     let server = TestServer::start();
-    let mut field = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("laptop-kleinbrueck", DeviceRole::Caseworker, "buergerbuero"),
-    );
+    let mut field = server.laptop("laptop-kleinbrueck", DeviceRole::Caseworker, "buergerbuero");
     let case = field.new_case("Krüger", &["wohngeld"]);
     field
         .store
         .set_case_field(&case.id, "notes", "Diagnose Zebrafieber")
         .expect("the wrong note");
     field.sync();
-    let office = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("backoffice", DeviceRole::Backoffice, "buergerbuero"),
-    );
+    let office = server.laptop("backoffice", DeviceRole::Backoffice, "buergerbuero");
     let data_dir = office.data_dir();
     drop(office.store);
 

@@ -19,10 +19,7 @@ struct Device {
 
 impl Device {
     fn enrolled(server: &TestServer, name: &str, role: Role) -> Device {
-        let laptop = Laptop::enrolled(
-            &server.url,
-            &server.enrolment_code(name, role, "buergerbuero"),
-        );
+        let laptop = server.laptop(name, role, "buergerbuero");
         let token = laptop
             .store
             .enrolment()

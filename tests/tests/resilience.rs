@@ -137,17 +137,11 @@ fn sync_until_complete(laptop: &mut Laptop) -> usize {
 #[test]
 fn summaries_are_asked_for_on_a_fast_link_only() {
     let server = TestServer::start();
-    let mut source = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("source", Role::Caseworker, "a"),
-    );
+    let mut source = server.laptop("source", Role::Caseworker, "a");
     days_work(&mut source, 200, 0);
     source.sync();
 
-    let mut fast = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("fast", Role::Caseworker, "a"),
-    );
+    let mut fast = server.laptop("fast", Role::Caseworker, "a");
     let on_loopback = fast.sync();
     assert_eq!(on_loopback.downloaded, 200);
     assert!(

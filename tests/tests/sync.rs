@@ -8,10 +8,7 @@ use sprechtag_schemas::{CaseStatus, CaseSummary, DocumentState, document};
 use sprechtag_server::storage::Role;
 
 fn laptop(server: &TestServer, name: &str, department: &str) -> Laptop {
-    Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code(name, Role::Caseworker, department),
-    )
+    server.laptop(name, Role::Caseworker, department)
 }
 
 #[test]
@@ -264,10 +261,7 @@ fn a_device_of_another_department_cannot_obtain_the_case_by_any_request() {
         owner.store.case(&case.id).expect("owner").citizen.surname,
         "Geheim"
     );
-    let mut admin = Laptop::enrolled(
-        &server.url,
-        &server.enrolment_code("admin", Role::Admin, "it"),
-    );
+    let mut admin = server.laptop("admin", Role::Admin, "it");
     admin.sync();
     assert_eq!(
         admin.store.case(&case.id).expect("admin").citizen.surname,
