@@ -344,6 +344,9 @@ pub enum DeviceCommand {
     Show,
     /// Set the case-number prefix (2-5 letters), unique per device.
     Prefix { prefix: String },
+    /// Days prints and exports stay in the data dir (default 7); older
+    /// ones are removed whenever the data are opened.
+    KeepFiles { days: u32 },
 }
 
 /// Runs a parsed command line; `Ok(Some(_))` means: start the GUI.
@@ -814,11 +817,20 @@ fn catalog(dir: &Path, command: CatalogCommand, out: &mut dyn Write) -> Result<(
 
 fn device(dir: &Path, command: DeviceCommand, out: &mut dyn Write) -> Result<()> {
     let mut store = open_store(dir, false)?;
-    if let DeviceCommand::Prefix { prefix } = command {
-        store.set_device_prefix(&prefix)?;
+    match command {
+        DeviceCommand::Prefix { prefix } => store.set_device_prefix(&prefix)?,
+        DeviceCommand::KeepFiles { days } => store.set_keep_files_days(days)?,
+        DeviceCommand::Show => {}
     }
     let device = store.device();
-    line(out, &json!({ "id": device.id, "prefix": device.prefix }))
+    line(
+        out,
+        &json!({
+            "id": device.id,
+            "prefix": device.prefix,
+            "keep_files_days": store.keep_files_days()?,
+        }),
+    )
 }
 
 /// Opens the store in `dir`; creates it when `create` and there is none.

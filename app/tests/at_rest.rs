@@ -240,3 +240,44 @@ fn a_passphrase_shorter_than_eight_characters_is_refused_and_nothing_is_created(
     drop(store);
     assert!(Store::exists(&dir));
 }
+
+/// Prints and exports do not pile up: whenever the data are opened, those
+/// older than the set number of days (7 unless set) are removed; newer
+/// ones stay; a longer period keeps them.
+#[test]
+fn prints_and_exports_older_than_the_set_days_are_removed_when_the_data_are_opened() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::create(dir.path(), PASSPHRASE, catalog()).expect("store");
+    assert_eq!(store.keep_files_days().expect("days"), 7);
+    drop(store);
+    let file = |folder: &str, name: &str, age_days: u64| {
+        let folder = dir.path().join(folder);
+        std::fs::create_dir_all(&folder).expect("folder");
+        let path = folder.join(name);
+        std::fs::write(&path, SURNAME).expect("write");
+        let then =
+            std::time::SystemTime::now() - std::time::Duration::from_secs(age_days * 86_400 + 60);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(then))
+            .expect("age the file");
+        path
+    };
+    let old_print = file("prints", "Eingangsbestaetigung-KMR-0001.pdf", 8);
+    let old_export = file("exports", "statistik-2026-11-01.csv", 30);
+    let new_print = file("prints", "Eingangsbestaetigung-KMR-0002.pdf", 2);
+    let kept_longer = file("prints", "Terminbrief-KMR-0003.pdf", 10);
+
+    let mut store = Store::open(dir.path(), PASSPHRASE, catalog()).expect("open");
+    assert!(!old_print.exists() && !old_export.exists());
+    assert!(new_print.exists());
+    assert!(!kept_longer.exists());
+
+    store.set_keep_files_days(30).expect("30 days");
+    assert!(store.set_keep_files_days(0).is_err());
+    drop(store);
+    let ten_days = file("prints", "Terminbrief-KMR-0004.pdf", 10);
+    let _store = Store::open(dir.path(), PASSPHRASE, catalog()).expect("open");
+    assert!(ten_days.exists(), "kept: 30 days are set");
+}

@@ -1241,8 +1241,11 @@ fn forwarding_to_an_unknown_office_or_into_the_past_is_refused_and_writes_nothin
     }
 }
 
-/// Ratings are anonymous (no time on the change, no order), count in the
-/// statistics, and the committee's CSV has a row per office hour.
+/// Ratings are anonymous: held back on the device until five of an office
+/// hour go into its document together; counted in the statistics at once,
+/// but no average of fewer than five answers and none per office hour (it
+/// would grade its caseworker); the committee's CSV has a row per office
+/// hour without grades or caseworker.
 #[test]
 fn ratings_reach_the_statistics_and_the_committee_csv() {
     let sandbox = Sandbox::new();
@@ -1278,12 +1281,48 @@ fn ratings_reach_the_statistics_and_the_committee_csv() {
     let stderr = fails(&data, &["rate", &id, "--advice", "7"]);
     assert_mentions(&stderr, "1 to 6");
 
+    // Two answers: counted, but no average, and not in the document yet.
     let statistics = ok_json(&data, &["statistics"]);
     assert_eq!(statistics["ratings"], 2);
-    assert_eq!(statistics["rating_averages"][0], 1.5);
-    assert_eq!(statistics["rating_averages"][1], 2.0);
-    assert_eq!(statistics["rating_averages"][2], 3.0);
+    assert_eq!(statistics["rating_averages"][0], Value::Null);
     assert_eq!(statistics["office_hours"][0]["ratings"], 2);
+    assert!(
+        statistics["office_hours"][0]
+            .get("rating_averages")
+            .is_none()
+    );
+    let shown = ok_json(&data, &["office-hour", "show", &id]);
+    assert_eq!(
+        shown["office_hour"]["ratings"].as_object().map(|r| r.len()),
+        Some(0)
+    );
+
+    for _ in 0..3 {
+        ok_json(
+            &data,
+            &[
+                "rate",
+                &id,
+                "--advice",
+                "1",
+                "--clarity",
+                "1",
+                "--place",
+                "1",
+            ],
+        );
+    }
+    let shown = ok_json(&data, &["office-hour", "show", &id]);
+    assert_eq!(
+        shown["office_hour"]["ratings"].as_object().map(|r| r.len()),
+        Some(5)
+    );
+    let statistics = ok_json(&data, &["statistics"]);
+    assert_eq!(statistics["ratings"], 5);
+    assert_eq!(statistics["rating_averages"][0], 1.2);
+    assert_eq!(statistics["rating_averages"][1], 1.4);
+    // Four answers to the third question: no average.
+    assert_eq!(statistics["rating_averages"][2], Value::Null);
 
     let csv = sandbox.file("ausschuss.csv");
     let exported = ok_json(
@@ -1293,9 +1332,9 @@ fn ratings_reach_the_statistics_and_the_committee_csv() {
     assert_eq!(exported["rows"], 1);
     let text = std::fs::read_to_string(&csv).expect("the CSV");
     let mut lines = text.lines();
-    assert!(lines.next().is_some_and(|h| h.starts_with("Datum,Ort,")));
     assert_eq!(
         lines.next(),
-        Some("2026-11-20,Kleinbrück,Anna Schäfer,0,,,2,1.5,2.0,3.0")
+        Some("Datum,Ort,Besucher,Anliegen,Davon vollständig beim ersten Besuch,Bewertungen")
     );
+    assert_eq!(lines.next(), Some("2026-11-20,Kleinbrück,0,,,5"));
 }

@@ -450,3 +450,51 @@ pub(super) fn drop_order(tx: &Transaction<'_>, id: &str) -> Result<()> {
         .execute([id])?;
     Ok(())
 }
+
+/// How long prints and exports stay in the data dir unless set otherwise.
+pub const DEFAULT_KEEP_FILES_DAYS: u32 = 7;
+
+impl Store {
+    /// Days prints and exports are kept in the data dir.
+    pub fn keep_files_days(&self) -> Result<u32> {
+        Ok(super::setting(&self.conn, "files.keep_days")?
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(DEFAULT_KEEP_FILES_DAYS))
+    }
+
+    /// Sets how many days prints and exports are kept (1 to 365).
+    pub fn set_keep_files_days(&mut self, days: u32) -> Result<()> {
+        if !(1..=365).contains(&days) {
+            return Err(StoreError::Invalid(format!(
+                "keep prints and exports 1 to 365 days, not {days}"
+            )));
+        }
+        super::set_setting(&self.conn, "files.keep_days", &days.to_string())
+    }
+
+    /// Removes prints and exports older than `keep_files_days` (by their
+    /// last change), overwritten first. Runs whenever the store is opened;
+    /// returns how many went.
+    pub fn remove_old_files(&self) -> Result<usize> {
+        let keep = std::time::Duration::from_secs(u64::from(self.keep_files_days()?) * 86_400);
+        let now = std::time::SystemTime::now();
+        let mut removed = 0;
+        for folder in [crate::print::PRINTS_DIR, crate::print::EXPORTS_DIR] {
+            let Ok(entries) = std::fs::read_dir(self.dir.join(folder)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|modified| now.duration_since(modified).ok())
+                    .is_some_and(|age| age > keep);
+                if old && entry.path().is_file() && crate::fsutil::shred(&entry.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}

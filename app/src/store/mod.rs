@@ -29,7 +29,7 @@ use sprechtag_schemas::document::DocumentError;
 
 pub use backoffice::HistoryEntry;
 pub use cases::{COUNT_LIMIT, CaseFilter, CasePage, CaseRow, CaseSort, validate as validate_case};
-pub use erasure::MAX_REASON_CHARS as MAX_ERASE_REASON_CHARS;
+pub use erasure::{DEFAULT_KEEP_FILES_DAYS, MAX_REASON_CHARS as MAX_ERASE_REASON_CHARS};
 pub use key::{MIN_PASSPHRASE_CHARS, Passphrase};
 pub use office_hours::{NewOfficeHour, OfficeHourRow};
 pub use sync_state::{Applied, DocumentLabel, Enrolment, UploadBatch};
@@ -283,7 +283,11 @@ impl Store {
         configure(&conn)?;
         schema::migrations().to_latest(&mut conn)?;
         let device = init_device(&conn)?;
-        Ok(Store::with(conn, dir, device, catalog))
+        let store = Store::with(conn, dir, device, catalog);
+        // Prints and exports do not pile up (best effort: a file in use
+        // stays until next time).
+        let _ = store.remove_old_files();
+        Ok(store)
     }
 
     fn with(conn: Connection, dir: &Path, device: Device, catalog: Arc<Catalog>) -> Store {

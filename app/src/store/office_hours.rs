@@ -11,6 +11,10 @@ use sprechtag_schemas::{
 
 use super::{Result, Store, StoreError, documents, now_rfc3339};
 
+/// Ratings of an office hour held back on the device before they go into
+/// its document together (`Store::add_rating`).
+const RATING_BATCH: i64 = 5;
+
 /// What the caseworker enters to open an office hour.
 #[derive(Debug, Clone)]
 pub struct NewOfficeHour {
@@ -218,6 +222,8 @@ impl Store {
 
     /// Closes the office hour and records its summary as of now.
     pub fn close_office_hour(&mut self, id: &str) -> Result<OfficeHour> {
+        // Held-back ratings go in before the office hour closes.
+        self.flush_ratings(id)?;
         let summary = self.office_hour_summary(id)?;
         self.update_office_hour(id, "close office hour", |office_hour| {
             office_hour.status = OfficeHourStatus::Closed;
@@ -227,11 +233,69 @@ impl Store {
         })
     }
 
-    /// Records one citizen's anonymous rating of the office hour. The change
-    /// carries no time and the rating no order, so it cannot be tied to a
-    /// visit.
+    /// Records one citizen's anonymous rating of the office hour. It is
+    /// held back on this device until `RATING_BATCH` ratings of the office
+    /// hour have come together (or it closes), then they go into its
+    /// document in one change, shuffled, without time: neither the
+    /// document's history nor the moment of an upload ties a rating to a
+    /// visit. The statistics on this device count it at once.
     pub fn add_rating(&mut self, office_hour_id: &str, rating: Rating) -> Result<OfficeHour> {
-        self.add_ratings(office_hour_id, vec![rating])
+        if !rating.is_valid() {
+            return Err(StoreError::Invalid(t!("store.rating_invalid").into_owned()));
+        }
+        let office_hour = self.office_hour(office_hour_id)?;
+        let json =
+            serde_json::to_string(&rating).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        self.conn
+            .prepare_cached("INSERT INTO pending_ratings (office_hour_id, rating) VALUES (?1, ?2)")?
+            .execute(params![office_hour.id, json])?;
+        let waiting: i64 = self.conn.query_row(
+            "SELECT count(*) FROM pending_ratings WHERE office_hour_id = ?1",
+            [&office_hour.id],
+            |r| r.get(0),
+        )?;
+        if waiting >= RATING_BATCH {
+            return self.flush_ratings(&office_hour.id);
+        }
+        Ok(office_hour)
+    }
+
+    /// Moves the held-back ratings of the office hour into its document, in
+    /// random order, in one change with the deletion of what was held.
+    pub fn flush_ratings(&mut self, office_hour_id: &str) -> Result<OfficeHour> {
+        use rand::seq::SliceRandom;
+        let held: Vec<(i64, String)> = self
+            .conn
+            .prepare_cached("SELECT id, rating FROM pending_ratings WHERE office_hour_id = ?1")?
+            .query_map([office_hour_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        if held.is_empty() {
+            return self.office_hour(office_hour_id);
+        }
+        let mut ratings: Vec<Rating> = held
+            .iter()
+            .filter_map(|(_, json)| serde_json::from_str(json).ok())
+            .collect();
+        ratings.shuffle(&mut rand::rng());
+        let ids: Vec<i64> = held.iter().map(|(id, _)| *id).collect();
+        self.edit_office_hour_and(
+            office_hour_id,
+            "rating",
+            true,
+            |office_hour| {
+                for rating in ratings {
+                    office_hour.ratings.insert(new_id(), rating);
+                }
+                Ok(())
+            },
+            |tx| {
+                for id in &ids {
+                    tx.prepare_cached("DELETE FROM pending_ratings WHERE id = ?1")?
+                        .execute([id])?;
+                }
+                Ok(())
+            },
+        )
     }
 
     /// Several ratings in one change (demo data, a form filled in on paper).
@@ -268,6 +332,18 @@ impl Store {
         untimed: bool,
         edit: impl FnOnce(&mut OfficeHour) -> Result<()>,
     ) -> Result<OfficeHour> {
+        self.edit_office_hour_and(id, message, untimed, edit, |_| Ok(()))
+    }
+
+    /// As `edit_office_hour`, with `also` written in the same transaction.
+    fn edit_office_hour_and(
+        &mut self,
+        id: &str,
+        message: &str,
+        untimed: bool,
+        edit: impl FnOnce(&mut OfficeHour) -> Result<()>,
+        also: impl FnOnce(&Transaction<'_>) -> Result<()>,
+    ) -> Result<OfficeHour> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -288,6 +364,7 @@ impl Store {
             loaded.save(&tx, id)?;
             index_office_hour(&tx, &office_hour)?;
         }
+        also(&tx)?;
         let committed = tx.commit();
         self.finish_edit(id, committed, loaded)?;
         Ok(office_hour)
@@ -354,10 +431,11 @@ mod tests {
 
     use crate::store::{NewOfficeHour, Store};
 
-    /// A rating's change carries no time, and the ratings are a map keyed by
-    /// random ids: nothing ties a rating to the moment of a visit.
+    /// Ratings wait on the device until five have come together; then one
+    /// change without time brings them all, keyed by random ids: neither
+    /// the history nor the moment of the upload ties a rating to a visit.
     #[test]
-    fn a_rating_change_carries_no_time() {
+    fn ratings_go_into_the_document_five_at_a_time_in_a_change_without_time() {
         let dir = tempfile::tempdir().expect("temp dir");
         let catalog = Arc::new(crate::catalog::shipped().expect("catalogue"));
         let mut store =
@@ -370,16 +448,21 @@ mod tests {
                 caseworker: "Anna Schäfer".into(),
             })
             .expect("office hour");
-        store
-            .add_rating(
-                &office_hour.id,
-                Rating {
-                    advice: Some(1),
-                    clarity: None,
-                    place: Some(2),
-                },
-            )
-            .expect("rating");
+        let rating = Rating {
+            advice: Some(1),
+            clarity: None,
+            place: Some(2),
+        };
+        for held in 1..=4 {
+            let now = store
+                .add_rating(&office_hour.id, rating.clone())
+                .expect("rating");
+            assert!(now.ratings.is_empty(), "held back: {held}");
+        }
+        let now = store
+            .add_rating(&office_hour.id, rating.clone())
+            .expect("the fifth rating");
+        assert_eq!(now.ratings.len(), 5);
         let mut doc = store
             .read_doc(&office_hour.id, DocumentKind::OfficeHour)
             .expect("document");
@@ -389,5 +472,6 @@ mod tests {
         assert!(opened.timestamp() > 0, "ordinary changes carry their time");
         assert_eq!(rated.message(), Some("rating"));
         assert_eq!(rated.timestamp(), 0);
+        assert_eq!(changes.len(), 2, "all five in one change");
     }
 }

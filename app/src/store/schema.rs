@@ -206,6 +206,14 @@ ALTER TABLE office_hours ADD COLUMN end_time TEXT;
                  base      TEXT NOT NULL,
                  mine      TEXT NOT NULL
              ) STRICT;
+             -- Survey ratings held back until five of an office hour (or
+             -- its closing) go into its document together, shuffled: no
+             -- upload and no change order ties a rating to a visit.
+             CREATE TABLE pending_ratings (
+                 id             INTEGER PRIMARY KEY,
+                 office_hour_id TEXT NOT NULL,
+                 rating         TEXT NOT NULL
+             ) STRICT;
              INSERT INTO cases_fts (cases_fts, rank) VALUES ('secure-delete', 1);",
         ),
     ])

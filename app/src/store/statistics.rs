@@ -10,6 +10,9 @@ use super::{Result, Store};
 
 /// The survey's questions, in the order of [`sprechtag_schemas::Rating::grades`].
 pub const QUESTIONS: usize = 3;
+/// No average of fewer grades is shown: with fewer, a grade could be traced
+/// back to one citizen.
+pub const MIN_RATINGS: u64 = 5;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Statistics {
@@ -25,7 +28,9 @@ pub struct Statistics {
     /// Days from the visit to `done`: median, over `done_cases`.
     pub days_to_done_median: Option<f64>,
     pub done_cases: u64,
-    /// Average grade per question over all ratings (1 best, 6 worst).
+    /// Average grade per question over all ratings (1 best, 6 worst);
+    /// `None` below `MIN_RATINGS` answers. There are no averages per office
+    /// hour: they would grade its caseworker.
     pub rating_averages: [Option<f64>; QUESTIONS],
     pub ratings: u64,
 }
@@ -35,13 +40,12 @@ pub struct OfficeHourFigures {
     pub id: String,
     pub date: String,
     pub village: String,
-    pub caseworker: String,
     pub visitors: u64,
     /// Requests and those complete at closing; `None` while open.
     pub requests: Option<u64>,
     pub complete_requests: Option<u64>,
+    /// How many rated it (no grades: they would grade its caseworker).
     pub ratings: u64,
-    pub rating_averages: [Option<f64>; QUESTIONS],
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,10 +57,11 @@ pub struct Count {
 impl Store {
     pub fn statistics(&self) -> Result<Statistics> {
         let mut statement = self.conn.prepare(
-            "SELECT o.id, o.date, o.village, o.caseworker,
+            "SELECT o.id, o.date, o.village,
                     (SELECT count(*) FROM cases c WHERE c.office_hour_id = o.id),
-                    o.summary_requests, o.summary_complete_requests, o.ratings,
-                    o.advice_sum, o.advice_n, o.clarity_sum, o.clarity_n, o.place_sum, o.place_n
+                    o.summary_requests, o.summary_complete_requests,
+                    o.ratings + (SELECT count(*) FROM pending_ratings p
+                                 WHERE p.office_hour_id = o.id)
              FROM office_hours o ORDER BY o.date DESC, o.id",
         )?;
         let office_hours = statement
@@ -65,16 +70,14 @@ impl Store {
                     id: r.get(0)?,
                     date: r.get(1)?,
                     village: r.get(2)?,
-                    caseworker: r.get(3)?,
-                    visitors: r.get(4)?,
-                    requests: r.get(5)?,
-                    complete_requests: r.get(6)?,
-                    ratings: r.get(7)?,
-                    rating_averages: grade_sums(r, 8)?.map(average),
+                    visitors: r.get(3)?,
+                    requests: r.get(4)?,
+                    complete_requests: r.get(5)?,
+                    ratings: r.get(6)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let (ratings, totals) = self.conn.query_row(
+        let (mut ratings, mut totals) = self.conn.query_row(
             "SELECT coalesce(sum(ratings), 0), coalesce(sum(advice_sum), 0),
                     coalesce(sum(advice_n), 0), coalesce(sum(clarity_sum), 0),
                     coalesce(sum(clarity_n), 0), coalesce(sum(place_sum), 0),
@@ -83,6 +86,24 @@ impl Store {
             [],
             |r| Ok((r.get::<_, u64>(0)?, grade_sums(r, 1)?)),
         )?;
+        // Ratings held back on this device count here at once.
+        let held: Vec<String> = self
+            .conn
+            .prepare("SELECT rating FROM pending_ratings")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for rating in held
+            .iter()
+            .filter_map(|json| serde_json::from_str::<sprechtag_schemas::Rating>(json).ok())
+        {
+            ratings += 1;
+            for ((sum, n), grade) in totals.iter_mut().zip(rating.grades()) {
+                if let Some(grade) = grade {
+                    *sum += u64::from(grade);
+                    *n += 1;
+                }
+            }
+        }
 
         let villages = self.counts(
             "SELECT o.village, count(*) FROM cases c JOIN office_hours o ON o.id = c.office_hour_id
@@ -131,36 +152,28 @@ impl Store {
         })
     }
 
-    /// The committee's table: one row per office hour (UTF-8 CSV).
+    /// The committee's table: one row per office hour (UTF-8 CSV), without
+    /// grades or caseworkers: the overall grades are in `statistics`.
     pub fn export_statistics_csv(&self, out: impl Write) -> Result<usize> {
         let statistics = self.statistics()?;
         let mut writer = csv::Writer::from_writer(out);
         writer.write_record([
             "Datum",
             "Ort",
-            "Sachbearbeiter/in",
             "Besucher",
             "Anliegen",
             "Davon vollständig beim ersten Besuch",
             "Bewertungen",
-            "Note Beratung",
-            "Note Verständlichkeit",
-            "Note Ort und Erreichbarkeit",
         ])?;
         let number = |value: Option<u64>| value.map(|v| v.to_string()).unwrap_or_default();
-        let grade = |value: Option<f64>| value.map(|v| format!("{v:.1}")).unwrap_or_default();
         for o in &statistics.office_hours {
             writer.write_record([
                 o.date.clone(),
                 o.village.clone(),
-                o.caseworker.clone(),
                 o.visitors.to_string(),
                 number(o.requests),
                 number(o.complete_requests),
                 o.ratings.to_string(),
-                grade(o.rating_averages[0]),
-                grade(o.rating_averages[1]),
-                grade(o.rating_averages[2]),
             ])?;
         }
         writer.flush().map_err(csv::Error::from)?;
@@ -192,7 +205,7 @@ fn grade_sums(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<[(u64, 
 }
 
 fn average((sum, n): (u64, u64)) -> Option<f64> {
-    (n > 0).then(|| ratio(sum, n))
+    (n >= MIN_RATINGS).then(|| ratio(sum, n))
 }
 
 #[allow(clippy::cast_precision_loss)]

@@ -58,6 +58,9 @@ impl StatisticsView {
             clarity = grade(stats.rating_averages[1]),
             place = grade(stats.rating_averages[2])
         ));
+        if stats.rating_averages.iter().any(Option::is_none) && stats.ratings > 0 {
+            ui.label(t!("stats.ratings_too_few"));
+        }
         ui.separator();
         egui::ScrollArea::vertical()
             .id_salt("statistics")
@@ -115,7 +118,7 @@ impl StatisticsView {
                     // rather than cut columns off.
                     egui::ScrollArea::horizontal()
                         .id_salt("office_hour_table")
-                        .show(ui, |ui| office_hour_table(ui, &stats.office_hours, &grade));
+                        .show(ui, |ui| office_hour_table(ui, &stats.office_hours));
                 }
             });
     }
@@ -217,11 +220,7 @@ fn column_header(ui: &mut egui::Ui, text: &str) {
     });
 }
 
-fn office_hour_table(
-    ui: &mut egui::Ui,
-    office_hours: &[OfficeHourFigures],
-    grade: &dyn Fn(Option<f64>) -> String,
-) {
+fn office_hour_table(ui: &mut egui::Ui, office_hours: &[OfficeHourFigures]) {
     let name = t!("stats.office_hours_title").into_owned();
     table(ui, "office_hour_figures", &name, |ui| {
         for header in [
@@ -229,9 +228,7 @@ fn office_hour_table(
             t!("stats.col_village"),
             t!("stats.col_visitors"),
             t!("stats.col_complete"),
-            t!("stats.col_grade_advice"),
-            t!("stats.col_grade_clarity"),
-            t!("stats.col_grade_place"),
+            t!("stats.col_ratings"),
         ] {
             column_header(ui, &header);
         }
@@ -244,9 +241,7 @@ fn office_hour_table(
                 (Some(c), Some(r)) => t!("stats.n_of_m", n = c, m = r).into_owned(),
                 _ => t!("stats.none").into_owned(),
             });
-            for average in o.rating_averages {
-                ui.label(grade(average));
-            }
+            ui.label(o.ratings.to_string());
             ui.end_row();
         }
     });
