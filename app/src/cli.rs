@@ -208,6 +208,19 @@ pub enum CaseCommand {
         #[arg(long)]
         reason: String,
     },
+    /// The citizen's copy of everything held about them (Art. 15 GDPR):
+    /// every case with every field, who changed it, and — from the
+    /// server's audit — who received and opened it, as a PDF. Back-office
+    /// and admin devices.
+    SubjectReport {
+        #[arg(long)]
+        surname: String,
+        /// DD.MM.YYYY or YYYY-MM-DD.
+        #[arg(long)]
+        birth_date: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Correct a field so that the wrong value is gone from the history
     /// too (Art. 16 GDPR): the case is written anew under its number,
     /// without its history, and the old document erased everywhere.
@@ -574,6 +587,63 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
             let mut store = open_store(dir, false)?;
             let tombstone = store.erase_case(&id, &reason)?;
             line(out, &tombstone)
+        }
+        CaseCommand::SubjectReport {
+            surname,
+            birth_date,
+            out: file,
+        } => {
+            let birth_date: IsoDate = birth_date
+                .parse()
+                .with_context(|| format!("birth date {birth_date:?}"))?;
+            let mut store = open_store(dir, false)?;
+            let enrolment = store.enrolment()?;
+            if let Some(role) = enrolment.as_ref().map(|e| e.role)
+                && !role.may_erase()
+            {
+                bail!(
+                    "this device is enrolled as {role}: only back-office and admin devices \
+                     make an access report"
+                );
+            }
+            let cases = store.cases_of_citizen(&surname, birth_date)?;
+            let mut subjects = Vec::new();
+            let mut access_complete = true;
+            for case in cases {
+                let history = store.case_history(&case.id)?;
+                let access = match &enrolment {
+                    None => Err("dieses Gerät ist mit keinem Server verbunden".to_string()),
+                    Some(_) => {
+                        crate::sync::case_access(&store, &case.id).map_err(|e| e.to_string())
+                    }
+                };
+                access_complete &= access.is_ok();
+                store.record_opened(&case.id)?;
+                subjects.push(crate::print::SubjectCase {
+                    case,
+                    history,
+                    access,
+                });
+            }
+            let name = subjects.first().map_or_else(
+                || surname.clone(),
+                |s| format!("{} {}", s.case.citizen.given_names, s.case.citizen.surname),
+            );
+            let made_by =
+                enrolment.map_or_else(|| format!("Gerät {}", store.device().prefix), |e| e.user);
+            let bytes = crate::print::subject_report(
+                name.trim(),
+                &birth_date.to_german(),
+                &subjects,
+                store.catalog(),
+                &made_by,
+            )?;
+            crate::fsutil::write_private(&file, &bytes)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            line(
+                out,
+                &json!({ "file": file, "cases": subjects.len(), "access_complete": access_complete }),
+            )
         }
         CaseCommand::Correct {
             id,

@@ -277,6 +277,27 @@ impl std::fmt::Debug for EnrolResponse {
     }
 }
 
+/// `GET /v1/cases/{id}/access` (JSON): what the server's audit trail knows
+/// of one case — which device received, changed, opened or erased it, and
+/// when — for a citizen's access request (Art. 15 GDPR). Back-office and
+/// admin devices only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseAccess {
+    pub entries: Vec<AccessEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessEntry {
+    /// RFC 3339: the server's time, or the device's for an opening.
+    pub at: String,
+    /// `received` (a copy was sent to the device), `changed` (the device
+    /// uploaded changes), `opened` (opened on the device), `erased`.
+    pub what: String,
+    /// The enrolled user of the device.
+    pub user: String,
+    pub device_id: String,
+}
+
 /// Every 4xx and 5xx answer of the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiErrorBody {

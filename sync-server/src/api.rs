@@ -14,7 +14,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use sha2::{Digest, Sha256};
 use sprechtag_schemas::wire::{
-    self, ApiErrorBody, CONTENT_TYPE, EnrolRequest, EnrolResponse, MAX_BODY_BYTES, SyncRequest,
+    self, AccessEntry, ApiErrorBody, CONTENT_TYPE, CaseAccess, EnrolRequest, EnrolResponse,
+    MAX_BODY_BYTES, SyncRequest,
 };
 
 use crate::audit::{Event, NewEntry};
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
             post(enrol).layer(DefaultBodyLimit::max(ENROL_BODY_BYTES)),
         )
         .route("/v1/sync", post(sync_handler))
+        .route("/v1/cases/{id}/access", get(case_access))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A request that has not been answered in five minutes (a body
@@ -102,6 +104,9 @@ pub enum ApiError {
     /// 413: the body is larger than the protocol allows.
     #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
     TooLarge,
+    /// 403: the device's role or department does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: unknown path, or an enrolment code that is unknown, used or expired.
     #[error("{0}")]
     NotFound(String),
@@ -130,6 +135,7 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Revoked => (StatusCode::FORBIDDEN, "revoked"),
             ApiError::Wipe => (StatusCode::FORBIDDEN, "wipe"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::IncompleteBody => (StatusCode::BAD_REQUEST, "incomplete_body"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -375,6 +381,96 @@ async fn authenticate(
         return Err(ApiError::Revoked);
     }
     Ok(device)
+}
+
+/// Who received, changed, opened and erased a case, from the audit trail,
+/// for a citizen's access request: back-office and admin devices, in their
+/// department. Recorded in the audit itself.
+async fn case_access(
+    State(state): State<AppState>,
+    address: ClientAddress,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<CaseAccess>, ApiError> {
+    let device = authenticate(&state, &headers, &address).await?;
+    if !device.role.may_erase() {
+        return Err(ApiError::Forbidden(format!(
+            "a {} device may not read the audit trail",
+            device.role
+        )));
+    }
+    if !sync::is_document_id(&id) {
+        return Err(ApiError::BadRequest(format!("{id:?} is not a document id")));
+    }
+    let storage = state.storage.clone();
+    let access = tokio::task::spawn_blocking(move || -> Result<CaseAccess, ApiError> {
+        let department = {
+            let mut tx = storage.begin()?;
+            match tx.document_meta(&id)? {
+                Some(meta) => meta.department,
+                None => return Err(ApiError::NotFound(format!("no case {id}"))),
+            }
+        };
+        if let Some(scope) = device.scope()
+            && department.as_deref() != Some(scope)
+        {
+            return Err(ApiError::Forbidden(
+                "the case belongs to another department".into(),
+            ));
+        }
+        let entries = storage.audit_entries(&crate::audit::Filter {
+            case_id: Some(id.clone()),
+            ..crate::audit::Filter::default()
+        })?;
+        storage.append_audit(
+            NewEntry::new(Event::AdminCommand)
+                .device(&device)
+                .cases(vec![id.clone()])
+                .detail(serde_json::json!({ "command": "case access" })),
+        )?;
+        Ok(CaseAccess {
+            entries: entries
+                .iter()
+                .flat_map(|e| access_entries(e, &id))
+                .collect(),
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(access))
+}
+
+/// What one audit entry says of the case `id`, in a citizen's words.
+fn access_entries(entry: &crate::audit::Entry, id: &str) -> Vec<AccessEntry> {
+    let names = |key: &str| {
+        entry.detail[key]
+            .as_array()
+            .is_some_and(|ids| ids.iter().any(|v| v.as_str() == Some(id)))
+    };
+    let at = |what: &str, at: String| AccessEntry {
+        at,
+        what: what.to_string(),
+        user: entry.user.clone().unwrap_or_default(),
+        device_id: entry.device_id.clone().unwrap_or_default(),
+    };
+    let mut found = Vec::new();
+    match entry.event.as_str() {
+        "case_opened" => {
+            let opened = entry.detail["at"].as_str().unwrap_or(&entry.time);
+            found.push(at("opened", opened.to_string()));
+        }
+        "sync" => {
+            if names("accepted") {
+                found.push(at("changed", entry.time.clone()));
+            }
+            if names("sent") {
+                found.push(at("received", entry.time.clone()));
+            }
+        }
+        "case_erased" => found.push(at("erased", entry.time.clone())),
+        _ => {}
+    }
+    found
 }
 
 #[tracing::instrument(skip_all, fields(device))]

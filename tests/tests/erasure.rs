@@ -483,3 +483,95 @@ fn a_correction_removes_the_wrong_value_from_every_byte_and_keeps_the_rest() {
         "the rest of the case is still there"
     );
 }
+
+/// A citizen asks what is held about them (Art. 15): the back office makes
+/// the report from its laptop — every case of that name and birth date with
+/// its fields, who changed it, and from the server's audit who received and
+/// opened it. A caseworker device may not.
+#[test]
+fn the_back_office_prints_a_citizen_s_access_report_with_the_server_s_record_of_access() {
+    let server = TestServer::start();
+    let mut field = server.laptop("laptop-kleinbrueck", Role::Caseworker, "buergeramt");
+    let mut office = server.laptop("backoffice-1", Role::Backoffice, "buergeramt");
+    let case = field.new_case("Krüger", &["wohngeld"]);
+    let other = field.new_case("Krüger", &["personalausweis"]);
+    field
+        .store
+        .set_case_field(&case.id, "citizen.birth_date", "14.03.1941")
+        .expect("birth date");
+    field
+        .store
+        .set_case_field(&other.id, "citizen.birth_date", "02.02.1950")
+        .expect("another Krüger");
+    field
+        .store
+        .set_case_field(&case.id, "notes", "Hörgerät beachten")
+        .expect("notes");
+    field.sync();
+    office.sync();
+    office.store.record_opened(&case.id).expect("opened");
+    office.sync();
+
+    let report = |laptop: &Laptop, out: &Path| {
+        Command::new(workspace_binary("sprechtag"))
+            .arg("--data-dir")
+            .arg(laptop.data_dir())
+            .args([
+                "case",
+                "subject-report",
+                "--surname",
+                "krüger",
+                "--birth-date",
+                "14.03.1941",
+                "--out",
+            ])
+            .arg(out)
+            .env("SPRECHTAG_PASSPHRASE", sprechtag_e2e::PASSPHRASE)
+            .output()
+            .expect("run sprechtag")
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let refused = report(&field, &dir.path().join("no.pdf"));
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("back-office"));
+
+    let pdf = dir.path().join("auskunft.pdf");
+    let made = report(&office, &pdf);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&made.stdout).expect("json");
+    assert_eq!(printed["cases"], 1, "only the Krüger born on 14.03.1941");
+    assert_eq!(printed["access_complete"], true);
+    #[cfg(unix)]
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&pdf).expect("pdf").permissions()
+        ) & 0o777,
+        0o600
+    );
+    let text = Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for expected in [
+        "Auskunft über Ihre gespeicherten Daten",
+        "Erika Krüger",
+        "14.03.1941",
+        &format!("Vorgang {}", case.number),
+        "Hörgerät beachten",
+        "Wohngeld",
+        "Wer hat den Vorgang wann geändert?",
+        "laptop-kleinbrueck-user",
+        "hat eine Kopie erhalten",
+        "backoffice-1-user",
+        "hat den Vorgang geöffnet",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing in:\n{text}");
+    }
+    assert!(!text.contains(&other.number), "another citizen's case");
+}

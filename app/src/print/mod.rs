@@ -11,6 +11,7 @@ mod layout;
 mod qr;
 mod receipt;
 mod report;
+mod subject_report;
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,7 @@ use crate::store::{CaseFilter, Store, StoreError};
 pub use appointment::appointment_letter;
 pub use receipt::receipt;
 pub use report::report;
+pub use subject_report::{SubjectCase, subject_report};
 
 /// Body text size of citizens' documents, in points.
 pub const BODY_PT: f32 = 14.0;

@@ -498,3 +498,30 @@ impl Store {
         Ok(removed)
     }
 }
+
+impl Store {
+    /// Every case of the citizen with this surname (letter case aside) and
+    /// birth date, oldest first: what an access request (Art. 15) covers.
+    pub fn cases_of_citizen(
+        &mut self,
+        surname: &str,
+        birth_date: sprechtag_schemas::IsoDate,
+    ) -> Result<Vec<Case>> {
+        let ids: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT id FROM cases WHERE lower(trim(surname)) = lower(trim(?1))
+                 ORDER BY created_at, id",
+            )?
+            .query_map([surname], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut cases = Vec::new();
+        for id in ids {
+            let case = self.case(&id)?;
+            if case.citizen.birth_date == Some(birth_date) {
+                cases.push(case);
+            }
+        }
+        Ok(cases)
+    }
+}

@@ -167,6 +167,21 @@ impl HttpClient {
         serde_json::from_slice(&answer.body).map_err(|e| SyncError::Protocol(e.to_string()))
     }
 
+    /// What the server's audit trail knows of a case (who received,
+    /// changed, opened it), for a citizen's access request.
+    pub fn case_access(
+        &self,
+        token: &str,
+        doc_id: &str,
+    ) -> Result<sprechtag_schemas::wire::CaseAccess, SyncError> {
+        let request = self
+            .client
+            .get(format!("{}/v1/cases/{doc_id}/access", self.base_url))
+            .bearer_auth(token);
+        let answer = self.runtime.block_on(send(request, false))?;
+        serde_json::from_slice(&answer.body).map_err(|e| SyncError::Protocol(e.to_string()))
+    }
+
     /// One sync round trip: the encoded request in, the encoded response out.
     pub fn sync(&self, token: &str, body: Vec<u8>) -> Result<Answer, SyncError> {
         let request = self
@@ -309,6 +324,7 @@ fn classify(status: reqwest::StatusCode, body: &[u8], enrolling: bool) -> SyncEr
         // The body did not arrive in time: a slow link; try again.
         408 => SyncError::Offline(detail),
         403 if code == "wipe" => SyncError::Wiped,
+        403 if code == "forbidden" => SyncError::Forbidden(detail),
         403 => SyncError::Revoked,
         404 if enrolling => SyncError::BadCode,
         500..=599 => SyncError::Server(format!("{status}: {detail}")),

@@ -33,6 +33,9 @@ pub enum SyncError {
     Wiped,
     #[error("the enrolment code is unknown, used or expired")]
     BadCode,
+    /// The device's role or department does not allow what it asked.
+    #[error("the server refused: {0}")]
+    Forbidden(String),
     #[error("too many failed attempts from this address; the server asks to wait {} seconds", .0.as_secs())]
     Throttled(std::time::Duration),
     #[error("the server's answer was not understood: {0}")]
@@ -146,6 +149,17 @@ pub fn enrol_with(
     };
     store.enrol(&enrolment, &response.prefix)?;
     Ok(enrolment)
+}
+
+/// Who received, changed, opened and erased the case `doc_id`, as the
+/// server's audit trail says (back-office and admin devices).
+pub fn case_access(
+    store: &Store,
+    doc_id: &str,
+) -> Result<Vec<sprechtag_schemas::wire::AccessEntry>, SyncError> {
+    let enrolment = store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
+    let client = HttpClient::with_transport(&enrolment.server_url, &enrolment.transport())?;
+    Ok(client.case_access(&enrolment.token, doc_id)?.entries)
 }
 
 /// Exchanges changes with the server until both sides have everything,
