@@ -4,10 +4,10 @@
 //! server's audit trail), in plain German.
 
 use sprechtag_schemas::wire::AccessEntry;
-use sprechtag_schemas::{Case, CaseStatus, Catalog, DocumentState, ReviewState};
+use sprechtag_schemas::{Case, Catalog, DocumentState, ReviewState};
 
 use super::layout::{Column, Frame, Layout, Weight};
-use super::{PrintError, long_date};
+use super::{PrintError, long_date, status_text};
 use crate::store::HistoryEntry;
 
 /// Body size: the citizen reads it, often elderly.
@@ -322,17 +322,6 @@ fn time_of(rfc3339: &str) -> String {
                 .to_string()
         },
     )
-}
-
-fn status_text(status: CaseStatus) -> &'static str {
-    match status {
-        CaseStatus::Open => "offen",
-        CaseStatus::WaitingForDocuments => "wartet auf Unterlagen",
-        CaseStatus::Complete => "vollständig",
-        CaseStatus::Forwarded => "weitergeleitet",
-        CaseStatus::Done => "erledigt",
-        CaseStatus::Cancelled => "zurückgezogen",
-    }
 }
 
 fn state_text(state: DocumentState) -> &'static str {
