@@ -444,7 +444,7 @@ fn the_back_office_corrects_a_note_in_the_app_without_its_history() {
     gui.fill(Role::MultilineTextInput, "Richtiger Wert", "Keine Angaben");
     gui.fill(
         Role::TextInput,
-        "Grund (ohne persönliche Daten, z. B. „Antrag nach Art. 17 DSGVO“)",
+        "Grund (ohne persönliche Daten, z. B. „Berichtigung nach Art. 16 DSGVO“)",
         "Berichtigung nach Art. 16 DSGVO",
     );
     gui.activate(Role::Button, "Berichtigen und alten Wert löschen");

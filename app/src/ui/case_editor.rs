@@ -447,7 +447,7 @@ impl CaseEditor {
                 .desired_width(f32::INFINITY),
         )
         .labelled_by(label.id);
-        let label = ui.label(t!("erase.reason"));
+        let label = ui.label(t!("correct.reason"));
         ui.add(
             egui::TextEdit::singleline(&mut correcting.reason)
                 .char_limit(crate::store::MAX_ERASE_REASON_CHARS)
