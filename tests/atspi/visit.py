@@ -234,7 +234,43 @@ def main():
             get("image", "Besuche je Ort")
             get("table", "Besuche je Ort")
         check_tree()
-    print("ok: %s recorded and found again; %d announcements heard" % (number, len(announcements)))
+    # Another citizen's case, through the list.
+    press("page tab", "Fälle")
+    type_into("Suche", "bleibtreu")
+    other = wait_for("Bleibtreu's case", lambda: next(
+        (n for n in walk(frame()) if n.getRoleName() == "push button"
+         and " · Bleibtreu, Konrad" in n.name), None))
+    erased = other.name.split(" · ", 1)[0]
+    other.queryAction().doAction(0)
+    pump(0.3)
+    expect_title("Sprechtag – Fall %s · Bleibtreu, Konrad" % erased)
+
+    # The citizen asks to be erased: the confirmation names the case and
+    # the citizen and says it cannot be undone; no reason, no erasure.
+    get("heading", "Fall löschen (Datenschutz)")
+    press("push button", "Fall löschen …")
+    warning = get("label", prefix="Fall %s von Konrad Bleibtreu" % erased)
+    if "nicht rückgängig" not in warning.name:
+        fail("the confirmation does not say it cannot be undone: %r" % warning.name)
+    erase = get("push button", "Endgültig löschen")
+    if has_state(erase, pyatspi.STATE_ENABLED):
+        fail("'Endgültig löschen' works without a reason")
+    check_tree()
+    reasons = [n for n in walk(frame()) if n.getRoleName() == "entry"
+               and n.name.startswith("Grund (ohne persönliche Daten, z. B. „Antrag")]
+    if len(reasons) != 1:
+        fail("one reason field for the erasure expected, found %d" % len(reasons))
+    reasons[0].queryEditableText().setTextContents("Antrag nach Art. 17 DSGVO")
+    pump(0.3)
+    press("push button", "Endgültig löschen")
+    wait_for("the erasure to be confirmed",
+             lambda: find("label", prefix="Fall %s wurde gelöscht." % erased))
+    press("page tab", "Fälle")
+    wait_for("the case to leave the list",
+             lambda: find("push button", prefix="%s · " % erased) is None)
+
+    print("ok: %s recorded, found again and erased; %d announcements heard"
+          % (number, len(announcements)))
 
 
 if __name__ == "__main__":

@@ -166,7 +166,16 @@ fn a_screen_reader_user_records_a_visit_and_finds_it_again_through_at_spi() {
     let desktop = Desktop::start();
     let laptop = tempfile::tempdir().expect("data dir");
     let data = laptop.path().join("data");
-    Store::create(&data, PASSPHRASE, catalog()).expect("a store to unlock");
+    let mut store = Store::create(&data, PASSPHRASE, catalog()).expect("a store to unlock");
+    // A citizen who asks to be erased (the script erases this case).
+    let erased = store
+        .create_case(sprechtag_schemas::Case::draft(sprechtag_schemas::Citizen {
+            surname: "Bleibtreu".into(),
+            given_names: "Konrad".into(),
+            ..sprechtag_schemas::Citizen::default()
+        }))
+        .expect("a case to erase");
+    drop(store);
 
     let mut app = desktop
         .command(workspace_binary("sprechtag"))
@@ -213,4 +222,11 @@ fn a_screen_reader_user_records_a_visit_and_finds_it_again_through_at_spi() {
         .find(|d| d.id == "biometrisches-foto")
         .expect("the photo on the checklist");
     assert_eq!(photo.state, DocumentState::Presented);
+    assert!(
+        store
+            .tombstone(&erased.id)
+            .expect("tombstone")
+            .is_some_and(|t| t.number == erased.number),
+        "the case erased through the screen reader is gone"
+    );
 }
