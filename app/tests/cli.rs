@@ -508,6 +508,14 @@ fn export_and_import_into_a_fresh_data_dir_reproduces_the_case() {
         std::fs::metadata(&file).expect("the export exists").len() > 0,
         "the export is not empty"
     );
+    // Only its owner may read it: it holds the whole case.
+    #[cfg(unix)]
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&file).expect("the export").permissions()
+        ) & 0o777,
+        0o600
+    );
 
     let other = sandbox.other_data();
     let imported = ok_json(&other, &["case", "import", path_str(&file)]);

@@ -68,6 +68,11 @@ pub struct Service {
     /// The citizen must appear in person at the responsible office.
     #[serde(default)]
     pub in_person: bool,
+    /// Days a closed case with this service is kept before it is erased,
+    /// where the records of this service must be kept longer or shorter
+    /// than the server's `retention_days`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

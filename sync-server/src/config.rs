@@ -48,8 +48,11 @@ max_connections_per_address = 64
 # now). 0 keeps them until they are erased by hand.
 retention_days = 365
 
-# Services kept longer or shorter than retention_days, by catalogue id; a
-# case with several services is kept for the longest of them.
+# Services kept longer or shorter than retention_days: from the catalogue
+# file's `retention_days` (the file the laptops were set up with), and by
+# catalogue id below (which wins). A case with several services is kept for
+# the longest of them.
+# catalog_file = "/etc/sprechtag/services.json"
 # [retention_by_service]
 # hundesteuer = 3650
 "#;
@@ -74,6 +77,9 @@ pub struct Settings {
     pub retention_days: u32,
     #[serde(default)]
     pub retention_by_service: std::collections::BTreeMap<String, u32>,
+    /// The service catalogue, for its services' retention periods.
+    #[serde(default)]
+    pub catalog_file: Option<PathBuf>,
 }
 
 fn default_retention_days() -> u32 {
@@ -110,6 +116,7 @@ impl Default for Settings {
             max_connections_per_address: default_max_connections_per_address(),
             retention_days: default_retention_days(),
             retention_by_service: std::collections::BTreeMap::new(),
+            catalog_file: None,
         }
     }
 }
@@ -127,11 +134,27 @@ impl Settings {
             .with_context(|| format!("cannot open the database in {}", self.data_dir.display()))
     }
 
-    pub fn retention(&self) -> crate::retention::Policy {
-        crate::retention::Policy {
-            default_days: self.retention_days,
-            by_service: self.retention_by_service.clone(),
+    /// The retention periods: the default, the catalogue's per service,
+    /// and `retention_by_service` over both.
+    pub fn retention(&self) -> anyhow::Result<crate::retention::Policy> {
+        use anyhow::Context;
+        let mut by_service = std::collections::BTreeMap::new();
+        if let Some(path) = &self.catalog_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the catalogue {}", path.display()))?;
+            let catalog = sprechtag_schemas::Catalog::from_json(&text)
+                .with_context(|| format!("the catalogue {}", path.display()))?;
+            for service in &catalog.services {
+                if let Some(days) = service.retention_days {
+                    by_service.insert(service.id.clone(), days);
+                }
+            }
         }
+        by_service.extend(self.retention_by_service.clone());
+        Ok(crate::retention::Policy {
+            default_days: self.retention_days,
+            by_service,
+        })
     }
 
     /// Defaults, the file (if given), the environment; the caller applies
@@ -145,5 +168,48 @@ impl Settings {
             .merge(Env::prefixed("SPRECHTAG_SERVER_"))
             .extract()
             .map_err(Box::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+
+    /// Retention per service comes from the catalogue's `retention_days`,
+    /// and `retention_by_service` in the settings wins over it.
+    #[test]
+    fn retention_periods_come_from_the_catalogue_and_the_settings_win() {
+        let shipped = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../assets/catalog/services.json"
+        ))
+        .expect("the shipped catalogue");
+        let mut catalog: serde_json::Value = serde_json::from_str(&shipped).expect("json");
+        for service in catalog["services"].as_array_mut().expect("services") {
+            match service["id"].as_str() {
+                Some("personalausweis") => service["retention_days"] = 30.into(),
+                Some("wohngeld") => service["retention_days"] = 3650.into(),
+                _ => {}
+            }
+        }
+        let dir = tempfile::tempdir().expect("dir");
+        let catalog_file = dir.path().join("services.json");
+        std::fs::write(&catalog_file, catalog.to_string()).expect("write");
+        let mut settings = Settings {
+            catalog_file: Some(catalog_file),
+            retention_days: 365,
+            ..Settings::default()
+        };
+        settings
+            .retention_by_service
+            .insert("wohngeld".into(), 2000);
+        let policy = settings.retention().expect("policy");
+        assert_eq!(policy.default_days, 365);
+        assert_eq!(policy.by_service.get("personalausweis"), Some(&30));
+        assert_eq!(policy.by_service.get("wohngeld"), Some(&2000));
+
+        settings.catalog_file = Some(dir.path().join("missing.json"));
+        let error = settings.retention().expect_err("no catalogue there");
+        assert!(error.to_string().contains("missing.json"), "{error}");
     }
 }

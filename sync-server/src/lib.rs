@@ -95,7 +95,7 @@ pub async fn launch_with_listener(
     tokio::spawn(retention_daily(
         state.storage.clone(),
         state.cache.clone(),
-        settings.retention(),
+        settings.retention()?,
     ));
     let app = api::router(state);
     listener.set_nonblocking(true)?;

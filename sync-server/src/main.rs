@@ -198,7 +198,7 @@ fn run(cli: Cli) -> Result<()> {
             let expired = retention::run(
                 &storage,
                 &DocCache::default(),
-                &settings.retention(),
+                &settings.retention()?,
                 as_of,
                 dry_run,
             )?;
