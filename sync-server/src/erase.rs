@@ -12,7 +12,7 @@
 
 use automerge::ReadDoc;
 use sprechtag_schemas::CaseSummary;
-use sprechtag_schemas::wire::{RefusalCode, Tombstone};
+use sprechtag_schemas::wire::{EraseOrder, RefusalCode, Rejection, Tombstone};
 
 use crate::audit::{Event, NewEntry};
 use crate::integrity::Refusal;
@@ -222,7 +222,7 @@ pub fn prepare_correction(
     tx: &mut dyn SyncTransaction,
     cache: &DocCache,
     device: &Device,
-    order: &sprechtag_schemas::wire::EraseOrder,
+    order: &EraseOrder,
 ) -> Result<Result<Correction, Refusal>, SyncError> {
     let Some(successor) = order.successor.as_deref() else {
         return Ok(Err((RefusalCode::ForbiddenChange, "no successor".into())));
@@ -278,4 +278,107 @@ pub fn prepare_correction(
         created_by: case.created_by,
         signatures,
     }))
+}
+
+/// What a request's erase orders came to before its uploads.
+#[derive(Debug, Default)]
+pub struct Taken {
+    /// Erased now (or earlier: a repeated order).
+    pub erased: Vec<Tombstone>,
+    /// Corrections waiting for their successors among the uploads.
+    pub corrections: Vec<Correction>,
+    pub rejected: Vec<Rejection>,
+}
+
+fn rejection(doc_id: &str, (code, message): Refusal) -> Rejection {
+    Rejection {
+        doc_id: doc_id.to_string(),
+        code: code.as_str().to_string(),
+        message,
+    }
+}
+
+/// Carries out a request's plain erasures and prepares its corrections.
+pub fn take_orders(
+    tx: &mut dyn SyncTransaction,
+    cache: &DocCache,
+    device: &Device,
+    orders: &[EraseOrder],
+    now: &str,
+) -> Result<Taken, SyncError> {
+    let mut taken = Taken::default();
+    for order in orders {
+        if order.successor.is_some() {
+            match prepare_correction(tx, cache, device, order)? {
+                Ok(correction) => taken.corrections.push(correction),
+                Err(refusal) => taken.rejected.push(rejection(&order.doc_id, refusal)),
+            }
+            continue;
+        }
+        let by = Eraser::Device(device);
+        match erase(tx, cache, by, &order.doc_id, &order.reason, now, None)? {
+            Ok(tombstone) => taken.erased.push(tombstone),
+            Err(refusal) => taken.rejected.push(rejection(&order.doc_id, refusal)),
+        }
+    }
+    Ok(taken)
+}
+
+/// Erases the predecessors of the corrections whose successors were
+/// accepted; a correction whose successor was refused is refused too, and
+/// its case stays as it is.
+pub fn complete_corrections(
+    tx: &mut dyn SyncTransaction,
+    cache: &DocCache,
+    device: &Device,
+    corrections: &[Correction],
+    accepted: &[String],
+    now: &str,
+) -> Result<Taken, SyncError> {
+    let mut done = Taken::default();
+    for correction in corrections {
+        let predecessor = correction.predecessor.as_str();
+        if !accepted.contains(&correction.successor) {
+            let why = format!(
+                "the corrected case {} was not taken; the case stays as it is",
+                correction.successor
+            );
+            done.rejected
+                .push(rejection(predecessor, (RefusalCode::ForbiddenChange, why)));
+            continue;
+        }
+        let by = Eraser::Device(device);
+        let successor = Some(correction.successor.as_str());
+        match erase(
+            tx,
+            cache,
+            by,
+            predecessor,
+            &correction.reason,
+            now,
+            successor,
+        )? {
+            Ok(tombstone) => done.erased.push(tombstone),
+            Err(refusal) => done.rejected.push(rejection(predecessor, refusal)),
+        }
+    }
+    Ok(done)
+}
+
+/// Adds the tombstone of every upload refused as erased: the device learns
+/// why at once (the tombstone may lie beyond this response's budget).
+pub fn explain_refusals(
+    tx: &mut dyn SyncTransaction,
+    rejected: &[Rejection],
+    erased: &mut Vec<Tombstone>,
+) -> Result<(), SyncError> {
+    for refused in rejected {
+        if refused.code == RefusalCode::Erased.as_str()
+            && !erased.iter().any(|t| t.doc_id == refused.doc_id)
+            && let Some(tombstone) = tx.tombstone(&refused.doc_id)?
+        {
+            erased.push(tombstone.wire());
+        }
+    }
+    Ok(())
 }

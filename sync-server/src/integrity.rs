@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use automerge::{Automerge, Change, ChangeHash, ObjId, Prop, ReadDoc, ScalarValue, Value};
+use automerge::{Automerge, ChangeHash, ChangeMetadata, ObjId, Prop, ReadDoc, ScalarValue, Value};
 use automerge::{Patch, PatchAction};
 use sprechtag_schemas::document::DocumentKind;
 use sprechtag_schemas::permissions::{
@@ -38,12 +38,15 @@ pub fn check_changes(
     new_document: bool,
     successor_of: Option<&Correction>,
 ) -> Result<Result<(), Refusal>, StorageError> {
-    let changes = doc.get_changes(before);
+    // Their metadata only: rebuilding whole changes from a document's
+    // columns took a fifth of the server's time when laptops upload new
+    // cases.
+    let changes = doc.get_changes_meta(before);
     // Changes by author device, in the order automerge gives them.
     let mut authors: HashMap<String, Device> = HashMap::new();
-    let mut by_author: Vec<(String, Vec<&Change>)> = Vec::new();
+    let mut by_author: Vec<(String, Vec<&ChangeMetadata<'_>>)> = Vec::new();
     for change in &changes {
-        let actor = change.actor_id().to_hex_string();
+        let actor = change.actor.to_hex_string();
         let Some(registered) = actor.get(..ACTOR_HEX) else {
             return Ok(Err(unknown_author(&actor)));
         };
@@ -81,7 +84,7 @@ pub fn check_changes(
     // on its own, against what it depended on.
     for (author, list) in &by_author {
         for change in list {
-            let patches = doc.diff(change.deps(), &[change.hash()]);
+            let patches = doc.diff(&change.deps, &[change.hash]);
             if let Err(refusal) = check.patches(&authors[author], author, &[*change], &patches) {
                 return Ok(Err(refusal));
             }
@@ -112,14 +115,14 @@ impl Check<'_> {
         &self,
         author: &Device,
         registered: &str,
-        changes: &[&Change],
+        changes: &[&ChangeMetadata<'_>],
         patches: &[Patch],
     ) -> Result<(), Refusal> {
         let created_here = |obj: &ObjId| match obj {
             ObjId::Root => self.new_document,
             ObjId::Id(counter, actor, _) => changes.iter().any(|change| {
-                change.actor_id() == actor
-                    && (change.start_op().get()..=change.max_op()).contains(counter)
+                change.actor.as_ref() == actor
+                    && (change.start_op..=change.max_op).contains(counter)
             }),
         };
         for patch in patches {

@@ -92,37 +92,13 @@ pub fn handle(
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
     // Erasures first: an upload of what this request erases is refused.
+    // Erasures first: an upload of what this request erases is refused.
     // Corrections wait for their successors among the uploads.
-    let mut erased = Vec::new();
-    let mut corrections = Vec::new();
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    for order in request.erase.iter().take(MAX_ERASE) {
-        let outcome = match &order.successor {
-            Some(_) => erase::prepare_correction(tx.as_mut(), cache, device, order)?.map(|c| {
-                corrections.push(c);
-                None
-            }),
-            None => erase::erase(
-                tx.as_mut(),
-                cache,
-                Eraser::Device(device),
-                &order.doc_id,
-                &order.reason,
-                &now,
-                None,
-            )?
-            .map(Some),
-        };
-        match outcome {
-            Ok(Some(tombstone)) => erased.push(tombstone),
-            Ok(None) => {}
-            Err((code, message)) => rejected.push(Rejection {
-                doc_id: order.doc_id.clone(),
-                code: code.as_str().to_string(),
-                message,
-            }),
-        }
-    }
+    let orders = &request.erase[..request.erase.len().min(MAX_ERASE)];
+    let taken = erase::take_orders(tx.as_mut(), cache, device, orders, &now)?;
+    let (mut erased, corrections) = (taken.erased, taken.corrections);
+    rejected.extend(taken.rejected);
     for (upload, preloaded) in request.uploads.into_iter().zip(preloaded) {
         let correction = corrections.iter().find(|c| c.successor == upload.doc_id);
         match apply_upload(tx.as_mut(), cache, device, &upload, preloaded, correction)? {
@@ -134,45 +110,11 @@ pub fn handle(
             }),
         }
     }
-    for correction in &corrections {
-        if !accepted.contains(&correction.successor) {
-            rejected.push(Rejection {
-                doc_id: correction.predecessor.clone(),
-                code: RefusalCode::ForbiddenChange.as_str().to_string(),
-                message: format!(
-                    "the corrected case {} was not taken; the case stays as it is",
-                    correction.successor
-                ),
-            });
-            continue;
-        }
-        match erase::erase(
-            tx.as_mut(),
-            cache,
-            Eraser::Device(device),
-            &correction.predecessor,
-            &correction.reason,
-            &now,
-            Some(&correction.successor),
-        )? {
-            Ok(tombstone) => erased.push(tombstone),
-            Err((code, message)) => rejected.push(Rejection {
-                doc_id: correction.predecessor.clone(),
-                code: code.as_str().to_string(),
-                message,
-            }),
-        }
-    }
-    // A device that uploads an erased document learns why at once (its
-    // tombstone may lie beyond this response's budget).
-    for rejection in &rejected {
-        if rejection.code == RefusalCode::Erased.as_str()
-            && !erased.iter().any(|t| t.doc_id == rejection.doc_id)
-            && let Some(tombstone) = tx.tombstone(&rejection.doc_id)?
-        {
-            erased.push(tombstone.wire());
-        }
-    }
+    let completed =
+        erase::complete_corrections(tx.as_mut(), cache, device, &corrections, &accepted, &now)?;
+    erased.extend(completed.erased);
+    rejected.extend(completed.rejected);
+    erase::explain_refusals(tx.as_mut(), &rejected, &mut erased)?;
     // Erased by this request (a repeated order gets its older tombstone).
     let erasing = erased.iter().any(|t| t.erased_at == now);
     let Collected {
@@ -226,7 +168,7 @@ pub fn handle(
 }
 
 use crate::audit::{Event, NewEntry};
-use crate::erase::{self, Eraser};
+use crate::erase;
 use crate::integrity::{self, Refusal};
 
 /// Document ids are UUIDs; anything else is refused or ignored.

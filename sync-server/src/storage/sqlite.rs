@@ -123,6 +123,18 @@ INSERT INTO counters (name, value) VALUES ('seq', 0);
              ALTER TABLE devices ADD COLUMN wipe_ordered_at TEXT;
              ALTER TABLE devices ADD COLUMN wipe_delivered_at TEXT;",
         ),
+        // Every sync walks the changed documents and reads their
+        // bookkeeping. Those columns lie behind the saved document in the
+        // row: reading them followed its overflow pages, each decrypted on
+        // an encrypted server — a third of the server's time with 50
+        // laptops. Covering indexes answer both without the rows.
+        M::up(
+            "CREATE INDEX documents_changed ON documents (department, seq, id);
+             CREATE INDEX documents_changed_all ON documents (seq, id);
+             CREATE INDEX documents_meta ON documents (id, kind, department, seq, chunk_count, heads);
+             DROP INDEX documents_by_seq;
+             DROP INDEX documents_by_department;",
+        ),
     ])
 }
 
