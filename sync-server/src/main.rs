@@ -52,6 +52,13 @@ enum Command {
     Audit(AuditArgs),
     /// Print an example settings file.
     Config,
+    /// Encrypt a plain server database with --db-key-file (stop the
+    /// server first). The plain file is kept as sprechtag-server.db.plaintext
+    /// for you to check and destroy (shred).
+    Encrypt {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +170,26 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Config => {
             print!("{}", config::EXAMPLE);
+            Ok(())
+        }
+        Command::Encrypt { data_dir } => {
+            settings.data_dir = data_dir.unwrap_or(settings.data_dir);
+            let Some(key_file) = &settings.db_key_file else {
+                bail!("give the key to encrypt with: --db-key-file FILE");
+            };
+            let key = sprechtag_server::storage::DatabaseKey::read(key_file)?;
+            let kept = sprechtag_server::storage::SqliteStorage::encrypt_in_place(
+                &settings.data_dir,
+                &key,
+            )?;
+            println!(
+                "{}",
+                json!({
+                    "encrypted": settings.data_dir.join(sprechtag_server::storage::DATABASE_FILE),
+                    "plaintext_kept": kept,
+                    "next": "check the server with --db-key-file, then destroy the plaintext copy (shred -u)",
+                })
+            );
             Ok(())
         }
         Command::Serve {

@@ -347,6 +347,23 @@ impl ServerProcess {
         ServerProcess { child, url }
     }
 
+    /// The server on a plain (unencrypted) database.
+    pub fn start_plain(dir: &Path, port: u16) -> ServerProcess {
+        let child = Command::new(workspace_binary("sprechtag-server"))
+            .args(["serve", "--data-dir"])
+            .arg(dir)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "warn")
+            .env_remove("SPRECHTAG_SERVER_DB_KEY_FILE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sprechtag-server");
+        let url = format!("http://127.0.0.1:{port}");
+        wait_for_health(&url);
+        ServerProcess { child, url }
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -575,3 +575,73 @@ fn the_back_office_prints_a_citizen_s_access_report_with_the_server_s_record_of_
     }
     assert!(!text.contains(&other.number), "another citizen's case");
 }
+
+/// A server that ran on a plain database is encrypted in place: stopped,
+/// `sprechtag-server encrypt` with the key, started with it; laptops go on
+/// syncing; the plain file is kept aside for the administrator to destroy,
+/// never silently.
+#[test]
+fn a_plain_server_database_is_encrypted_in_place_and_laptops_go_on() {
+    use sprechtag_e2e::{ServerProcess, free_port};
+    let dir = tempfile::tempdir().expect("server dir");
+    let port = free_port();
+    let mut server = ServerProcess::start_plain(dir.path(), port);
+    let code = sprechtag_e2e::enrolment_code(dir.path(), "laptop", Role::Caseworker, "buergeramt");
+    let mut field = Laptop::enrolled(&server.url, &code);
+    let case = field.new_case(FIRST_SPELLING, &["wohngeld"]);
+    field.sync();
+    assert!(!files_containing(dir.path(), FIRST_SPELLING).is_empty());
+
+    // While it runs, the database cannot be converted.
+    let key = sprechtag_e2e::test_key_file(dir.path());
+    let encrypt = || {
+        Command::new(workspace_binary("sprechtag-server"))
+            .args(["encrypt", "--data-dir"])
+            .arg(dir.path())
+            .arg("--db-key-file")
+            .arg(&key)
+            .output()
+            .expect("run")
+    };
+    let running = encrypt();
+    assert!(!running.status.success(), "refused while the server runs");
+    let message = String::from_utf8_lossy(&running.stderr);
+    assert!(message.contains("locked"), "{message}");
+    server.kill();
+    let done = encrypt();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&done.stdout).expect("json");
+    let kept = PathBuf::from(printed["plaintext_kept"].as_str().expect("the kept copy"));
+    assert!(kept.exists());
+    let again = encrypt();
+    assert!(!again.status.success(), "a second run changes nothing");
+    assert!(String::from_utf8_lossy(&again.stderr).contains(".plaintext exists"));
+
+    // The same server, encrypted now: the laptop goes on.
+    let _server = ServerProcess::start(dir.path(), port);
+    field
+        .store
+        .set_case_field(&case.id, "notes", NOTE)
+        .expect("edit");
+    let report = field.sync();
+    assert_eq!(report.uploaded, 1);
+    let database = dir.path().join(sprechtag_server::storage::DATABASE_FILE);
+    for needle in [FIRST_SPELLING, NOTE] {
+        let found: Vec<PathBuf> = files_containing(dir.path(), needle)
+            .into_iter()
+            .filter(|p| *p != kept)
+            .collect();
+        assert!(found.is_empty(), "{needle} readable in {found:?}");
+    }
+    assert!(database.exists());
+    assert!(
+        !files_containing(dir.path(), FIRST_SPELLING)
+            .iter()
+            .all(|p| *p != kept),
+        "the kept plain copy is what the administrator destroys"
+    );
+}

@@ -210,6 +210,80 @@ impl SqliteStorage {
         })
     }
 
+    /// Encrypts the plain database in `dir` with `key`: an encrypted copy
+    /// is written beside it (`sqlcipher_export`), checked, and put in its
+    /// place; the plain file is kept as `<database>.plaintext` for the
+    /// administrator to check and destroy (returned). The server must be
+    /// stopped.
+    pub fn encrypt_in_place(dir: &Path, key: &DatabaseKey) -> Result<std::path::PathBuf> {
+        let fail = |why: String| StorageError::Database(why);
+        let path = dir.join(DATABASE_FILE);
+        if !path.exists() {
+            return Err(fail(format!("{} does not exist", path.display())));
+        }
+        let staged = dir.join(format!("{DATABASE_FILE}.encrypting"));
+        let kept = dir.join(format!("{DATABASE_FILE}.plaintext"));
+        if kept.exists() {
+            return Err(fail(format!(
+                "{} exists from an earlier run; remove it first",
+                kept.display()
+            )));
+        }
+        let _ = std::fs::remove_file(&staged);
+        let plain = Connection::open(&path)?;
+        let version: i64 = match plain.query_row("PRAGMA user_version", [], |r| r.get(0)) {
+            Ok(version) => version,
+            Err(_) => {
+                return Err(fail(format!(
+                    "{} cannot be read as a plain database: encrypted already, or damaged",
+                    path.display()
+                )));
+            }
+        };
+        // Nobody else may write meanwhile: the server must be stopped.
+        plain.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")?;
+        plain.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        let staged_text = staged
+            .to_str()
+            .ok_or_else(|| fail(format!("{} is not UTF-8", staged.display())))?;
+        plain.execute(
+            &format!(
+                "ATTACH DATABASE ?1 AS encrypted KEY \"x'{}'\"",
+                key.to_hex().as_str()
+            ),
+            [staged_text],
+        )?;
+        plain.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
+        plain.execute_batch(&format!("PRAGMA encrypted.user_version = {version};"))?;
+        plain.execute_batch("DETACH DATABASE encrypted;")?;
+        let count = |conn: &Connection| -> Result<(i64, i64, i64)> {
+            Ok(conn.query_row(
+                "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM devices),
+                        (SELECT count(*) FROM audit)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?)
+        };
+        let before = count(&plain)?;
+        drop(plain);
+        {
+            let encrypted = Connection::open(&staged)?;
+            encrypted.execute_batch(&key.pragma())?;
+            if count(&encrypted)? != before {
+                return Err(fail(
+                    "the encrypted copy differs; nothing was replaced".into(),
+                ));
+            }
+        }
+        restrict(&staged, 0o600).map_err(|e| fail(e.to_string()))?;
+        std::fs::rename(&path, &kept).map_err(|e| fail(e.to_string()))?;
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("{DATABASE_FILE}{suffix}")));
+        }
+        std::fs::rename(&staged, &path).map_err(|e| fail(e.to_string()))?;
+        Ok(kept)
+    }
+
     fn writer(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (the
         // transaction rolls back), so a poisoned lock is safe to reuse.
