@@ -330,35 +330,30 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
+    /// The server on an encrypted database (its key in the dir's `db.key`).
     pub fn start(dir: &Path, port: u16) -> ServerProcess {
-        let child = Command::new(workspace_binary("sprechtag-server"))
-            .args(["serve", "--data-dir"])
-            .arg(dir)
-            .arg("--db-key-file")
-            .arg(test_key_file(dir))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sprechtag-server");
-        let url = format!("http://127.0.0.1:{port}");
-        wait_for_health(&url);
-        ServerProcess { child, url }
+        ServerProcess::spawn(dir, port, Some(test_key_file(dir)))
     }
 
     /// The server on a plain (unencrypted) database.
     pub fn start_plain(dir: &Path, port: u16) -> ServerProcess {
-        let child = Command::new(workspace_binary("sprechtag-server"))
+        ServerProcess::spawn(dir, port, None)
+    }
+
+    fn spawn(dir: &Path, port: u16, key: Option<PathBuf>) -> ServerProcess {
+        let mut command = Command::new(workspace_binary("sprechtag-server"));
+        command
             .args(["serve", "--data-dir"])
             .arg(dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("RUST_LOG", "warn")
             .env_remove("SPRECHTAG_SERVER_DB_KEY_FILE")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sprechtag-server");
+            .stderr(Stdio::null());
+        if let Some(key) = key {
+            command.arg("--db-key-file").arg(key);
+        }
+        let child = command.spawn().expect("start sprechtag-server");
         let url = format!("http://127.0.0.1:{port}");
         wait_for_health(&url);
         ServerProcess { child, url }
