@@ -597,15 +597,7 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
                 .parse()
                 .with_context(|| format!("birth date {birth_date:?}"))?;
             let mut store = open_store(dir, false)?;
-            let enrolment = store.enrolment()?;
-            if let Some(role) = enrolment.as_ref().map(|e| e.role)
-                && !role.may_erase()
-            {
-                bail!(
-                    "this device is enrolled as {role}: only back-office and admin devices \
-                     make an access report"
-                );
-            }
+            let enrolment = store.require_data_protection_role()?;
             let cases = store.cases_of_citizen(&surname, birth_date)?;
             let mut subjects = Vec::new();
             let mut access_complete = true;

@@ -39,18 +39,24 @@ impl Leftovers {
 }
 
 impl Store {
+    /// The enrolment, if this device may erase and correct cases and make
+    /// access reports: a back-office or admin device, or one not enrolled
+    /// (its own back office).
+    pub fn require_data_protection_role(&self) -> Result<Option<super::Enrolment>> {
+        let enrolment = self.enrolment()?;
+        match enrolment.as_ref().map(|e| e.role) {
+            Some(role) if !role.may_erase() => Err(StoreError::MayNotErase(role)),
+            _ => Ok(enrolment),
+        }
+    }
+
     /// Erases a case on this device at once and, on an enrolled device,
     /// everywhere with the next sync. Only a back-office or admin device
     /// (or one not enrolled: it is its own back office) may. Cannot be
     /// undone.
     pub fn erase_case(&mut self, id_or_number: &str, reason: &str) -> Result<Tombstone> {
         let reason = checked_reason(reason)?;
-        let enrolment = self.enrolment()?;
-        if let Some(role) = enrolment.as_ref().map(|e| e.role)
-            && !role.may_erase()
-        {
-            return Err(StoreError::MayNotErase(role));
-        }
+        let enrolment = self.require_data_protection_role()?;
         let id = self.resolve_case(id_or_number)?;
         let tombstone = Tombstone {
             doc_id: id.clone(),
@@ -86,12 +92,7 @@ impl Store {
         reason: &str,
     ) -> Result<Case> {
         let reason = checked_reason(reason)?;
-        let enrolment = self.enrolment()?;
-        if let Some(role) = enrolment.as_ref().map(|e| e.role)
-            && !role.may_erase()
-        {
-            return Err(StoreError::MayNotErase(role));
-        }
+        let enrolment = self.require_data_protection_role()?;
         let id = self.resolve_case(id_or_number)?;
         let old = self.case(&id)?;
         let mut new = cases::with_field(&old, path, raw)?;

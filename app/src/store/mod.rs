@@ -116,7 +116,8 @@ pub enum StoreError {
     Erased { number: String, at: String },
     /// Only the back office and administrators erase cases.
     #[error(
-        "this device is enrolled as {0}: only back-office and admin devices erase or correct cases"
+        "this device is enrolled as {0}: only back-office and admin devices erase or correct cases \
+         and make access reports"
     )]
     MayNotErase(Role),
     /// An editor's copy was read from a version of the case this store no
