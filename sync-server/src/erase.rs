@@ -14,6 +14,8 @@ use automerge::ReadDoc;
 use sprechtag_schemas::CaseSummary;
 use sprechtag_schemas::wire::{EraseOrder, RefusalCode, Rejection, Tombstone};
 
+use sprechtag_schemas::permissions::signed_by;
+
 use crate::audit::{Event, NewEntry};
 use crate::integrity::Refusal;
 use crate::storage::{Device, Storage, StoredTombstone, SyncTransaction};
@@ -201,8 +203,9 @@ pub fn erase_one(
 
 /// A correction on its way: the predecessor is checked and read before the
 /// request's uploads, its successor is taken under the predecessor's
-/// number and signatures (`integrity`), and the predecessor is erased
-/// only once the successor is stored.
+/// number and recorder (`integrity`) and with its comments and verdict as
+/// they were (`check_successor`), and the predecessor is erased only once
+/// the successor is stored.
 #[derive(Debug, Clone)]
 pub struct Correction {
     pub predecessor: String,
@@ -210,11 +213,52 @@ pub struct Correction {
     pub reason: String,
     /// The predecessor's number, which the successor must carry.
     pub number: String,
-    /// Who recorded the visit, which the successor keeps.
+    /// Who recorded the visit and when, which the successor keeps.
     pub created_by: String,
-    /// Names that signed the predecessor's review and comments: the
-    /// successor carries them over, though its author did not write them.
-    pub signatures: Vec<String>,
+    pub created_at: String,
+    /// The predecessor's comments and verdict: the successor carries them
+    /// over unchanged, signed by others though its author writes them.
+    pub comments: Vec<sprechtag_schemas::Comment>,
+    pub review: Option<sprechtag_schemas::Review>,
+}
+
+impl Correction {
+    /// What is wrong with the successor beyond what `integrity` checks: a
+    /// comment or verdict signed by someone else than `author` must be one
+    /// the predecessor had, unchanged — nobody speaks in another's name by
+    /// correcting a case.
+    pub fn check_successor(
+        &self,
+        successor: &sprechtag_schemas::Case,
+        author: &Device,
+    ) -> Result<(), Refusal> {
+        let forged = |why: String| Err((RefusalCode::ForbiddenChange, why));
+        if successor.created_at != self.created_at {
+            return forged(format!(
+                "created_at: a corrected case keeps its predecessor's ({:?})",
+                self.created_at
+            ));
+        }
+        let own = |name: &str| signed_by(name, &author.user);
+        for comment in &successor.comments {
+            if !own(&comment.author) && !self.comments.contains(comment) {
+                return forged(format!(
+                    "comment {} signed {:?}: not the predecessor's, not by {}",
+                    comment.id, comment.author, author.user
+                ));
+            }
+        }
+        if let Some(review) = &successor.review
+            && !own(&review.by)
+            && self.review.as_ref() != Some(review)
+        {
+            return forged(format!(
+                "review signed {:?}: not the predecessor's, not by {}",
+                review.by, author.user
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Checks a correction order before the uploads of its request.
@@ -268,15 +312,15 @@ pub fn prepare_correction(
         Ok(case) => case,
         Err(e) => return Ok(Err((RefusalCode::InvalidDocument, e.to_string()))),
     };
-    let mut signatures: Vec<String> = case.comments.iter().map(|c| c.author.clone()).collect();
-    signatures.extend(case.review.iter().map(|r| r.by.clone()));
     Ok(Ok(Correction {
         predecessor: order.doc_id.clone(),
         successor: successor.to_string(),
         reason: reason.to_string(),
         number: case.number,
         created_by: case.created_by,
-        signatures,
+        created_at: case.created_at,
+        comments: case.comments,
+        review: case.review,
     }))
 }
 

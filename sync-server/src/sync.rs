@@ -375,6 +375,14 @@ fn apply_upload(
     }
     if after != before {
         let successor_of = correction.filter(|_| meta.is_none());
+        if let Some(correction) = successor_of {
+            let checked = document::read::<Case>(&doc)
+                .map_err(|e| (RefusalCode::InvalidDocument, e.to_string()))
+                .and_then(|successor| correction.check_successor(&successor, device));
+            if let Err(refusal) = checked {
+                return Ok(Err(refusal));
+            }
+        }
         if let Err(refusal) =
             integrity::check_changes(tx, &doc, &before, kind, meta.is_none(), successor_of)?
         {

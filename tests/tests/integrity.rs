@@ -662,3 +662,103 @@ fn no_damaged_or_forged_upload_makes_the_server_fail_or_store_what_it_cannot_rea
             >= 64
     );
 }
+
+/// A correction carries the old case's comments over, signed by others —
+/// but a back-office device cannot use it to put new words into another
+/// person's mouth: a successor with a comment in someone else's name that
+/// the old case did not have is refused, and so is the correction (the old
+/// case stays). The same successor without the forgery is taken.
+#[test]
+fn a_correction_cannot_slip_in_a_comment_in_another_s_name() {
+    let (server, mut field, mut office, id) = setup();
+    field
+        .laptop
+        .store
+        .comment_case(&id, "Unterlagen kommen nächste Woche")
+        .expect("the caseworker's comment");
+    field.laptop.sync();
+    office.laptop.sync();
+    let field_signature = field.laptop.store.case(&id).expect("case").comments[0]
+        .author
+        .clone();
+    let successor = office
+        .laptop
+        .store
+        .correct_case(&id, "notes", "Keine Angaben", "Berichtigung Art. 16")
+        .expect("correct on the office laptop");
+    // Both versions of the successor, before the closure borrows the token.
+    let mut forged = office.document(&successor.id);
+    let mut honest = office.document(&successor.id);
+    let token = office.token.clone();
+    let send = |doc: &mut AutoCommit| -> SyncResponse {
+        let request = SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            cursor: 0,
+            uploads: vec![Upload {
+                doc_id: successor.id.clone(),
+                changes: doc.save_nocompress(),
+                heads: wire::heads_to_bytes(&doc.get_heads()),
+            }],
+            max_response_bytes: 0,
+            summaries: false,
+            opened: Vec::new(),
+            erase: vec![wire::EraseOrder {
+                doc_id: id.clone(),
+                reason: "Berichtigung Art. 16".into(),
+                successor: Some(successor.id.clone()),
+            }],
+        };
+        let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
+        let answer = client
+            .sync(&token, wire::encode(&request))
+            .expect("the server answers");
+        wire::decode(&answer.body).expect("a sync response")
+    };
+
+    // The forgery: one more comment, in the caseworker's name.
+    let comments = match forged.get(ROOT, "comments").expect("comments") {
+        Some((_, comments)) => comments,
+        None => panic!("the successor has comments"),
+    };
+    let comment = forged
+        .insert_object(&comments, 1, ObjType::Map)
+        .expect("comment");
+    forged.put(&comment, "id", "forged-1").expect("id");
+    forged
+        .put(&comment, "author", field_signature.as_str())
+        .expect("author");
+    forged
+        .put(&comment, "at", "2026-12-01T10:00:00Z")
+        .expect("at");
+    forged
+        .put(&comment, "text", "Antrag zurückgezogen")
+        .expect("text");
+    forged.commit();
+    let response = send(&mut forged);
+    assert!(response.accepted.is_empty(), "{response:?}");
+    assert!(response.erased.is_empty(), "{response:?}");
+    let codes: Vec<(&str, &str)> = response
+        .rejected
+        .iter()
+        .map(|r| (r.doc_id.as_str(), r.code.as_str()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (successor.id.as_str(), "forbidden_change"),
+            (id.as_str(), "forbidden_change")
+        ]
+    );
+    assert!(response.rejected[0].message.contains("comment forged-1"));
+    field.laptop.sync();
+    assert_eq!(field.laptop.store.case(&id).expect("still there").id, id);
+
+    // The honest successor, with the caseworker's comment as it was.
+    let response = send(&mut honest);
+    assert_eq!(response.accepted, [successor.id.clone()], "{response:?}");
+    assert_eq!(response.erased.len(), 1);
+    assert_eq!(
+        response.erased[0].successor.as_deref(),
+        Some(successor.id.as_str())
+    );
+}
