@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod cli;
 pub mod demo;
 mod fsutil;
+mod merge;
 pub mod paths;
 pub mod print;
 pub mod store;

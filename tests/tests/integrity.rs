@@ -755,7 +755,11 @@ fn a_correction_cannot_slip_in_a_comment_in_another_s_name() {
 
     // The honest successor, with the caseworker's comment as it was.
     let response = send(&mut honest);
-    assert_eq!(response.accepted, vec![successor.id.clone()], "{response:?}");
+    assert_eq!(
+        response.accepted,
+        vec![successor.id.clone()],
+        "{response:?}"
+    );
     assert_eq!(response.erased.len(), 1);
     assert_eq!(
         response.erased[0].successor.as_deref(),

@@ -10,9 +10,9 @@ mod backoffice;
 mod case_index;
 mod cases;
 mod documents;
-mod erasure;
 mod key;
 mod office_hours;
+mod privacy;
 mod schema;
 pub mod statistics;
 mod sync_state;
@@ -29,9 +29,9 @@ use sprechtag_schemas::document::DocumentError;
 
 pub use backoffice::HistoryEntry;
 pub use cases::{COUNT_LIMIT, CaseFilter, CasePage, CaseRow, CaseSort, validate as validate_case};
-pub use erasure::{DEFAULT_KEEP_FILES_DAYS, MAX_REASON_CHARS as MAX_ERASE_REASON_CHARS};
 pub use key::{MIN_PASSPHRASE_CHARS, Passphrase};
 pub use office_hours::{NewOfficeHour, OfficeHourRow};
+pub use privacy::{DEFAULT_KEEP_FILES_DAYS, MAX_REASON_CHARS as MAX_ERASE_REASON_CHARS};
 pub use sync_state::{Applied, DocumentLabel, Enrolment, UploadBatch};
 
 use documents::CachedDoc;

@@ -180,7 +180,7 @@ ALTER TABLE office_hours ADD COLUMN end_time TEXT;
         // still finds: a laptop renumbers what it recorded before it was
         // enrolled.
         M::up("ALTER TABLE cases ADD COLUMN former_numbers TEXT NOT NULL DEFAULT '';"),
-        // Erasure (`erasure.rs`): what is left of erased cases (no personal
+        // Erasure (`privacy.rs`): what is left of erased cases (no personal
         // data), so that a copy is never taken again, and the erasures this
         // device ordered until the server confirms them. The full-text
         // index deletes a row's terms at once instead of leaving them in

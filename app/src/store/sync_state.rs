@@ -17,7 +17,7 @@ use sprechtag_schemas::{CaseSummary, OfficeHour, Role, UnknownValue};
 
 use super::case_index::{FullTextRows, index_case};
 use super::documents::{self, kind_name};
-use super::erasure;
+use super::privacy;
 use super::{Result, Store, StoreError, set_setting, setting};
 
 // Documents with changes the server lacks: each reads the partial index
@@ -301,7 +301,7 @@ impl Store {
 
     /// Whether any document other than `exclude` has changes to upload.
     pub fn has_pending_uploads(&self, exclude: &HashSet<String>) -> Result<bool> {
-        if erasure::has_orders(&self.conn)? {
+        if privacy::has_orders(&self.conn)? {
             return Ok(true);
         }
         let mut statement = self.conn.prepare_cached(PENDING_IDS)?;
@@ -338,7 +338,7 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?;
         // A corrected case's new document travels with the order that
         // erases the old one: first, so that it is in this batch.
-        let orders = erasure::erase_orders(&self.conn, MAX_ERASE)?;
+        let orders = privacy::erase_orders(&self.conn, MAX_ERASE)?;
         let successors: HashSet<String> =
             orders.iter().filter_map(|o| o.successor.clone()).collect();
         pending.sort_by_key(|(id, _, _)| !successors.contains(id));
@@ -438,7 +438,7 @@ impl Store {
                     successor: None,
                 });
             } else if ordered {
-                erasure::drop_order(&tx, &rejection.doc_id)?;
+                privacy::drop_order(&tx, &rejection.doc_id)?;
             }
         }
         applied.erasures_confirmed = batch
@@ -448,9 +448,9 @@ impl Store {
             .map(|o| o.doc_id.clone())
             .collect();
         for tombstone in &tombstones {
-            erasure::keep_unsynced_edits(&tx, tombstone, self.device.actor())?;
+            privacy::keep_unsynced_edits(&tx, tombstone, self.device.actor())?;
         }
-        let (erased_ids, leftovers) = erasure::bury_all(&tx, &tombstones)?;
+        let (erased_ids, leftovers) = privacy::bury_all(&tx, &tombstones)?;
         applied.erased = erased_ids
             .iter()
             .filter(|id| !applied.erasures_confirmed.contains(id))
@@ -459,7 +459,7 @@ impl Store {
         let mut merged = Vec::new();
         let mut full_text = FullTextRows::default();
         for download in &response.downloads {
-            if erasure::is_erased(&tx, &download.doc_id)? {
+            if privacy::is_erased(&tx, &download.doc_id)? {
                 continue;
             }
             // Each download on its own: one the device cannot read is set

@@ -17,6 +17,7 @@ use super::case_list::status_text;
 use super::review::{self, ReviewPanel};
 use super::widgets;
 use super::worker::Request;
+use crate::merge::{Prefer, three_way};
 use crate::print::PrintKind;
 use crate::store::OfficeHourRow;
 use crate::store::appointments::parse_time;
@@ -1038,30 +1039,8 @@ fn rebase(sent: &Case, now: &Case, stored: &Case) -> Case {
     let (Ok(sent), Ok(now_value), Ok(stored)) = values else {
         return now.clone();
     };
-    serde_json::from_value(three_way(&sent, &now_value, stored)).unwrap_or_else(|_| now.clone())
-}
-
-/// `theirs`, with what `mine` changed since `old`.
-fn three_way(
-    old: &serde_json::Value,
-    mine: &serde_json::Value,
-    theirs: serde_json::Value,
-) -> serde_json::Value {
-    use serde_json::Value;
-    match (old, mine, theirs) {
-        (Value::Object(old), Value::Object(mine), Value::Object(mut theirs)) => {
-            for (key, mine) in mine {
-                let merged = match (old.get(key), theirs.remove(key)) {
-                    (Some(old), Some(theirs)) => three_way(old, mine, theirs),
-                    _ => mine.clone(),
-                };
-                theirs.insert(key.clone(), merged);
-            }
-            Value::Object(theirs)
-        }
-        (old, mine, theirs) if mine == old => theirs,
-        (_, mine, _) => mine.clone(),
-    }
+    serde_json::from_value(three_way(&sent, &now_value, stored, Prefer::Mine))
+        .unwrap_or_else(|_| now.clone())
 }
 
 /// The appointment the form describes, or everything that is wrong with

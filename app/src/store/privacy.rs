@@ -1,4 +1,8 @@
-//! Erasure on this device: a case's document, its index and full-text rows
+//! Data protection on this device: erasure and correction, prints and
+//! exports kept no longer than needed, and what a citizen's access request
+//! covers (docs/privacy.md).
+//!
+//! Erasure: a case's document, its index and full-text rows
 //! and its prints deleted, a tombstone (id, number, when — no personal
 //! data) kept so that no copy is ever taken again. The same path serves an
 //! erasure ordered here (`erase_case`, sent to the server with the next
@@ -20,21 +24,25 @@ use sprechtag_schemas::{Case, CaseSummary};
 
 use super::case_index::{FullTextRows, index_case};
 use super::{Result, Store, StoreError, cases, documents, now_rfc3339};
+use crate::merge::{Prefer, three_way};
 
 /// Longest reason for an erasure (the server keeps it in its audit trail).
 pub const MAX_REASON_CHARS: usize = 500;
 
-/// What a case left behind to be removed once its rows are gone: the
-/// names its prints were saved under.
+/// What a case left behind to be removed once its rows are gone.
 #[derive(Debug, Default)]
 pub(super) struct Leftovers {
-    /// Case numbers (current and former) and office-hour report names.
-    print_names: Vec<String>,
+    /// Its numbers (current and former): its prints are saved under them,
+    /// and an export that names one is removed.
+    numbers: Vec<String>,
+    /// Its office hour's day report (`date-village`), which names it.
+    reports: Vec<String>,
 }
 
 impl Leftovers {
     fn absorb(&mut self, other: Leftovers) {
-        self.print_names.extend(other.print_names);
+        self.numbers.extend(other.numbers);
+        self.reports.extend(other.reports);
     }
 }
 
@@ -64,14 +72,12 @@ impl Store {
             erased_at: now_rfc3339(),
             successor: None,
         };
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (tombstone, leftovers) = bury(&tx, tombstone)?;
         if enrolment.is_some() {
-            tx.prepare_cached(
-                "INSERT INTO erase_orders (doc_id, reason) VALUES (?1, ?2)
-                 ON CONFLICT (doc_id) DO NOTHING",
-            )?
-            .execute(params![id, reason])?;
+            order(&tx, &id, reason, None)?;
         }
         tx.commit()?;
         self.after_erasure(&[id], leftovers);
@@ -129,11 +135,7 @@ impl Store {
         index_case(&tx, &CaseSummary::from(&stored), &mut full_text)?;
         full_text.write(&tx)?;
         if enrolment.is_some() {
-            tx.prepare_cached(
-                "INSERT INTO erase_orders (doc_id, reason, successor) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (doc_id) DO NOTHING",
-            )?
-            .execute(params![id, reason, stored.id])?;
+            order(&tx, &id, reason, Some(&stored.id))?;
         }
         tx.commit()?;
         self.remember(&stored.id, doc, 1);
@@ -190,6 +192,17 @@ fn checked_reason(reason: &str) -> Result<&str> {
     Ok(reason)
 }
 
+/// Orders the server to erase `id` (replaced by `successor` for a
+/// correction) with the next sync.
+fn order(tx: &Transaction<'_>, id: &str, reason: &str, successor: Option<&str>) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO erase_orders (doc_id, reason, successor) VALUES (?1, ?2, ?3)
+         ON CONFLICT (doc_id) DO NOTHING",
+    )?
+    .execute(params![id, reason, successor])?;
+    Ok(())
+}
+
 /// Whether the document `id` was erased.
 pub(super) fn is_erased(tx: &Transaction<'_>, id: &str) -> Result<bool> {
     Ok(tx
@@ -218,9 +231,9 @@ pub(super) fn bury(
         if tombstone.number.is_empty() {
             tombstone.number.clone_from(&number);
         }
-        leftovers.print_names.push(number);
+        leftovers.numbers.push(number);
         leftovers
-            .print_names
+            .numbers
             .extend(former.split_whitespace().map(str::to_string));
         if let Some(seq) = seq {
             tx.prepare_cached("DELETE FROM cases_fts WHERE rowid = ?1")?
@@ -233,7 +246,7 @@ pub(super) fn bury(
                 .query_row([office_hour], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             if let Some((date, village)) = report {
-                leftovers.print_names.push(format!("{date}-{village}"));
+                leftovers.reports.push(format!("{date}-{village}"));
             }
         }
     }
@@ -299,33 +312,6 @@ pub(super) fn keep_unsynced_edits(
     Ok(())
 }
 
-/// The corrected case with what this device changed in its predecessor
-/// before the correction reached it: a field the correction (or anyone
-/// before it) changed keeps the corrected value — the wrong value must not
-/// come back — every other field takes this device's edit.
-fn carried(
-    base: &serde_json::Value,
-    mine: &serde_json::Value,
-    theirs: serde_json::Value,
-) -> serde_json::Value {
-    use serde_json::Value;
-    match (base, mine, theirs) {
-        (Value::Object(base), Value::Object(mine), Value::Object(mut theirs)) => {
-            for (key, mine) in mine {
-                let merged = match (base.get(key), theirs.remove(key)) {
-                    (Some(base), Some(theirs)) => carried(base, mine, theirs),
-                    (None, Some(theirs)) => theirs,
-                    (_, None) => continue,
-                };
-                theirs.insert(key.clone(), merged);
-            }
-            Value::Object(theirs)
-        }
-        (base, mine, theirs) if theirs != *base || mine == base => theirs,
-        (_, mine, _) => mine.clone(),
-    }
-}
-
 impl Store {
     /// Carries this device's edits of corrected cases over to the cases
     /// that replaced them, once those are here; returns the cases changed.
@@ -344,7 +330,15 @@ impl Store {
             let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
             let merged = match (parse(&base), parse(&mine), serde_json::to_value(&theirs)) {
                 (Some(base), Some(mine), Ok(theirs_json)) => {
-                    serde_json::from_value::<Case>(carried(&base, &mine, theirs_json)).ok()
+                    // A field the correction (or anyone before it) changed keeps
+                    // its new value — the wrong one must not come back.
+                    serde_json::from_value::<Case>(three_way(
+                        &base,
+                        &mine,
+                        theirs_json,
+                        Prefer::Theirs,
+                    ))
+                    .ok()
                 }
                 _ => None,
             };
@@ -407,14 +401,14 @@ pub(super) fn erase_orders(
         .collect::<rusqlite::Result<_>>()?)
 }
 
-/// Removes the prints saved under the leftovers' names and every export
-/// that names one of its case numbers.
+/// Removes the prints saved under the leftovers' numbers and reports, and
+/// every export that names one of the numbers.
 fn remove_files(dir: &Path, leftovers: &Leftovers) {
-    if leftovers.print_names.is_empty() {
-        return;
-    }
-    for name in &leftovers.print_names {
+    for name in leftovers.numbers.iter().chain(&leftovers.reports) {
         crate::print::remove_saved(dir, name);
+    }
+    if leftovers.numbers.is_empty() {
+        return;
     }
     let Ok(exports) = std::fs::read_dir(dir.join(crate::print::EXPORTS_DIR)) else {
         return;
@@ -424,7 +418,7 @@ fn remove_files(dir: &Path, leftovers: &Leftovers) {
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
-        let names_one = leftovers.print_names.iter().any(|name| {
+        let names_one = leftovers.numbers.iter().any(|name| {
             !name.is_empty()
                 && bytes
                     .windows(name.len())
