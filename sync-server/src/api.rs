@@ -404,12 +404,8 @@ async fn case_access(
     }
     let storage = state.storage.clone();
     let access = tokio::task::spawn_blocking(move || -> Result<CaseAccess, ApiError> {
-        let department = {
-            let mut tx = storage.begin()?;
-            match tx.document_meta(&id)? {
-                Some(meta) => meta.department,
-                None => return Err(ApiError::NotFound(format!("no case {id}"))),
-            }
+        let Some(department) = storage.document_department(&id)? else {
+            return Err(ApiError::NotFound(format!("no case {id}")));
         };
         if let Some(scope) = device.scope()
             && department.as_deref() != Some(scope)

@@ -530,6 +530,13 @@ fn the_back_office_prints_a_citizen_s_access_report_with_the_server_s_record_of_
             .output()
             .expect("run sprechtag")
     };
+    // The server answers a caseworker device's own request for the record
+    // of access with 403, whatever the app would do.
+    let asked = sprechtag::sync::case_access(&field.store, &case.id);
+    assert!(
+        matches!(asked, Err(sprechtag::sync::SyncError::Forbidden(_))),
+        "{asked:?}"
+    );
     let dir = tempfile::tempdir().expect("dir");
     let refused = report(&field, &dir.path().join("no.pdf"));
     assert!(!refused.status.success());

@@ -135,6 +135,10 @@ pub trait Storage: Send + Sync + 'static {
     fn audit_entries(&self, filter: &crate::audit::Filter) -> Result<Vec<crate::audit::Entry>>;
     /// A write transaction; one at a time, durable on commit.
     fn begin(&self) -> Result<Box<dyn SyncTransaction + '_>>;
+    /// The department a stored document belongs to: `None` if there is no
+    /// such document, `Some(None)` if it belongs to none (read without
+    /// waiting for a sync).
+    fn document_department(&self, id: &str) -> Result<Option<Option<String>>>;
     /// The stored summaries of all cases (id, summary), for retention.
     fn case_summaries(&self) -> Result<Vec<(String, Vec<u8>)>>;
     /// The tombstones, oldest first.

@@ -637,6 +637,14 @@ impl Storage for SqliteStorage {
         }))
     }
 
+    fn document_department(&self, id: &str) -> Result<Option<Option<String>>> {
+        Ok(self
+            .reader()
+            .prepare_cached("SELECT department FROM documents WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
+
     fn case_summaries(&self) -> Result<Vec<(String, Vec<u8>)>> {
         let conn = self.reader();
         let mut statement = conn.prepare(
