@@ -88,6 +88,23 @@ pub enum Command {
     /// Export data for reports and other systems.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Make a new store in an empty data dir (other commands that record
+    /// something do so too; none replaces an existing or damaged store).
+    Init,
+    /// Write an encrypted backup of the store (default: into
+    /// DATA_DIR/backups/, where the app keeps its last 7 automatically).
+    Backup {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Put a backup in place of the store (default: the newest in
+    /// DATA_DIR/backups/). The store there before is moved to
+    /// DATA_DIR/quarantine/, never deleted; the next sync sends everything
+    /// again and brings back what the server has.
+    Restore { file: Option<PathBuf> },
+    /// Check the store in full (SQLite integrity check) and list the
+    /// backups; exits non-zero if the store is damaged.
+    Doctor,
     /// Fill the data dir with realistic German demo data.
     Demo {
         #[arg(long, default_value_t = 40)]
@@ -427,6 +444,68 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Option<GuiArgs>> {
             }
             Ok(())
         }),
+        Some(Command::Init) => {
+            // Half a store or a damaged one is named as such.
+            if crate::store::backup::inspect(&dir)? != crate::store::backup::DirState::Empty {
+                bail!("{} already holds Sprechtag data", dir.display());
+            }
+            open_store(&dir, true).and_then(|store| {
+                line(
+                    out,
+                    &json!({ "created": dir, "device_prefix": store.device().prefix }),
+                )
+            })
+        }
+        Some(Command::Backup { out: file }) => open_store(&dir, false).and_then(|store| {
+            if store.damage().is_some() {
+                bail!(
+                    "the store is damaged; a backup of it would be too. Restore the last good \
+                     backup instead (sprechtag restore)"
+                );
+            }
+            let made = match file {
+                Some(file) => store.backup(&file)?,
+                None => store.backup_now()?,
+            };
+            line(
+                out,
+                &json!({ "backup": made.path, "created_at": made.header.created_at }),
+            )
+        }),
+        Some(Command::Restore { file }) => {
+            let file = match file {
+                Some(file) => file,
+                None => match crate::store::backup::list_backups(&dir).into_iter().next() {
+                    Some(newest) => newest.path,
+                    None => bail!(
+                        "no backup in {}; name the backup file",
+                        dir.join(crate::store::backup::BACKUPS_DIR).display()
+                    ),
+                },
+            };
+            let passphrase = passphrase(false)?;
+            let restored = crate::store::backup::restore(&dir, &file, &passphrase)?;
+            line(out, &restored)
+        }
+        Some(Command::Doctor) => open_store(&dir, false).and_then(|store| {
+            let integrity = store.integrity_check()?;
+            let backups: Vec<_> = crate::store::backup::list_backups(&dir)
+                .into_iter()
+                .map(|b| json!({ "path": b.path, "created_at": b.header.created_at }))
+                .collect();
+            line(
+                out,
+                &json!({
+                    "integrity": integrity,
+                    "opened_read_only": store.damage(),
+                    "backups": backups,
+                }),
+            )?;
+            if integrity != "ok" || store.damage().is_some() {
+                bail!("the store is damaged: restore a backup (sprechtag restore)");
+            }
+            Ok(())
+        }),
         Some(Command::Demo { cases }) => open_store(&dir, true).and_then(|mut store| {
             let summary = crate::demo::generate(&mut store, cases, rand::random())?;
             line(out, &summary)
@@ -491,7 +570,10 @@ fn office_hour(dir: &Path, command: OfficeHourCommand, out: &mut dyn Write) -> R
         OfficeHourCommand::Close { id } => {
             let mut store = open_store(dir, false)?;
             let office_hour = store.close_office_hour(&id)?;
-            line(out, &office_hour)
+            line(out, &office_hour)?;
+            // The day's work is safe in a backup as well.
+            let backup = store.backup_now()?;
+            line(out, &json!({ "backup": backup.path }))
         }
     }
 }
@@ -907,8 +989,14 @@ pub fn open_store(dir: &Path, create: bool) -> Result<Store> {
         Store::open(dir, &passphrase, catalog)
     } else {
         Store::create(dir, &passphrase, catalog)
-    };
-    Ok(store?)
+    }?;
+    if let Some(damage) = store.damage() {
+        eprintln!(
+            "warning: the store failed its integrity check and is open for reading only \
+             ({damage}); restore a backup with `sprechtag restore`"
+        );
+    }
+    Ok(store)
 }
 
 fn passphrase(new: bool) -> Result<String> {

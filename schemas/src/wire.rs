@@ -25,7 +25,7 @@ pub const MIN_BATCH_BYTES: usize = 4 << 10;
 
 /// One round of sync: what the device has that the server may lack, and how
 /// far it has received the server's changes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SyncRequest {
     pub protocol: u32,
     /// The server's `cursor` of the last response this device committed.
@@ -50,6 +50,11 @@ pub struct SyncRequest {
     /// refused in `rejected`.
     #[serde(default)]
     pub erase: Vec<EraseOrder>,
+    /// The device starts over (its store was restored from a backup, or
+    /// the server's was): the server forgets which heads it believed the
+    /// device held, and `cursor` is 0. Uploads then carry whole documents.
+    #[serde(default)]
+    pub resync: bool,
 }
 
 /// Most erasures one request carries; the rest follow.
@@ -107,7 +112,7 @@ pub struct Upload {
     pub heads: Vec<u8>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SyncResponse {
     pub protocol: u32,
     /// Uploaded documents now durable on the server.
@@ -124,6 +129,16 @@ pub struct SyncResponse {
     /// it ordered erased in this request): the device deletes its copies.
     #[serde(default)]
     pub erased: Vec<Tombstone>,
+    /// The epoch of the server's history: a random id that changes when
+    /// the server is restored from a backup. A device that sees another
+    /// epoch than at its last sync starts over (`SyncRequest::resync`).
+    #[serde(default)]
+    pub epoch: String,
+    /// The request's cursor lies beyond the server's newest change (the
+    /// server lost changes, e.g. restored by hand): nothing was done; the
+    /// device starts over.
+    #[serde(default)]
+    pub resync: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -400,6 +415,7 @@ mod tests {
             }],
             opened: Vec::new(),
             erase: Vec::new(),
+            resync: false,
         };
         assert_eq!(
             SyncRequest::decode(&encode(&request)).expect("decode"),
@@ -449,6 +465,7 @@ mod tests {
             summaries: false,
             opened: Vec::new(),
             erase: Vec::new(),
+            resync: false,
         };
         assert!(matches!(
             SyncRequest::decode(&encode(&request)),

@@ -66,6 +66,7 @@ fn request() -> impl Strategy<Value = SyncRequest> {
                 summaries,
                 opened: Vec::new(),
                 erase: Vec::new(),
+                resync: false,
             },
         )
 }

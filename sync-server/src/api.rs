@@ -42,6 +42,9 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// The key enrolment codes are stored under (`code_hash`).
     pub code_key: Arc<Vec<u8>>,
+    /// Set by the first request that met a damaged page: `/health` then
+    /// answers 503, and the damage is logged once.
+    pub damage: Arc<std::sync::OnceLock<String>>,
 }
 
 impl AppState {
@@ -54,11 +57,38 @@ impl AppState {
             throttle: Arc::new(Throttle::default()),
             body_timeout: std::time::Duration::from_secs(120),
             code_key: Arc::new(Vec::new()),
+            damage: Arc::new(std::sync::OnceLock::new()),
         }
     }
 }
 
+/// What a response tells the damage watch (`note_damage`): the request
+/// met a damaged database page.
+#[derive(Clone)]
+struct DamageReport(String);
+
+/// Marks the server unhealthy when a response reports a damaged page, and
+/// logs it once with the database's location.
+async fn note_damage(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    if let Some(DamageReport(detail)) = response.extensions().get::<DamageReport>()
+        && state.damage.set(detail.clone()).is_ok()
+    {
+        tracing::error!(
+            database = %state.storage.location(),
+            %detail,
+            "the database is damaged: /health now answers 503; restore a backup"
+        );
+    }
+    response
+}
+
 pub fn router(state: AppState) -> Router {
+    let watch = axum::middleware::from_fn_with_state(state.clone(), note_damage);
     Router::new()
         .route("/health", get(health))
         // An enrolment is a code and an actor: a few hundred bytes.
@@ -69,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sync", post(sync_handler))
         .route("/v1/cases/{id}/access", get(case_access))
         .fallback(not_found)
+        .layer(watch)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A request that has not been answered in five minutes (a body
         // trickling in, a request stuck behind a lock) ends with 408.
@@ -126,6 +157,9 @@ pub enum ApiError {
     /// 500: logged; the client sees a generic message.
     #[error("internal server error")]
     Internal(String),
+    /// 503: the database is damaged; logged once (`note_damage`).
+    #[error("the server's data are damaged; the administrator has been told")]
+    Damaged(String),
 }
 
 impl ApiError {
@@ -146,6 +180,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Damaged(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }
     }
 }
@@ -161,6 +196,11 @@ impl IntoResponse for ApiError {
             message: self.to_string(),
         };
         let mut response = (status, Json(body)).into_response();
+        if let ApiError::Damaged(detail) = &self {
+            response
+                .extensions_mut()
+                .insert(DamageReport(detail.clone()));
+        }
         if let ApiError::TooManyAttempts(wait) = self
             && let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
         {
@@ -172,12 +212,38 @@ impl IntoResponse for ApiError {
 
 impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            crate::storage::StorageError::Damaged(detail) => ApiError::Damaged(detail),
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok", "protocol": wire::PROTOCOL_VERSION }))
+impl From<sync::SyncError> for ApiError {
+    fn from(e: sync::SyncError) -> Self {
+        match e {
+            sync::SyncError::Storage(e) => e.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// `{"status": "ok"}`, or 503 `{"status": "damaged"}` once a request met a
+/// damaged database page.
+async fn health(State(state): State<AppState>) -> Response {
+    match state.damage.get() {
+        None => Json(serde_json::json!({ "status": "ok", "protocol": wire::PROTOCOL_VERSION }))
+            .into_response(),
+        Some(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({
+                "status": "damaged",
+                "protocol": wire::PROTOCOL_VERSION,
+                "message": "the database is damaged; see the server log",
+            })),
+        )
+            .into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -509,8 +575,7 @@ async fn sync_handler(
     let storage = state.storage.clone();
     let cache = state.cache.clone();
     let response = tokio::task::spawn_blocking(move || {
-        sync::handle(storage.as_ref(), &cache, &device, request)
-            .map_err(|e| ApiError::Internal(e.to_string()))
+        sync::handle(storage.as_ref(), &cache, &device, request).map_err(ApiError::from)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;

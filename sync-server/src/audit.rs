@@ -37,6 +37,8 @@ pub enum Event {
     CaseErased,
     /// A revoked device was told to delete its data.
     WipeDelivered,
+    /// The database was restored from a backup (a new epoch).
+    Restored,
 }
 
 impl Event {
@@ -53,6 +55,7 @@ impl Event {
             Event::AdminCommand => "admin_command",
             Event::CaseErased => "case_erased",
             Event::WipeDelivered => "wipe_delivered",
+            Event::Restored => "restored",
         }
     }
 }

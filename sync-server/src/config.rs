@@ -125,13 +125,18 @@ impl Settings {
     /// The storage in `data_dir`, decrypted with `db_key_file` if given.
     pub fn open_storage(&self) -> anyhow::Result<crate::storage::SqliteStorage> {
         use anyhow::Context;
-        let key = self
+        let key = self.database_key()?;
+        crate::storage::SqliteStorage::open_with_key(&self.data_dir, key.as_ref())
+            .with_context(|| format!("cannot open the database in {}", self.data_dir.display()))
+    }
+
+    /// The database key from `db_key_file`, if given.
+    pub fn database_key(&self) -> anyhow::Result<Option<crate::storage::DatabaseKey>> {
+        Ok(self
             .db_key_file
             .as_deref()
             .map(crate::storage::DatabaseKey::read)
-            .transpose()?;
-        crate::storage::SqliteStorage::open_with_key(&self.data_dir, key.as_ref())
-            .with_context(|| format!("cannot open the database in {}", self.data_dir.display()))
+            .transpose()?)
     }
 
     /// The retention periods: the default, the catalogue's per service,

@@ -71,11 +71,40 @@ pub fn enrolment_code() -> String {
 
 /// Serves on `listener` until `shutdown` resolves, then finishes the
 /// requests in flight.
+/// Holds `DATA_DIR/server.lock` while a server runs, so that `restore`
+/// refuses to replace the database under it. Released when dropped (and
+/// by the system when the process dies).
+pub fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let path = data_dir.join("server.lock");
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    // Like every file in the data dir: the server's user only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "a server is running on {} (it holds {}); stop it first",
+            data_dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::Error::new(e).context(format!("cannot lock {}", path.display())))
+        }
+    }
+}
+
 pub async fn launch_with_listener(
     settings: Settings,
     listener: std::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let _lock = lock_data_dir(&settings.data_dir)?;
     let storage = settings.open_storage()?;
     if settings.db_key_file.is_none() {
         tracing::warn!(

@@ -59,6 +59,28 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Write a consistent copy of the database to --out while the server
+    /// runs (encrypted with the same key). Prints {"backup", "bytes"}.
+    Backup {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The backup file; must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Put a backup in place (stop the server first): checked, the current
+    /// database moved to DATA_DIR/quarantine/, and a new epoch, so that
+    /// every laptop sends again what the backup lacks at its next sync.
+    Restore {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        file: PathBuf,
+    },
+    /// The database's full integrity check; exits non-zero on damage.
+    Check {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,6 +225,49 @@ fn run(cli: Cli) -> Result<()> {
             settings.tls_cert = tls_cert.or(settings.tls_cert);
             settings.tls_key = tls_key.or(settings.tls_key);
             serve(settings)
+        }
+        Command::Backup { data_dir, out } => {
+            settings.data_dir = data_dir.unwrap_or(settings.data_dir);
+            let storage = settings.open_storage()?;
+            let bytes = storage.backup(&out, settings.database_key()?.as_ref())?;
+            println!("{}", json!({ "backup": out, "bytes": bytes }));
+            Ok(())
+        }
+        Command::Restore { data_dir, file } => {
+            settings.data_dir = data_dir.unwrap_or(settings.data_dir);
+            let _lock = sprechtag_server::lock_data_dir(&settings.data_dir)?;
+            let quarantined = sprechtag_server::storage::SqliteStorage::restore(
+                &settings.data_dir,
+                &file,
+                settings.database_key()?.as_ref(),
+            )?;
+            let storage = settings.open_storage()?;
+            let identity = storage.identity()?;
+            storage.append_audit(
+                NewEntry::new(Event::Restored)
+                    .detail(json!({ "backup": file, "epoch": identity.epoch })),
+            )?;
+            println!(
+                "{}",
+                json!({
+                    "restored": file,
+                    "epoch": identity.epoch,
+                    "quarantined": quarantined,
+                    "next": "start the server; laptops send what the backup lacks at their next sync. \
+                             Devices enrolled or revoked after the backup: enrol or revoke them again.",
+                })
+            );
+            Ok(())
+        }
+        Command::Check { data_dir } => {
+            settings.data_dir = data_dir.unwrap_or(settings.data_dir);
+            let storage = settings.open_storage()?;
+            let report = storage.integrity_check()?;
+            println!("{}", json!({ "integrity": report }));
+            if report != "ok" {
+                bail!("the database is damaged: restore a backup (sprechtag-server restore)");
+            }
+            Ok(())
         }
         Command::Device(command) => device(settings, command),
         Command::Audit(args) => audit(settings, args),

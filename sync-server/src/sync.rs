@@ -85,9 +85,27 @@ pub fn handle(
     request: SyncRequest,
 ) -> Result<SyncResponse, SyncError> {
     let budget = request.response_budget();
-    let preloaded = preload(&request.uploads);
+    let epoch = storage.identity()?.epoch;
     let mut tx = storage.begin()?;
+    // A cursor beyond the newest change: this server lost changes the
+    // device saw (it was restored from a backup). Nothing is done; the
+    // device starts over (`SyncRequest::resync`).
+    if request.cursor > tx.newest_seq()? {
+        tx.touch_device(&device.id)?;
+        tx.commit()?;
+        return Ok(SyncResponse {
+            protocol: PROTOCOL_VERSION,
+            cursor: 0,
+            epoch,
+            resync: true,
+            ..SyncResponse::default()
+        });
+    }
+    let preloaded = preload(&request.uploads);
     tx.touch_device(&device.id)?;
+    if request.resync {
+        tx.forget_holdings(&device.id)?;
+    }
     tx.acknowledge(&device.id, request.cursor)?;
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
@@ -164,6 +182,8 @@ pub fn handle(
         cursor,
         more,
         erased,
+        epoch,
+        resync: false,
     })
 }
 

@@ -56,6 +56,14 @@ impl TestServer {
         configure: impl FnOnce(&mut sprechtag_server::Settings),
     ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        TestServer::start_on(dir, listener, configure)
+    }
+
+    fn start_on(
+        dir: tempfile::TempDir,
+        listener: TcpListener,
+        configure: impl FnOnce(&mut sprechtag_server::Settings),
+    ) -> TestServer {
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let mut settings = sprechtag_server::Settings {
             data_dir: dir.path().to_path_buf(),
@@ -111,16 +119,38 @@ impl TestServer {
     pub fn storage(&self) -> SqliteStorage {
         open_storage(self.dir.path())
     }
-}
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
+    /// Stops the server, runs `between` on its data dir (a restore, say),
+    /// and starts it again at the same address, so that enrolled laptops
+    /// find it.
+    pub fn restart_with(mut self, between: impl FnOnce(&Path)) -> TestServer {
+        self.shut_down();
+        let address = self.url.trim_start_matches("http://").to_string();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("placeholder dir"));
+        between(dir.path());
+        let listener = TcpListener::bind(&address).expect("bind the server's address again");
+        TestServer::start_on(dir, listener, |_| {})
+    }
+
+    /// Stops the server; its data dir stays.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.shut_down();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("placeholder dir"))
+    }
+
+    fn shut_down(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shut_down();
     }
 }
 

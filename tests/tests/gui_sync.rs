@@ -472,3 +472,66 @@ fn the_back_office_corrects_a_note_in_the_app_without_its_history() {
     assert_eq!(now.notes.as_str(), "Keine Angaben");
     assert_eq!(now.citizen.surname, "Krüger");
 }
+
+#[test]
+fn a_damaged_store_opens_read_only_in_the_app_and_a_restore_and_a_sync_bring_everything_back() {
+    let server = TestServer::start();
+    let mut field = server.laptop("laptop-kleinbrueck", DeviceRole::Caseworker, "buergerbuero");
+    let before = field.new_case("Vorher", &["wohngeld"]);
+    field.sync();
+    // The app's automatic backup (daily, and when an office hour closes).
+    field.store.backup_now().expect("backup");
+    let after = field.new_case("Nachher", &["reisepass"]);
+    field.sync();
+    let data_dir = field.data_dir();
+    drop(field.store);
+    // The disk fails under a page of the cases' documents.
+    let database = data_dir.join(sprechtag::store::DATABASE_FILE);
+    let pages = std::fs::metadata(&database).expect("db").len() / 4096;
+    let mut bytes = std::fs::read(&database).expect("read");
+    let at = usize::try_from((pages - 2) * 4096 + 300).expect("offset");
+    bytes[at..at + 64].fill(0x5a);
+    std::fs::write(&database, bytes).expect("damage");
+
+    let mut gui = Gui::new(&data_dir);
+    gui.unlock();
+    gui.wait_for("the damage banner", |h| {
+        h.query_by_label_contains("Die Daten auf diesem Laptop sind beschädigt")
+            .is_some()
+    });
+    assert!(
+        !gui.has(Role::Button, "Jetzt synchronisieren")
+            && gui.shows("Kein Abgleich: Die Daten sind beschädigt."),
+        "a damaged store is not synced"
+    );
+    gui.activate(Role::Button, "Sicherung wiederherstellen …");
+    gui.wait_for("the restore offer", |h| {
+        h.query_by(button_starting_with("Sicherung vom")).is_some()
+    });
+    assert!(gui.is_focused(Role::PasswordInput, "Passphrase"));
+    gui.type_text(PASSPHRASE);
+    gui.harness
+        .get_by(button_starting_with("Sicherung vom"))
+        .focus();
+    gui.harness.run_steps(2);
+    gui.press(Key::Enter);
+    gui.wait_for("the restored store", |h| {
+        h.query_by_label_contains("wurde wiederhergestellt")
+            .is_some()
+    });
+    assert!(!gui.shows("Die Daten auf diesem Laptop sind beschädigt"));
+    let quarantine = data_dir.join(sprechtag::store::backup::QUARANTINE_DIR);
+    assert_eq!(
+        std::fs::read_dir(&quarantine).expect("quarantine").count(),
+        1,
+        "the damaged store is kept aside"
+    );
+    gui.sync_now();
+    gui.activate(Role::Tab, "Fälle");
+    for case in [&before, &after] {
+        gui.wait_for("every case back in the list", |h| {
+            h.query_by(button_starting_with(&format!("{} ·", case.number)))
+                .is_some()
+        });
+    }
+}

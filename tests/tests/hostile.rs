@@ -40,6 +40,7 @@ fn malformed_truncated_and_random_bodies_get_a_4xx_and_the_server_keeps_serving(
         }],
         opened: Vec::new(),
         erase: Vec::new(),
+        resync: false,
     });
     let mut rng = rand::rng();
     let mut bodies: Vec<(String, Vec<u8>)> = vec![
@@ -63,6 +64,7 @@ fn malformed_truncated_and_random_bodies_get_a_4xx_and_the_server_keeps_serving(
                 summaries: false,
                 opened: Vec::new(),
                 erase: Vec::new(),
+                resync: false,
             }),
         ),
     ];
@@ -130,6 +132,7 @@ fn a_request_replayed_twice_changes_nothing() {
         }],
         opened: Vec::new(),
         erase: Vec::new(),
+        resync: false,
     });
     let (first_status, first) = raw.sync(body.clone());
     assert_eq!(first_status, 200);
@@ -204,6 +207,7 @@ fn unacceptable_new_documents_are_refused_each_with_its_reason() {
         ],
         opened: Vec::new(),
         erase: Vec::new(),
+        resync: false,
     });
     let (status, answer) = raw.sync(body);
     assert_eq!(status, 200);

@@ -62,6 +62,7 @@ impl Device {
             summaries: false,
             opened: Vec::new(),
             erase: Vec::new(),
+            resync: false,
         };
         let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
         let answer = client
@@ -335,6 +336,7 @@ fn a_valid_case_followed_by_junk_is_refused_and_the_laptops_sync_on() {
         summaries: false,
         opened: Vec::new(),
         erase: Vec::new(),
+        resync: false,
     };
     let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
     let answer = client
@@ -446,6 +448,7 @@ fn an_upload_that_inflates_to_128_mib_is_refused_within_100_mb() {
         summaries: false,
         opened: Vec::new(),
         erase: Vec::new(),
+        resync: false,
     };
     let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
     let answer = client.sync(&token, wire::encode(&request)).expect("answer");
@@ -612,6 +615,7 @@ fn no_damaged_or_forged_upload_makes_the_server_fail_or_store_what_it_cannot_rea
                 summaries: false,
                 opened: Vec::new(),
                 erase: Vec::new(),
+                resync: false,
             };
             let answer = client.sync(&field.token, wire::encode(&request));
             let answer = answer.map_err(|e| {
@@ -707,6 +711,7 @@ fn a_correction_cannot_slip_in_a_comment_in_another_s_name() {
                 reason: "Berichtigung Art. 16".into(),
                 successor: Some(successor.id.clone()),
             }],
+            resync: false,
         };
         let client = sprechtag::sync::HttpClient::new(&server.url).expect("client");
         let answer = client

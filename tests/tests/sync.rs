@@ -156,6 +156,7 @@ fn a_whole_case_comes_with_its_summary_and_a_change_without() {
             summaries: true,
             opened: Vec::new(),
             erase: Vec::new(),
+            resync: false,
         }));
         assert_eq!(status, 200);
         wire::decode(&body).expect("a sync response")
@@ -237,6 +238,7 @@ fn a_device_of_another_department_cannot_obtain_the_case_by_any_request() {
         }],
         opened: Vec::new(),
         erase: Vec::new(),
+        resync: false,
     };
     let token = other
         .store

@@ -7,6 +7,7 @@
 
 pub mod appointments;
 mod backoffice;
+pub mod backup;
 mod case_index;
 mod cases;
 mod documents;
@@ -66,11 +67,29 @@ pub fn wipe_dir(dir: &Path) -> Result<()> {
             _ => {}
         }
     }
-    for folder in [crate::print::PRINTS_DIR, crate::print::EXPORTS_DIR] {
-        let folder = dir.join(folder);
+    // Backups and stores a restore put aside hold the same data.
+    let quarantined: Vec<PathBuf> = std::fs::read_dir(dir.join(backup::QUARANTINE_DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir())
+        .collect();
+    let folders = [
+        crate::print::PRINTS_DIR,
+        crate::print::EXPORTS_DIR,
+        backup::BACKUPS_DIR,
+    ]
+    .into_iter()
+    .map(|folder| dir.join(folder))
+    .chain(quarantined)
+    .chain([dir.join(backup::QUARANTINE_DIR)]);
+    for folder in folders {
         if let Ok(entries) = std::fs::read_dir(&folder) {
             for entry in entries.flatten() {
-                remove(&entry.path())?;
+                if entry.path().is_file() {
+                    remove(&entry.path())?;
+                }
             }
             let _ = std::fs::remove_dir(&folder);
         }
@@ -100,6 +119,21 @@ pub enum StoreError {
     WeakPassphrase,
     #[error("no Sprechtag data in {0}")]
     NoStore(PathBuf),
+    /// Half a store: the database without its key file or the other way
+    /// round. Nothing is made anew over it.
+    #[error(
+        "{missing} is missing beside {present}: put it back, restore a backup \
+         (sprechtag restore FILE), or move the folder away to start afresh"
+    )]
+    Incomplete { missing: PathBuf, present: PathBuf },
+    /// A file of the store cannot be read as what it should be (empty,
+    /// cut short, a damaged page): the passphrase is not at fault.
+    #[error("{path} is damaged: {detail}")]
+    Damaged { path: PathBuf, detail: String },
+    /// The store failed its integrity check and was opened for reading
+    /// only: nothing more is written into it.
+    #[error("the data are damaged and open for reading only; restore a backup (sprechtag restore)")]
+    ReadOnly,
     #[error("the data is damaged: {0}")]
     Corrupt(String),
     #[error("no {kind} with id or number {id:?}")]
@@ -132,7 +166,7 @@ pub enum StoreError {
     #[error(transparent)]
     Document(Box<DocumentError>),
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error("database schema upgrade failed: {0}")]
     Migration(#[from] rusqlite_migration::Error),
     #[error("cannot write the CSV: {0}")]
@@ -143,6 +177,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ReadOnly) => StoreError::ReadOnly,
+            _ => StoreError::Sqlite(error),
+        }
+    }
 }
 
 impl From<DocumentError> for StoreError {
@@ -183,11 +226,20 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Device {
     pub id: uuid::Uuid,
     pub prefix: String,
+    /// Eight random bytes after the device id in its actor, once the store
+    /// was restored from a backup: the server may hold changes this device
+    /// made after the backup, and a new change must not repeat their
+    /// sequence numbers.
+    pub actor_suffix: Option<[u8; 8]>,
 }
 
 impl Device {
     pub fn actor(&self) -> ActorId {
-        ActorId::from(self.id.as_bytes().as_slice())
+        let mut bytes = self.id.as_bytes().to_vec();
+        if let Some(suffix) = self.actor_suffix {
+            bytes.extend(suffix);
+        }
+        ActorId::from(bytes.as_slice())
     }
 
     /// A fresh actor of this device for a change made on an older version
@@ -207,6 +259,11 @@ pub struct Store {
     device: Device,
     catalog: Arc<Catalog>,
     cache: HashMap<String, CachedDoc>,
+    /// For backups (`ATTACH … KEY`); wiped when the store is dropped.
+    key: key::DatabaseKey,
+    /// What the integrity check at opening found: the store is then open
+    /// for reading only (`PRAGMA query_only`).
+    damage: Option<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -222,50 +279,73 @@ impl std::fmt::Debug for Store {
 const PREFIX_ALPHABET: &[u8] = b"ACDEFHJKLMNPRTUVWXY";
 
 impl Store {
-    /// Whether `dir` holds a store (then `open`, else `create`).
+    /// Whether `dir` holds anything of a store (then `open`, which tells
+    /// what is wrong with half a store; else `create`).
     pub fn exists(dir: &Path) -> bool {
-        dir.join(DATABASE_FILE).exists()
+        !matches!(backup::inspect(dir), Ok(backup::DirState::Empty))
     }
 
-    /// Creates a new store protected by `passphrase`.
+    /// Creates a new store protected by `passphrase` — only in a data dir
+    /// without one: an existing key file is never replaced (the database
+    /// it belongs to could not be opened again).
     pub fn create(dir: &Path, passphrase: &str, catalog: Arc<Catalog>) -> Result<Store> {
         if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
             return Err(StoreError::WeakPassphrase);
         }
-        if Store::exists(dir) {
-            return Err(StoreError::Invalid(format!(
-                "{} already holds Sprechtag data",
-                dir.display()
-            )));
-        }
-        if was_wiped(dir) {
-            return Err(StoreError::Invalid(format!(
-                "this device was revoked and its data erased; an administrator removes {} \
-                 before it is set up again",
-                dir.join(WIPED_MARKER).display()
-            )));
+        match backup::inspect(dir)? {
+            backup::DirState::Empty => {}
+            backup::DirState::Store => {
+                return Err(StoreError::Invalid(format!(
+                    "{} already holds Sprechtag data",
+                    dir.display()
+                )));
+            }
+            backup::DirState::Wiped => {
+                return Err(StoreError::Invalid(format!(
+                    "this device was revoked and its data erased; an administrator removes {} \
+                     before it is set up again",
+                    dir.join(WIPED_MARKER).display()
+                )));
+            }
         }
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
         restrict_to_owner(dir)?;
-        let key_file = key::KeyFile::generate();
-        key_file.write(dir)?;
-        let key = key_file.derive(passphrase)?;
-        let mut conn = Connection::open(dir.join(DATABASE_FILE))?;
+        let generated = key::KeyFile::generate();
+        let key = generated.derive(passphrase)?;
+        generated.completed(&key).write_new(dir)?;
+        let path = dir.join(DATABASE_FILE);
+        crate::fsutil::write_new(&path, b"").map_err(|e| StoreError::io(&path, e))?;
+        let mut conn = Connection::open(&path)?;
         apply_key(&conn, &key)?;
         configure(&conn)?;
         schema::migrations().to_latest(&mut conn)?;
         let device = init_device(&conn)?;
-        Ok(Store::with(conn, dir, device, catalog))
+        Ok(Store::with(conn, dir, device, catalog, key))
     }
 
     /// Opens an existing store. A wrong passphrase changes nothing on disk.
+    /// A store that fails its integrity check is opened for reading only
+    /// (`damage`); one that cannot be opened at all is an error naming the
+    /// file, told apart from a wrong passphrase.
     pub fn open(dir: &Path, passphrase: &str, catalog: Arc<Catalog>) -> Result<Store> {
-        if !Store::exists(dir) {
-            return Err(StoreError::NoStore(dir.to_path_buf()));
+        match backup::inspect(dir)? {
+            backup::DirState::Store => {}
+            backup::DirState::Empty | backup::DirState::Wiped => {
+                return Err(StoreError::NoStore(dir.to_path_buf()));
+            }
         }
-        let key = key::KeyFile::read(dir)?.derive(passphrase)?;
+        let key_file = key::KeyFile::read(dir)?;
+        let key = key_file.derive(passphrase)?;
+        if key_file.fits(&key) == Some(false) {
+            return Err(StoreError::WrongPassphrase);
+        }
+        let path = dir.join(DATABASE_FILE);
+        let damaged = |detail: String| StoreError::Damaged {
+            path: path.clone(),
+            detail,
+        };
         let mut conn = Connection::open_with_flags(
-            dir.join(DATABASE_FILE),
+            &path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         apply_key(&conn, &key)?;
@@ -274,30 +354,67 @@ impl Store {
             r.get::<_, i64>(0)
         }) {
             Ok(_) => {}
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::NotADatabase =>
-            {
-                return Err(StoreError::WrongPassphrase);
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) => {
+                // With a check value the key is known to be right: the
+                // file is at fault. Without one, it cannot be told.
+                return Err(if key_file.fits(&key) == Some(true) {
+                    damaged("its first page cannot be decrypted with the right passphrase".into())
+                } else {
+                    StoreError::WrongPassphrase
+                });
+            }
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+                return Err(damaged(e.to_string()));
             }
             Err(e) => return Err(e.into()),
+        }
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        if let Some(damage) = backup::quick_check(&conn) {
+            // Nothing more is written into it: no migration, no new
+            // settings; a restore moves it aside. A fresh connection: the
+            // failed pages left the first one's pager in an error state.
+            drop(conn);
+            let conn = Connection::open_with_flags(
+                &path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            apply_key(&conn, &key)?;
+            conn.execute_batch("PRAGMA query_only = ON;")?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            let device = read_device(&conn).map_err(|_| damaged(damage.clone()))?;
+            let mut store = Store::with(conn, dir, device, catalog, key);
+            store.damage = Some(format!("{}: {damage}", path.display()));
+            return Ok(store);
         }
         configure(&conn)?;
         schema::migrations().to_latest(&mut conn)?;
         let device = init_device(&conn)?;
-        let store = Store::with(conn, dir, device, catalog);
+        if !key_file.is_complete() {
+            key_file.complete_on_disk(dir, &key)?;
+        }
+        let store = Store::with(conn, dir, device, catalog, key);
         // Prints and exports do not pile up (best effort: a file in use
         // stays until next time).
         let _ = store.remove_old_files();
         Ok(store)
     }
 
-    fn with(conn: Connection, dir: &Path, device: Device, catalog: Arc<Catalog>) -> Store {
+    fn with(
+        conn: Connection,
+        dir: &Path,
+        device: Device,
+        catalog: Arc<Catalog>,
+        key: key::DatabaseKey,
+    ) -> Store {
         Store {
             conn,
             dir: dir.to_path_buf(),
             device,
             catalog,
             cache: HashMap::new(),
+            key,
+            damage: None,
         }
     }
 
@@ -372,16 +489,22 @@ impl Store {
     }
 
     /// `PRAGMA integrity_check`, for tests and `sprechtag check`.
+    /// "ok", or what is wrong (SQLite's report, or the error it met).
     pub fn integrity_check(&self) -> Result<String> {
-        Ok(self
+        let report: rusqlite::Result<Vec<String>> = self
             .conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+            .prepare("PRAGMA integrity_check(100)")
+            .and_then(|mut statement| statement.query_map([], |r| r.get(0))?.collect());
+        Ok(match report {
+            Ok(lines) => lines.join("\n"),
+            Err(e) => e.to_string(),
+        })
     }
 }
 
 /// Only the owner may list or read the data dir (the database is encrypted,
 /// but file names and sizes are nobody else's business either).
-fn restrict_to_owner(dir: &Path) -> Result<()> {
+pub(crate) fn restrict_to_owner(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -391,7 +514,7 @@ fn restrict_to_owner(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn apply_key(conn: &Connection, key: &key::DatabaseKey) -> Result<()> {
+pub(crate) fn apply_key(conn: &Connection, key: &key::DatabaseKey) -> Result<()> {
     conn.execute_batch(&key.pragma())?;
     conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
     Ok(())
@@ -428,6 +551,35 @@ fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// The device as recorded, without writing anything (a damaged store).
+fn read_device(conn: &Connection) -> Result<Device> {
+    let id =
+        setting(conn, "device_id")?.ok_or_else(|| StoreError::Corrupt("no device id".into()))?;
+    Ok(Device {
+        id: uuid::Uuid::parse_str(&id)
+            .map_err(|_| StoreError::Corrupt(format!("device id {id:?}")))?,
+        prefix: setting(conn, "device_prefix")?.unwrap_or_default(),
+        actor_suffix: actor_suffix(conn)?,
+    })
+}
+
+fn actor_suffix(conn: &Connection) -> Result<Option<[u8; 8]>> {
+    Ok(setting(conn, "device_actor_suffix")?
+        .and_then(|hex| hex::decode(hex).ok())
+        .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok()))
+}
+
+/// Gives the device a new actor (its id and eight random bytes) for all
+/// changes from now on: after a restore, the server may hold changes this
+/// device made after the backup.
+pub(crate) fn fork_device_actor(conn: &Connection) -> Result<()> {
+    set_setting(
+        conn,
+        "device_actor_suffix",
+        &hex::encode(rand::random::<[u8; 8]>()),
+    )
+}
+
 fn init_device(conn: &Connection) -> Result<Device> {
     let id = match setting(conn, "device_id")? {
         Some(id) => uuid::Uuid::parse_str(&id)
@@ -446,7 +598,11 @@ fn init_device(conn: &Connection) -> Result<Device> {
             prefix
         }
     };
-    Ok(Device { id, prefix })
+    Ok(Device {
+        id,
+        prefix,
+        actor_suffix: actor_suffix(conn)?,
+    })
 }
 
 fn random_prefix() -> String {

@@ -279,6 +279,24 @@ impl Store {
         Ok(())
     }
 
+    /// Starts the sync over: after a restore of this store, or when the
+    /// server was restored (a new epoch, or a cursor beyond its newest
+    /// change). See `request_resync`.
+    pub fn resync(&mut self) -> Result<()> {
+        request_resync(&self.conn)
+    }
+
+    /// Whether the next request must tell the server to forget what it
+    /// believes this device holds.
+    pub fn resync_requested(&self) -> Result<bool> {
+        Ok(setting(&self.conn, "sync.resync")?.as_deref() == Some("1"))
+    }
+
+    /// The epoch of the server's history this device last synced with.
+    pub fn server_epoch(&self) -> Result<Option<String>> {
+        Ok(setting(&self.conn, "sync.epoch")?.filter(|e| !e.is_empty()))
+    }
+
     /// The server's cursor as of the last committed response.
     pub fn sync_cursor(&self) -> Result<u64> {
         Ok(setting(&self.conn, "sync.cursor")?
@@ -319,7 +337,10 @@ impl Store {
     pub fn synced_documents(&self) -> Result<Vec<(String, String)>> {
         Ok(self
             .conn
-            .prepare("SELECT id, synced_heads FROM documents WHERE synced_heads != '' ORDER BY id")?
+            .prepare(
+                "SELECT id, synced_heads FROM documents
+                 WHERE synced_heads NOT IN ('', 'resync') ORDER BY id",
+            )?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?)
     }
@@ -507,6 +528,11 @@ impl Store {
             tx.execute("DELETE FROM opened WHERE seq <= ?1", [up_to])?;
         }
         set_setting(&tx, "sync.cursor", &response.cursor.to_string())?;
+        // The server has forgotten what it believed this device held.
+        set_setting(&tx, "sync.resync", "0")?;
+        if !response.epoch.is_empty() {
+            set_setting(&tx, "sync.epoch", &response.epoch)?;
+        }
         tx.commit()?;
         for (id, doc, version) in merged {
             self.remember(&id, doc, version);
@@ -522,7 +548,8 @@ impl Store {
     /// audit trail (handed over with the next sync). Only on an enrolled
     /// device: there is no trail to hand it to otherwise.
     pub fn record_opened(&mut self, id: &str) -> Result<()> {
-        if self.enrolment()?.is_some() {
+        // A damaged store is read, not written: nothing is synced from it.
+        if self.enrolment()?.is_some() && self.damage.is_none() {
             self.conn
                 .prepare_cached("INSERT INTO opened (doc_id, at) VALUES (?1, ?2)")?
                 .execute(params![id, super::now_rfc3339()])?;
@@ -560,6 +587,24 @@ impl Store {
 }
 
 /// Records that the server holds `heads` of the document.
+/// Makes the next sync start over: cursor 0, every document to be
+/// uploaded whole (the server takes what it lacks and ignores the rest),
+/// and the request flagged `resync`, so that the server forgets which
+/// heads it believed this device held. Documents keep a non-empty mark, so
+/// that they are not taken for cases never synced (`adopt_unsynced_cases`).
+pub(crate) fn request_resync(conn: &rusqlite::Connection) -> Result<()> {
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         UPDATE documents SET synced_heads = 'resync' WHERE synced_heads != '';
+         INSERT INTO settings (key, value) VALUES ('sync.cursor', '0')
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+         INSERT INTO settings (key, value) VALUES ('sync.resync', '1')
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+         COMMIT;",
+    )?;
+    Ok(())
+}
+
 fn mark_synced(tx: &Transaction<'_>, id: &str, heads: &[ChangeHash]) -> Result<()> {
     tx.prepare_cached("UPDATE documents SET synced_heads = ?2 WHERE id = ?1")?
         .execute(params![id, document::heads_hex(heads).join(" ")])?;
@@ -802,6 +847,7 @@ mod tests {
             cursor: 7,
             more: false,
             erased: Vec::new(),
+            ..Default::default()
         }
     }
 

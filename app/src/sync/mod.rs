@@ -91,6 +91,9 @@ pub struct SyncReport {
     /// Corrected cases that took over edits made here to the cases they
     /// replaced, before the correction arrived.
     pub carried_over: usize,
+    /// This run started over (the server or this store was restored from
+    /// a backup): every document was offered to the server again.
+    pub started_over: bool,
 }
 
 impl SyncReport {
@@ -235,9 +238,12 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
     let mut retries = 0;
     // Until a response says otherwise; the first is small anyway.
     let mut summaries = true;
+    // Starting over happens once per run at most, whatever a server says.
+    let mut started_over = false;
     loop {
         let batch = store.pending_uploads(budget, &refused)?;
         let cursor = store.sync_cursor()?;
+        let resync = store.resync_requested()?;
         let request = SyncRequest {
             protocol: PROTOCOL_VERSION,
             cursor,
@@ -246,6 +252,7 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
             summaries,
             opened: batch.opened.clone(),
             erase: batch.erase.clone(),
+            resync,
         };
         let body = wire::encode(&request);
         report.bytes_up += body.len();
@@ -265,6 +272,23 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
         summaries = summaries_pay(summaries, answer.body.len(), answer.transfer);
         let response: SyncResponse =
             wire::decode(&answer.body).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        // The server lost changes (restored from a backup): it has another
+        // epoch, or this device's cursor lies beyond its newest change.
+        // Everything is sent again; the server takes what it lacks.
+        let known_epoch = store.server_epoch()?;
+        let new_epoch =
+            !response.epoch.is_empty() && known_epoch.is_some_and(|known| known != response.epoch);
+        if (response.resync || new_epoch) && !resync {
+            if started_over {
+                return Err(SyncError::Protocol(
+                    "the server asked twice in one run to start over".into(),
+                ));
+            }
+            started_over = true;
+            report.started_over = true;
+            store.resync()?;
+            continue;
+        }
         let applied = store.apply_sync_response(&batch, &response)?;
         report.uploaded += applied.accepted;
         report.downloaded += applied.downloaded;

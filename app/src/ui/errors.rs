@@ -59,6 +59,19 @@ pub fn store_error_text(error: &StoreError) -> String {
         StoreError::Csv(_) | StoreError::Io { .. } => {
             t!("error.file", detail = error.to_string()).into_owned()
         }
+        StoreError::Incomplete { missing, present } => t!(
+            "error.incomplete",
+            missing = missing.display().to_string(),
+            present = present.display().to_string()
+        )
+        .into_owned(),
+        StoreError::Damaged { path, detail } => t!(
+            "error.store_damaged",
+            path = path.display().to_string(),
+            detail = detail
+        )
+        .into_owned(),
+        StoreError::ReadOnly => t!("error.read_only").into_owned(),
         StoreError::NoStore(_) | StoreError::Sqlite(_) | StoreError::Migration(_) => {
             t!("error.database", detail = error.to_string()).into_owned()
         }

@@ -100,6 +100,41 @@ struct UnlockView {
     /// passphrase is given again. Nothing of it is shown meanwhile; it
     /// still takes the store's answers, so no save is lost.
     resume: Option<Box<Session>>,
+    /// The store is damaged or half there: the newest backup, offered for
+    /// a restore with the passphrase typed.
+    restore: Option<RestoreOffer>,
+}
+
+/// A backup the unlock screen offers to restore.
+#[derive(Debug, Clone)]
+struct RestoreOffer {
+    file: PathBuf,
+    /// When it was made, as the button says it ("01.12.2026, 17:05").
+    made: String,
+}
+
+impl RestoreOffer {
+    /// The newest backup in the data dir, if any.
+    fn newest(dir: &std::path::Path) -> Option<RestoreOffer> {
+        let newest = crate::store::backup::list_backups(dir).into_iter().next()?;
+        let made = chrono::DateTime::parse_from_rfc3339(&newest.header.created_at)
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%d.%m.%Y, %H:%M")
+                    .to_string()
+            })
+            .unwrap_or(newest.header.created_at);
+        Some(RestoreOffer {
+            file: newest.path,
+            made,
+        })
+    }
+}
+
+/// What the unlock screen asks the worker for.
+enum UnlockAction {
+    Unlock(Passphrase),
+    Restore(Passphrase, PathBuf),
 }
 
 /// What the user of this device does, from its enrolment; each screen
@@ -179,6 +214,11 @@ struct Session {
     sync_announcements: u64,
     enrol_form: sync_view::EnrolForm,
     focus_search: bool,
+    /// The store failed its integrity check: read only, a banner says so
+    /// and offers the restore.
+    damage: Option<String>,
+    /// The user chose to restore a backup (from the banner).
+    restore_requested: bool,
 }
 
 impl SprechtagApp {
@@ -231,15 +271,19 @@ impl SprechtagApp {
         let mut unlock_request = None;
         let mut lock = false;
         match &mut self.state {
-            AppState::Locked(view) => {
-                if let Some(passphrase) = unlock_ui(ui, view) {
+            AppState::Locked(view) => match unlock_ui(ui, view) {
+                Some(UnlockAction::Unlock(passphrase)) => {
                     unlock_request = Some(if view.resume.is_some() {
                         Request::VerifyPassphrase { passphrase }
                     } else {
                         Request::Unlock { passphrase }
                     });
                 }
-            }
+                Some(UnlockAction::Restore(passphrase, file)) => {
+                    unlock_request = Some(Request::Restore { passphrase, file });
+                }
+                None => {}
+            },
             AppState::Unlocked(session) => {
                 lock = ui.input_mut(|i| i.consume_shortcut(&LOCK));
                 let prefs_changed = session_ui(ui, session, &mut self.prefs);
@@ -249,6 +293,21 @@ impl SprechtagApp {
                     if let Err(e) = self.prefs.save(&self.dir) {
                         session.error = Some(format!("{}: {e}", t!("settings.not_saved")));
                     }
+                }
+                if std::mem::take(&mut session.restore_requested) {
+                    // Back to the passphrase, with the newest backup offered;
+                    // the damaged session goes (it holds nothing unsaved:
+                    // nothing could be saved into it).
+                    self.sync = None;
+                    self.state = AppState::Locked(UnlockView {
+                        focus_passphrase: true,
+                        restore: RestoreOffer::newest(&self.dir),
+                        error: Some(t!("damaged.no_backup").into_owned())
+                            .filter(|_| RestoreOffer::newest(&self.dir).is_none()),
+                        ..UnlockView::default()
+                    });
+                    self.title_ui(&ctx);
+                    return;
                 }
                 let outbox = std::mem::take(&mut session.outbox);
                 if let Some(worker) = &self.worker {
@@ -404,13 +463,34 @@ impl SprechtagApp {
                         role,
                         catalog,
                         sync_store,
+                        damage,
+                        restored,
                     },
                 ) => {
-                    let wake = ctx.clone();
-                    self.sync = Some(SyncWorker::spawn(*sync_store, move || {
-                        wake.request_repaint()
-                    }));
+                    if let Some(sync_store) = sync_store {
+                        let wake = ctx.clone();
+                        self.sync = Some(SyncWorker::spawn(*sync_store, move || {
+                            wake.request_repaint()
+                        }));
+                    }
                     let mut session = Session::new(device, DeviceRole::of(role), catalog);
+                    session.damage = damage;
+                    if let Some(restored) = restored {
+                        let made = RestoreOffer::newest(&self.dir)
+                            .filter(|offer| offer.file == restored.backup)
+                            .map_or(restored.created_at.clone(), |offer| offer.made);
+                        session.info = Some(
+                            t!(
+                                "restore.done",
+                                date = made,
+                                path = restored
+                                    .quarantined
+                                    .as_ref()
+                                    .map_or_else(String::new, |p| p.display().to_string())
+                            )
+                            .into_owned(),
+                        );
+                    }
                     if let Some(case) = self.open_on_unlock.take() {
                         session.outbox.push(Request::LoadCase(case));
                     }
@@ -425,6 +505,22 @@ impl SprechtagApp {
                     view.repeat.zeroize();
                     view.error = Some(unlock_error_text(&error));
                     view.focus_passphrase = true;
+                    // Damage, not the passphrase: the backup is offered.
+                    if matches!(
+                        error,
+                        StoreError::Damaged { .. } | StoreError::Incomplete { .. }
+                    ) {
+                        view.first_start = false;
+                        view.restore = RestoreOffer::newest(&self.dir);
+                        if view.restore.is_none() {
+                            let text = format!(
+                                "{} {}",
+                                unlock_error_text(&error),
+                                t!("damaged.no_backup")
+                            );
+                            view.error = Some(text);
+                        }
+                    }
                 }
                 (AppState::Locked(view), Reply::PassphraseVerified) => {
                     if let Some(session) = view.resume.take() {
@@ -483,7 +579,7 @@ fn wiped_ui(ui: &mut egui::Ui) {
 }
 
 /// The passphrase screen; returns the passphrase when the user submits it.
-fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView) -> Option<Passphrase> {
+fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView) -> Option<UnlockAction> {
     let first_start = view.first_start;
     let mut submit = None;
     egui::CentralPanel::default().show(ui, |ui| {
@@ -548,7 +644,27 @@ fn unlock_ui(ui: &mut egui::Ui, view: &mut UnlockView) -> Option<Passphrase> {
                 } else {
                     view.busy = true;
                     view.error = None;
-                    submit = Some(Passphrase::new(view.passphrase.clone()));
+                    submit = Some(UnlockAction::Unlock(Passphrase::new(
+                        view.passphrase.clone(),
+                    )));
+                }
+            }
+            if let Some(offer) = view.restore.clone() {
+                ui.add_space(12.0);
+                widgets::message(ui, t!("restore.prompt"));
+                let button = egui::Button::new(t!("restore.button", date = offer.made.as_str()));
+                if ui.add_enabled(!view.busy, button).clicked() {
+                    if view.passphrase.is_empty() {
+                        view.error = Some(t!("unlock.empty").into_owned());
+                        view.focus_passphrase = true;
+                    } else {
+                        view.busy = true;
+                        view.error = None;
+                        submit = Some(UnlockAction::Restore(
+                            Passphrase::new(view.passphrase.clone()),
+                            offer.file,
+                        ));
+                    }
                 }
             }
             if view.busy {
@@ -592,6 +708,8 @@ impl Session {
             sync_announcements: 0,
             enrol_form: sync_view::EnrolForm::default(),
             focus_search: false,
+            damage: None,
+            restore_requested: false,
         };
         session.outbox.push(Request::OfficeHours);
         session.cases.refresh(&mut session.outbox);
@@ -609,7 +727,10 @@ impl Session {
                 self.office_hours.opened(&office_hour);
                 self.outbox.push(Request::OfficeHours);
             }
-            Reply::OfficeHourClosed(office_hour) => {
+            Reply::OfficeHourClosed(office_hour, backup) => {
+                if let Err(why) = backup {
+                    self.error = Some(t!("backup.failed", detail = why).into_owned());
+                }
                 if let Some(summary) = office_hour.summary.clone() {
                     self.summaries.insert(office_hour.id.clone(), summary);
                 }
@@ -813,6 +934,14 @@ fn session_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bo
         return false;
     }
     egui::Panel::top("top_bar").show(ui, |ui| tab_bar_ui(ui, session));
+    if session.damage.is_some() {
+        egui::Panel::top("damage_bar").show(ui, |ui| {
+            widgets::error_banner(ui, &t!("damaged.banner"));
+            if ui.button(t!("restore.open")).clicked() {
+                session.restore_requested = true;
+            }
+        });
+    }
     message_bars_ui(ui, session);
     let mut prefs_changed = false;
     egui::CentralPanel::default().show(ui, |ui| {
@@ -894,6 +1023,10 @@ fn tab_bar_ui(ui: &mut egui::Ui, session: &mut Session) {
 /// Sync status, a neutral message and an error, each in its bar at the bottom.
 fn message_bars_ui(ui: &mut egui::Ui, session: &mut Session) {
     egui::Panel::bottom("sync_bar").show(ui, |ui| {
+        if session.damage.is_some() {
+            widgets::message(ui, t!("sync.off_damaged"));
+            return;
+        }
         let announcement = session.sync_announcements;
         if sync_view::status_ui(ui, session.sync_status.as_ref(), announcement) {
             session.sync_requested = true;

@@ -25,6 +25,11 @@ pub enum Request {
     Unlock {
         passphrase: Passphrase,
     },
+    /// Put the backup `file` in place of the (damaged) store, then unlock.
+    Restore {
+        passphrase: Passphrase,
+        file: PathBuf,
+    },
     /// The session is locked: is this its passphrase?
     VerifyPassphrase {
         passphrase: Passphrase,
@@ -99,15 +104,21 @@ pub enum Reply {
         /// The role of the device's enrolment, if enrolled.
         role: Option<sprechtag_schemas::Role>,
         catalog: std::sync::Arc<Catalog>,
-        /// A second connection, for the sync worker.
-        sync_store: Box<Store>,
+        /// A second connection, for the sync worker; none for a damaged
+        /// store (nothing is synced from it).
+        sync_store: Option<Box<Store>>,
+        /// The store failed its integrity check: open for reading only.
+        damage: Option<String>,
+        /// The backup put in place before unlocking.
+        restored: Option<crate::store::backup::Restored>,
     },
     UnlockFailed(StoreError),
     /// The passphrase given at the lock screen opens the store.
     PassphraseVerified,
     OfficeHours(Vec<OfficeHourRow>),
     OfficeHourOpened(OfficeHour),
-    OfficeHourClosed(OfficeHour),
+    /// Closed; the backup made then, or why none could be.
+    OfficeHourClosed(OfficeHour, Result<PathBuf, String>),
     Summary {
         id: String,
         summary: OfficeHourSummary,
@@ -216,14 +227,25 @@ fn serve(dir: PathBuf, requests: Receiver<Request>, replies: Sender<Reply>, wake
 
 fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) -> Reply {
     if let Request::Unlock { passphrase } = request {
-        return unlock(dir, store, passphrase.as_str());
+        return unlock(dir, store, passphrase.as_str(), None);
+    }
+    if let Request::Restore { passphrase, file } = request {
+        // The damaged store's connection goes first; its files are moved
+        // aside, not deleted.
+        *store = None;
+        return match crate::store::backup::restore(dir, &file, passphrase.as_str()) {
+            Ok(restored) => unlock(dir, store, passphrase.as_str(), Some(restored)),
+            Err(e) => Reply::UnlockFailed(e),
+        };
     }
     let Some(store) = store.as_mut() else {
         return Reply::Failed("locked".into());
     };
     let failed = |e: StoreError| Reply::Failed(store_error_text(&e));
     match request {
-        Request::Unlock { .. } => Reply::Failed("already unlocked".into()),
+        Request::Unlock { .. } | Request::Restore { .. } => {
+            Reply::Failed("already unlocked".into())
+        }
         Request::VerifyPassphrase { passphrase } => {
             // Opening the store a second time checks the passphrase the
             // way the first opening did (Argon2id, then SQLCipher).
@@ -242,9 +264,17 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
         Request::BeginOfficeHour(id) => store
             .begin_office_hour(&id)
             .map_or_else(failed, Reply::OfficeHourOpened),
-        Request::CloseOfficeHour(id) => store
-            .close_office_hour(&id)
-            .map_or_else(failed, Reply::OfficeHourClosed),
+        Request::CloseOfficeHour(id) => match store.close_office_hour(&id) {
+            // The day's work is kept in a backup as well.
+            Ok(office_hour) => Reply::OfficeHourClosed(
+                office_hour,
+                store
+                    .backup_now()
+                    .map(|made| made.path)
+                    .map_err(|e| store_error_text(&e)),
+            ),
+            Err(e) => failed(e),
+        },
         Request::Summary(id) => store
             .office_hour_summary(&id)
             .map_or_else(failed, |summary| Reply::Summary { id, summary }),
@@ -337,7 +367,12 @@ fn print_and_open(store: &mut Store, kind: PrintKind, id: &str) -> Reply {
     }
 }
 
-fn unlock(dir: &std::path::Path, store: &mut Option<Store>, passphrase: &str) -> Reply {
+fn unlock(
+    dir: &std::path::Path,
+    store: &mut Option<Store>,
+    passphrase: &str,
+    restored: Option<crate::store::backup::Restored>,
+) -> Reply {
     let catalog = match crate::catalog::load(dir) {
         Ok(catalog) => catalog,
         Err(e) => return Reply::UnlockFailed(StoreError::Catalog(e)),
@@ -348,19 +383,28 @@ fn unlock(dir: &std::path::Path, store: &mut Option<Store>, passphrase: &str) ->
         Store::create(dir, passphrase, catalog.clone())
     };
     let opened = opened.and_then(|first| {
+        if first.damage().is_some() {
+            return Ok((first, None));
+        }
         let second = Store::open(dir, passphrase, catalog.clone())?;
-        Ok((first, second))
+        Ok((first, Some(Box::new(second))))
     });
     match opened {
         Ok((opened, sync_store)) => {
             let device = opened.device().clone();
             let role = opened.enrolment().ok().flatten().map(|e| e.role);
+            let damage = opened.damage().map(str::to_string);
+            // At least one backup a day (best effort: the next opening
+            // tries again).
+            let _ = opened.backup_if_due();
             *store = Some(opened);
             Reply::Unlocked {
                 device,
                 role,
                 catalog,
-                sync_store: Box::new(sync_store),
+                sync_store,
+                damage,
+                restored,
             }
         }
         Err(e) => Reply::UnlockFailed(e),

@@ -14,12 +14,31 @@ pub enum StorageError {
     Database(String),
     #[error("{0}")]
     Conflict(String),
+    /// The database file is damaged (a page cannot be read or decrypted):
+    /// the server stops claiming to be healthy (`/health` 503).
+    #[error("database damaged: {0}")]
+    Damaged(String),
 }
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
-        StorageError::Database(e.to_string())
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                StorageError::Damaged(e.to_string())
+            }
+            _ => StorageError::Database(e.to_string()),
+        }
     }
+}
+
+/// Who the server is and which history it serves.
+#[derive(Debug, Clone, Serialize)]
+pub struct Identity {
+    /// Stays for the life of the deployment.
+    pub server_id: String,
+    /// Changes when the database is restored from a backup: devices then
+    /// sync everything again.
+    pub epoch: String,
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -147,6 +166,10 @@ pub trait Storage: Send + Sync + 'static {
     /// ahead log still holds is moved into the (zeroed) database pages and
     /// the log emptied. Called after a transaction that erased something.
     fn purge(&self) -> Result<()>;
+    /// The server's identity and epoch.
+    fn identity(&self) -> Result<Identity>;
+    /// Where the data are, for logs and `/health` ("SQLite /var/lib/…").
+    fn location(&self) -> String;
 }
 
 /// The operations of one sync request, committed together.
@@ -183,6 +206,11 @@ pub trait SyncTransaction {
     /// The device received everything up to `cursor`: pending sends at or
     /// below it become known heads, the rest never arrived and are dropped.
     fn acknowledge(&mut self, device: &str, cursor: u64) -> Result<()>;
+    /// The newest sequence number given to any document (0: none yet).
+    fn newest_seq(&mut self) -> Result<u64>;
+    /// Forgets which heads the device holds and was sent (it starts over:
+    /// its store, or this database, was restored from a backup).
+    fn forget_holdings(&mut self, device: &str) -> Result<()>;
     /// Documents changed after `cursor` in `scope` (all if `None`), by sequence.
     fn changed_after(
         &mut self,

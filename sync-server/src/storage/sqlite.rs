@@ -135,12 +135,74 @@ INSERT INTO counters (name, value) VALUES ('seq', 0);
              DROP INDEX documents_by_seq;
              DROP INDEX documents_by_department;",
         ),
+        // Who this server is and which history it serves: `epoch` changes
+        // when the database is restored from a backup, and devices that
+        // see a new one sync everything again (`restore`).
+        M::up(
+            "CREATE TABLE identity (
+                 name  TEXT PRIMARY KEY,
+                 value TEXT NOT NULL
+             ) STRICT;
+             INSERT INTO identity (name, value) VALUES
+                 ('server_id', lower(hex(randomblob(16)))),
+                 ('epoch', lower(hex(randomblob(16))));",
+        ),
     ])
 }
 
 pub struct SqliteStorage {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    path: std::path::PathBuf,
+}
+
+/// SQLite's and SQLCipher's page size here: a database file is a whole
+/// number of pages.
+const PAGE_BYTES: u64 = 4096;
+/// Restores move the database they replace here, never deleting it.
+pub const QUARANTINE_DIR: &str = "quarantine";
+
+/// Refuses what must not be taken for a fresh deployment: an empty or cut
+/// short database file, or a write-ahead log without its database.
+fn check_files(dir: &Path) -> Result<()> {
+    let path = dir.join(DATABASE_FILE);
+    let log = dir.join(format!("{DATABASE_FILE}-wal"));
+    let damaged = |detail: String| {
+        StorageError::Damaged(format!(
+            "{}: {detail}; restore a backup (sprechtag-server restore) or move the data dir away \
+             to start a new deployment",
+            path.display()
+        ))
+    };
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.len() == 0 => Err(damaged("the file is empty".into())),
+        Ok(meta) if meta.len() % PAGE_BYTES != 0 => Err(damaged(format!(
+            "the file was cut short ({} bytes, not whole pages)",
+            meta.len()
+        ))),
+        Ok(_) => Ok(()),
+        Err(_) if log.exists() => Err(damaged(format!(
+            "the file is missing beside its log {}",
+            log.display()
+        ))),
+        Err(_) => Ok(()),
+    }
+}
+
+/// `PRAGMA quick_check`: `None` if sound, else what is wrong.
+fn quick_check(conn: &Connection) -> Option<String> {
+    let report: rusqlite::Result<Vec<String>> =
+        conn.prepare("PRAGMA quick_check(20)")
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| row.get::<_, String>(0))?
+                    .collect()
+            });
+    match report {
+        Ok(lines) if lines.len() == 1 && lines[0] == "ok" => None,
+        Ok(lines) => Some(lines.join("; ")),
+        Err(e) => Some(e.to_string()),
+    }
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -162,6 +224,7 @@ impl SqliteStorage {
         let io = |e: std::io::Error| StorageError::Database(format!("{}: {e}", dir.display()));
         std::fs::create_dir_all(dir).map_err(io)?;
         restrict(dir, 0o700).map_err(io)?;
+        check_files(dir)?;
         let path = dir.join(DATABASE_FILE);
         let open = || -> Result<Connection> {
             let conn = Connection::open(&path)?;
@@ -193,6 +256,15 @@ impl SqliteStorage {
         // Before the log exists: SQLite gives it the database's mode.
         restrict(&path, 0o600).map_err(io)?;
         configure(&writer)?;
+        // Refuses to serve from damaged data (a few seconds for a county's
+        // database; the full check is `sprechtag-server check`).
+        if let Some(damage) = quick_check(&writer) {
+            return Err(StorageError::Damaged(format!(
+                "{} failed its integrity check: {damage}; restore a backup \
+                 (sprechtag-server restore)",
+                path.display()
+            )));
+        }
         migrations()
             .to_latest(&mut writer)
             .map_err(|e| StorageError::Database(e.to_string()))?;
@@ -207,7 +279,148 @@ impl SqliteStorage {
         Ok(SqliteStorage {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
+            path,
         })
+    }
+
+    /// `PRAGMA integrity_check` in full: "ok" or what is wrong.
+    pub fn integrity_check(&self) -> Result<String> {
+        let conn = self.reader();
+        let mut statement = conn.prepare("PRAGMA integrity_check(100)")?;
+        let lines = statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(lines.join("\n"))
+    }
+
+    /// Writes a consistent copy of the database to `out` while the server
+    /// runs (in one read transaction: writers go on meanwhile), encrypted
+    /// with the same key (plain if the database is plain). `out` must not
+    /// exist. Returns the copy's size in bytes.
+    pub fn backup(&self, out: &Path, key: Option<&DatabaseKey>) -> Result<u64> {
+        let fail = |why: String| StorageError::Database(why);
+        if out.exists() {
+            return Err(fail(format!(
+                "{} exists; nothing was written",
+                out.display()
+            )));
+        }
+        let dir = match out.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let staged = tempfile::Builder::new()
+            .prefix(".sprechtag-backup-")
+            .tempfile_in(&dir)
+            .map_err(|e| fail(format!("{}: {e}", dir.display())))?
+            .into_temp_path();
+        // SQLCipher exports into an empty file only.
+        std::fs::remove_file(&staged).map_err(|e| fail(e.to_string()))?;
+        let staged_text = staged
+            .to_str()
+            .ok_or_else(|| fail(format!("{} is not UTF-8", staged.display())))?;
+        let conn = self.reader();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let key_literal = match key {
+            Some(key) => format!("\"x'{}'\"", key.to_hex().as_str()),
+            None => "''".to_string(),
+        };
+        conn.execute(
+            &format!("ATTACH DATABASE ?1 AS backup KEY {key_literal}"),
+            [staged_text],
+        )?;
+        let exported = conn.execute_batch(&format!(
+            "BEGIN; SELECT sqlcipher_export('backup'); PRAGMA backup.user_version = {version}; COMMIT;"
+        ));
+        if exported.is_err() {
+            let _ = conn.execute_batch("ROLLBACK;");
+        }
+        let detached = conn.execute_batch("DETACH DATABASE backup;");
+        drop(conn);
+        exported?;
+        detached?;
+        restrict(&staged, 0o600).map_err(|e| fail(e.to_string()))?;
+        std::fs::File::open(&staged)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| fail(e.to_string()))?;
+        // Not over a file made meanwhile.
+        std::fs::hard_link(&staged, out).map_err(|e| fail(format!("{}: {e}", out.display())))?;
+        let size = std::fs::metadata(out)
+            .map_err(|e| fail(e.to_string()))?
+            .len();
+        Ok(size)
+    }
+
+    /// Puts the backup `file` in place of the database in `dir` (the server
+    /// must be stopped): the copy is checked first (it opens with `key`,
+    /// passes the integrity check), the database it replaces is moved to
+    /// `dir/quarantine/<time>/`, and the restored database gets a new epoch
+    /// so that every device syncs everything again — what devices sent
+    /// after the backup comes back. Returns where the old database went.
+    pub fn restore(
+        dir: &Path,
+        file: &Path,
+        key: Option<&DatabaseKey>,
+    ) -> Result<Option<std::path::PathBuf>> {
+        let fail = |why: String| StorageError::Database(why);
+        let staged = dir.join(format!("{DATABASE_FILE}.restoring"));
+        let _ = std::fs::remove_file(&staged);
+        std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+        std::fs::copy(file, &staged).map_err(|e| fail(format!("{}: {e}", file.display())))?;
+        let checked = (|| -> Result<()> {
+            let conn = Connection::open(&staged)?;
+            if let Some(key) = key {
+                conn.execute_batch(&key.pragma())?;
+            }
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| {
+                fail(format!(
+                    "{} cannot be read with this database key: {e}",
+                    file.display()
+                ))
+            })?;
+            if let Some(damage) = quick_check(&conn) {
+                return Err(fail(format!("{} is damaged: {damage}", file.display())));
+            }
+            Ok(())
+        })();
+        if let Err(e) = checked {
+            let _ = std::fs::remove_file(&staged);
+            return Err(e);
+        }
+        let moved = [
+            DATABASE_FILE.to_string(),
+            format!("{DATABASE_FILE}-wal"),
+            format!("{DATABASE_FILE}-shm"),
+        ]
+        .iter()
+        .map(|name| dir.join(name))
+        .filter(|path| path.exists())
+        .collect::<Vec<_>>();
+        let quarantined = if moved.is_empty() {
+            None
+        } else {
+            let stamp = chrono::Utc::now().format("%Y-%m-%dT%H%M%SZ").to_string();
+            let target = dir.join(QUARANTINE_DIR).join(stamp);
+            std::fs::create_dir_all(&target).map_err(|e| fail(e.to_string()))?;
+            restrict(&dir.join(QUARANTINE_DIR), 0o700).map_err(|e| fail(e.to_string()))?;
+            for path in moved {
+                if let Some(name) = path.file_name() {
+                    std::fs::rename(&path, target.join(name)).map_err(|e| fail(e.to_string()))?;
+                }
+            }
+            Some(target)
+        };
+        std::fs::rename(&staged, dir.join(DATABASE_FILE)).map_err(|e| fail(e.to_string()))?;
+        // Migrations (a backup of an older release) and the new epoch.
+        let storage = SqliteStorage::open_with_key(dir, key)?;
+        storage.writer().execute(
+            "UPDATE identity SET value = lower(hex(randomblob(16))) WHERE name = 'epoch'",
+            [],
+        )?;
+        Ok(quarantined)
     }
 
     /// Encrypts the plain database in `dir` with `key`: an encrypted copy
@@ -668,6 +881,23 @@ impl Storage for SqliteStorage {
         Ok(rows)
     }
 
+    fn identity(&self) -> Result<super::Identity> {
+        let conn = self.reader();
+        let value = |name: &str| -> Result<String> {
+            Ok(conn
+                .prepare_cached("SELECT value FROM identity WHERE name = ?1")?
+                .query_row([name], |r| r.get(0))?)
+        };
+        Ok(super::Identity {
+            server_id: value("server_id")?,
+            epoch: value("epoch")?,
+        })
+    }
+
+    fn location(&self) -> String {
+        format!("SQLite {}", self.path.display())
+    }
+
     fn purge(&self) -> Result<()> {
         // `secure_delete` zeroed the freed pages in the transaction; the
         // log still holds older copies of them until it is checkpointed
@@ -848,6 +1078,23 @@ impl SyncTransaction for SqliteTransaction<'_> {
              ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads",
             )?
             .execute(params![device, cursor])?;
+        self.conn
+            .prepare_cached("DELETE FROM device_pending WHERE device_id = ?1")?
+            .execute([device])?;
+        Ok(())
+    }
+
+    fn newest_seq(&mut self) -> Result<u64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM counters WHERE name = 'seq'")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    fn forget_holdings(&mut self, device: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM device_documents WHERE device_id = ?1")?
+            .execute([device])?;
         self.conn
             .prepare_cached("DELETE FROM device_pending WHERE device_id = ?1")?
             .execute([device])?;
