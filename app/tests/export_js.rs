@@ -125,6 +125,11 @@ fn an_exported_case_loads_in_the_javascript_automerge_implementation() {
         &json!("Wilhelmine Jörg")
     );
     assert_eq!(field(&loaded, "/number"), &created["number"]);
+    // A number, not a BigInt (which JSON.stringify refuses).
+    assert_eq!(
+        field(&loaded, "/schema_version"),
+        &json!(sprechtag_schemas::SCHEMA_VERSION)
+    );
     assert_eq!(field(&loaded, "/id"), &json!(id));
     assert_eq!(
         field(&loaded, "/requests/0/service_id"),

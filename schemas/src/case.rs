@@ -53,6 +53,7 @@ string_enum! {
 pub struct Case {
     /// Layout version of this document, for migrations.
     #[serde(default = "schema_version")]
+    #[autosurgeon(with = "crate::document::int")]
     pub schema_version: u64,
     /// A UUID, stable across devices.
     #[serde(default)]

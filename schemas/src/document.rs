@@ -7,6 +7,7 @@ use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
 use autosurgeon::{Hydrate, Reconcile};
 
 mod chunks;
+pub mod int;
 mod reader;
 
 pub use chunks::{ChunkError, check_plain_chunks};

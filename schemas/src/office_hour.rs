@@ -25,6 +25,7 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfficeHour {
+    #[autosurgeon(with = "crate::document::int")]
     pub schema_version: u64,
     pub id: String,
     /// The village or town, e.g. "Kleinbrück".
@@ -62,10 +63,13 @@ pub struct OfficeHour {
 #[serde(deny_unknown_fields)]
 pub struct Rating {
     /// Advice today.
+    #[autosurgeon(with = "crate::document::int::optional")]
     pub advice: Option<u8>,
     /// How understandable the answers were.
+    #[autosurgeon(with = "crate::document::int::optional")]
     pub clarity: Option<u8>,
     /// Place and accessibility of the office hour.
+    #[autosurgeon(with = "crate::document::int::optional")]
     pub place: Option<u8>,
 }
 
@@ -87,14 +91,15 @@ impl Rating {
 )]
 #[serde(deny_unknown_fields)]
 pub struct OfficeHourSummary {
+    #[autosurgeon(with = "crate::document::int")]
     pub visitors: u64,
     /// Requests recorded, and of them those whose documents were complete
     /// when the office hour closed (complete at the first visit).
     #[serde(default)]
-    #[autosurgeon(missing = "Default::default")]
+    #[autosurgeon(missing = "Default::default", with = "crate::document::int")]
     pub requests: u64,
     #[serde(default)]
-    #[autosurgeon(missing = "Default::default")]
+    #[autosurgeon(missing = "Default::default", with = "crate::document::int")]
     pub complete_requests: u64,
     pub requests_by_service: Vec<ServiceCount>,
     /// Case numbers of cases whose documents are not complete.
@@ -107,6 +112,7 @@ pub struct ServiceCount {
     #[key]
     pub service_id: String,
     pub service_name: String,
+    #[autosurgeon(with = "crate::document::int")]
     pub count: u64,
 }
 

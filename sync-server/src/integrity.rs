@@ -145,6 +145,13 @@ impl Check<'_> {
             if let Some(prop) = &prop {
                 path.push(segment(prop));
             }
+            // A number written again as a signed integer (documents of
+            // earlier releases hold unsigned ones): no change of content.
+            if let (PatchAction::PutMap { key, .. }, Some(value)) = (&patch.action, value)
+                && self.retyped_number(&patch.obj, key, value)
+            {
+                continue;
+            }
             let planning = self.kind == DocumentKind::OfficeHour
                 && path == [Segment::Key("status".into())]
                 && value.and_then(text) == Some("planned");
@@ -221,6 +228,31 @@ impl Check<'_> {
     /// Whether `key` of `obj` existed before the upload.
     fn existed(&self, obj: &ObjId, key: &str) -> bool {
         !self.before.is_empty() && matches!(self.doc.get_at(obj, key, self.before), Ok(Some(_)))
+    }
+
+    /// Whether `value` is the number `key` of `obj` held before, only
+    /// stored as the other integer type (`Int` for `Uint` or back).
+    fn retyped_number(&self, obj: &ObjId, key: &str, value: &Value<'_>) -> bool {
+        let number = |value: &Value<'_>| match value {
+            Value::Scalar(scalar) => match scalar.as_ref() {
+                ScalarValue::Int(i) => Some((i128::from(*i), true)),
+                ScalarValue::Uint(u) => Some((i128::from(*u), false)),
+                _ => None,
+            },
+            Value::Object(_) => None,
+        };
+        if self.before.is_empty() {
+            return false;
+        }
+        let Ok(Some((old, _))) = self.doc.get_at(obj, key, self.before) else {
+            return false;
+        };
+        match (number(&old), number(value)) {
+            (Some((old, old_signed)), Some((new, new_signed))) => {
+                old == new && old_signed != new_signed
+            }
+            _ => false,
+        }
     }
 
     /// Whether `key` of `obj` held something other than null before.

@@ -771,3 +771,55 @@ fn a_correction_cannot_slip_in_a_comment_in_another_s_name() {
         Some(successor.id.as_str())
     );
 }
+
+/// Documents of earlier releases hold unsigned integers (which automerge
+/// for JavaScript reads as BigInt); this release writes signed ones. The
+/// first edit of such a document re-types its numbers — identity fields
+/// among them — and the server must take that as no change of content,
+/// while a different number stays refused.
+#[test]
+fn a_document_of_an_earlier_release_with_unsigned_numbers_stays_editable() {
+    let server = TestServer::start();
+    let mut field = Device::enrolled(&server, "field", Role::Caseworker);
+    let mut office = Device::enrolled(&server, "office", Role::Backoffice);
+    let case = field.laptop.new_case("Krüger", &["wohngeld"]);
+    let mut old = field.document(&case.id);
+    old.put(ROOT, "schema_version", sprechtag_schemas::SCHEMA_VERSION)
+        .expect("an unsigned schema version, as written before");
+    let response = field.upload(&server, &case.id, &mut old, &[]);
+    assert_eq!(response.accepted, vec![case.id.clone()], "{response:?}");
+    office.laptop.sync();
+    let stored = |device: &mut Device| {
+        device
+            .document(&case.id)
+            .get(ROOT, "schema_version")
+            .expect("get")
+            .expect("a value")
+            .0
+            .into_owned()
+    };
+    assert!(
+        matches!(stored(&mut office), automerge::Value::Scalar(s) if matches!(s.as_ref(), automerge::ScalarValue::Uint(_))),
+        "the old document as it came"
+    );
+    office
+        .laptop
+        .store
+        .set_case_field(&case.id, "notes", "Rückruf vereinbart")
+        .expect("an edit of the old document");
+    office.laptop.sync();
+    assert_eq!(
+        stored(&mut office),
+        automerge::Value::int(i64::try_from(sprechtag_schemas::SCHEMA_VERSION).expect("small")),
+        "written signed from now on"
+    );
+    // Another number is still a change of identity.
+    let mut forged = office.document(&case.id);
+    let before = forged.get_heads();
+    forged
+        .put(ROOT, "schema_version", 99_i64)
+        .expect("another version");
+    let response = office.upload(&server, &case.id, &mut forged, &before);
+    let message = refused_with(&response, "forbidden_change");
+    assert!(message.contains("schema_version"), "{message}");
+}
