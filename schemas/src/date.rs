@@ -6,6 +6,37 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 
+/// The time the laptop goes by: its own clock corrected by the offset it
+/// learnt from the server at its last sync, the server's clock being the
+/// reference. A laptop whose clock is a year behind would otherwise give
+/// forwardings due dates a year ago and make durations negative.
+pub mod clock {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    /// Offsets below this are the noise of a network round trip.
+    pub const IGNORED_MS: i64 = 60_000;
+    /// Offsets beyond this are shown to the user as a wrong clock.
+    pub const WARN_MS: i64 = 5 * 60_000;
+
+    static OFFSET_MS: AtomicI64 = AtomicI64::new(0);
+
+    /// Sets the correction (server minus laptop, in milliseconds); small
+    /// offsets are ignored. One laptop runs one app: the process's clock.
+    pub fn set_offset_ms(offset: i64) {
+        let offset = if offset.abs() < IGNORED_MS { 0 } else { offset };
+        OFFSET_MS.store(offset, Ordering::Relaxed);
+    }
+
+    pub fn offset_ms() -> i64 {
+        OFFSET_MS.load(Ordering::Relaxed)
+    }
+
+    /// Now, corrected.
+    pub fn now() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + chrono::Duration::milliseconds(offset_ms())
+    }
+}
+
 /// A calendar date. The only way to make one is to parse a valid date, so a
 /// value of this type is always a real day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -22,8 +53,9 @@ impl IsoDate {
         IsoDate(date)
     }
 
+    /// Today, by the corrected clock (`clock::now`).
     pub fn today() -> Self {
-        IsoDate(chrono::Local::now().date_naive())
+        IsoDate(clock::now().with_timezone(&chrono::Local).date_naive())
     }
 
     pub fn date(self) -> NaiveDate {

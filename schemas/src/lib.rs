@@ -26,7 +26,7 @@ pub use case_summary::{
 pub use catalog::{
     Catalog, CatalogError, Localized, Office, RequiredDocument, Service, normalize_for_search,
 };
-pub use date::{DateError, IsoDate};
+pub use date::{DateError, IsoDate, clock};
 pub use office_hour::{OfficeHour, OfficeHourStatus, OfficeHourSummary, Rating, ServiceCount};
 pub use permissions::Role;
 pub use string_enum::UnknownValue;

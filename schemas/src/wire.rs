@@ -139,6 +139,10 @@ pub struct SyncResponse {
     /// device starts over.
     #[serde(default)]
     pub resync: bool,
+    /// The server's clock (RFC 3339), the reference for the laptops':
+    /// each learns its offset from it (`clock`).
+    #[serde(default)]
+    pub server_time: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

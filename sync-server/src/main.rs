@@ -174,7 +174,7 @@ enum AuditCommand {
     Verify,
 }
 
-const CODE_VALIDITY_SECS: i64 = 15 * 60;
+use sprechtag_server::storage::CODE_VALIDITY_SECS;
 
 fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {

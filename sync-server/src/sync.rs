@@ -98,6 +98,7 @@ pub fn handle(
             cursor: 0,
             epoch,
             resync: true,
+            server_time: server_time(),
             ..SyncResponse::default()
         });
     }
@@ -184,12 +185,18 @@ pub fn handle(
         erased,
         epoch,
         resync: false,
+        server_time: server_time(),
     })
 }
 
 use crate::audit::{Event, NewEntry};
 use crate::erase;
 use crate::integrity::{self, Refusal};
+
+/// Now, for the laptops to set their clocks by.
+fn server_time() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
 
 /// Document ids are UUIDs; anything else is refused or ignored.
 pub(crate) fn is_document_id(id: &str) -> bool {

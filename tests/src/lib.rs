@@ -224,7 +224,7 @@ pub fn enrolment_code(server_dir: &Path, name: &str, role: Role, department: &st
                 &sprechtag_server::server_key(server_dir).expect("the server's key"),
                 &code,
             ),
-            i64::MAX / 2,
+            chrono::Utc::now().timestamp() + sprechtag_server::storage::CODE_VALIDITY_SECS,
         )
         .expect("register the device");
     code

@@ -390,6 +390,10 @@ impl Store {
         configure(&conn)?;
         schema::migrations().to_latest(&mut conn)?;
         let device = init_device(&conn)?;
+        // The clock correction learnt at the last sync holds until the next.
+        if let Some(offset) = setting(&conn, "sync.clock_offset_ms")?.and_then(|o| o.parse().ok()) {
+            sprechtag_schemas::clock::set_offset_ms(offset);
+        }
         if !key_file.is_complete() {
             key_file.complete_on_disk(dir, &key)?;
         }
@@ -613,6 +617,7 @@ fn random_prefix() -> String {
         .collect()
 }
 
+/// Now by the corrected clock (`sprechtag_schemas::clock`).
 pub(crate) fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    sprechtag_schemas::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

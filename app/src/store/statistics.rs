@@ -138,6 +138,9 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?
             .into_iter()
             .flatten()
+            // Done before it was recorded: clocks that disagreed (before
+            // laptops corrected theirs by the server's). Not negative.
+            .map(|d| d.max(0.0))
             .collect();
         days.sort_by(f64::total_cmp);
         Ok(Statistics {

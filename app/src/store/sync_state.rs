@@ -297,6 +297,21 @@ impl Store {
         Ok(setting(&self.conn, "sync.epoch")?.filter(|e| !e.is_empty()))
     }
 
+    /// Records how far this laptop's clock is from the server's (server
+    /// minus laptop, milliseconds) and corrects the app's clock by it.
+    pub fn record_clock_offset(&mut self, offset_ms: i64) -> Result<()> {
+        set_setting(&self.conn, "sync.clock_offset_ms", &offset_ms.to_string())?;
+        sprechtag_schemas::clock::set_offset_ms(offset_ms);
+        Ok(())
+    }
+
+    /// The offset learnt at the last sync (0 if none).
+    pub fn clock_offset_ms(&self) -> Result<i64> {
+        Ok(setting(&self.conn, "sync.clock_offset_ms")?
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(0))
+    }
+
     /// The server's cursor as of the last committed response.
     pub fn sync_cursor(&self) -> Result<u64> {
         Ok(setting(&self.conn, "sync.cursor")?
@@ -570,7 +585,8 @@ impl Store {
 
     /// Remembers the outcome of a sync for the status line.
     pub fn record_sync_outcome(&mut self, error: Option<&str>) -> Result<()> {
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let now =
+            sprechtag_schemas::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         match error {
             None => {
                 set_setting(&self.conn, "sync.last_success", &now)?;

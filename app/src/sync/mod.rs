@@ -94,6 +94,9 @@ pub struct SyncReport {
     /// This run started over (the server or this store was restored from
     /// a backup): every document was offered to the server again.
     pub started_over: bool,
+    /// How far this laptop's clock is behind the server's (milliseconds;
+    /// negative: ahead), as measured in this run.
+    pub clock_offset_ms: i64,
 }
 
 impl SyncReport {
@@ -256,6 +259,7 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
         };
         let body = wire::encode(&request);
         report.bytes_up += body.len();
+        let sent_at = chrono::Utc::now();
         let answer = match client.sync(token, body) {
             Ok(answer) => answer,
             Err(e) if !e.is_permanent() && retries < QUICK_RETRIES => {
@@ -272,6 +276,14 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
         summaries = summaries_pay(summaries, answer.body.len(), answer.transfer);
         let response: SyncResponse =
             wire::decode(&answer.body).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        if let Ok(server_time) = chrono::DateTime::parse_from_rfc3339(&response.server_time) {
+            // Against the middle of the round trip.
+            let received_at = chrono::Utc::now();
+            let middle = sent_at + (received_at - sent_at) / 2;
+            let offset = (server_time.with_timezone(&chrono::Utc) - middle).num_milliseconds();
+            report.clock_offset_ms = offset;
+            store.record_clock_offset(offset)?;
+        }
         // The server lost changes (restored from a backup): it has another
         // epoch, or this device's cursor lies beyond its newest change.
         // Everything is sent again; the server takes what it lacks.

@@ -50,6 +50,9 @@ pub struct SyncStatus {
     pub prefix: String,
     /// How the last enrolment attempt ended.
     pub enrolment: Option<EnrolOutcome>,
+    /// How far the laptop's clock is behind the server's, in milliseconds
+    /// (negative: ahead), as of the last sync.
+    pub clock_offset_ms: i64,
 }
 
 /// The answer to one [`Command::Enrol`]. A failed attempt leaves the sync
@@ -210,6 +213,7 @@ fn run(
                 role: enrolled_as.as_ref().map(|e| e.role),
                 prefix: store.device().prefix.clone(),
                 enrolment: enrolment.clone(),
+                clock_offset_ms: store.clock_offset_ms().unwrap_or(0),
             };
             // Only news wakes the UI: an idle app must not repaint.
             if last_sent.as_ref() != Some(&now) {
@@ -267,6 +271,7 @@ fn run(
                     role: None,
                     prefix: String::new(),
                     enrolment: None,
+                    clock_offset_ms: 0,
                 });
                 wake();
                 return;

@@ -60,11 +60,35 @@ pub fn status_ui(ui: &mut egui::Ui, status: Option<&SyncStatus>, announcement: u
         if status.set_aside > 0 {
             widgets::warning_banner(ui, &t!("sync.set_aside", n = status.set_aside));
         }
+        if let Some(warning) = clock_warning(status.clock_offset_ms) {
+            widgets::warning_banner(ui, &warning);
+        }
         if let Some(problem) = &status.last_error {
             widgets::error_banner(ui, &problem_text(problem));
         }
     });
     sync_now
+}
+
+/// "Die Uhr dieses Laptops geht 358 Tage nach …" when the laptop's clock is
+/// more than a few minutes off the server's.
+pub fn clock_warning(offset_ms: i64) -> Option<String> {
+    if offset_ms.abs() <= sprechtag_schemas::clock::WARN_MS {
+        return None;
+    }
+    let minutes = offset_ms.abs() / 60_000;
+    let amount = if minutes >= 24 * 60 {
+        t!("clock.days", n = minutes / (24 * 60))
+    } else if minutes >= 60 {
+        t!("clock.hours", n = minutes / 60)
+    } else {
+        t!("clock.minutes", n = minutes)
+    };
+    Some(if offset_ms > 0 {
+        t!("clock.behind", amount = amount).into_owned()
+    } else {
+        t!("clock.ahead", amount = amount).into_owned()
+    })
 }
 
 pub fn problem_text(problem: &SyncProblem) -> String {
@@ -372,4 +396,21 @@ fn enrol_errors(problem: &SyncProblem, ca_pinned: bool) -> EnrolErrors {
         }
     }
     errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock_warning;
+
+    #[test]
+    fn a_clock_off_by_more_than_five_minutes_is_told_in_plain_words() {
+        rust_i18n::set_locale("de");
+        assert_eq!(clock_warning(2 * 60_000), None, "within the noise");
+        let behind = clock_warning(358 * 24 * 3600 * 1000).expect("a warning");
+        assert!(behind.contains("358 Tage nach"), "{behind}");
+        let ahead = clock_warning(-3 * 3600 * 1000 - 5).expect("a warning");
+        assert!(ahead.contains("3 Stunden vor"), "{ahead}");
+        let minutes = clock_warning(7 * 60_000).expect("a warning");
+        assert!(minutes.contains("7 Minuten nach"), "{minutes}");
+    }
 }

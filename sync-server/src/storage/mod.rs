@@ -43,6 +43,9 @@ pub struct Identity {
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
+/// How long an enrolment code is valid after it was issued.
+pub const CODE_VALIDITY_SECS: i64 = 15 * 60;
+
 pub use sprechtag_schemas::Role;
 
 #[derive(Debug, Clone, Serialize)]

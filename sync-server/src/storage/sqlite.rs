@@ -757,9 +757,18 @@ impl Storage for SqliteStorage {
                 "UPDATE devices SET token_hash = ?2, code_hash = NULL, code_expires_at = NULL,
                                     actor = ?4
                  WHERE code_hash = ?1 AND code_expires_at >= ?3 AND token_hash IS NULL
+                       -- Issued by a clock that was ahead (and has been set
+                       -- back since): not valid for longer than a code is.
+                       AND code_expires_at <= ?3 + ?5
                        AND revoked_at IS NULL
                  RETURNING id",
-                params![code_hash, token_hash, now_secs, actor],
+                params![
+                    code_hash,
+                    token_hash,
+                    now_secs,
+                    actor,
+                    super::CODE_VALIDITY_SECS
+                ],
                 |r| r.get(0),
             )
             .optional()?;
