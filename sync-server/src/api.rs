@@ -21,6 +21,9 @@ use sprechtag_schemas::wire::{
 use crate::audit::{Event, NewEntry};
 use crate::throttle::Throttle;
 
+/// Most characters of an error message (they may quote the request).
+const MAX_MESSAGE_CHARS: usize = 300;
+
 /// Most bytes an enrolment request may have.
 const ENROL_BODY_BYTES: usize = 4 << 10;
 
@@ -191,9 +194,15 @@ impl IntoResponse for ApiError {
             tracing::error!(%detail, "request failed");
         }
         let (status, code) = self.parts();
+        // Messages may quote what the client sent: never more than a line.
+        let mut message = self.to_string();
+        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            message.truncate(cut);
+            message.push('…');
+        }
         let body = ApiErrorBody {
             error: code.into(),
-            message: self.to_string(),
+            message,
         };
         let mut response = (status, Json(body)).into_response();
         if let ApiError::Damaged(detail) = &self {
@@ -545,6 +554,15 @@ async fn sync_handler(
     let (parts, body) = request.into_parts();
     let headers = parts.headers.clone();
     let device = authenticate(&state, &headers, &address).await?;
+    // Too large by its own account: refused from the header, not after a
+    // body that never comes has timed out.
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::TooLarge);
+    }
     let request = axum::extract::Request::from_parts(parts, body);
     let read = <Bytes as axum::extract::FromRequest<AppState>>::from_request(request, &state);
     let body = tokio::time::timeout(state.body_timeout, read)

@@ -256,3 +256,54 @@ fn connections_held_open_from_one_address_meet_a_bound_and_free_it_when_closed()
     let answer = health_on(&mut held[0]);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
 }
+
+/// A body announced larger than the protocol allows is refused from its
+/// header, at once: not held open until a timeout while the rest never
+/// comes (a reliability review found 70 seconds).
+#[test]
+fn a_body_announced_as_a_terabyte_is_refused_at_once() {
+    let server = TestServer::start();
+    let (raw, _laptop) = Raw::new(&server);
+    let mut stream = connect(&server);
+    let address = server.url.trim_start_matches("http://");
+    write!(
+        stream,
+        "POST /v1/sync HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: {CONTENT_TYPE}\r\nContent-Length: 1000000000000\r\n\r\nabc",
+        raw.token
+    )
+    .expect("headers");
+    let started = Instant::now();
+    let mut answer = [0u8; 64];
+    let read = stream.read(&mut answer).expect("an answer");
+    let answer = String::from_utf8_lossy(&answer[..read]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered after {:?}",
+        started.elapsed()
+    );
+}
+
+/// An error message that quotes the request quotes a line of it, not all.
+#[test]
+fn an_error_message_never_echoes_more_than_a_line_of_the_input() {
+    let server = TestServer::start();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::blocking::Client::new();
+    let long = "x".repeat(3000);
+    let response = client
+        .post(format!("{}/v1/enrol", server.url))
+        .json(&serde_json::json!({ "code": "ABCD-EFGH", "actor": long }))
+        .send()
+        .expect("the server answers");
+    assert_eq!(response.status().as_u16(), 400);
+    let body: serde_json::Value = response.json().expect("JSON");
+    let message = body["message"].as_str().expect("a message");
+    assert!(message.contains("xxx"), "it does quote: {message}");
+    assert!(
+        message.chars().count() <= 301,
+        "{} characters",
+        message.chars().count()
+    );
+}
