@@ -59,6 +59,13 @@ impl TestServer {
         TestServer::start_on(dir, listener, configure)
     }
 
+    /// A server on `dir` listening at `address` (a fixture's laptop knows
+    /// its server by that address).
+    pub fn start_at(dir: tempfile::TempDir, address: &str) -> TestServer {
+        let listener = TcpListener::bind(address).expect("bind the fixture's address");
+        TestServer::start_on(dir, listener, |_| {})
+    }
+
     fn start_on(
         dir: tempfile::TempDir,
         listener: TcpListener,
