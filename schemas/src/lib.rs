@@ -11,6 +11,9 @@ mod case_summary;
 mod catalog;
 mod date;
 pub mod document;
+#[doc(hidden)]
+pub mod fuzz;
+pub mod key_file;
 mod office_hour;
 pub mod permissions;
 mod string_enum;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use super::key::{self, KeyFile};
+use super::key::{self, KeyFile, KeyFileExt};
 use super::{DATABASE_FILE, Result, Store, StoreError, WIPED_MARKER};
 
 /// Automatic and manual backups live here, inside the data dir.
@@ -187,7 +187,7 @@ impl Store {
         exported?;
         detached?;
         let header = BackupHeader {
-            key: KeyFile::read(&self.dir)?,
+            key: key::read(&self.dir)?,
             created_at: super::now_rfc3339(),
             prefix: self.device.prefix.clone(),
             schema,

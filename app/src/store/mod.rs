@@ -36,6 +36,7 @@ pub use privacy::{DEFAULT_KEEP_FILES_DAYS, MAX_REASON_CHARS as MAX_ERASE_REASON_
 pub use sync_state::{Applied, DocumentLabel, Enrolment, UploadBatch};
 
 use documents::CachedDoc;
+use key::KeyFileExt;
 
 /// File name of the encrypted database inside the data dir.
 pub const DATABASE_FILE: &str = "sprechtag.db";
@@ -310,7 +311,7 @@ impl Store {
         }
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
         restrict_to_owner(dir)?;
-        let generated = key::KeyFile::generate();
+        let generated = key::generate();
         let key = generated.derive(passphrase)?;
         generated.completed(&key).write_new(dir)?;
         let path = dir.join(DATABASE_FILE);
@@ -334,7 +335,7 @@ impl Store {
                 return Err(StoreError::NoStore(dir.to_path_buf()));
             }
         }
-        let key_file = key::KeyFile::read(dir)?;
+        let key_file = key::read(dir)?;
         let key = key_file.derive(passphrase)?;
         if key_file.fits(&key) == Some(false) {
             return Err(StoreError::WrongPassphrase);
