@@ -349,8 +349,12 @@ pub fn enrol_offline(store: &mut Store, role: Role) {
 /// Path of a binary of this workspace, built by `cargo test --workspace`.
 pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    // target/debug/deps/test-hash → target/debug/name
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    // target/debug/deps/test-hash → target/debug/name; a binary of this
+    // crate (target/release/soak) lies beside it already.
+    let mut dir = exe.parent().expect("target dir");
+    if dir.file_name() == Some(std::ffi::OsStr::new("deps")) {
+        dir = dir.parent().expect("target dir");
+    }
     let path = dir.join(name);
     assert!(
         path.exists(),
