@@ -148,12 +148,14 @@ fn tools_missing() -> Vec<&'static str> {
     missing
 }
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("atspi/visit.py")
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("atspi")
+        .join(name)
 }
 
-#[test]
-fn a_screen_reader_user_records_a_visit_and_finds_it_again_through_at_spi() {
+/// Skips (or, under CI, fails) where no AT-SPI desktop can be started.
+fn desktop_available() -> bool {
     let missing = tools_missing();
     if !missing.is_empty() {
         assert!(
@@ -161,6 +163,44 @@ fn a_screen_reader_user_records_a_visit_and_finds_it_again_through_at_spi() {
             "CI must run the AT-SPI test; missing: {missing:?}"
         );
         eprintln!("skipped: no AT-SPI desktop here (missing {missing:?}); .ci/run installs it");
+        return false;
+    }
+    true
+}
+
+/// Runs the app on `data` and the AT-SPI client `script` against it;
+/// panics with both outputs unless the client succeeded.
+fn run_client(desktop: &Desktop, data: &Path, script: &Path) -> String {
+    let mut app = desktop
+        .command(workspace_binary("sprechtag"))
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the app");
+    let client = desktop
+        .command(PYTHON)
+        .arg(script)
+        .arg(PASSPHRASE)
+        .output()
+        .expect("run the AT-SPI client");
+    // Killed, not closed: what the app showed as saved is on disk already.
+    let _ = app.kill();
+    let app_output = app.wait_with_output().expect("the app's output");
+    let stdout = String::from_utf8_lossy(&client.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&client.stderr);
+    assert!(
+        client.status.success(),
+        "the AT-SPI client failed:\n{stdout}\n{stderr}\napp: {}",
+        String::from_utf8_lossy(&app_output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn a_screen_reader_user_records_a_visit_and_finds_it_again_through_at_spi() {
+    if !desktop_available() {
         return;
     }
     let desktop = Desktop::start();
@@ -177,30 +217,7 @@ fn a_screen_reader_user_records_a_visit_and_finds_it_again_through_at_spi() {
         .expect("a case to erase");
     drop(store);
 
-    let mut app = desktop
-        .command(workspace_binary("sprechtag"))
-        .arg("--data-dir")
-        .arg(&data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the app");
-    let client = desktop
-        .command(PYTHON)
-        .arg(script())
-        .arg(PASSPHRASE)
-        .output()
-        .expect("run the AT-SPI client");
-    // Killed, not closed: what the app showed as saved is on disk already.
-    let _ = app.kill();
-    let app_output = app.wait_with_output().expect("the app's output");
-    let stdout = String::from_utf8_lossy(&client.stdout);
-    let stderr = String::from_utf8_lossy(&client.stderr);
-    assert!(
-        client.status.success(),
-        "the AT-SPI client failed:\n{stdout}\n{stderr}\napp: {}",
-        String::from_utf8_lossy(&app_output.stderr)
-    );
+    let stdout = run_client(&desktop, &data, &script("visit.py"));
     eprintln!("{stdout}");
     drop(desktop);
 
@@ -229,4 +246,40 @@ fn a_screen_reader_user_records_a_visit_and_finds_it_again_through_at_spi() {
             .is_some_and(|t| t.number == erased.number),
         "the case erased through the screen reader is gone"
     );
+}
+
+#[test]
+fn a_screen_reader_user_hears_that_the_store_is_damaged_and_restores_the_backup() {
+    if !desktop_available() {
+        return;
+    }
+    let desktop = Desktop::start();
+    let laptop = tempfile::tempdir().expect("data dir");
+    let data = laptop.path().join("data");
+    let mut store = Store::create(&data, PASSPHRASE, catalog()).expect("a store");
+    for surname in ["Vorher", "Auchvorher"] {
+        let mut case = sprechtag_schemas::Case::draft(sprechtag_schemas::Citizen {
+            surname: surname.into(),
+            given_names: "Erika".into(),
+            ..sprechtag_schemas::Citizen::default()
+        });
+        case.notes = "Ein Vermerk, der Seiten füllt. ".repeat(40).into();
+        store.create_case(case).expect("a case");
+    }
+    store.backup_now().expect("the app's backup");
+    drop(store);
+    // A page of the documents goes bad.
+    let database = data.join(sprechtag::store::DATABASE_FILE);
+    let mut bytes = std::fs::read(&database).expect("read");
+    let pages = bytes.len() / 4096;
+    let at = (pages - 2) * 4096 + 300;
+    bytes[at..at + 64].fill(0x5a);
+    std::fs::write(&database, bytes).expect("damage");
+
+    let stdout = run_client(&desktop, &data, &script("restore.py"));
+    eprintln!("{stdout}");
+    drop(desktop);
+    let store = Store::open(&data, PASSPHRASE, catalog()).expect("the restored store");
+    assert_eq!(store.damage(), None);
+    assert_eq!(store.integrity_check().expect("check"), "ok");
 }
