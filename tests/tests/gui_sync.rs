@@ -535,3 +535,50 @@ fn a_damaged_store_opens_read_only_in_the_app_and_a_restore_and_a_sync_bring_eve
         });
     }
 }
+
+#[test]
+fn the_app_makes_its_daily_backup_after_unlocking_and_no_second_one_that_day() {
+    let root = tempfile::tempdir().expect("dir");
+    let data = root.path().join("data");
+    let mut store = Store::create(&data, PASSPHRASE, catalog()).expect("a store");
+    store
+        .create_case(sprechtag_schemas::Case::draft(sprechtag_schemas::Citizen {
+            surname: "Gesichert".into(),
+            ..sprechtag_schemas::Citizen::default()
+        }))
+        .expect("a case");
+    drop(store);
+    let backups = data.join(sprechtag::store::backup::BACKUPS_DIR);
+    let count = |dir: &std::path::Path| std::fs::read_dir(dir).map_or(0, Iterator::count);
+    let mut gui = Gui::new(&data);
+    gui.unlock();
+    gui.wait_for("the daily backup", |_| count(&backups) == 1);
+    drop(gui);
+    let mut gui = Gui::new(&data);
+    gui.unlock();
+    gui.wait_for("the lists", |h| {
+        h.query_by_role_and_label(Role::Tab, "Fälle").is_some()
+    });
+    // The worker answers the lists first, then looks at the backup: give
+    // it a second, and there must still be one.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while std::time::Instant::now() < until {
+        gui.harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(count(&backups), 1, "one a day");
+    }
+    let listed = sprechtag::store::backup::list_backups(&data);
+    assert_eq!(listed.len(), 1);
+    // It opens with the passphrase and holds the case.
+    let restored = tempfile::tempdir().expect("dir");
+    sprechtag::store::backup::restore(&restored.path().join("data"), &listed[0].path, PASSPHRASE)
+        .expect("restore the backup elsewhere");
+    let store = Store::open(&restored.path().join("data"), PASSPHRASE, catalog()).expect("open");
+    assert_eq!(
+        store
+            .list_cases(&CaseFilter::default())
+            .expect("list")
+            .total,
+        1
+    );
+}

@@ -84,9 +84,17 @@ pub fn inspect(dir: &Path) -> Result<DirState> {
     }
 }
 
-/// `PRAGMA quick_check`: `None` when the database is sound, else what is
-/// wrong (the first lines of SQLite's report, or its error).
+/// How long the check at opening may take: a store of a few years takes
+/// well under a second; on a slow disk the rest is left to `doctor`.
+const QUICK_CHECK_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `PRAGMA quick_check`, stopped after `QUICK_CHECK_LIMIT`: `None` when
+/// the database is sound (or the check ran out of time without finding
+/// anything), else what is wrong (the first lines of SQLite's report, or
+/// its error).
 pub(crate) fn quick_check(conn: &Connection) -> Option<String> {
+    let started = std::time::Instant::now();
+    let _ = conn.progress_handler(10_000, Some(move || started.elapsed() > QUICK_CHECK_LIMIT));
     let report: rusqlite::Result<Vec<String>> =
         conn.prepare("PRAGMA quick_check(20)")
             .and_then(|mut statement| {
@@ -94,8 +102,12 @@ pub(crate) fn quick_check(conn: &Connection) -> Option<String> {
                     .query_map([], |row| row.get::<_, String>(0))?
                     .collect()
             });
+    let _ = conn.progress_handler(0, None::<fn() -> bool>);
     let text = match report {
         Ok(lines) if lines.len() == 1 && lines[0] == "ok" => return None,
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) => {
+            return None;
+        }
         Ok(lines) => lines.join("; "),
         Err(e) => e.to_string(),
     };

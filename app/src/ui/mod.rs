@@ -474,6 +474,10 @@ impl SprechtagApp {
                         }));
                     }
                     let mut session = Session::new(device, DeviceRole::of(role), catalog);
+                    if damage.is_none() {
+                        // At least one backup a day, after the first lists.
+                        session.outbox.push(Request::BackupIfDue);
+                    }
                     session.damage = damage;
                     if let Some(restored) = restored {
                         let made = RestoreOffer::newest(&self.dir)
@@ -750,6 +754,10 @@ impl Session {
             Reply::Exported(path) => {
                 self.info = Some(t!("stats.saved", path = path.display().to_string()).into_owned());
             }
+            Reply::BackedUp(Err(why)) => {
+                self.error = Some(t!("backup.daily_failed", detail = why).into_owned());
+            }
+            Reply::BackedUp(Ok(())) => {}
             Reply::Rated => {
                 if self.tab == Tab::Statistics {
                     self.statistics.refresh(&mut self.outbox);

@@ -71,6 +71,9 @@ pub enum Request {
     History(String),
     /// Write the committee's CSV into the data dir's exports/ folder.
     ExportStatistics,
+    /// The daily backup, if the newest is older than a day: asked for
+    /// after unlocking, behind the first lists, so that it never delays them.
+    BackupIfDue,
     Rate {
         office_hour_id: String,
         rating: Rating,
@@ -99,6 +102,8 @@ pub enum Reply {
     },
     Exported(PathBuf),
     Rated,
+    /// The daily backup ran (or was not due); the error if it failed.
+    BackedUp(Result<(), String>),
     Unlocked {
         device: Device,
         /// The role of the device's enrolment, if enrolled.
@@ -304,6 +309,12 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
             .case_history(&case_id)
             .map_or_else(failed, |entries| Reply::History { case_id, entries }),
         Request::ExportStatistics => export_statistics(store),
+        Request::BackupIfDue => Reply::BackedUp(
+            store
+                .backup_if_due()
+                .map(|_| ())
+                .map_err(|e| store_error_text(&e)),
+        ),
         Request::Rate {
             office_hour_id,
             rating,
@@ -394,9 +405,6 @@ fn unlock(
             let device = opened.device().clone();
             let role = opened.enrolment().ok().flatten().map(|e| e.role);
             let damage = opened.damage().map(str::to_string);
-            // At least one backup a day (best effort: the next opening
-            // tries again).
-            let _ = opened.backup_if_due();
             *store = Some(opened);
             Reply::Unlocked {
                 device,

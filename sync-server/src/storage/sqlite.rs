@@ -189,8 +189,16 @@ fn check_files(dir: &Path) -> Result<()> {
     }
 }
 
-/// `PRAGMA quick_check`: `None` if sound, else what is wrong.
+/// How long the check at start may take (a county's database: seconds);
+/// the rest is left to `sprechtag-server check`, and a damaged page met
+/// later turns `/health` to 503.
+const QUICK_CHECK_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `PRAGMA quick_check`, stopped after `QUICK_CHECK_LIMIT`: `None` if
+/// sound (or out of time without a finding), else what is wrong.
 fn quick_check(conn: &Connection) -> Option<String> {
+    let started = std::time::Instant::now();
+    let _ = conn.progress_handler(10_000, Some(move || started.elapsed() > QUICK_CHECK_LIMIT));
     let report: rusqlite::Result<Vec<String>> =
         conn.prepare("PRAGMA quick_check(20)")
             .and_then(|mut statement| {
@@ -198,8 +206,15 @@ fn quick_check(conn: &Connection) -> Option<String> {
                     .query_map([], |row| row.get::<_, String>(0))?
                     .collect()
             });
+    let _ = conn.progress_handler(0, None::<fn() -> bool>);
     match report {
         Ok(lines) if lines.len() == 1 && lines[0] == "ok" => None,
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) => {
+            tracing::warn!(
+                "the integrity check at start ran out of time; run `sprechtag-server check`"
+            );
+            None
+        }
         Ok(lines) => Some(lines.join("; ")),
         Err(e) => Some(e.to_string()),
     }
