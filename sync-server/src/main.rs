@@ -236,27 +236,31 @@ fn run(cli: Cli) -> Result<()> {
         Command::Restore { data_dir, file } => {
             settings.data_dir = data_dir.unwrap_or(settings.data_dir);
             let _lock = sprechtag_server::lock_data_dir(&settings.data_dir)?;
-            let quarantined = sprechtag_server::storage::SqliteStorage::restore(
+            let restored = sprechtag_server::storage::SqliteStorage::restore(
                 &settings.data_dir,
                 &file,
                 settings.database_key()?.as_ref(),
             )?;
             let storage = settings.open_storage()?;
             let identity = storage.identity()?;
-            storage.append_audit(
-                NewEntry::new(Event::Restored)
-                    .detail(json!({ "backup": file, "epoch": identity.epoch })),
-            )?;
+            storage.append_audit(NewEntry::new(Event::Restored).detail(json!({
+                "backup": file,
+                "epoch": identity.epoch,
+                "carried_over": restored.carried,
+            })))?;
             println!(
                 "{}",
                 json!({
                     "restored": file,
                     "epoch": identity.epoch,
-                    "quarantined": quarantined,
-                    "next": "start the server; laptops send what the backup lacks at their next sync. \
-                             Devices enrolled or revoked after the backup: enrol or revoke them again.",
+                    "quarantined": restored.quarantined,
+                    "carried_over": restored.carried,
+                    "next": "start the server; laptops send what the backup lacks at their next sync",
                 })
             );
+            if let Some(note) = &restored.carried.note {
+                eprintln!("warning: {note}");
+            }
             Ok(())
         }
         Command::Check { data_dir } => {

@@ -14,6 +14,7 @@ use sprechtag_e2e::{
 };
 use sprechtag_schemas::Role;
 use sprechtag_schemas::wire::{self, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use sprechtag_server::storage::Storage;
 
 /// The case numbers a store lists.
 fn numbers(store: &Store) -> BTreeSet<String> {
@@ -360,9 +361,12 @@ fn a_server_restored_from_a_backup_converges_with_the_laptops() {
     let server = TestServer::start();
     let mut a = server.laptop("a", Role::Caseworker, "buergerbuero");
     let mut b = server.laptop("b", Role::Caseworker, "buergerbuero");
+    let mut stolen = server.laptop("stolen", Role::Caseworker, "buergerbuero");
     a.new_case("Alt", &[]);
+    let to_erase = a.new_case("Loeschmich", &[]);
     a.sync();
     b.sync();
+    stolen.sync();
     let backup = tempfile::tempdir().expect("backup dir");
     let backup_file = backup.path().join("server.backup");
     let output = server_command(server.dir.path())
@@ -378,7 +382,32 @@ fn a_server_restored_from_a_backup_converges_with_the_laptops() {
     a.sync();
     let lost_b = b.new_case("VerlorenB", &[]);
     b.sync();
+    // … a laptop is enrolled, one is revoked, a case is erased.
+    let mut late = server.laptop("late", Role::Caseworker, "buergerbuero");
+    let late_case = late.new_case("Spaet", &[]);
+    late.sync();
+    let stolen_id = stolen
+        .store
+        .enrolment()
+        .expect("e")
+        .expect("enrolled")
+        .device_id;
+    assert!(
+        server
+            .storage()
+            .revoke_device(&stolen_id, false)
+            .expect("revoke")
+    );
+    let output = server_command(server.dir.path())
+        .args(["case", "erase", "--data-dir"])
+        .arg(server.dir.path())
+        .arg(&to_erase.number)
+        .args(["--reason", "Antrag nach Art. 17"])
+        .output()
+        .expect("erase");
+    assert!(output.status.success(), "{}", stderr(&output));
     a.sync();
+    b.sync();
     // A restore while the server runs is refused.
     let output = server_command(server.dir.path())
         .args(["restore", "--data-dir"])
@@ -397,6 +426,23 @@ fn a_server_restored_from_a_backup_converges_with_the_laptops() {
             .expect("restore");
         assert!(output.status.success(), "{}", stderr(&output));
     });
+    // What happened after the backup but is not in it: kept.
+    let restored = server
+        .storage()
+        .audit_entries(&sprechtag_server::audit::Filter::default())
+        .expect("audit")
+        .into_iter()
+        .rfind(|e| e.event == "restored")
+        .expect("the restore is in the audit trail");
+    assert_eq!(
+        restored.detail["carried_over"]["devices_added"], 1,
+        "{:?}",
+        restored.detail
+    );
+    assert!(
+        stolen.connection.sync(&mut stolen.store).is_err(),
+        "a device revoked after the backup stays revoked"
+    );
     // A case made after the restore, on a, must reach b; the lost ones too.
     let made_after = a.new_case("Danach", &[]);
     let report = a.sync();
@@ -407,10 +453,20 @@ fn a_server_restored_from_a_backup_converges_with_the_laptops() {
     let report = b.sync();
     assert!(report.started_over, "{report:?}");
     a.sync();
+    late.sync();
     let everything = numbers(&a.store);
-    for case in [&lost_a, &lost_b, &made_after] {
+    for case in [&lost_a, &lost_b, &made_after, &late_case] {
         assert!(everything.contains(&case.number), "{} on a", case.number);
     }
+    assert!(
+        !everything.contains(&to_erase.number),
+        "erased after the backup, erased still"
+    );
+    assert_eq!(
+        numbers(&late.store),
+        everything,
+        "a laptop enrolled after the backup syncs on"
+    );
     assert_eq!(
         numbers(&b.store),
         everything,

@@ -4,7 +4,7 @@
 
 mod sqlite;
 
-pub use sqlite::{DATABASE_FILE, DatabaseKey, SqliteStorage};
+pub use sqlite::{CarriedOver, DATABASE_FILE, DatabaseKey, Restored, SqliteStorage};
 
 use serde::Serialize;
 

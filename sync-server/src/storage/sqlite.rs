@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
+use serde::Serialize;
 
 use super::{
     Device, DocumentMeta, DocumentWrite, NewDevice, Result, Storage, StorageError, StoredTombstone,
@@ -161,6 +162,27 @@ pub struct SqliteStorage {
 const PAGE_BYTES: u64 = 4096;
 /// Restores move the database they replace here, never deleting it.
 pub const QUARANTINE_DIR: &str = "quarantine";
+
+/// What a restore did.
+#[derive(Debug, Serialize)]
+pub struct Restored {
+    /// Where the database it replaced went.
+    pub quarantined: Option<std::path::PathBuf>,
+    pub carried: CarriedOver,
+}
+
+/// What a restore took over from the database it replaced.
+#[derive(Debug, Default, Serialize)]
+pub struct CarriedOver {
+    /// Devices enrolled after the backup.
+    pub devices_added: usize,
+    /// Devices revoked after the backup.
+    pub revocations: usize,
+    /// Cases erased after the backup, erased again.
+    pub erasures: usize,
+    /// Why not everything could be taken over.
+    pub note: Option<String>,
+}
 
 /// Refuses what must not be taken for a fresh deployment: an empty or cut
 /// short database file, or a write-ahead log without its database.
@@ -372,11 +394,7 @@ impl SqliteStorage {
     /// `dir/quarantine/<time>/`, and the restored database gets a new epoch
     /// so that every device syncs everything again — what devices sent
     /// after the backup comes back. Returns where the old database went.
-    pub fn restore(
-        dir: &Path,
-        file: &Path,
-        key: Option<&DatabaseKey>,
-    ) -> Result<Option<std::path::PathBuf>> {
+    pub fn restore(dir: &Path, file: &Path, key: Option<&DatabaseKey>) -> Result<Restored> {
         let fail = |why: String| StorageError::Database(why);
         let staged = dir.join(format!("{DATABASE_FILE}.restoring"));
         let _ = std::fs::remove_file(&staged);
@@ -435,7 +453,99 @@ impl SqliteStorage {
             "UPDATE identity SET value = lower(hex(randomblob(16))) WHERE name = 'epoch'",
             [],
         )?;
-        Ok(quarantined)
+        let carried = match &quarantined {
+            Some(old) => storage.carry_over(&old.join(DATABASE_FILE), key),
+            None => CarriedOver::default(),
+        };
+        Ok(Restored {
+            quarantined,
+            carried,
+        })
+    }
+
+    /// Takes from the database a restore replaced — if it can still be
+    /// read — what must not go back to the backup's state: devices enrolled
+    /// since (their laptops keep syncing), revocations and wipe orders
+    /// since (a revoked laptop stays revoked), and erasures since (an
+    /// erased case stays erased). Best effort: a damaged old database
+    /// gives what could be read, and the restore says so.
+    fn carry_over(&self, old: &Path, key: Option<&DatabaseKey>) -> CarriedOver {
+        let mut carried = CarriedOver::default();
+        let Some(old_text) = old.to_str() else {
+            carried.note = Some(format!("{} is not UTF-8", old.display()));
+            return carried;
+        };
+        let key_literal = match key {
+            Some(key) => format!("\"x'{}'\"", key.to_hex().as_str()),
+            None => "''".to_string(),
+        };
+        let outcome = (|| -> Result<()> {
+            let conn = self.writer();
+            conn.execute(
+                &format!("ATTACH DATABASE ?1 AS old KEY {key_literal}"),
+                [old_text],
+            )?;
+            let copied = (|| -> Result<()> {
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                carried.devices_added = conn.execute(
+                    "INSERT OR IGNORE INTO devices
+                         (id, name, user, role, department, prefix, token_hash, code_hash,
+                          code_expires_at, created_at, last_seen, revoked_at, actor,
+                          wipe_ordered_at, wipe_delivered_at)
+                     SELECT id, name, user, role, department, prefix, token_hash, code_hash,
+                            code_expires_at, created_at, last_seen, revoked_at, actor,
+                            wipe_ordered_at, wipe_delivered_at
+                     FROM old.devices",
+                    [],
+                )?;
+                carried.revocations = conn.execute(
+                    "UPDATE devices SET
+                         revoked_at = o.revoked_at,
+                         wipe_ordered_at = coalesce(devices.wipe_ordered_at, o.wipe_ordered_at),
+                         wipe_delivered_at = coalesce(devices.wipe_delivered_at, o.wipe_delivered_at)
+                     FROM old.devices AS o
+                     WHERE o.id = devices.id AND o.revoked_at IS NOT NULL
+                       AND devices.revoked_at IS NULL",
+                    [],
+                )?;
+                conn.execute_batch("COMMIT")?;
+                Ok(())
+            })();
+            if copied.is_err() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            let tombstones = copied.and_then(|()| {
+                let mut statement = conn.prepare(&format!(
+                    "SELECT {TOMBSTONE_COLUMNS} FROM old.tombstones
+                     WHERE doc_id NOT IN (SELECT doc_id FROM main.tombstones)"
+                ))?;
+                let rows = statement
+                    .query_map([], tombstone_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            });
+            let _ = conn.execute_batch("DETACH DATABASE old");
+            drop(conn);
+            for tombstone in tombstones? {
+                let department = self.document_department(&tombstone.doc_id)?.flatten();
+                let mut tx = self.begin()?;
+                tx.erase_document(department.as_deref(), &tombstone)?;
+                tx.commit()?;
+                carried.erasures += 1;
+            }
+            if carried.erasures > 0 {
+                self.purge()?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = outcome {
+            carried.note = Some(format!(
+                "{} could not be read in full ({e}): devices enrolled or revoked and cases \
+                 erased since the backup must be checked by hand",
+                old.display()
+            ));
+        }
+        carried
     }
 
     /// Encrypts the plain database in `dir` with `key`: an encrypted copy
