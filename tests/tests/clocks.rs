@@ -171,3 +171,55 @@ fn an_enrolment_code_issued_by_a_server_clock_a_year_ahead_is_not_valid_for_a_ye
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn comments_keep_their_causal_order_when_clocks_disagree() {
+    let server = TestServer::start();
+    let root = tempfile::tempdir().expect("dir");
+    let dir = root.path().join("field");
+    // Fifty seconds behind: too little to be corrected, enough to disagree.
+    let (id, _) = laptop(&server, &dir, "-50s");
+    run(&dir, "-50s", &["sync"]);
+    let mut office = server.laptop("office", Role::Backoffice, "buergerbuero");
+    office.sync();
+    office
+        .store
+        .comment_case(&id, "Erst die Rückfrage beim Amt.")
+        .expect("the office's comment");
+    office.sync();
+    run(&dir, "-50s", &["sync"]);
+    run(
+        &dir,
+        "-50s",
+        &["case", "comment", &id, "Dann die Antwort vom Außendienst."],
+    );
+    let shown = run(&dir, "-50s", &["case", "show", &id]);
+    let comments = shown[0]["comments"].as_array().expect("comments");
+    let texts: Vec<&str> = comments.iter().filter_map(|c| c["text"].as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Erst die Rückfrage beim Amt.",
+            "Dann die Antwort vom Außendienst."
+        ],
+        "in the order they were written, one after seeing the other"
+    );
+    let at = |i: usize| comments[i]["at"].as_str().expect("at").to_string();
+    assert!(
+        at(1) < at(0),
+        "the clocks disagree: {} before {}",
+        at(1),
+        at(0)
+    );
+    run(&dir, "-50s", &["sync"]);
+    office.sync();
+    let on_office = office.store.case(&id).expect("case");
+    let texts: Vec<&str> = on_office.comments.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Erst die Rückfrage beim Amt.",
+            "Dann die Antwort vom Außendienst."
+        ]
+    );
+}
