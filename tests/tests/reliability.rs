@@ -590,3 +590,20 @@ fn a_page_error_during_a_request_marks_health_unhealthy() {
     assert_eq!(status, 503, "a request that meets the damage");
     assert!(!raw.healthy(), "/health is 503 from now on");
 }
+
+#[test]
+fn a_restore_refuses_while_the_store_is_open_elsewhere() {
+    let root = tempfile::tempdir().expect("dir");
+    let dir = store_with_cases(root.path(), 1);
+    let store = Store::open(&dir, PASSPHRASE, catalog()).expect("open");
+    let backup = root.path().join("b.sicherung");
+    store.backup(&backup).expect("backup");
+    // The app still has it open: nothing may be moved away under it.
+    match sprechtag::store::backup::restore(&dir, &backup, PASSPHRASE) {
+        Err(StoreError::InUse(path)) => assert_eq!(path, dir),
+        other => panic!("restore under an open store: {other:?}"),
+    }
+    assert!(!dir.join(sprechtag::store::backup::QUARANTINE_DIR).exists());
+    drop(store);
+    sprechtag::store::backup::restore(&dir, &backup, PASSPHRASE).expect("closed: restored");
+}

@@ -33,6 +33,40 @@ const BACKUP_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 36
 /// A header line longer than this is not ours.
 const MAX_HEADER_BYTES: u64 = 16 * 1024;
 
+/// Every open store holds a shared lock on this file; a restore takes it
+/// exclusively, so that it never moves a store away under the app or a
+/// command that still writes into it.
+const IN_USE_FILE: &str = ".in-use";
+
+fn in_use_file(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join(IN_USE_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(&path).map_err(|e| StoreError::io(&path, e))
+}
+
+/// The shared lock an open store holds (released when dropped).
+pub(crate) fn hold_in_use(dir: &Path) -> Result<std::fs::File> {
+    let file = in_use_file(dir)?;
+    match file.try_lock_shared() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::io(&dir.join(IN_USE_FILE), e)),
+    }
+}
+
+/// The exclusive lock of a restore: nobody else has the store open.
+fn exclusive_use(dir: &Path) -> Result<std::fs::File> {
+    let file = in_use_file(dir)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::io(&dir.join(IN_USE_FILE), e)),
+    }
+}
+
 /// What a data dir holds, judged from its files alone.
 #[derive(Debug, PartialEq, Eq)]
 pub enum DirState {
@@ -336,6 +370,7 @@ pub fn restore(dir: &Path, file: &Path, passphrase: &str) -> Result<Restored> {
         return Err(StoreError::WrongPassphrase);
     }
     std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+    let _exclusive = exclusive_use(dir)?;
     let staged = dir.join(format!("{DATABASE_FILE}.restoring"));
     {
         let mut source = std::fs::File::open(file).map_err(|e| StoreError::io(file, e))?;

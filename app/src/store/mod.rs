@@ -131,6 +131,9 @@ pub enum StoreError {
     /// cut short, a damaged page): the passphrase is not at fault.
     #[error("{path} is damaged: {detail}")]
     Damaged { path: PathBuf, detail: String },
+    /// A restore found the store open elsewhere (the app, a command).
+    #[error("Sprechtag has the data in {0} open (the app or a command); close it first")]
+    InUse(PathBuf),
     /// The store failed its integrity check and was opened for reading
     /// only: nothing more is written into it.
     #[error("the data are damaged and open for reading only; restore a backup (sprechtag restore)")]
@@ -265,6 +268,8 @@ pub struct Store {
     /// What the integrity check at opening found: the store is then open
     /// for reading only (`PRAGMA query_only`).
     damage: Option<String>,
+    /// The shared lock on `.in-use` while the store is open (`restore`).
+    _in_use: std::fs::File,
 }
 
 impl std::fmt::Debug for Store {
@@ -311,6 +316,7 @@ impl Store {
         }
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
         restrict_to_owner(dir)?;
+        let in_use = backup::hold_in_use(dir)?;
         let generated = key::generate();
         let key = generated.derive(passphrase)?;
         generated.completed(&key).write_new(dir)?;
@@ -321,7 +327,7 @@ impl Store {
         configure(&conn)?;
         schema::migrations().to_latest(&mut conn)?;
         let device = init_device(&conn)?;
-        Ok(Store::with(conn, dir, device, catalog, key))
+        Ok(Store::with(conn, dir, device, catalog, key, in_use))
     }
 
     /// Opens an existing store. A wrong passphrase changes nothing on disk.
@@ -340,6 +346,7 @@ impl Store {
         if key_file.fits(&key) == Some(false) {
             return Err(StoreError::WrongPassphrase);
         }
+        let in_use = backup::hold_in_use(dir)?;
         let path = dir.join(DATABASE_FILE);
         let damaged = |detail: String| StoreError::Damaged {
             path: path.clone(),
@@ -384,7 +391,7 @@ impl Store {
             conn.execute_batch("PRAGMA query_only = ON;")?;
             conn.busy_timeout(std::time::Duration::from_secs(10))?;
             let device = read_device(&conn).map_err(|_| damaged(damage.clone()))?;
-            let mut store = Store::with(conn, dir, device, catalog, key);
+            let mut store = Store::with(conn, dir, device, catalog, key, in_use);
             store.damage = Some(format!("{}: {damage}", path.display()));
             return Ok(store);
         }
@@ -398,7 +405,7 @@ impl Store {
         if !key_file.is_complete() {
             key_file.complete_on_disk(dir, &key)?;
         }
-        let store = Store::with(conn, dir, device, catalog, key);
+        let store = Store::with(conn, dir, device, catalog, key, in_use);
         // Prints and exports do not pile up (best effort: a file in use
         // stays until next time).
         let _ = store.remove_old_files();
@@ -411,6 +418,7 @@ impl Store {
         device: Device,
         catalog: Arc<Catalog>,
         key: key::DatabaseKey,
+        in_use: std::fs::File,
     ) -> Store {
         Store {
             conn,
@@ -420,6 +428,7 @@ impl Store {
             cache: HashMap::new(),
             key,
             damage: None,
+            _in_use: in_use,
         }
     }
 

@@ -72,6 +72,7 @@ pub fn store_error_text(error: &StoreError) -> String {
         )
         .into_owned(),
         StoreError::ReadOnly => t!("error.read_only").into_owned(),
+        StoreError::InUse(_) => t!("error.in_use").into_owned(),
         StoreError::NoStore(_) | StoreError::Sqlite(_) | StoreError::Migration(_) => {
             t!("error.database", detail = error.to_string()).into_owned()
         }
