@@ -72,24 +72,33 @@ fn connect(server: &TestServer) -> TcpStream {
     stream
 }
 
-#[test]
-fn a_request_without_a_valid_token_is_answered_before_its_body_arrives() {
-    let server = TestServer::start();
-    let mut stream = connect(&server);
+/// A sync request with `token` that announces `length` bytes of body and
+/// sends three; the start of the answer, and how long it took.
+fn sync_announcing(server: &TestServer, token: &str, length: u64) -> (String, Duration) {
+    let mut stream = connect(server);
     let address = server.url.trim_start_matches("http://");
-    // Eight megabytes announced, none sent.
     write!(
         stream,
-        "POST /v1/sync HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer wrong\r\n\
-         Content-Type: {CONTENT_TYPE}\r\nContent-Length: 8000000\r\n\r\n"
+        "POST /v1/sync HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: {CONTENT_TYPE}\r\nContent-Length: {length}\r\n\r\nabc"
     )
     .expect("headers");
     let started = Instant::now();
     let mut answer = [0u8; 64];
     let read = stream.read(&mut answer).expect("an answer");
-    let answer = String::from_utf8_lossy(&answer[..read]).to_string();
+    (
+        String::from_utf8_lossy(&answer[..read]).to_string(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn a_request_without_a_valid_token_is_answered_before_its_body_arrives() {
+    let server = TestServer::start();
+    // Eight megabytes announced, three bytes sent.
+    let (answer, took) = sync_announcing(&server, "wrong", 8_000_000);
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
 }
 
 #[test]
@@ -114,18 +123,7 @@ fn a_client_that_trickles_its_headers_or_body_is_cut_off() {
 
     // A valid token, then a body that never comes.
     let (raw, _laptop) = Raw::new(&server);
-    let mut stream = connect(&server);
-    let address = server.url.trim_start_matches("http://");
-    write!(
-        stream,
-        "POST /v1/sync HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: {CONTENT_TYPE}\r\nContent-Length: 1000\r\n\r\nabc",
-        raw.token
-    )
-    .expect("headers");
-    let mut answer = [0u8; 64];
-    let read = stream.read(&mut answer).expect("an answer");
-    let answer = String::from_utf8_lossy(&answer[..read]).to_string();
+    let answer = sync_announcing(&server, &raw.token, 1000).0;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     // Everyone else syncs on.
     let mut laptop = server.laptop(
@@ -264,25 +262,9 @@ fn connections_held_open_from_one_address_meet_a_bound_and_free_it_when_closed()
 fn a_body_announced_as_a_terabyte_is_refused_at_once() {
     let server = TestServer::start();
     let (raw, _laptop) = Raw::new(&server);
-    let mut stream = connect(&server);
-    let address = server.url.trim_start_matches("http://");
-    write!(
-        stream,
-        "POST /v1/sync HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: {CONTENT_TYPE}\r\nContent-Length: 1000000000000\r\n\r\nabc",
-        raw.token
-    )
-    .expect("headers");
-    let started = Instant::now();
-    let mut answer = [0u8; 64];
-    let read = stream.read(&mut answer).expect("an answer");
-    let answer = String::from_utf8_lossy(&answer[..read]).to_string();
+    let (answer, took) = sync_announcing(&server, &raw.token, 1_000_000_000_000);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "answered after {:?}",
-        started.elapsed()
-    );
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
 }
 
 /// An error message that quotes the request quotes a line of it, not all.
