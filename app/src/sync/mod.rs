@@ -243,6 +243,7 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
     let mut summaries = true;
     // Starting over happens once per run at most, whatever a server says.
     let mut started_over = false;
+    let mut measured_offset = None;
     loop {
         let batch = store.pending_uploads(budget, &refused)?;
         let cursor = store.sync_cursor()?;
@@ -282,7 +283,9 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
             let middle = sent_at + (received_at - sent_at) / 2;
             let offset = (server_time.with_timezone(&chrono::Utc) - middle).num_milliseconds();
             report.clock_offset_ms = offset;
-            store.record_clock_offset(offset)?;
+            // At once in memory; on disk once, when the run ends.
+            sprechtag_schemas::clock::set_offset_ms(offset);
+            measured_offset = Some(offset);
         }
         // The server lost changes (restored from a backup): it has another
         // epoch, or this device's cursor lies beyond its newest change.
@@ -332,6 +335,9 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
         if !(response.more || uploads_left) || !progressed {
             break;
         }
+    }
+    if let Some(offset) = measured_offset {
+        store.record_clock_offset(offset)?;
     }
     report.pending = store.pending_count()?;
     report.retries = retries;

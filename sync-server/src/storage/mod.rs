@@ -169,7 +169,8 @@ pub trait Storage: Send + Sync + 'static {
     /// ahead log still holds is moved into the (zeroed) database pages and
     /// the log emptied. Called after a transaction that erased something.
     fn purge(&self) -> Result<()>;
-    /// The server's identity and epoch.
+    /// The server's identity and epoch, as of opening (a restore, with the
+    /// server stopped, is the only thing that changes the epoch).
     fn identity(&self) -> Result<Identity>;
     /// Where the data are, for logs and `/health` ("SQLite /var/lib/…").
     fn location(&self) -> String;

@@ -155,6 +155,19 @@ pub struct SqliteStorage {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
     path: std::path::PathBuf,
+    identity: super::Identity,
+}
+
+fn read_identity(conn: &Connection) -> Result<super::Identity> {
+    let value = |name: &str| -> Result<String> {
+        Ok(conn
+            .prepare("SELECT value FROM identity WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))?)
+    };
+    Ok(super::Identity {
+        server_id: value("server_id")?,
+        epoch: value("epoch")?,
+    })
 }
 
 /// SQLite's and SQLCipher's page size here: a database file is a whole
@@ -313,10 +326,14 @@ impl SqliteStorage {
         }
         let reader = open()?;
         configure(&reader)?;
+        // Fixed while the database is open (a restore changes it with the
+        // server stopped): read once, not at every sync.
+        let identity = read_identity(&reader)?;
         Ok(SqliteStorage {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
             path,
+            identity,
         })
     }
 
@@ -1016,16 +1033,7 @@ impl Storage for SqliteStorage {
     }
 
     fn identity(&self) -> Result<super::Identity> {
-        let conn = self.reader();
-        let value = |name: &str| -> Result<String> {
-            Ok(conn
-                .prepare_cached("SELECT value FROM identity WHERE name = ?1")?
-                .query_row([name], |r| r.get(0))?)
-        };
-        Ok(super::Identity {
-            server_id: value("server_id")?,
-            epoch: value("epoch")?,
-        })
+        Ok(self.identity.clone())
     }
 
     fn location(&self) -> String {
