@@ -10,10 +10,8 @@ use sprechtag_schemas::{Catalog, CatalogError};
 /// File name of a replacement catalogue inside the data dir.
 pub const CATALOG_FILE: &str = "catalog.json";
 
-const SHIPPED: &str = include_str!("../../assets/catalog/services.json");
-
 pub fn shipped() -> Result<Catalog, CatalogError> {
-    Catalog::from_json(SHIPPED)
+    sprechtag_schemas::knowledge::shipped_catalog()
 }
 
 /// The catalogue to use with the data in `dir`: a valid replacement whose

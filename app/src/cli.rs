@@ -13,7 +13,9 @@ use sprechtag_schemas::{Case, Catalog, DocumentState, IsoDate, Rating, ReviewSta
 
 use crate::print::{self, PrintKind};
 use crate::store::appointments::NewAppointment;
-use crate::store::{CaseFilter, CaseSort, NewOfficeHour, Store, StoreError};
+use crate::store::{
+    CaseFilter, CaseSort, KnowledgeHit, NewFeedback, NewOfficeHour, Store, StoreError,
+};
 
 /// Environment variable that holds the passphrase for scripts and tests.
 pub const PASSPHRASE_ENV: &str = "SPRECHTAG_PASSPHRASE";
@@ -45,6 +47,12 @@ pub enum Command {
     /// The service catalogue.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Questions and answers of the knowledge base.
+    #[command(subcommand)]
+    Knowledge(KnowledgeCommand),
+    /// Ideas, praise and complaints.
+    #[command(subcommand)]
+    Feedback(FeedbackCommand),
     /// Print a receipt, an appointment letter or an office hour's report as PDF.
     #[command(subcommand)]
     Print(PrintCommand),
@@ -288,6 +296,9 @@ pub enum CaseCommand {
         /// YYYY-MM-DD or DD.MM.YYYY.
         #[arg(long)]
         due: Option<String>,
+        /// What the citizen asks the office (the e-mail says it).
+        #[arg(long, default_value = "")]
+        question: String,
     },
     /// Record the office's answer to a forwarded request.
     Answer {
@@ -364,8 +375,67 @@ pub enum CatalogCommand {
     List,
     /// Services matching TEXT ("ausw" finds Personalausweis).
     Search { text: String },
-    /// Replace the catalogue with a newer edition from FILE.
+    /// Make FILE the catalogue: on this laptop at once, and (from the back
+    /// office) for everybody with the next sync.
     Import { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KnowledgeCommand {
+    /// Every answer, proposals and retired ones too, one JSON object per line.
+    List,
+    /// Services and answers fitting TEXT, best first.
+    Search { text: String },
+    /// Add a question and its answer (from a caseworker: a proposal).
+    Add {
+        #[arg(long)]
+        question: String,
+        #[arg(long)]
+        answer: String,
+        /// A service it belongs to (catalogue id); repeat for several.
+        #[arg(long = "service")]
+        services: Vec<String>,
+    },
+    /// Accept a proposed answer, or confirm that an answer is still right.
+    Accept { id: String },
+    /// Withdraw an answer: search no longer finds it.
+    Retire { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedbackCommand {
+    /// Record an idea, praise or complaint.
+    New {
+        /// idea, praise or complaint.
+        #[arg(long)]
+        kind: String,
+        /// waiting, staff, documents, access, schedule or other.
+        #[arg(long, default_value = "other")]
+        category: String,
+        /// What the citizen said.
+        #[arg(long)]
+        text: String,
+        /// The case it concerns (id or number); without it: anonymous.
+        #[arg(long)]
+        case: Option<String>,
+    },
+    /// Every entry, newest first, one JSON object per line.
+    List,
+    /// Send it on to the responsible office with a deadline.
+    Forward {
+        id: String,
+        #[arg(long)]
+        office: String,
+        /// YYYY-MM-DD or DD.MM.YYYY; default: ten working days.
+        #[arg(long)]
+        due: Option<String>,
+    },
+    /// Close it with the answer the citizen was given.
+    Close {
+        id: String,
+        #[arg(long)]
+        answer: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -409,6 +479,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Option<GuiArgs>> {
             open_store(&dir, false).and_then(|store| line(out, &store.statistics()?))
         }
         Some(Command::Catalog(command)) => catalog(&dir, command, out),
+        Some(Command::Knowledge(command)) => knowledge(&dir, command, out),
+        Some(Command::Feedback(command)) => feedback(&dir, command, out),
         Some(Command::Print(command)) => print(&dir, command, out),
         Some(Command::Device(command)) => device(&dir, command, out),
         Some(Command::Enrol {
@@ -781,10 +853,11 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
             request_id,
             office,
             due,
+            question,
         } => {
             let due = due.map(|d| d.parse::<IsoDate>()).transpose()?;
             let mut store = open_store(dir, false)?;
-            let case = store.forward_request(&id, &request_id, &office, due)?;
+            let case = store.forward_request_asking(&id, &request_id, &office, due, &question)?;
             let forwarding = case
                 .requests
                 .iter()
@@ -937,26 +1010,141 @@ fn catalog(dir: &Path, command: CatalogCommand, out: &mut dyn Write) -> Result<(
         }
         Ok(())
     };
+    // The catalogue in use: the county's, once the store holds it.
+    let in_use = || -> Result<Arc<Catalog>> {
+        if Store::exists(dir) {
+            Ok(open_store(dir, false)?.catalog().clone())
+        } else {
+            Ok(crate::catalog::load(dir)?)
+        }
+    };
     match command {
         CatalogCommand::List => {
-            let catalog = crate::catalog::load(dir)?;
+            let catalog = in_use()?;
             services_out(&catalog, catalog.services.iter().collect(), out)
         }
         CatalogCommand::Search { text } => {
-            let catalog = crate::catalog::load(dir)?;
+            let catalog = in_use()?;
             services_out(&catalog, catalog.search(&text), out)
         }
         CatalogCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             std::fs::create_dir_all(dir)?;
-            let catalog = crate::catalog::install(dir, &text)?;
+            let mut catalog = crate::catalog::install(dir, &text)?;
+            // With a store: the county's catalogue document, which the next
+            // sync hands to everybody.
+            let shared = if Store::exists(dir) {
+                catalog = open_store(dir, false)?.import_catalog(catalog)?;
+                true
+            } else {
+                false
+            };
             line(
                 out,
-                &json!({ "version": catalog.version, "services": catalog.services.len() }),
+                &json!({
+                    "version": catalog.version,
+                    "services": catalog.services.len(),
+                    "shared": shared,
+                }),
             )
         }
     }
+}
+
+fn answer_json(answer: &sprechtag_schemas::Answer) -> serde_json::Value {
+    json!({
+        "type": "answer",
+        "id": answer.id,
+        "question": answer.question,
+        "answer": answer.answer,
+        "services": answer.service_ids,
+        "status": answer.status,
+        "written_by": answer.written_by,
+        "checked_at": answer.checked_at,
+    })
+}
+
+fn knowledge(dir: &Path, command: KnowledgeCommand, out: &mut dyn Write) -> Result<()> {
+    let mut store = open_store(dir, false)?;
+    match command {
+        KnowledgeCommand::List => {
+            for answer in store.answers()?.iter() {
+                line(out, &answer_json(answer))?;
+            }
+            Ok(())
+        }
+        KnowledgeCommand::Search { text } => {
+            let catalog = store.catalog().clone();
+            for hit in store.search_knowledge(&text)? {
+                match hit {
+                    KnowledgeHit::Answer(answer) => line(out, &answer_json(&answer))?,
+                    KnowledgeHit::Service(id) => {
+                        if let Some(service) = catalog.service(&id) {
+                            line(
+                                out,
+                                &json!({
+                                    "type": "service",
+                                    "id": service.id,
+                                    "name": service.name.de,
+                                    "documents": service
+                                        .active_documents()
+                                        .map(|d| d.name.de.as_str())
+                                        .collect::<Vec<_>>(),
+                                }),
+                            )?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        KnowledgeCommand::Add {
+            question,
+            answer,
+            services,
+        } => {
+            let answer = store.add_answer(&question, &answer, &services)?;
+            line(out, &answer_json(&answer))
+        }
+        KnowledgeCommand::Accept { id } => {
+            let answer = store.review_answer(&id, sprechtag_schemas::AnswerStatus::Accepted)?;
+            line(out, &answer_json(&answer))
+        }
+        KnowledgeCommand::Retire { id } => {
+            let answer = store.review_answer(&id, sprechtag_schemas::AnswerStatus::Retired)?;
+            line(out, &answer_json(&answer))
+        }
+    }
+}
+
+fn feedback(dir: &Path, command: FeedbackCommand, out: &mut dyn Write) -> Result<()> {
+    let mut store = open_store(dir, false)?;
+    let entry = match command {
+        FeedbackCommand::New {
+            kind,
+            category,
+            text,
+            case,
+        } => store.record_feedback(NewFeedback {
+            kind: kind.parse()?,
+            category: category.parse()?,
+            text,
+            case,
+        })?,
+        FeedbackCommand::List => {
+            for entry in store.feedback_list()? {
+                line(out, &entry)?;
+            }
+            return Ok(());
+        }
+        FeedbackCommand::Forward { id, office, due } => {
+            let due = due.map(|d| d.parse::<IsoDate>()).transpose()?;
+            store.forward_feedback(&id, &office, due)?
+        }
+        FeedbackCommand::Close { id, answer } => store.close_feedback(&id, &answer)?,
+    };
+    line(out, &entry)
 }
 
 fn device(dir: &Path, command: DeviceCommand, out: &mut dyn Write) -> Result<()> {

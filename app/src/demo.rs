@@ -307,6 +307,8 @@ fn demo_case(
             due: visit.add_working_days(service.response_days),
             answer: String::new(),
             closed_at: None,
+            question: String::new(),
+            mail: None,
         });
     }
     if case.status == CaseStatus::Done {

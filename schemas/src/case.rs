@@ -118,7 +118,7 @@ pub struct Case {
     pub history_deleted_at: Option<String>,
 }
 
-fn schema_version() -> u64 {
+pub(crate) fn schema_version() -> u64 {
     crate::SCHEMA_VERSION
 }
 
@@ -192,6 +192,12 @@ pub struct Request {
     /// The checklist of required documents, copied from the catalogue.
     #[serde(default)]
     pub documents: Vec<DocumentCheck>,
+    /// The version of the service's checklist copied
+    /// (`Service::checklist_version`); empty for requests recorded before
+    /// checklists had versions.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[autosurgeon(missing = "Default::default")]
+    pub checklist_version: String,
     #[serde(default)]
     pub forwarding: Option<Forwarding>,
 }
@@ -217,10 +223,43 @@ pub struct Forwarding {
     pub office_id: String,
     pub forwarded_at: String,
     pub due: IsoDate,
+    /// What the citizen asks the office, in the back office's words (the
+    /// e-mail to the office says it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[autosurgeon(missing = "Default::default")]
+    pub question: String,
     #[serde(default)]
     pub answer: String,
     #[serde(default)]
     pub closed_at: Option<String>,
+    /// What became of the e-mail to the office: written by the sync
+    /// server, which sends it, never by a device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
+    pub mail: Option<MailStatus>,
+}
+
+/// The e-mail of a forwarding, as the server last tried to send it.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailStatus {
+    /// The address it went (or is to go) to.
+    pub to: String,
+    /// RFC 3339 time the mail relay accepted it; `None` while it is not sent.
+    #[serde(default)]
+    pub sent_at: Option<String>,
+    /// The last error, while sending is retried.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Attempts so far.
+    #[serde(default)]
+    #[autosurgeon(with = "crate::document::int")]
+    pub attempts: u32,
+    /// The relay refused it for good (an unknown address): not tried
+    /// again; the back office forwards it another way.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub given_up: bool,
 }
 
 /// A follow-up appointment booked for the case.
@@ -273,9 +312,9 @@ impl Request {
             id: new_id(),
             service_id: service.id.clone(),
             service_name: service.name.de.clone(),
+            checklist_version: service.checklist_version(),
             documents: service
-                .documents
-                .iter()
+                .active_documents()
                 .map(|doc| DocumentCheck {
                     id: doc.id.clone(),
                     name: doc.name.de.clone(),
@@ -289,6 +328,40 @@ impl Request {
 
     pub fn document_mut(&mut self, document_id: &str) -> Option<&mut DocumentCheck> {
         self.documents.iter_mut().find(|d| d.id == document_id)
+    }
+
+    /// How `service`'s checklist differs from the one this request was
+    /// checked against; empty when it is the same version.
+    pub fn checklist_changes(&self, service: &Service) -> Vec<crate::ChecklistChange> {
+        use crate::ChecklistChange;
+        if !self.checklist_version.is_empty()
+            && self.checklist_version == service.checklist_version()
+        {
+            return Vec::new();
+        }
+        let mut changes = Vec::new();
+        for required in service.active_documents() {
+            match self.documents.iter().find(|d| d.id == required.id) {
+                None => changes.push(ChecklistChange::Added {
+                    name: required.name.de.clone(),
+                }),
+                Some(listed) if listed.name != required.name.de => {
+                    changes.push(ChecklistChange::Reworded {
+                        old: listed.name.clone(),
+                        new: required.name.de.clone(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        for listed in &self.documents {
+            if !service.active_documents().any(|d| d.id == listed.id) {
+                changes.push(ChecklistChange::Retired {
+                    name: listed.name.clone(),
+                });
+            }
+        }
+        changes
     }
 
     /// Every document presented or not applicable.
@@ -418,6 +491,20 @@ impl Case {
         self.status = status;
         self.office_hour_id = office_hour_id;
         self.citizen = citizen;
+        let mut requests = requests;
+        // The mail status of a forwarding is the server's to write: the
+        // editor's copy may predate it, or replace the forwarding.
+        for request in &mut requests {
+            let stored = self
+                .requests
+                .iter()
+                .find(|r| r.id == request.id)
+                .and_then(|r| r.forwarding.as_ref())
+                .and_then(|f| f.mail.clone());
+            if let Some(forwarding) = &mut request.forwarding {
+                forwarding.mail = stored;
+            }
+        }
         self.requests = requests;
         self.notes.update(notes.as_str());
         self.appointments = appointments;

@@ -274,6 +274,7 @@ mod tests {
             id: "r1".into(),
             service_id: "wohngeld".into(),
             service_name: "Wohngeld".into(),
+            checklist_version: String::new(),
             documents: states
                 .iter()
                 .enumerate()

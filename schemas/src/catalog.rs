@@ -5,11 +5,15 @@
 
 use std::collections::HashSet;
 
+use autosurgeon::{Hydrate, Reconcile};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// A text in German and English.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Reconcile, Hydrate,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Localized {
     pub de: String,
@@ -27,7 +31,7 @@ impl Localized {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Reconcile, Hydrate)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
     /// Date of this edition; a newer edition replaces an older one.
@@ -38,20 +42,29 @@ pub struct Catalog {
     pub services: Vec<Service>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Reconcile, Hydrate)]
 #[serde(deny_unknown_fields)]
 pub struct Office {
+    #[key]
     pub id: String,
     pub name: Localized,
     pub phone: String,
+    /// Where forwarded requests are sent by e-mail; empty: not by e-mail.
     pub email: String,
     pub address: String,
     pub opening_hours: Localized,
+    /// Forwarding mails to this office may name the citizen and give the
+    /// phone number (data minimisation: off unless the office needs them
+    /// to answer).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[autosurgeon(missing = "Default::default")]
+    pub share_citizen_contact: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Reconcile, Hydrate)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
+    #[key]
     pub id: String,
     /// The 14-digit key of the federal service catalogue (LeiKa), if known.
     pub leika: Option<String>,
@@ -64,6 +77,7 @@ pub struct Service {
     pub fee: Localized,
     pub office_id: String,
     /// Working days the responsible office takes to answer a forwarded request.
+    #[autosurgeon(with = "crate::document::int")]
     pub response_days: u32,
     /// The citizen must appear in person at the responsible office.
     #[serde(default)]
@@ -72,16 +86,24 @@ pub struct Service {
     /// where the records of this service must be kept longer or shorter
     /// than the server's `retention_days`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default", with = "crate::document::int::optional")]
     pub retention_days: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Reconcile, Hydrate)]
 #[serde(deny_unknown_fields)]
 pub struct RequiredDocument {
+    /// Stable: a reworded document keeps its id; a retired one stays listed.
+    #[key]
     pub id: String,
     pub name: Localized,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<Localized>,
+    /// No longer required: new requests do not list it; requests that did
+    /// keep it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[autosurgeon(missing = "Default::default")]
+    pub retired: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -155,7 +177,7 @@ impl Catalog {
                     });
                 }
             }
-            if service.documents.is_empty() {
+            if service.active_documents().next().is_none() {
                 return Err(CatalogError::NoDocuments(service.id.clone()));
             }
             unique("document", service.documents.iter().map(|d| d.id.as_str()))?;
@@ -226,38 +248,103 @@ impl Catalog {
     /// description. Case, umlauts and "ae/oe/ue" spellings do not matter, so
     /// "ausw" finds "Personalausweis" and "fuhrer" finds "Führerschein".
     pub fn search(&self, query: &str) -> Vec<&Service> {
-        let words: Vec<String> = normalize_for_search(query)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        if words.is_empty() {
-            return self.services.iter().collect();
-        }
+        self.search_ranked(query)
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect()
+    }
+
+    /// As [`Catalog::search`], with each service's rank (lower is better;
+    /// the scale answers of the knowledge base share, so that both can be
+    /// listed together).
+    pub fn search_ranked(&self, query: &str) -> Vec<(u32, &Service)> {
+        let words = words(query);
         let mut hits: Vec<(u32, usize, &Service)> = self
             .services
             .iter()
             .enumerate()
             .filter_map(|(position, service)| {
-                let fields = SearchFields::of(service);
-                let mut rank = 0;
-                for word in &words {
-                    rank += fields.rank(word)?;
-                }
-                Some((rank, position, service))
+                Some((
+                    SearchFields::of(service).rank_all(&words)?,
+                    position,
+                    service,
+                ))
             })
             .collect();
         hits.sort_by_key(|(rank, position, _)| (*rank, *position));
-        hits.into_iter().map(|(_, _, s)| s).collect()
+        hits.into_iter().map(|(rank, _, s)| (rank, s)).collect()
     }
 }
 
-struct SearchFields {
-    names: Vec<String>,
-    keywords: Vec<String>,
-    rest: String,
+impl Service {
+    /// The documents new requests list: those not retired.
+    pub fn active_documents(&self) -> impl Iterator<Item = &RequiredDocument> {
+        self.documents.iter().filter(|d| !d.retired)
+    }
+
+    /// The version of this service's checklist: a short hash of its active
+    /// documents' ids and German names, so that every laptop names the same
+    /// list the same way without counting edits.
+    pub fn checklist_version(&self) -> String {
+        checklist_hash(
+            self.active_documents()
+                .map(|d| (d.id.as_str(), d.name.de.as_str())),
+        )
+    }
+}
+
+/// The hash `Service::checklist_version` gives a list of (id, German name).
+pub fn checklist_hash<'a>(documents: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut hash = Sha256::new();
+    for (id, name) in documents {
+        hash.update(id.as_bytes());
+        hash.update([0]);
+        hash.update(name.as_bytes());
+        hash.update([0]);
+    }
+    hex::encode(&hash.finalize()[..6])
+}
+
+/// How a service's checklist changed since a request copied it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum ChecklistChange {
+    /// Required now, not on the request's list.
+    Added { name: String },
+    /// The same document under a new name.
+    Reworded { old: String, new: String },
+    /// On the request's list, no longer required.
+    Retired { name: String },
+}
+
+impl std::fmt::Display for ChecklistChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChecklistChange::Added { name } => write!(f, "neu: {name}"),
+            ChecklistChange::Reworded { old, new } => write!(f, "umbenannt: {old} → {new}"),
+            ChecklistChange::Retired { name } => write!(f, "entfällt: {name}"),
+        }
+    }
+}
+
+/// A text to search in, by weight: its names, other words for it, the rest.
+pub(crate) struct SearchFields {
+    pub names: Vec<String>,
+    pub keywords: Vec<String>,
+    pub rest: String,
 }
 
 impl SearchFields {
+    /// The sum of the ranks of every word, or `None` if one occurs nowhere.
+    /// No words: everything fits, with rank 0.
+    pub fn rank_all(&self, words: &[String]) -> Option<u32> {
+        let mut rank = 0;
+        for word in words {
+            rank += self.rank(word)?;
+        }
+        Some(rank)
+    }
+
     fn of(service: &Service) -> Self {
         SearchFields {
             names: vec![
@@ -324,7 +411,7 @@ pub fn normalize_for_search(text: &str) -> String {
 /// The words of `text` as search compares them ("Sozialamt / Wohngeldstelle"
 /// → ["sozialamt", "wohngeldstelle"]; "jagd-fischereibehoerde" → ["jagd",
 /// "fischereibehorde"]).
-fn words(text: &str) -> Vec<String> {
+pub(crate) fn words(text: &str) -> Vec<String> {
     normalize_for_search(text)
         .split_whitespace()
         .map(str::to_string)

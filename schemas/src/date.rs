@@ -94,6 +94,22 @@ impl IsoDate {
     }
 }
 
+impl IsoDate {
+    /// The day `days` working days before this one (as
+    /// [`IsoDate::add_working_days`], backwards).
+    pub fn sub_working_days(self, days: u32) -> IsoDate {
+        let mut date = self.0;
+        let mut left = days;
+        while left > 0 {
+            date = date.pred_opt().unwrap_or(date);
+            if is_working_day(date) {
+                left -= 1;
+            }
+        }
+        IsoDate(date)
+    }
+}
+
 fn is_working_day(date: NaiveDate) -> bool {
     use chrono::{Datelike, Weekday};
     if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {

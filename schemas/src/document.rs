@@ -27,14 +27,42 @@ pub enum DocumentError {
 pub enum DocumentKind {
     Case,
     OfficeHour,
+    /// The county's service catalogue (`knowledge::CatalogDocument`).
+    Catalog,
+    /// A question and its answer (`knowledge::Answer`).
+    Answer,
+    /// An idea, praise or complaint (`Feedback`).
+    Feedback,
 }
 
 impl DocumentKind {
+    pub const ALL: [DocumentKind; 5] = [
+        DocumentKind::Case,
+        DocumentKind::OfficeHour,
+        DocumentKind::Catalog,
+        DocumentKind::Answer,
+        DocumentKind::Feedback,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DocumentKind::Case => "case",
             DocumentKind::OfficeHour => "office_hour",
+            DocumentKind::Catalog => "catalog",
+            DocumentKind::Answer => "answer",
+            DocumentKind::Feedback => "feedback",
         }
+    }
+
+    /// The kind stored under `name` (`as_str`).
+    pub fn from_name(name: &str) -> Option<DocumentKind> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// Documents every enrolled device receives, whatever its department:
+    /// the knowledge base. They have no department.
+    pub fn is_county_wide(self) -> bool {
+        matches!(self, DocumentKind::Catalog | DocumentKind::Answer)
     }
 
     pub fn of(doc: &impl ReadDoc) -> Option<DocumentKind> {
@@ -45,6 +73,12 @@ impl DocumentKind {
             Some(DocumentKind::Case)
         } else if has("village") && has("caseworker") {
             Some(DocumentKind::OfficeHour)
+        } else if has("catalog") && has("edited_by") {
+            Some(DocumentKind::Catalog)
+        } else if has("question") && has("answer") {
+            Some(DocumentKind::Answer)
+        } else if has("category") && has("text") && has("kind") {
+            Some(DocumentKind::Feedback)
         } else {
             None
         }

@@ -42,6 +42,17 @@ pub fn document(data: &[u8]) {
         Some(DocumentKind::OfficeHour) => {
             let _ = document::read::<OfficeHour>(&doc);
         }
+        Some(DocumentKind::Catalog) => {
+            if let Ok(stored) = document::read::<crate::CatalogDocument>(&doc) {
+                let _ = stored.catalog.validate();
+            }
+        }
+        Some(DocumentKind::Answer) => {
+            let _ = document::read::<crate::Answer>(&doc);
+        }
+        Some(DocumentKind::Feedback) => {
+            let _ = document::read::<crate::Feedback>(&doc);
+        }
         None => {}
     }
 }

@@ -11,9 +11,11 @@ mod case_summary;
 mod catalog;
 mod date;
 pub mod document;
+mod feedback;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod key_file;
+pub mod knowledge;
 mod office_hour;
 pub mod permissions;
 mod string_enum;
@@ -21,15 +23,18 @@ pub mod wire;
 
 pub use case::{
     Address, Appointment, Case, CaseStatus, Citizen, Comment, Consent, DocumentCheck,
-    DocumentState, Forwarding, Needs, Request, Review, ReviewState, new_id,
+    DocumentState, Forwarding, MailStatus, Needs, Request, Review, ReviewState, new_id,
 };
 pub use case_summary::{
     CaseSummary, CheckState, NameAndTown, RequestSummary, ReviewSummary, SUMMARY_VERSION, Town,
 };
 pub use catalog::{
-    Catalog, CatalogError, Localized, Office, RequiredDocument, Service, normalize_for_search,
+    Catalog, CatalogError, ChecklistChange, Localized, Office, RequiredDocument, Service,
+    checklist_hash, normalize_for_search,
 };
 pub use date::{DateError, IsoDate, clock};
+pub use feedback::{Feedback, FeedbackCategory, FeedbackKind};
+pub use knowledge::{Answer, AnswerStatus, CatalogDocument};
 pub use office_hour::{OfficeHour, OfficeHourStatus, OfficeHourSummary, Rating, ServiceCount};
 pub use permissions::Role;
 pub use string_enum::UnknownValue;
@@ -54,6 +59,11 @@ pub fn json_schemas() -> Vec<(&'static str, String)> {
         (
             "catalog.schema.json",
             pretty(schemars::schema_for!(Catalog)),
+        ),
+        ("answer.schema.json", pretty(schemars::schema_for!(Answer))),
+        (
+            "feedback.schema.json",
+            pretty(schemars::schema_for!(Feedback)),
         ),
     ]
 }

@@ -51,6 +51,21 @@ pub enum Part {
     Course,
     /// The survey's ratings of an office hour: new ratings only.
     Ratings,
+    /// The service catalogue: services, their checklists, the offices.
+    Catalog,
+    /// A question and its answer: written by whoever creates the entry (a
+    /// caseworker's proposal), reworded by the back office.
+    Answer,
+    /// Whether an answer is accepted, and who checked it when.
+    AnswerReview,
+    /// An idea, praise or complaint as recorded: kind, category, text,
+    /// the case it concerns.
+    Feedback,
+    /// Its answer and closing.
+    FeedbackAnswer,
+    /// `forwarding.mail`: what became of a forwarding's e-mail. Written by
+    /// the sync server only.
+    Mail,
     /// A field the layout does not have.
     Unknown,
 }
@@ -68,6 +83,12 @@ impl Part {
             Part::Plan => "plan",
             Part::Course => "course",
             Part::Ratings => "ratings",
+            Part::Catalog => "catalogue",
+            Part::Answer => "answer",
+            Part::AnswerReview => "answer review",
+            Part::Feedback => "feedback",
+            Part::FeedbackAnswer => "feedback answer",
+            Part::Mail => "mail status",
             Part::Unknown => "unknown field",
         }
     }
@@ -86,11 +107,21 @@ impl Role {
     /// identity; what it may write besides is asked of this too.)
     pub fn may_change(self, part: Part) -> bool {
         match part {
-            Part::Visit | Part::Comments | Part::Editors | Part::Course | Part::Ratings => true,
-            Part::Forwarding | Part::Review | Part::Department | Part::Plan => {
-                self != Role::Caseworker
-            }
-            Part::Identity | Part::Unknown => false,
+            Part::Visit
+            | Part::Comments
+            | Part::Editors
+            | Part::Course
+            | Part::Ratings
+            | Part::Feedback => true,
+            Part::Forwarding
+            | Part::Review
+            | Part::Department
+            | Part::Plan
+            | Part::Catalog
+            | Part::Answer
+            | Part::AnswerReview
+            | Part::FeedbackAnswer => self != Role::Caseworker,
+            Part::Identity | Part::Mail | Part::Unknown => false,
         }
     }
 
@@ -141,7 +172,13 @@ pub fn case_part(path: &[Segment]) -> Part {
             | "history_deleted_at",
         ) => Part::Identity,
         Some("department") => Part::Department,
-        Some("requests") if key(path, 2) == Some("forwarding") => Part::Forwarding,
+        Some("requests") if key(path, 2) == Some("forwarding") => {
+            if key(path, 3) == Some("mail") {
+                Part::Mail
+            } else {
+                Part::Forwarding
+            }
+        }
         Some(
             "status" | "office_hour_id" | "citizen" | "requests" | "notes" | "appointments"
             | "done_at",
@@ -161,6 +198,37 @@ pub fn office_hour_part(path: &[Segment]) -> Part {
         Some("village" | "venue" | "date" | "start_time" | "end_time" | "caseworker") => Part::Plan,
         Some("status" | "closed_at" | "summary") => Part::Course,
         Some("ratings") => Part::Ratings,
+        _ => Part::Unknown,
+    }
+}
+
+/// The part of the catalogue document a path points into.
+pub fn catalog_part(path: &[Segment]) -> Part {
+    match key(path, 0) {
+        Some("id" | "schema_version") => Part::Identity,
+        Some("catalog" | "edited_by" | "edited_at") => Part::Catalog,
+        _ => Part::Unknown,
+    }
+}
+
+/// The part of an answer a path points into.
+pub fn answer_part(path: &[Segment]) -> Part {
+    match key(path, 0) {
+        Some("id" | "schema_version") => Part::Identity,
+        Some("question" | "answer" | "service_ids" | "written_by" | "written_at") => Part::Answer,
+        Some("status" | "checked_by" | "checked_at") => Part::AnswerReview,
+        _ => Part::Unknown,
+    }
+}
+
+/// The part of an idea, praise or complaint a path points into.
+pub fn feedback_part(path: &[Segment]) -> Part {
+    match key(path, 0) {
+        Some("id" | "schema_version" | "created_at" | "created_by") => Part::Identity,
+        Some("department") => Part::Department,
+        Some("forwarding") if key(path, 1) == Some("mail") => Part::Mail,
+        Some("kind" | "category" | "text" | "case_id") => Part::Feedback,
+        Some("forwarding" | "answer" | "closed_at" | "closed_by") => Part::FeedbackAnswer,
         _ => Part::Unknown,
     }
 }

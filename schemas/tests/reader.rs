@@ -47,8 +47,16 @@ fn full_case() -> Case {
         office_id: "wohngeldstelle".into(),
         forwarded_at: "2026-11-20T09:00:00Z".into(),
         due: "2026-12-04".parse::<IsoDate>().expect("date"),
+        question: "Reicht die Rente als Einkommen?".into(),
         answer: String::new(),
         closed_at: None,
+        mail: Some(sprechtag_schemas::MailStatus {
+            to: "sozialamt@kreis.example".into(),
+            sent_at: None,
+            error: Some("451 try again later".into()),
+            attempts: 2,
+            given_up: false,
+        }),
     });
     case.comments.push(Comment {
         id: "c1".into(),

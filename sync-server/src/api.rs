@@ -48,6 +48,8 @@ pub struct AppState {
     /// Set by the first request that met a damaged page: `/health` then
     /// answers 503, and the damage is logged once.
     pub damage: Arc<std::sync::OnceLock<String>>,
+    /// Wakes the mailer (`mail::Mailer::run`) after a sync took documents.
+    pub mail_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             body_timeout: std::time::Duration::from_secs(120),
             code_key: Arc::new(Vec::new()),
             damage: Arc::new(std::sync::OnceLock::new()),
+            mail_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }
@@ -597,6 +600,10 @@ async fn sync_handler(
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
+    if !response.accepted.is_empty() {
+        // A forwarding may have been queued: the mailer looks now.
+        state.mail_wake.notify_one();
+    }
     tracing::debug!(
         uploads,
         rejected = response.rejected.len(),

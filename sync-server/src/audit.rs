@@ -39,6 +39,10 @@ pub enum Event {
     WipeDelivered,
     /// The database was restored from a backup (a new epoch).
     Restored,
+    /// The mail relay accepted an e-mail to an office or a back office.
+    MailSent,
+    /// The relay refused an e-mail for good; it is not tried again.
+    MailRefused,
 }
 
 impl Event {
@@ -56,6 +60,8 @@ impl Event {
             Event::CaseErased => "case_erased",
             Event::WipeDelivered => "wipe_delivered",
             Event::Restored => "restored",
+            Event::MailSent => "mail_sent",
+            Event::MailRefused => "mail_refused",
         }
     }
 }

@@ -55,6 +55,29 @@ retention_days = 365
 # catalog_file = "/etc/sprechtag/services.json"
 # [retention_by_service]
 # hundesteuer = 3650
+
+# The back office of each department, by the department's name: the
+# address offices reply to when a request is forwarded by e-mail, and where
+# the morning digest of overdue forwardings goes.
+# [backoffice_mail]
+# buergerservice = "buergerservice@kreis.example"
+
+# Forwarding by e-mail. Without [smtp] nothing is sent: forwardings stay in
+# the app. With it, a request the back office forwards to an office with an
+# e-mail address (in the catalogue) is sent there, queued in the database
+# and retried until the relay accepts it; a reminder goes two working days
+# before the deadline; every morning at digest_at (server time) each
+# department's back office gets one mail listing its overdue forwardings.
+# [smtp]
+# host = "mail.kreis.example"
+# port = 587
+# tls = "starttls"          # "tls" (implicit, port 465) or "none" (a relay on this machine)
+# from = "Sprechtag <sprechtag@kreis.example>"
+# user = "sprechtag"
+# password_file = "/etc/sprechtag/smtp-password"
+# ca_file = "/etc/sprechtag/mail-ca.pem"   # a county's own CA, besides the system's
+# digest_at = "07:00"
+# poll_secs = 30
 "#;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +103,98 @@ pub struct Settings {
     /// The service catalogue, for its services' retention periods.
     #[serde(default)]
     pub catalog_file: Option<PathBuf>,
+    /// Each department's back office, by department: replies and digests.
+    #[serde(default)]
+    pub backoffice_mail: std::collections::BTreeMap<String, String>,
+    /// Forwarding by e-mail; `None`: nothing is sent.
+    #[serde(default)]
+    pub smtp: Option<SmtpSettings>,
+    /// What time it is, for the mail schedule (tests set it).
+    #[serde(skip)]
+    pub clock: Clock,
+}
+
+/// How the connection to the mail relay is secured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub tls: SmtpTls,
+    /// The sender, e.g. `Sprechtag <sprechtag@kreis.example>`.
+    pub from: String,
+    #[serde(default)]
+    pub user: Option<String>,
+    /// A file holding the password (its first line).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// A CA certificate (PEM) to trust besides the system's.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// When the morning digest goes out, `HH:MM` server time.
+    #[serde(default = "default_digest_at")]
+    pub digest_at: String,
+    /// Seconds between looks at the queue.
+    #[serde(default = "default_poll_secs")]
+    pub poll_secs: u64,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+fn default_digest_at() -> String {
+    "07:00".into()
+}
+
+fn default_poll_secs() -> u64 {
+    30
+}
+
+/// Now, as the server's schedules see it: the system clock, or a clock a
+/// test moves.
+#[derive(Clone, Default)]
+pub struct Clock(Option<std::sync::Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>>);
+
+impl Clock {
+    pub fn new(now: impl Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync + 'static) -> Clock {
+        Clock(Some(std::sync::Arc::new(now)))
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        match &self.0 {
+            Some(now) => now(),
+            None => chrono::Utc::now(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Clock(set)"
+        } else {
+            "Clock(system)"
+        })
+    }
+}
+
+/// Settings are equal whatever their clocks.
+impl PartialEq for Clock {
+    fn eq(&self, _: &Clock) -> bool {
+        true
+    }
 }
 
 fn default_retention_days() -> u32 {
@@ -117,6 +232,9 @@ impl Default for Settings {
             retention_days: default_retention_days(),
             retention_by_service: std::collections::BTreeMap::new(),
             catalog_file: None,
+            backoffice_mail: std::collections::BTreeMap::new(),
+            smtp: None,
+            clock: Clock::default(),
         }
     }
 }

@@ -15,7 +15,8 @@ use automerge::{Automerge, ChangeHash, ChangeMetadata, ObjId, Prop, ReadDoc, Sca
 use automerge::{Patch, PatchAction};
 use sprechtag_schemas::document::DocumentKind;
 use sprechtag_schemas::permissions::{
-    Part, Segment, case_part, office_hour_part, path_text, signed_by,
+    Part, Segment, answer_part, case_part, catalog_part, feedback_part, office_hour_part,
+    path_text, signed_by,
 };
 use sprechtag_schemas::wire::RefusalCode;
 
@@ -28,8 +29,13 @@ pub type Refusal = (RefusalCode, String);
 /// Hex digits of a registered actor: a device's 16 bytes.
 const ACTOR_HEX: usize = 32;
 
+/// The id under which the server's own changes (the mail status of a
+/// forwarding, `mail`) are attributed: they may touch nothing else.
+pub const SERVER_AUTHOR: &str = "server";
+
 /// Checks the changes of `doc` since `before` (all of them for a document
-/// the server does not have yet: `new_document`).
+/// the server does not have yet: `new_document`). `server_actor` is the
+/// registered part of the server's own actors (`mail::server_actor`).
 pub fn check_changes(
     tx: &mut dyn SyncTransaction,
     doc: &Automerge,
@@ -37,6 +43,7 @@ pub fn check_changes(
     kind: DocumentKind,
     new_document: bool,
     successor_of: Option<&Correction>,
+    server_actor: &str,
 ) -> Result<Result<(), Refusal>, StorageError> {
     // Their metadata only: rebuilding whole changes from a document's
     // columns took a fifth of the server's time when laptops upload new
@@ -50,6 +57,9 @@ pub fn check_changes(
         let Some(registered) = actor.get(..ACTOR_HEX) else {
             return Ok(Err(unknown_author(&actor)));
         };
+        if !authors.contains_key(registered) && registered == server_actor {
+            authors.insert(registered.to_string(), server_author());
+        }
         if !authors.contains_key(registered) {
             let Some(device) = tx.device_by_actor(registered)? else {
                 return Ok(Err(unknown_author(&actor)));
@@ -91,6 +101,26 @@ pub fn check_changes(
         }
     }
     Ok(Ok(()))
+}
+
+/// The server as the author of its own changes: a role that may least, and
+/// a user no device has, so that it signs nothing.
+fn server_author() -> Device {
+    Device {
+        id: SERVER_AUTHOR.into(),
+        name: SERVER_AUTHOR.into(),
+        user: String::new(),
+        role: sprechtag_schemas::Role::Caseworker,
+        department: String::new(),
+        prefix: String::new(),
+        enrolled: true,
+        created_at: String::new(),
+        last_seen: None,
+        revoked_at: None,
+        actor: None,
+        wipe_ordered_at: None,
+        wipe_delivered_at: None,
+    }
 }
 
 fn unknown_author(actor: &str) -> Refusal {
@@ -173,22 +203,42 @@ impl Check<'_> {
                 ))
             };
             // Writing "nothing" where there was nothing (an empty review or
-            // forwarding of a new case or request) changes no part.
-            let writes_nothing = value.is_some_and(is_null)
+            // forwarding of a new case or request, an empty answer of a new
+            // complaint) changes no part.
+            let writes_nothing = value
+                .is_some_and(|v| is_null(v) || (self.new_document && text(v) == Some("")))
                 && match &prop {
                     Some(Prop::Map(key)) => !self.had_value(&patch.obj, key),
                     _ => false,
                 };
             // A new document is written whole by its creator: what
             // identifies it, its department (checked against the device's
-            // elsewhere) and an office hour's place and day.
+            // elsewhere), an office hour's place and day, and an answer as
+            // proposed (a caseworker may propose; accepting is the back
+            // office's).
+            let proposal = self.kind == DocumentKind::Answer
+                && part == Part::AnswerReview
+                && path == [Segment::Key("status".into())]
+                && value.and_then(text) == Some("proposed");
             let creation = self.new_document
                 && !planning
-                && matches!(part, Part::Identity | Part::Department | Part::Plan);
+                && (proposal
+                    || matches!(
+                        part,
+                        Part::Identity | Part::Department | Part::Plan | Part::Answer
+                    ));
+            if author.id == SERVER_AUTHOR {
+                // The server writes the mail status of forwardings, nothing
+                // else; a device cannot pass anything off as the server's.
+                if part != Part::Mail {
+                    return forbidden("the server's changes touch only the mail status");
+                }
+                continue;
+            }
             if !creation && !writes_nothing && !author.role.may_change(part) {
                 return forbidden("not for this role");
             }
-            if creation && self.kind == DocumentKind::Case {
+            if creation && matches!(self.kind, DocumentKind::Case | DocumentKind::Feedback) {
                 self.identity(author, &path, value)?;
             }
             let removes = matches!(
@@ -222,6 +272,9 @@ impl Check<'_> {
         match self.kind {
             DocumentKind::Case => case_part(path),
             DocumentKind::OfficeHour => office_hour_part(path),
+            DocumentKind::Catalog => catalog_part(path),
+            DocumentKind::Answer => answer_part(path),
+            DocumentKind::Feedback => feedback_part(path),
         }
     }
 
@@ -349,6 +402,8 @@ impl Check<'_> {
         let signed = match (self.kind, key(0), path.len()) {
             (DocumentKind::Case, Some("review"), 2) if key(1) == Some("by") => true,
             (DocumentKind::Case, Some("comments"), 3) if key(2) == Some("author") => true,
+            (DocumentKind::Answer, Some("written_by" | "checked_by"), 1) => true,
+            (DocumentKind::Feedback, Some("closed_by"), 1) => true,
             (DocumentKind::Case, Some("editors"), 2) => {
                 let entry = key(1).unwrap_or_default();
                 if !entry.starts_with(registered) {
@@ -369,6 +424,8 @@ impl Check<'_> {
             Some(_) if carried_over => None,
             Some(name) if signed_by(name, &author.user) => None,
             Some(name) => Some(format!("signed {name:?}, not by {}", author.user)),
+            // Cleared (an answer nobody checked yet).
+            None if value.is_none_or(is_null) => None,
             None => Some("a signature that is not a name".into()),
         }
     }

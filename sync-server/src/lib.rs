@@ -9,6 +9,7 @@ pub mod config;
 pub mod connections;
 pub mod erase;
 pub mod integrity;
+pub mod mail;
 pub mod retention;
 pub mod storage;
 pub mod sync;
@@ -126,6 +127,10 @@ pub async fn launch_with_listener(
         state.cache.clone(),
         settings.retention()?,
     ));
+    if let Some(mailer) = mail::Mailer::new(&settings, state.storage.clone(), state.cache.clone())?
+    {
+        tokio::spawn(mailer.run(state.mail_wake.clone()));
+    }
     let app = api::router(state);
     listener.set_nonblocking(true)?;
     let handle = axum_server::Handle::new();

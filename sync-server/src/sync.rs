@@ -14,16 +14,17 @@ use std::sync::{Arc, Mutex};
 
 use automerge::{Automerge, ReadDoc};
 use sprechtag_schemas::document::{self, DocumentKind, same_heads};
+use sprechtag_schemas::knowledge::CATALOG_DOCUMENT_ID;
 use sprechtag_schemas::wire::{
     BATCH_BYTES, Download, MAX_ERASE, MAX_OPENED, PROTOCOL_VERSION, RefusalCode, Rejection,
     SyncRequest, SyncResponse, Tombstone, Upload, heads_from_bytes, heads_to_bytes,
 };
-use sprechtag_schemas::{Case, CaseSummary, OfficeHour};
+use sprechtag_schemas::{Answer, Case, CaseSummary, CatalogDocument, Feedback, OfficeHour};
 
 use crate::storage::{Device, DocumentMeta, DocumentWrite, Storage, StorageError, SyncTransaction};
 
 /// Incremental saves kept before a document is folded into a full save.
-const COMPACT_AFTER: u32 = 32;
+pub(crate) const COMPACT_AFTER: u32 = 32;
 /// Most bytes of uploads loaded before a request's write transaction.
 const PRELOAD_BYTES: usize = 2 * BATCH_BYTES;
 /// Documents listed per look at the change log.
@@ -60,7 +61,7 @@ impl DocCache {
         docs.remove(id);
     }
 
-    fn put(&self, id: &str, seq: u64, doc: Arc<Automerge>) {
+    pub(crate) fn put(&self, id: &str, seq: u64, doc: Arc<Automerge>) {
         let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         if docs.len() >= CACHE_LIMIT {
             docs.clear();
@@ -85,7 +86,9 @@ pub fn handle(
     request: SyncRequest,
 ) -> Result<SyncResponse, SyncError> {
     let budget = request.response_budget();
-    let epoch = storage.identity()?.epoch;
+    let identity = storage.identity()?;
+    let epoch = identity.epoch;
+    let server_actor = crate::mail::server_actor_prefix(&identity.server_id);
     let mut tx = storage.begin()?;
     // A cursor beyond the newest change: this server lost changes the
     // device saw (it was restored from a backup). Nothing is done; the
@@ -120,7 +123,15 @@ pub fn handle(
     rejected.extend(taken.rejected);
     for (upload, preloaded) in request.uploads.into_iter().zip(preloaded) {
         let correction = corrections.iter().find(|c| c.successor == upload.doc_id);
-        match apply_upload(tx.as_mut(), cache, device, &upload, preloaded, correction)? {
+        match apply_upload(
+            tx.as_mut(),
+            cache,
+            device,
+            &upload,
+            preloaded,
+            correction,
+            &server_actor,
+        )? {
             Ok(()) => accepted.push(upload.doc_id),
             Err((code, message)) => rejected.push(Rejection {
                 doc_id: upload.doc_id,
@@ -275,7 +286,7 @@ fn preload(uploads: &[Upload]) -> Vec<Option<Preloaded>> {
 
 /// Whether the document has the shape of its kind and is the document it
 /// is uploaded as; for a case, its summary (what devices index it by).
-fn checked_shape(
+pub(crate) fn checked_shape(
     doc: &Automerge,
     kind: DocumentKind,
     doc_id: &str,
@@ -300,6 +311,37 @@ fn checked_shape(
             }
             Ok(None)
         }
+        DocumentKind::Catalog => {
+            let catalog: CatalogDocument =
+                document::read(doc).map_err(|e| invalid(e.to_string()))?;
+            if catalog.id != doc_id || doc_id != CATALOG_DOCUMENT_ID {
+                return Err(invalid(format!(
+                    "the catalogue is document {CATALOG_DOCUMENT_ID}, not {doc_id:?}"
+                )));
+            }
+            catalog
+                .catalog
+                .validate()
+                .map_err(|e| invalid(format!("the catalogue is not valid: {e}")))?;
+            Ok(None)
+        }
+        DocumentKind::Answer => {
+            let answer: Answer = document::read(doc).map_err(|e| invalid(e.to_string()))?;
+            if answer.id != doc_id {
+                return Err(invalid(format!("the answer names itself {:?}", answer.id)));
+            }
+            if answer.question.trim().is_empty() || answer.answer.trim().is_empty() {
+                return Err(invalid("an answer needs a question and its answer".into()));
+            }
+            Ok(None)
+        }
+        DocumentKind::Feedback => {
+            let feedback: Feedback = document::read(doc).map_err(|e| invalid(e.to_string()))?;
+            if feedback.id != doc_id {
+                return Err(invalid(format!("the entry names itself {:?}", feedback.id)));
+            }
+            Ok(None)
+        }
     }
 }
 
@@ -310,6 +352,7 @@ fn apply_upload(
     upload: &Upload,
     preloaded: Option<Preloaded>,
     correction: Option<&erase::Correction>,
+    server_actor: &str,
 ) -> Result<Result<(), Refusal>, SyncError> {
     let (doc_id, changes, heads) = (
         upload.doc_id.as_str(),
@@ -335,8 +378,11 @@ fn apply_upload(
             "the document was erased; it is never taken again".into(),
         )));
     }
+    let county_wide =
+        |kind: &str| DocumentKind::from_name(kind).is_some_and(|k| k.is_county_wide());
     if let (Some(meta), Some(scope)) = (&meta, device.scope())
         && meta.department.as_deref() != Some(scope)
+        && !county_wide(&meta.kind)
     {
         return Ok(Err((
             RefusalCode::Forbidden,
@@ -369,7 +415,7 @@ fn apply_upload(
     let Some(kind) = DocumentKind::of(&doc) else {
         return Ok(Err((
             RefusalCode::UnknownDocument,
-            "neither a case nor an office hour".into(),
+            "not a document of a kind this server knows".into(),
         )));
     };
     if meta.as_ref().is_some_and(|m| m.kind != kind.as_str()) {
@@ -379,8 +425,15 @@ fn apply_upload(
         )));
     }
     let department = department_of(&doc);
+    if kind.is_county_wide() && department.is_some() {
+        return Ok(Err((
+            RefusalCode::InvalidDocument,
+            "the knowledge base belongs to no department".into(),
+        )));
+    }
     if let Some(scope) = device.scope()
         && department.as_deref() != Some(scope)
+        && !kind.is_county_wide()
     {
         return Ok(Err((
             RefusalCode::WrongDepartment,
@@ -410,9 +463,15 @@ fn apply_upload(
                 return Ok(Err(refusal));
             }
         }
-        if let Err(refusal) =
-            integrity::check_changes(tx, &doc, &before, kind, meta.is_none(), successor_of)?
-        {
+        if let Err(refusal) = integrity::check_changes(
+            tx,
+            &doc,
+            &before,
+            kind,
+            meta.is_none(),
+            successor_of,
+            server_actor,
+        )? {
             return Ok(Err(refusal));
         }
         let (summary, saved) = match checked {
@@ -448,6 +507,19 @@ fn apply_upload(
             summary.as_deref(),
             write,
         )?;
+        // What the mail queue must know: new forwardings, answered ones.
+        if matches!(kind, DocumentKind::Case | DocumentKind::Feedback) {
+            let forwardings = crate::mail::forwardings_in(
+                kind,
+                doc_id,
+                department.as_deref(),
+                summary.as_deref(),
+                &doc,
+            );
+            if !forwardings.is_empty() || meta.is_some() {
+                tx.record_forwardings(doc_id, &forwardings)?;
+            }
+        }
         cache.put(doc_id, seq, Arc::new(doc));
     }
     tx.set_device_heads(&device.id, doc_id, heads)?;

@@ -232,6 +232,8 @@ fn store_for_review(dir: &Path) -> (String, String) {
                 due: "2026-10-15".parse().expect("date"),
                 answer: String::new(),
                 closed_at: None,
+                question: String::new(),
+                mail: None,
             });
             Ok(())
         })

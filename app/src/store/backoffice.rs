@@ -41,6 +41,19 @@ impl Store {
         office: &str,
         due: Option<IsoDate>,
     ) -> Result<Case> {
+        self.forward_request_asking(case_id, request_id, office, due, "")
+    }
+
+    /// As [`Store::forward_request`], with what the citizen asks the office
+    /// (the e-mail to the office says it).
+    pub fn forward_request_asking(
+        &mut self,
+        case_id: &str,
+        request_id: &str,
+        office: &str,
+        due: Option<IsoDate>,
+        question: &str,
+    ) -> Result<Case> {
         self.require(Part::Forwarding)?;
         let office_id = self.office_id(office)?;
         let today = IsoDate::today();
@@ -60,12 +73,17 @@ impl Store {
             let response_days = catalog
                 .service(&request.service_id)
                 .map_or(10, |s| s.response_days);
+            // What the server wrote of an earlier forwarding's mail stays
+            // until it sends this one (a device never writes it).
+            let mail = request.forwarding.as_ref().and_then(|f| f.mail.clone());
             request.forwarding = Some(Forwarding {
                 office_id,
                 forwarded_at: now_rfc3339(),
                 due: due.unwrap_or_else(|| today.add_working_days(response_days)),
+                question: question.trim().to_string(),
                 answer: String::new(),
                 closed_at: None,
+                mail,
             });
             case.status = CaseStatus::Forwarded;
             Ok(())
@@ -256,7 +274,7 @@ impl Store {
 
     /// The catalogue id of an office given by id, name or a part of its
     /// name ([`sprechtag_schemas::Catalog::find_office`]).
-    fn office_id(&self, office: &str) -> Result<String> {
+    pub(super) fn office_id(&self, office: &str) -> Result<String> {
         Ok(self.catalog.find_office(office)?.id.clone())
     }
 }

@@ -196,5 +196,61 @@ pub(super) fn kind_name(kind: DocumentKind) -> &'static str {
     match kind {
         DocumentKind::Case => "case",
         DocumentKind::OfficeHour => "office hour",
+        DocumentKind::Catalog => "catalogue",
+        DocumentKind::Answer => "answer",
+        DocumentKind::Feedback => "feedback entry",
+    }
+}
+
+impl Store {
+    /// Stores a new document holding `value` (the knowledge base, ideas and
+    /// complaints: documents without an index of their own).
+    pub(super) fn create_document<T: autosurgeon::Reconcile + autosurgeon::Hydrate>(
+        &mut self,
+        id: &str,
+        kind: DocumentKind,
+        value: &T,
+        message: &str,
+    ) -> Result<T> {
+        let mut doc = document::create(self.device.actor(), value, message)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        insert(&tx, id, kind, &mut doc)?;
+        tx.commit()?;
+        let stored = document::read(&doc)?;
+        self.remember(id, doc, 1);
+        Ok(stored)
+    }
+
+    /// Applies `edit` to a document without an index and stores what
+    /// changed, durably, before returning it as stored.
+    pub(super) fn update_document<T: autosurgeon::Reconcile + autosurgeon::Hydrate>(
+        &mut self,
+        id: &str,
+        kind: DocumentKind,
+        message: &str,
+        edit: impl FnOnce(&mut T) -> Result<()>,
+    ) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut loaded = load_for_edit(&tx, id, kind, self.cache.get(id), self.device.actor())?;
+        let (value, changed) = document::update::<T, StoreError>(&mut loaded.doc, message, edit)??;
+        if changed {
+            loaded.save(&tx, id)?;
+        }
+        let committed = tx.commit();
+        self.finish_edit(id, committed, loaded)?;
+        Ok(value)
+    }
+
+    /// The ids of the stored documents of `kind`.
+    pub(super) fn document_ids(&self, kind: DocumentKind) -> Result<Vec<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id FROM documents WHERE kind = ?1 ORDER BY id")?
+            .query_map([kind.as_str()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
     }
 }

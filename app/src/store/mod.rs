@@ -11,7 +11,9 @@ pub mod backup;
 mod case_index;
 mod cases;
 mod documents;
+mod feedback;
 mod key;
+mod knowledge;
 mod office_hours;
 mod privacy;
 mod schema;
@@ -30,7 +32,9 @@ use sprechtag_schemas::document::DocumentError;
 
 pub use backoffice::HistoryEntry;
 pub use cases::{COUNT_LIMIT, CaseFilter, CasePage, CaseRow, CaseSort, validate as validate_case};
+pub use feedback::NewFeedback;
 pub use key::{MIN_PASSPHRASE_CHARS, Passphrase};
+pub use knowledge::KnowledgeHit;
 pub use office_hours::{NewOfficeHour, OfficeHourRow};
 pub use privacy::{DEFAULT_KEEP_FILES_DAYS, MAX_REASON_CHARS as MAX_ERASE_REASON_CHARS};
 pub use sync_state::{Applied, DocumentLabel, Enrolment, UploadBatch};
@@ -261,7 +265,14 @@ pub struct Store {
     conn: Connection,
     dir: PathBuf,
     device: Device,
+    /// The catalogue in use: the county's document once this laptop has
+    /// it, else the one it was opened with (`knowledge`).
     catalog: Arc<Catalog>,
+    /// The knowledge base's answers, read once until they change.
+    answers: Option<Arc<Vec<sprechtag_schemas::Answer>>>,
+    /// The number and summed versions of the knowledge base's documents
+    /// when they were last read (`refresh_knowledge`).
+    knowledge_seen: Option<(i64, i64)>,
     cache: HashMap<String, CachedDoc>,
     /// For backups (`ATTACH … KEY`); wiped when the store is dropped.
     key: key::DatabaseKey,
@@ -325,7 +336,7 @@ impl Store {
         let mut conn = Connection::open(&path)?;
         apply_key(&conn, &key)?;
         configure(&conn)?;
-        schema::migrations().to_latest(&mut conn)?;
+        schema::migrate(&mut conn)?;
         let device = init_device(&conn)?;
         Ok(Store::with(conn, dir, device, catalog, key, in_use))
     }
@@ -396,7 +407,7 @@ impl Store {
             return Ok(store);
         }
         configure(&conn)?;
-        schema::migrations().to_latest(&mut conn)?;
+        schema::migrate(&mut conn)?;
         let device = init_device(&conn)?;
         // The clock correction learnt at the last sync holds until the next.
         if let Some(offset) = setting(&conn, "sync.clock_offset_ms")?.and_then(|o| o.parse().ok()) {
@@ -405,7 +416,9 @@ impl Store {
         if !key_file.is_complete() {
             key_file.complete_on_disk(dir, &key)?;
         }
-        let store = Store::with(conn, dir, device, catalog, key, in_use);
+        let mut store = Store::with(conn, dir, device, catalog, key, in_use);
+        // The county's catalogue, once it arrived, over the file's.
+        store.knowledge_changed()?;
         // Prints and exports do not pile up (best effort: a file in use
         // stays until next time).
         let _ = store.remove_old_files();
@@ -425,6 +438,8 @@ impl Store {
             dir: dir.to_path_buf(),
             device,
             catalog,
+            answers: None,
+            knowledge_seen: None,
             cache: HashMap::new(),
             key,
             damage: None,

@@ -216,7 +216,54 @@ ALTER TABLE office_hours ADD COLUMN end_time TEXT;
              ) STRICT;
              INSERT INTO cases_fts (cases_fts, rank) VALUES ('secure-delete', 1);",
         ),
+        // The knowledge base (the catalogue, answers) and ideas and
+        // complaints are documents too: the kinds allowed widen. SQLite
+        // cannot change a CHECK in place; the table is rebuilt as its
+        // manual says (foreign keys off around the migrations: `migrate`),
+        // and the references of chunks and indexes find the new table by
+        // its name.
+        M::up(
+            "CREATE TABLE documents_new (
+                 id           TEXT PRIMARY KEY,
+                 kind         TEXT NOT NULL
+                              CHECK (kind IN ('case', 'office_hour', 'catalog', 'answer', 'feedback')),
+                 snapshot     BLOB NOT NULL,
+                 chunk_count  INTEGER NOT NULL DEFAULT 0,
+                 version      INTEGER NOT NULL DEFAULT 1,
+                 heads        TEXT NOT NULL,
+                 updated_at   TEXT NOT NULL,
+                 synced_heads TEXT NOT NULL DEFAULT ''
+             ) STRICT;
+             INSERT INTO documents_new (id, kind, snapshot, chunk_count, version, heads,
+                                        updated_at, synced_heads)
+                 SELECT id, kind, snapshot, chunk_count, version, heads, updated_at, synced_heads
+                 FROM documents;
+             DROP TABLE documents;
+             ALTER TABLE documents_new RENAME TO documents;
+             CREATE INDEX documents_pending ON documents (updated_at, id)
+                 WHERE heads != synced_heads;
+             CREATE INDEX documents_by_kind ON documents (kind);",
+        )
+        .foreign_key_check(),
     ])
+}
+
+/// Brings the database to the newest schema. Foreign keys are off while
+/// migrations run (a rebuilt table would otherwise take the rows that
+/// refer to it along when the old one is dropped) and checked after each.
+pub fn migrate(conn: &mut rusqlite::Connection) -> Result<(), rusqlite_migration::Error> {
+    let foreign_keys = |conn: &rusqlite::Connection, on: bool| {
+        conn.pragma_update(None, "foreign_keys", on).map_err(|err| {
+            rusqlite_migration::Error::RusqliteError {
+                query: format!("PRAGMA foreign_keys = {on}"),
+                err,
+            }
+        })
+    };
+    foreign_keys(conn, false)?;
+    let result = migrations().to_latest(conn);
+    foreign_keys(conn, true)?;
+    result
 }
 
 #[cfg(test)]
@@ -293,9 +340,25 @@ mod tests {
             )
             .expect("full-text row");
         }
-        super::migrations()
-            .to_latest(&mut conn)
-            .expect("later migrations");
+        // Foreign keys on, as the bundled SQLite starts: `migrate` turns
+        // them off, or rebuilding `documents` (migration 10) would take the
+        // cases along.
+        conn.pragma_update(None, "foreign_keys", true)
+            .expect("foreign keys");
+        conn.execute(
+            "INSERT INTO document_chunks (doc_id, bytes) VALUES ('a', x'00')",
+            [],
+        )
+        .expect("chunk");
+        super::migrate(&mut conn).expect("later migrations");
+        let kept: i64 = conn
+            .query_row("SELECT count(*) FROM document_chunks", [], |r| r.get(0))
+            .expect("chunks");
+        assert_eq!(kept, 1, "the rebuilt documents table keeps the chunks");
+        let on: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .expect("pragma");
+        assert!(on, "foreign keys are on again after the migrations");
 
         let by_seq: Vec<String> = conn
             .prepare("SELECT id FROM cases ORDER BY seq")

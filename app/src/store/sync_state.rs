@@ -260,20 +260,33 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?;
         for (id, kind) in ids {
             let department = department.to_string();
-            if kind == DocumentKind::Case.as_str() {
-                self.update_case(&id, "assign department", |case| {
-                    if case.department.is_none() {
-                        case.department = Some(department);
-                    }
-                    Ok(())
-                })?;
-            } else {
-                self.update_office_hour(&id, "assign department", |office_hour| {
-                    if office_hour.department.is_none() {
-                        office_hour.department = Some(department);
-                    }
-                    Ok(())
-                })?;
+            match DocumentKind::from_name(&kind) {
+                Some(DocumentKind::Case) => {
+                    self.update_case(&id, "assign department", |case| {
+                        if case.department.is_none() {
+                            case.department = Some(department);
+                        }
+                        Ok(())
+                    })?;
+                }
+                Some(DocumentKind::OfficeHour) => {
+                    self.update_office_hour(&id, "assign department", |office_hour| {
+                        if office_hour.department.is_none() {
+                            office_hour.department = Some(department);
+                        }
+                        Ok(())
+                    })?;
+                }
+                Some(DocumentKind::Feedback) => {
+                    self.update_feedback(&id, "assign department", |feedback| {
+                        if feedback.department.is_none() {
+                            feedback.department = Some(department);
+                        }
+                        Ok(())
+                    })?;
+                }
+                // The knowledge base belongs to no department.
+                Some(DocumentKind::Catalog | DocumentKind::Answer) | None => {}
             }
         }
         Ok(())
@@ -384,10 +397,8 @@ impl Store {
             if exclude.contains(&id) {
                 continue;
             }
-            let kind = if kind == DocumentKind::Case.as_str() {
-                DocumentKind::Case
-            } else {
-                DocumentKind::OfficeHour
+            let Some(kind) = DocumentKind::from_name(&kind) else {
+                continue;
             };
             let mut doc = self.read_doc(&id, kind)?;
             let synced = parse_heads(&synced);
@@ -549,8 +560,15 @@ impl Store {
             set_setting(&tx, "sync.epoch", &response.epoch)?;
         }
         tx.commit()?;
+        let knowledge = response
+            .downloads
+            .iter()
+            .any(|d| d.kind == "catalog" || d.kind == "answer");
         for (id, doc, version) in merged {
             self.remember(&id, doc, version);
+        }
+        if knowledge {
+            self.knowledge_changed()?;
         }
         if !erased_ids.is_empty() {
             self.after_erasure(&erased_ids, leftovers);
@@ -652,14 +670,11 @@ fn take_download(
     download: &Download,
     full_text: &mut FullTextRows,
 ) -> Result<Taken> {
-    let kind = match download.kind.as_str() {
-        "case" => DocumentKind::Case,
-        "office_hour" => DocumentKind::OfficeHour,
-        other => {
-            return Err(StoreError::Invalid(format!(
-                "the server sent a document of kind {other:?}"
-            )));
-        }
+    let Some(kind) = DocumentKind::from_name(&download.kind) else {
+        return Err(StoreError::Invalid(format!(
+            "the server sent a document of kind {:?}",
+            download.kind
+        )));
     };
     let server_heads = heads_from_bytes(&download.heads)
         .ok_or_else(|| StoreError::Invalid("the server sent malformed heads".into()))?;
@@ -727,6 +742,21 @@ fn take_download(
         DocumentKind::OfficeHour => {
             let office_hour: OfficeHour = document::read(&doc)?;
             super::office_hours::index_office_hour(tx, &office_hour)?;
+        }
+        // Not indexed: read whole, few (`knowledge`, `feedback`); read
+        // here once so that one of the wrong shape is set aside.
+        DocumentKind::Catalog => {
+            let stored: sprechtag_schemas::CatalogDocument = document::read(&doc)?;
+            stored
+                .catalog
+                .validate()
+                .map_err(|e| StoreError::Invalid(format!("the server's catalogue: {e}")))?;
+        }
+        DocumentKind::Answer => {
+            document::read::<sprechtag_schemas::Answer>(&doc)?;
+        }
+        DocumentKind::Feedback => {
+            document::read::<sprechtag_schemas::Feedback>(&doc)?;
         }
     }
     mark_synced(tx, &download.doc_id, &server_heads)?;
@@ -807,6 +837,8 @@ mod tests {
                     due: "2026-12-05".parse().expect("date"),
                     answer: String::new(),
                     closed_at: None,
+                    question: String::new(),
+                    mail: None,
                 });
                 case.review = Some(Review {
                     state: ReviewState::NeedsClarification,

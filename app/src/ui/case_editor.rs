@@ -864,6 +864,18 @@ impl CaseEditor {
                         remove = Some(index);
                     }
                 });
+                // The checklist stays as it was checked; a later change of
+                // the catalogue is shown, not applied.
+                if let Some(service) = catalog.service(&request.service_id) {
+                    let changes = request.checklist_changes(service);
+                    if !changes.is_empty() {
+                        let list: Vec<String> = changes.iter().map(ToString::to_string).collect();
+                        widgets::warning_banner(
+                            ui,
+                            &t!("editor.checklist_changed", changes = list.join("; ")),
+                        );
+                    }
+                }
                 egui::Grid::new(("documents", &request.id))
                     .num_columns(3)
                     .striped(true)

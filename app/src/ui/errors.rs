@@ -93,6 +93,12 @@ fn part_key(part: sprechtag_schemas::permissions::Part) -> &'static str {
         Part::Plan => "part.plan",
         Part::Course => "part.course",
         Part::Ratings => "part.ratings",
+        Part::Catalog => "part.catalog",
+        Part::Answer => "part.answer",
+        Part::AnswerReview => "part.answer_review",
+        Part::Feedback => "part.feedback",
+        Part::FeedbackAnswer => "part.feedback_answer",
+        Part::Mail => "part.mail",
         Part::Unknown => "part.unknown",
     }
 }

@@ -7,6 +7,7 @@ mod case_editor;
 mod case_list;
 mod catalog_view;
 mod errors;
+mod feedback_view;
 mod office_hours;
 pub mod prefs;
 mod review;
@@ -174,6 +175,7 @@ enum Tab {
     Cases,
     Appointments,
     Catalog,
+    Feedback,
     Statistics,
     Settings,
 }
@@ -187,6 +189,7 @@ struct Session {
     office_hours: office_hours::OfficeHoursView,
     cases: case_list::CaseListView,
     catalog_view: catalog_view::CatalogView,
+    feedback_view: feedback_view::FeedbackView,
     day_list: appointments_view::AppointmentsView,
     editor: Option<case_editor::CaseEditor>,
     /// Editors closed while a save was on its way: they hand over what
@@ -694,6 +697,7 @@ impl Session {
             office_hours: office_hours::OfficeHoursView::default(),
             cases: case_list::CaseListView::default(),
             catalog_view: catalog_view::CatalogView::default(),
+            feedback_view: feedback_view::FeedbackView::default(),
             day_list: appointments_view::AppointmentsView::default(),
             editor: None,
             closing: Vec::new(),
@@ -717,6 +721,8 @@ impl Session {
         };
         session.outbox.push(Request::OfficeHours);
         session.cases.refresh(&mut session.outbox);
+        // The county's knowledge base, if it arrived since the last start.
+        session.outbox.push(Request::Knowledge);
         session
     }
 
@@ -829,6 +835,15 @@ impl Session {
                 self.info = Some(t!("erase.done", number = number).into_owned());
                 self.after_case_change();
             }
+            Reply::Knowledge {
+                catalog,
+                answers,
+                saved,
+            } => {
+                self.catalog = catalog;
+                self.catalog_view.on_knowledge(answers, saved);
+            }
+            Reply::Feedback { list, saved } => self.feedback_view.on_list(list, saved),
             Reply::Failed(error) => self.error = Some(error),
         }
     }
@@ -849,8 +864,13 @@ impl Session {
             self.sync_announcements += 1;
         }
         if finished {
-            // Sync may have brought cases and office hours from elsewhere.
+            // Sync may have brought cases and office hours from elsewhere,
+            // and the knowledge base.
             self.after_case_change();
+            self.outbox.push(Request::Knowledge);
+            if self.tab == Tab::Feedback {
+                self.feedback_view.refresh(&mut self.outbox);
+            }
         }
     }
 
@@ -892,7 +912,11 @@ impl Session {
             Tab::Cases => self.cases.refresh(&mut self.outbox),
             Tab::Appointments => self.day_list.refresh(&mut self.outbox),
             Tab::Statistics => self.statistics.refresh(&mut self.outbox),
-            Tab::Catalog => self.catalog_view.entered(),
+            Tab::Catalog => {
+                self.catalog_view.entered();
+                self.outbox.push(Request::Knowledge);
+            }
+            Tab::Feedback => self.feedback_view.refresh(&mut self.outbox),
             Tab::OfficeHours | Tab::Settings => {}
         }
     }
@@ -977,11 +1001,12 @@ fn shortcuts_ui(ui: &mut egui::Ui, session: &mut Session) {
 }
 
 impl Tab {
-    const ALL: [Tab; 6] = [
+    const ALL: [Tab; 7] = [
         Tab::OfficeHours,
         Tab::Cases,
         Tab::Appointments,
         Tab::Catalog,
+        Tab::Feedback,
         Tab::Statistics,
         Tab::Settings,
     ];
@@ -992,6 +1017,7 @@ impl Tab {
             Tab::Cases => t!("tab.cases"),
             Tab::Appointments => t!("tab.appointments"),
             Tab::Catalog => t!("tab.catalog"),
+            Tab::Feedback => t!("tab.feedback"),
             Tab::Statistics => t!("tab.statistics"),
             Tab::Settings => t!("tab.settings"),
         }
@@ -1160,9 +1186,24 @@ fn tab_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bool {
                 session.outbox.push(Request::LoadCase(id));
             }
         }
-        Tab::Catalog => session
-            .catalog_view
-            .ui(ui, &session.catalog, &prefs.language),
+        Tab::Catalog => {
+            let rights = catalog_view::Rights {
+                maintain: session.role.decides(),
+            };
+            session.catalog_view.ui(
+                ui,
+                &session.catalog,
+                &prefs.language,
+                rights,
+                &mut session.outbox,
+            );
+        }
+        Tab::Feedback => {
+            let decides = session.role.decides();
+            session
+                .feedback_view
+                .ui(ui, &session.catalog, decides, &mut session.outbox);
+        }
         Tab::Statistics => session.statistics.ui(ui, &mut session.outbox),
         Tab::Settings => {
             // At large text in a small window the enrolment form lies

@@ -21,6 +21,8 @@ use crate::store::{HistoryEntry, now_rfc3339 as now};
 struct ForwardForm {
     office_id: String,
     due: String,
+    /// What the citizen asks the office: the e-mail says it.
+    question: String,
     error: Option<String>,
 }
 
@@ -69,6 +71,7 @@ impl ReviewPanel {
                         due: today
                             .add_working_days(service.map_or(10, |s| s.response_days))
                             .to_german(),
+                        question: String::new(),
                         error: None,
                     });
                 match forward_form_ui(ui, form, catalog, &request.service_name) {
@@ -239,6 +242,9 @@ fn forward_form_ui(
         let label = ui.label(t!("review.due"));
         ui.add(egui::TextEdit::singleline(&mut form.due).desired_width(110.0))
             .labelled_by(label.id);
+        let label = ui.label(t!("review.question"));
+        ui.add(egui::TextEdit::singleline(&mut form.question).desired_width(260.0))
+            .labelled_by(label.id);
         let button = ui.button(t!("review.forward"));
         let name = t!("review.forward_named", service = service_name).into_owned();
         button.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
@@ -253,8 +259,10 @@ fn forward_form_ui(
                         office_id: form.office_id.clone(),
                         forwarded_at: now(),
                         due,
+                        question: form.question.trim().to_string(),
                         answer: String::new(),
                         closed_at: None,
+                        mail: None,
                     });
                 }
                 Ok(_) => form.error = Some(t!("review.no_office").into_owned()),
@@ -306,6 +314,9 @@ fn forwarded_ui(
             forwarding.closed_at = closed.then(now);
         }
     });
+    if let Some(text) = mail_text(forwarding) {
+        widgets::message(ui, text);
+    }
     if !can_decide {
         if !forwarding.answer.trim().is_empty() {
             ui.label(t!(
@@ -320,6 +331,33 @@ fn forwarded_ui(
         ui.add(egui::TextEdit::singleline(&mut forwarding.answer).desired_width(f32::INFINITY))
             .labelled_by(label.id);
     });
+}
+
+/// What became of the forwarding's e-mail, as the server reported it.
+pub fn mail_text(forwarding: &Forwarding) -> Option<String> {
+    let mail = forwarding.mail.as_ref()?;
+    Some(match (&mail.sent_at, &mail.error) {
+        (Some(at), _) => t!(
+            "review.mail_sent",
+            to = mail.to.as_str(),
+            at = widgets::local_time(at)
+        )
+        .into_owned(),
+        (None, Some(error)) if mail.given_up => t!(
+            "review.mail_refused",
+            to = mail.to.as_str(),
+            error = error.as_str()
+        )
+        .into_owned(),
+        (None, Some(error)) => t!(
+            "review.mail_failed",
+            to = mail.to.as_str(),
+            attempts = mail.attempts,
+            error = error.as_str()
+        )
+        .into_owned(),
+        (None, None) => return None,
+    })
 }
 
 /// A change in words: "Fall angelegt", or the fields it touched in German

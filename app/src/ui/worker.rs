@@ -8,7 +8,11 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
 use automerge::ChangeHash;
-use sprechtag_schemas::{Case, Catalog, IsoDate, OfficeHour, OfficeHourSummary, Rating};
+use rust_i18n::t;
+use sprechtag_schemas::{
+    Answer, AnswerStatus, Case, Catalog, Feedback, FeedbackKind, IsoDate, Office, OfficeHour,
+    OfficeHourSummary, Rating, Service,
+};
 
 use super::errors::{print_error_text, store_error_text};
 use crate::print::{self, PrintKind};
@@ -17,7 +21,8 @@ use crate::store::appointments::AppointmentRow;
 use crate::store::statistics::Statistics;
 
 use crate::store::{
-    CaseFilter, CasePage, Device, NewOfficeHour, OfficeHourRow, Passphrase, Store, StoreError,
+    CaseFilter, CasePage, Device, NewFeedback, NewOfficeHour, OfficeHourRow, Passphrase, Store,
+    StoreError,
 };
 
 #[derive(Debug)]
@@ -90,6 +95,38 @@ pub enum Request {
     EraseCase {
         id: String,
         reason: String,
+    },
+    /// The knowledge base as it is now (after a sync, or entering the tab).
+    Knowledge,
+    /// Store a service as edited in the catalogue's edit mode.
+    SaveService(Service),
+    /// Store an office as edited.
+    SaveOffice(Office),
+    AddAnswer {
+        question: String,
+        answer: String,
+        services: Vec<String>,
+    },
+    EditAnswer {
+        id: String,
+        question: String,
+        answer: String,
+        services: Vec<String>,
+    },
+    ReviewAnswer {
+        id: String,
+        status: AnswerStatus,
+    },
+    FeedbackList,
+    RecordFeedback(NewFeedback),
+    ForwardFeedback {
+        id: String,
+        office: String,
+        due: IsoDate,
+    },
+    CloseFeedback {
+        id: String,
+        answer: String,
     },
 }
 
@@ -164,6 +201,16 @@ pub enum Reply {
     /// The case is erased here, and with the next sync everywhere.
     Erased {
         number: String,
+    },
+    Knowledge {
+        catalog: std::sync::Arc<Catalog>,
+        answers: std::sync::Arc<Vec<Answer>>,
+        /// What was just stored, to confirm (`None`: only a refresh).
+        saved: Option<String>,
+    },
+    Feedback {
+        list: Vec<Feedback>,
+        saved: Option<String>,
     },
     Failed(String),
 }
@@ -346,7 +393,112 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
                 error: store_error_text(&e),
             },
         },
+        Request::Knowledge => knowledge(store, Ok(None)),
+        Request::SaveService(service) => {
+            let saved = store
+                .save_service(service)
+                .map(|s| Some(t!("catalog.saved_service", service = s.name.de).into_owned()));
+            knowledge(store, saved)
+        }
+        Request::SaveOffice(office) => {
+            let saved = store
+                .save_office(office)
+                .map(|o| Some(t!("catalog.saved_office", office = o.name.de).into_owned()));
+            knowledge(store, saved)
+        }
+        Request::AddAnswer {
+            question,
+            answer,
+            services,
+        } => {
+            let saved = store.add_answer(&question, &answer, &services).map(|a| {
+                Some(if a.status == AnswerStatus::Proposed {
+                    t!("catalog.proposed").into_owned()
+                } else {
+                    t!("catalog.saved_answer").into_owned()
+                })
+            });
+            knowledge(store, saved)
+        }
+        Request::EditAnswer {
+            id,
+            question,
+            answer,
+            services,
+        } => {
+            let saved = store
+                .edit_answer(&id, &question, &answer, &services)
+                .map(|_| Some(t!("catalog.saved_answer").into_owned()));
+            knowledge(store, saved)
+        }
+        Request::ReviewAnswer { id, status } => {
+            let saved = store.review_answer(&id, status).map(|_| {
+                Some(match status {
+                    AnswerStatus::Accepted => t!("catalog.accepted").into_owned(),
+                    AnswerStatus::Retired => t!("catalog.retired").into_owned(),
+                    AnswerStatus::Proposed => t!("catalog.saved_answer").into_owned(),
+                })
+            });
+            knowledge(store, saved)
+        }
+        Request::FeedbackList => feedback(store, Ok(None)),
+        Request::RecordFeedback(new) => {
+            let saved = store
+                .record_feedback(new)
+                .map(|f| Some(t!("feedback.recorded", kind = kind_label(f.kind)).into_owned()));
+            feedback(store, saved)
+        }
+        Request::ForwardFeedback { id, office, due } => {
+            let saved = store
+                .forward_feedback(&id, &office, Some(due))
+                .map(|_| Some(t!("feedback.forwarded").into_owned()));
+            feedback(store, saved)
+        }
+        Request::CloseFeedback { id, answer } => {
+            let saved = store
+                .close_feedback(&id, &answer)
+                .map(|_| Some(t!("feedback.closed").into_owned()));
+            feedback(store, saved)
+        }
     }
+}
+
+/// The knowledge base as it is now, with what was saved; or the error.
+fn knowledge(store: &mut Store, saved: Result<Option<String>, StoreError>) -> Reply {
+    let saved = match saved {
+        Ok(saved) => saved,
+        Err(e) => return Reply::Failed(store_error_text(&e)),
+    };
+    let answers = store.refresh_knowledge().and_then(|()| store.answers());
+    match answers {
+        Ok(answers) => Reply::Knowledge {
+            catalog: store.catalog().clone(),
+            answers,
+            saved,
+        },
+        Err(e) => Reply::Failed(store_error_text(&e)),
+    }
+}
+
+fn feedback(store: &mut Store, saved: Result<Option<String>, StoreError>) -> Reply {
+    let saved = match saved {
+        Ok(saved) => saved,
+        Err(e) => return Reply::Failed(store_error_text(&e)),
+    };
+    match store.feedback_list() {
+        Ok(list) => Reply::Feedback { list, saved },
+        Err(e) => Reply::Failed(store_error_text(&e)),
+    }
+}
+
+/// "Idee", "Lob", "Beschwerde" in the language shown.
+pub fn kind_label(kind: FeedbackKind) -> String {
+    match kind {
+        FeedbackKind::Idea => t!("feedback.idea"),
+        FeedbackKind::Praise => t!("feedback.praise"),
+        FeedbackKind::Complaint => t!("feedback.complaint"),
+    }
+    .into_owned()
 }
 
 fn export_statistics(store: &Store) -> Reply {

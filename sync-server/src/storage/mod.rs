@@ -174,6 +174,22 @@ pub trait Storage: Send + Sync + 'static {
     fn identity(&self) -> Result<Identity>;
     /// Where the data are, for logs and `/health` ("SQLite /var/lib/…").
     fn location(&self) -> String;
+    /// Queued e-mails due at `now` (RFC 3339), oldest first.
+    fn mail_due(&self, now: &str, limit: usize) -> Result<Vec<QueuedMail>>;
+    /// Records how a try to send ended.
+    fn mail_tried(&self, id: i64, outcome: &MailOutcome) -> Result<()>;
+    /// Queues an e-mail under `key` unless one was queued under it before;
+    /// whether it is new.
+    fn queue_mail(
+        &self,
+        key: &str,
+        purpose: MailPurpose,
+        forwarding: Option<(&str, &str)>,
+        department: Option<&str>,
+        now: &str,
+    ) -> Result<bool>;
+    /// Forwardings not yet answered.
+    fn open_forwardings(&self) -> Result<Vec<ForwardingRecord>>;
 }
 
 /// The operations of one sync request, committed together.
@@ -232,5 +248,85 @@ pub trait SyncTransaction {
         department: Option<&str>,
         tombstone: &StoredTombstone,
     ) -> Result<u64>;
+    /// Replaces what the server knows of the document's forwardings
+    /// (for reminders and digests) and queues the e-mail of each open one
+    /// not queued before (`mail`).
+    fn record_forwardings(&mut self, doc_id: &str, forwardings: &[ForwardingRecord]) -> Result<()>;
     fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// A request (or complaint) forwarded to an office, as the mail queue
+/// knows it: no citizen data, only what schedules mails.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForwardingRecord {
+    pub doc_id: String,
+    /// The request within a case; empty for an idea, praise or complaint.
+    pub request_id: String,
+    /// `case` or `feedback`.
+    pub kind: String,
+    pub department: Option<String>,
+    pub office_id: String,
+    pub forwarded_at: String,
+    /// `YYYY-MM-DD`.
+    pub due: String,
+    /// Answered (the office's answer recorded).
+    pub closed: bool,
+}
+
+/// What a queued e-mail is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailPurpose {
+    /// The forwarding itself, to the office.
+    Forwarding,
+    /// Two working days before the deadline, to the office.
+    Reminder,
+    /// The overdue forwardings of a department, to its back office.
+    Digest,
+}
+
+impl MailPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailPurpose::Forwarding => "forwarding",
+            MailPurpose::Reminder => "reminder",
+            MailPurpose::Digest => "digest",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<MailPurpose> {
+        [
+            MailPurpose::Forwarding,
+            MailPurpose::Reminder,
+            MailPurpose::Digest,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == name)
+    }
+}
+
+/// An e-mail in the queue. Its text is written when it is sent, from the
+/// document as it is then: the queue holds no citizen data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedMail {
+    pub id: i64,
+    pub purpose: MailPurpose,
+    pub doc_id: String,
+    pub request_id: String,
+    /// The department, for a digest.
+    pub department: Option<String>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// How a try to send a queued e-mail ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailOutcome {
+    /// The relay accepted it at this time.
+    Sent(String),
+    /// Failed; tried again at `retry_at`, or never (`None`: refused for
+    /// good, or nothing left to send).
+    Failed {
+        error: String,
+        retry_at: Option<String>,
+    },
 }

@@ -11,8 +11,8 @@ use rusqlite_migration::{M, Migrations};
 use serde::Serialize;
 
 use super::{
-    Device, DocumentMeta, DocumentWrite, NewDevice, Result, Storage, StorageError, StoredTombstone,
-    SyncTransaction,
+    Device, DocumentMeta, DocumentWrite, ForwardingRecord, MailOutcome, MailPurpose, NewDevice,
+    QueuedMail, Result, Storage, StorageError, StoredTombstone, SyncTransaction,
 };
 use crate::audit::{Entry, Filter, NewEntry};
 
@@ -147,6 +147,40 @@ INSERT INTO counters (name, value) VALUES ('seq', 0);
              INSERT INTO identity (name, value) VALUES
                  ('server_id', lower(hex(randomblob(16)))),
                  ('epoch', lower(hex(randomblob(16))));",
+        ),
+        // E-mail to the offices (`mail`): the forwardings the server knows
+        // of, for reminders and digests, and the queue of mails to send.
+        // Neither holds citizen data: a mail's text is written when it is
+        // sent, from the document as it is then.
+        M::up(
+            "CREATE TABLE forwardings (
+                 doc_id       TEXT NOT NULL,
+                 request_id   TEXT NOT NULL,
+                 kind         TEXT NOT NULL,
+                 department   TEXT,
+                 office_id    TEXT NOT NULL,
+                 forwarded_at TEXT NOT NULL,
+                 due          TEXT NOT NULL,
+                 closed       INTEGER NOT NULL,
+                 PRIMARY KEY (doc_id, request_id)
+             ) STRICT;
+             CREATE INDEX forwardings_open ON forwardings (closed, due);
+             CREATE TABLE mail_queue (
+                 id              INTEGER PRIMARY KEY,
+                 key             TEXT NOT NULL UNIQUE,
+                 purpose         TEXT NOT NULL,
+                 doc_id          TEXT NOT NULL DEFAULT '',
+                 request_id      TEXT NOT NULL DEFAULT '',
+                 department      TEXT,
+                 queued_at       TEXT NOT NULL,
+                 next_attempt_at TEXT,
+                 attempts        INTEGER NOT NULL DEFAULT 0,
+                 last_error      TEXT,
+                 sent_at         TEXT
+             ) STRICT;
+             CREATE INDEX mail_queue_due ON mail_queue (next_attempt_at)
+                 WHERE next_attempt_at IS NOT NULL;
+             CREATE INDEX mail_queue_by_doc ON mail_queue (doc_id);",
         ),
     ])
 }
@@ -1040,6 +1074,102 @@ impl Storage for SqliteStorage {
         format!("SQLite {}", self.path.display())
     }
 
+    fn mail_due(&self, now: &str, limit: usize) -> Result<Vec<QueuedMail>> {
+        let conn = self.reader();
+        let mut statement = conn.prepare_cached(
+            "SELECT id, purpose, doc_id, request_id, department, attempts, last_error
+             FROM mail_queue WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?1
+             ORDER BY next_attempt_at, id LIMIT ?2",
+        )?;
+        let rows = statement
+            .query_map(
+                params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| {
+                    let purpose: String = r.get(1)?;
+                    Ok((
+                        purpose,
+                        QueuedMail {
+                            id: r.get(0)?,
+                            purpose: MailPurpose::Forwarding,
+                            doc_id: r.get(2)?,
+                            request_id: r.get(3)?,
+                            department: r.get(4)?,
+                            attempts: r.get(5)?,
+                            last_error: r.get(6)?,
+                        },
+                    ))
+                },
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(purpose, mail)| {
+                Some(QueuedMail {
+                    purpose: MailPurpose::from_name(&purpose)?,
+                    ..mail
+                })
+            })
+            .collect())
+    }
+
+    fn mail_tried(&self, id: i64, outcome: &MailOutcome) -> Result<()> {
+        let conn = self.writer();
+        match outcome {
+            MailOutcome::Sent(at) => conn.execute(
+                "UPDATE mail_queue SET sent_at = ?2, next_attempt_at = NULL,
+                     attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                params![id, at],
+            )?,
+            MailOutcome::Failed { error, retry_at } => conn.execute(
+                "UPDATE mail_queue SET next_attempt_at = ?2, attempts = attempts + 1,
+                     last_error = ?3 WHERE id = ?1",
+                params![id, retry_at, error],
+            )?,
+        };
+        Ok(())
+    }
+
+    fn queue_mail(
+        &self,
+        key: &str,
+        purpose: MailPurpose,
+        forwarding: Option<(&str, &str)>,
+        department: Option<&str>,
+        now: &str,
+    ) -> Result<bool> {
+        let (doc_id, request_id) = forwarding.unwrap_or(("", ""));
+        let added = self.writer().execute(
+            "INSERT INTO mail_queue (key, purpose, doc_id, request_id, department, queued_at,
+                 next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (key) DO NOTHING",
+            params![key, purpose.as_str(), doc_id, request_id, department, now],
+        )?;
+        Ok(added == 1)
+    }
+
+    fn open_forwardings(&self) -> Result<Vec<ForwardingRecord>> {
+        let conn = self.reader();
+        let mut statement = conn.prepare_cached(
+            "SELECT doc_id, request_id, kind, department, office_id, forwarded_at, due, closed
+             FROM forwardings WHERE closed = 0 ORDER BY due, doc_id, request_id",
+        )?;
+        let rows = statement
+            .query_map([], |r| {
+                Ok(ForwardingRecord {
+                    doc_id: r.get(0)?,
+                    request_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    department: r.get(3)?,
+                    office_id: r.get(4)?,
+                    forwarded_at: r.get(5)?,
+                    due: r.get(6)?,
+                    closed: r.get(7)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     fn purge(&self) -> Result<()> {
         // `secure_delete` zeroed the freed pages in the transaction; the
         // log still holds older copies of them until it is checkpointed
@@ -1251,10 +1381,15 @@ impl SyncTransaction for SqliteTransaction<'_> {
     ) -> Result<Vec<(String, u64)>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = match scope {
+            // The department's documents and the knowledge base, which
+            // belongs to no department and goes to every device.
             Some(department) => self
                 .conn
                 .prepare_cached(
                     "SELECT id, seq FROM documents WHERE department = ?1 AND seq > ?2
+                     UNION ALL
+                     SELECT id, seq FROM documents WHERE department IS NULL AND seq > ?2
+                         AND kind IN ('catalog', 'answer')
                      ORDER BY seq LIMIT ?3",
                 )?
                 .query_map(params![department, cursor, limit], |r| {
@@ -1300,6 +1435,13 @@ impl SyncTransaction for SqliteTransaction<'_> {
         self.conn
             .prepare_cached("DELETE FROM device_pending WHERE doc_id = ?1")?
             .execute([id])?;
+        // Nothing left to send or remind of.
+        self.conn
+            .prepare_cached("DELETE FROM forwardings WHERE doc_id = ?1")?
+            .execute([id])?;
+        self.conn
+            .prepare_cached("DELETE FROM mail_queue WHERE doc_id = ?1")?
+            .execute([id])?;
         self.conn
             .prepare_cached(
                 "INSERT INTO documents (id, kind, department, snapshot, chunk_count, heads, seq, summary)
@@ -1322,6 +1464,44 @@ impl SyncTransaction for SqliteTransaction<'_> {
                 tombstone.successor
             ])?;
         Ok(seq)
+    }
+
+    fn record_forwardings(&mut self, doc_id: &str, forwardings: &[ForwardingRecord]) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM forwardings WHERE doc_id = ?1")?
+            .execute([doc_id])?;
+        for f in forwardings {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO forwardings (doc_id, request_id, kind, department, office_id,
+                         forwarded_at, due, closed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    f.doc_id,
+                    f.request_id,
+                    f.kind,
+                    f.department,
+                    f.office_id,
+                    f.forwarded_at,
+                    f.due,
+                    f.closed
+                ])?;
+            if !f.closed {
+                let key = format!(
+                    "forwarding:{}:{}:{}",
+                    f.doc_id, f.request_id, f.forwarded_at
+                );
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO mail_queue (key, purpose, doc_id, request_id, department,
+                             queued_at, next_attempt_at) VALUES (?1, 'forwarding', ?2, ?3, ?4,
+                             strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), '0000')
+                         ON CONFLICT (key) DO NOTHING",
+                    )?
+                    .execute(params![key, f.doc_id, f.request_id, f.department])?;
+            }
+        }
+        Ok(())
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
