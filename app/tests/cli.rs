@@ -1346,3 +1346,112 @@ fn ratings_reach_the_statistics_and_the_committee_csv() {
     );
     assert_eq!(lines.next(), Some("2026-11-20,Kleinbrück,0,,,5"));
 }
+
+#[test]
+fn the_knowledge_base_answers_questions_from_the_command_line() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.data();
+    ok(&data, &["init"]);
+    let added = ok_json(
+        &data,
+        &[
+            "knowledge",
+            "add",
+            "--question",
+            "Wie lange gilt ein Personalausweis?",
+            "--answer",
+            "Zehn Jahre, unter 24 Jahren sechs.",
+            "--service",
+            "personalausweis",
+        ],
+    );
+    // A laptop that is not enrolled is its own back office: accepted.
+    assert_eq!(added["status"], "accepted");
+    let hits = ok_lines(&data, &["knowledge", "search", "wie lange gilt"]);
+    assert_eq!(hits[0]["type"], "answer", "{hits:?}");
+    assert_eq!(hits[0]["answer"], "Zehn Jahre, unter 24 Jahren sechs.");
+    let services = ok_lines(&data, &["knowledge", "search", "personalausweis"]);
+    assert!(services.iter().any(|h| h["type"] == "service"));
+    assert_eq!(ok_lines(&data, &["knowledge", "list"]).len(), 1);
+    let id = added["id"].as_str().expect("id");
+    let retired = ok_json(&data, &["knowledge", "retire", id]);
+    assert_eq!(retired["status"], "retired");
+    let hits = ok_lines(&data, &["knowledge", "search", "wie lange gilt"]);
+    assert!(hits.iter().all(|h| h["type"] != "answer"), "{hits:?}");
+    let unknown = fails(
+        &data,
+        &[
+            "knowledge",
+            "add",
+            "--question",
+            "Q?",
+            "--answer",
+            "A",
+            "--service",
+            "mond",
+        ],
+    );
+    assert_mentions(&unknown, "mond");
+}
+
+#[test]
+fn ideas_and_complaints_are_recorded_anonymous_or_for_a_case_and_listed() {
+    let sandbox = Sandbox::new();
+    let (_, created) = store_with_case(&sandbox);
+    let data = sandbox.data();
+    let anonymous = ok_json(
+        &data,
+        &[
+            "feedback",
+            "new",
+            "--kind",
+            "idea",
+            "--text",
+            "Sprechtag auch samstags",
+        ],
+    );
+    assert_eq!(anonymous["case_id"], Value::Null);
+    assert_eq!(anonymous["category"], "other");
+    let linked = ok_json(
+        &data,
+        &[
+            "feedback",
+            "new",
+            "--kind",
+            "complaint",
+            "--category",
+            "waiting",
+            "--text",
+            "Zu lange gewartet",
+            "--case",
+            &created.number,
+        ],
+    );
+    assert_eq!(linked["case_id"], created.id.as_str());
+    let list = ok_lines(&data, &["feedback", "list"]);
+    assert_eq!(list.len(), 2);
+    let closed = ok_json(
+        &data,
+        &[
+            "feedback",
+            "close",
+            linked["id"].as_str().expect("id"),
+            "--answer",
+            "Entschuldigung, wir planen mehr Termine.",
+        ],
+    );
+    assert!(closed["closed_at"].is_string());
+    let wrong = fails(&data, &["feedback", "new", "--kind", "rant", "--text", "x"]);
+    assert_mentions(&wrong, "rant");
+    let empty = fails(
+        &data,
+        &["feedback", "new", "--kind", "idea", "--text", "  "],
+    );
+    assert_mentions(&empty, "citizen said");
+    let stats = ok_json(&data, &["statistics"]);
+    assert_eq!(
+        stats["feedback"].as_array().map(Vec::len),
+        Some(2),
+        "{stats}"
+    );
+}

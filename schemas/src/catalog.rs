@@ -321,7 +321,7 @@ impl std::fmt::Display for ChecklistChange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ChecklistChange::Added { name } => write!(f, "neu: {name}"),
-            ChecklistChange::Reworded { old, new } => write!(f, "umbenannt: {old} → {new}"),
+            ChecklistChange::Reworded { old, new } => write!(f, "„{old}“ heißt jetzt „{new}“"),
             ChecklistChange::Retired { name } => write!(f, "entfällt: {name}"),
         }
     }

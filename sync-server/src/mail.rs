@@ -679,6 +679,16 @@ fn forwarding_text(
                     list(DocumentState::Presented),
                     list(DocumentState::Missing)
                 ));
+                if request
+                    .documents
+                    .iter()
+                    .any(|d| d.state == DocumentState::Unchecked)
+                {
+                    body.push_str(&format!(
+                        "\nNoch nicht geprüft:\n{}\n",
+                        list(DocumentState::Unchecked)
+                    ));
+                }
             }
             body.push('\n');
             if office.share_citizen_contact {

@@ -168,7 +168,8 @@ def main():
     expect_title("Sprechtag – Sprechtage")
     tabs = get("page tab list", "Bereiche")
     names = [tabs_child.name for tabs_child in walk(tabs) if tabs_child.getRoleName() == "page tab"]
-    if names != ["Sprechtage", "Fälle", "Termine", "Leistungen", "Statistik", "Einstellungen"]:
+    if names != ["Sprechtage", "Fälle", "Termine", "Leistungen", "Ideen & Beschwerden",
+                 "Statistik", "Einstellungen"]:
         fail("tabs: %r" % names)
     if not has_state(find("page tab", "Sprechtage"), pyatspi.STATE_SELECTED):
         fail("the open tab is not selected")
@@ -224,6 +225,7 @@ def main():
 
     # Every other screen: titled, headed, nothing unnamed or in English.
     for tab, heading in [("Termine", "Termine des Tages"), ("Leistungen", "Leistungen"),
+                         ("Ideen & Beschwerden", "Ideen, Lob und Beschwerden"),
                          ("Statistik", "Statistik für den Ausschuss"),
                          ("Einstellungen", "Einstellungen"), ("Sprechtage", "Sprechtage")]:
         press("page tab", tab)

@@ -4,6 +4,7 @@
 
 pub mod gui;
 pub mod proxy;
+pub mod smtp;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

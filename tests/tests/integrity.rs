@@ -823,3 +823,135 @@ fn a_document_of_an_earlier_release_with_unsigned_numbers_stays_editable() {
     let message = refused_with(&response, "forbidden_change");
     assert!(message.contains("schema_version"), "{message}");
 }
+
+/// An answer of the knowledge base as a device would write it.
+fn answer_document(device: &Device, status: &str) -> (String, AutoCommit) {
+    let answer = sprechtag_schemas::Answer {
+        schema_version: 1,
+        id: sprechtag_schemas::new_id(),
+        question: "Kann ich bar zahlen?".into(),
+        answer: "Ja, im Bürgerbüro auch mit Karte.".into(),
+        service_ids: vec![],
+        status: status.parse().expect("status"),
+        written_by: "field-user".into(),
+        written_at: "2026-12-01T10:00:00Z".into(),
+        checked_by: None,
+        checked_at: None,
+    };
+    let doc = document::create(device.laptop.store.device().actor(), &answer, "answer")
+        .expect("document");
+    (answer.id, doc)
+}
+
+#[test]
+fn a_caseworker_proposes_answers_but_neither_accepts_them_nor_edits_the_catalogue() {
+    let (server, field, mut office, _) = setup();
+    // Accepting its own answer: refused.
+    let (id, mut doc) = answer_document(&field, "accepted");
+    let message = refused_with(
+        &field.upload(&server, &id, &mut doc, &[]),
+        "forbidden_change",
+    );
+    assert!(message.starts_with("status"), "{message}");
+    // A proposal: taken, and the back office receives it.
+    let (proposal, mut doc) = answer_document(&field, "proposed");
+    let response = field.upload(&server, &proposal, &mut doc, &[]);
+    assert_eq!(
+        response.accepted,
+        std::slice::from_ref(&proposal),
+        "{response:?}"
+    );
+    office.laptop.sync();
+    let answers = office.laptop.store.answers().expect("answers");
+    assert!(answers.iter().any(|a| a.id == proposal));
+    // Rewording it afterwards is the back office's.
+    let heads = doc.get_heads();
+    doc.put(ROOT, "answer", "Nur bar.").expect("put");
+    doc.commit();
+    let message = refused_with(
+        &field.upload(&server, &proposal, &mut doc, &heads),
+        "forbidden_change",
+    );
+    assert!(message.starts_with("answer"), "{message}");
+    // The catalogue: the caseworker's copy of it is refused whole.
+    let catalog = sprechtag_schemas::CatalogDocument {
+        schema_version: 1,
+        id: sprechtag_schemas::knowledge::CATALOG_DOCUMENT_ID.into(),
+        catalog: sprechtag::catalog::shipped().expect("catalogue"),
+        edited_by: "field-user".into(),
+        edited_at: "2026-12-01T10:00:00Z".into(),
+    };
+    let mut doc = document::create(field.laptop.store.device().actor(), &catalog, "catalogue")
+        .expect("document");
+    let message = refused_with(
+        &field.upload(&server, &catalog.id, &mut doc, &[]),
+        "forbidden_change",
+    );
+    assert!(message.contains("catalogue"), "{message}");
+}
+
+#[test]
+fn no_device_writes_the_mail_status_nor_passes_changes_off_as_the_servers() {
+    let (server, _field, mut office, id) = setup();
+    let case = office.laptop.store.case(&id).expect("case");
+    office
+        .laptop
+        .store
+        .forward_request(&id, &case.requests[0].id, "sozialamt", None)
+        .expect("forward");
+    office.laptop.sync();
+    // "Sent", claimed by the back office's own device.
+    let mut doc = office.document(&id);
+    let heads = doc.get_heads();
+    let requests = match doc.get(ROOT, "requests").expect("requests") {
+        Some((_, requests)) => requests,
+        None => panic!("no requests"),
+    };
+    let request = doc.get(&requests, 0).expect("request").expect("one").1;
+    let forwarding = doc
+        .get(&request, "forwarding")
+        .expect("forwarding")
+        .expect("forwarded")
+        .1;
+    let mail = doc
+        .put_object(&forwarding, "mail", ObjType::Map)
+        .expect("mail");
+    doc.put(&mail, "to", "sozialamt@kreis.example").expect("to");
+    doc.put(&mail, "sent_at", "2026-12-01T10:00:00Z")
+        .expect("at");
+    doc.commit();
+    let message = refused_with(
+        &office.upload(&server, &id, &mut doc, &heads),
+        "forbidden_change",
+    );
+    assert!(message.contains("mail"), "{message}");
+
+    // An actor that begins like the server's own may write nothing else.
+    let server_id = {
+        use sprechtag_server::storage::Storage;
+        server.storage().identity().expect("identity").server_id
+    };
+    let prefix = sprechtag_server::mail::server_actor_prefix(&server_id);
+    let mut bytes = hex_bytes(&prefix);
+    bytes.extend([7; 8]);
+    let mut doc = office
+        .document(&id)
+        .with_actor(automerge::ActorId::from(bytes));
+    let heads = doc.get_heads();
+    put_review(&mut doc, "approved", "Sync-Server");
+    let message = refused_with(
+        &office.upload(&server, &id, &mut doc, &heads),
+        "forbidden_change",
+    );
+    assert!(
+        message.contains("the server's changes touch only"),
+        "{message}"
+    );
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
+}

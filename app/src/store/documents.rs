@@ -245,6 +245,19 @@ impl Store {
         Ok(value)
     }
 
+    /// Reads a document without keeping it in memory (for reports that
+    /// read many once).
+    pub(super) fn peek<T: autosurgeon::Hydrate>(&self, id: &str, kind: DocumentKind) -> Result<T> {
+        let loaded = load(
+            &self.conn,
+            id,
+            kind,
+            self.cache.get(id),
+            self.device.actor(),
+        )?;
+        Ok(document::read(&loaded.doc)?)
+    }
+
     /// The ids of the stored documents of `kind`.
     pub(super) fn document_ids(&self, kind: DocumentKind) -> Result<Vec<String>> {
         Ok(self

@@ -19,6 +19,16 @@ pub struct NewFeedback {
     pub case: Option<String>,
 }
 
+/// How many ideas, praise or complaints of one category came in a month.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FeedbackCount {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub kind: FeedbackKind,
+    pub category: FeedbackCategory,
+    pub count: u64,
+}
+
 /// The longest text taken: a complaint is a few paragraphs, not a file.
 const MAX_TEXT_CHARS: usize = 5_000;
 
@@ -59,14 +69,36 @@ impl Store {
     }
 
     /// Every idea, praise and complaint this laptop holds, newest first.
-    pub fn feedback_list(&mut self) -> Result<Vec<Feedback>> {
+    pub fn feedback_list(&self) -> Result<Vec<Feedback>> {
         let mut list = Vec::new();
         for id in self.document_ids(DocumentKind::Feedback)? {
-            let doc = self.read_doc(&id, DocumentKind::Feedback)?;
-            list.push(sprechtag_schemas::document::read::<Feedback>(&doc)?);
+            list.push(self.peek::<Feedback>(&id, DocumentKind::Feedback)?);
         }
         list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
         Ok(list)
+    }
+
+    /// Ideas, praise and complaints counted by month, kind and category,
+    /// months newest first.
+    pub fn feedback_counts(&self) -> Result<Vec<FeedbackCount>> {
+        let mut counts: std::collections::BTreeMap<(String, FeedbackKind, FeedbackCategory), u64> =
+            std::collections::BTreeMap::new();
+        for entry in self.feedback_list()? {
+            *counts
+                .entry((entry.month().to_string(), entry.kind, entry.category))
+                .or_default() += 1;
+        }
+        let mut rows: Vec<FeedbackCount> = counts
+            .into_iter()
+            .map(|((month, kind, category), count)| FeedbackCount {
+                month,
+                kind,
+                category,
+                count,
+            })
+            .collect();
+        rows.sort_by(|a, b| b.month.cmp(&a.month));
+        Ok(rows)
     }
 
     pub fn feedback(&mut self, id: &str) -> Result<Feedback> {

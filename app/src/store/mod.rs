@@ -32,7 +32,7 @@ use sprechtag_schemas::document::DocumentError;
 
 pub use backoffice::HistoryEntry;
 pub use cases::{COUNT_LIMIT, CaseFilter, CasePage, CaseRow, CaseSort, validate as validate_case};
-pub use feedback::NewFeedback;
+pub use feedback::{FeedbackCount, NewFeedback};
 pub use key::{MIN_PASSPHRASE_CHARS, Passphrase};
 pub use knowledge::KnowledgeHit;
 pub use office_hours::{NewOfficeHour, OfficeHourRow};

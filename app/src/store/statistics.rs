@@ -33,6 +33,8 @@ pub struct Statistics {
     /// hour: they would grade its caseworker.
     pub rating_averages: [Option<f64>; QUESTIONS],
     pub ratings: u64,
+    /// Ideas, praise and complaints by month and category.
+    pub feedback: Vec<super::feedback::FeedbackCount>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -152,6 +154,7 @@ impl Store {
             done_cases: days.len() as u64,
             rating_averages: totals.map(average),
             ratings,
+            feedback: self.feedback_counts()?,
         })
     }
 

@@ -185,7 +185,8 @@ impl CatalogView {
                                 ui.set_width(ui.available_width());
                                 let selected =
                                     self.selected == Some(Selected::Answer(answer.id.clone()));
-                                let mut question = format!("❓ {}", answer.question);
+                                let mut question =
+                                    format!("{}: {}", t!("catalog.question"), answer.question);
                                 if answer.status == AnswerStatus::Proposed {
                                     question.push_str(&format!(" ({})", t!("catalog.proposal")));
                                 }

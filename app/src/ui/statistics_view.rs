@@ -61,6 +61,7 @@ impl StatisticsView {
         if stats.rating_averages.iter().any(Option::is_none) && stats.ratings > 0 {
             ui.label(t!("stats.ratings_too_few"));
         }
+        feedback_table(ui, &stats.feedback);
         ui.separator();
         egui::ScrollArea::vertical()
             .id_salt("statistics")
@@ -264,6 +265,35 @@ fn short_date(iso: &str) -> String {
         (Some(day), Some(month)) => format!("{day}.{month}."),
         _ => iso.to_string(),
     }
+}
+
+/// Ideas, praise and complaints by month and topic, beside the grades.
+fn feedback_table(ui: &mut egui::Ui, counts: &[crate::store::FeedbackCount]) {
+    widgets::section(ui, t!("stats.feedback_title"));
+    if counts.is_empty() {
+        ui.label(t!("stats.feedback_none"));
+        return;
+    }
+    egui::Grid::new("feedback_counts")
+        .striped(true)
+        .show(ui, |ui| {
+            widgets::column_header(ui, &t!("stats.col_month"));
+            widgets::column_header(ui, &t!("feedback.kind"));
+            widgets::column_header(ui, &t!("feedback.category"));
+            widgets::column_header(ui, &t!("stats.col_count"));
+            ui.end_row();
+            for row in counts.iter().take(12) {
+                let month = row
+                    .month
+                    .split_once('-')
+                    .map_or_else(|| row.month.clone(), |(y, m)| format!("{m}/{y}"));
+                ui.label(month);
+                ui.label(super::worker::kind_label(row.kind));
+                ui.label(super::feedback_view::category_label(row.category));
+                ui.label(row.count.to_string());
+                ui.end_row();
+            }
+        });
 }
 
 #[cfg(test)]
