@@ -108,8 +108,8 @@ impl Store {
         Ok((case, booked))
     }
 
-    /// Every appointment on `date` across all cases, by time.
-    pub fn appointments_on(&mut self, date: IsoDate) -> Result<Vec<AppointmentRow>> {
+    /// The ids of every case, page by page from the index.
+    pub(super) fn all_case_ids(&mut self) -> Result<Vec<String>> {
         const PAGE: usize = 500;
         let mut ids = Vec::new();
         let mut offset = 0;
@@ -126,8 +126,13 @@ impl Store {
                 break;
             }
         }
+        Ok(ids)
+    }
+
+    /// Every appointment on `date` across all cases, by time.
+    pub fn appointments_on(&mut self, date: IsoDate) -> Result<Vec<AppointmentRow>> {
         let mut rows = Vec::new();
-        for id in ids {
+        for id in self.all_case_ids()? {
             let case = self.case(&id)?;
             for appointment in case.appointments.iter().filter(|a| a.date == date) {
                 rows.push(AppointmentRow {

@@ -17,6 +17,7 @@ mod knowledge;
 mod office_hours;
 mod privacy;
 mod schema;
+pub mod slots;
 pub mod statistics;
 mod sync_state;
 

@@ -21,6 +21,7 @@ use crate::merge::{Prefer, three_way};
 use crate::print::PrintKind;
 use crate::store::OfficeHourRow;
 use crate::store::appointments::parse_time;
+use crate::store::slots::{Slot, SlotPlace, SlotQuery};
 
 /// What the caseworker asked for in the editor.
 pub enum EditorAction {
@@ -80,6 +81,12 @@ struct Booking {
     errors: Vec<(BookingField, String)>,
     /// The first invalid field takes the focus after a failed try.
     focus: Option<BookingField>,
+    /// The weekdays the citizen can come (Monday to Friday); none: any.
+    days: [bool; 5],
+    /// The citizen cannot wait long; `None`: as the citizen's needs say.
+    short_wait: Option<bool>,
+    /// Quiet slots the store proposed for the place and days chosen.
+    pub proposals: Option<Vec<Slot>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,6 +331,11 @@ impl CaseEditor {
         !self.case.id.is_empty() && self.in_flight.is_none() && self.case == self.stored
     }
 
+    /// The store proposed quiet slots for the booking form.
+    pub fn on_slots(&mut self, slots: Vec<Slot>) {
+        self.booking.proposals = Some(slots);
+    }
+
     /// Draws the editor; `upcoming` are office hours an appointment can be
     /// booked into.
     pub fn ui(
@@ -393,7 +405,7 @@ impl CaseEditor {
                     ui.add_space(8.0);
                     self.notes_ui(ui);
                     ui.add_space(8.0);
-                    self.appointments_ui(ui, catalog, upcoming);
+                    self.appointments_ui(ui, catalog, upcoming, outbox);
                     ui.add_space(8.0);
                     self.feedback_ui(ui, catalog, role, outbox);
                     if role.decides() && !self.case.id.is_empty() {
@@ -624,6 +636,7 @@ impl CaseEditor {
         ui: &mut egui::Ui,
         catalog: &Catalog,
         upcoming: &[OfficeHourRow],
+        outbox: &mut Vec<Request>,
     ) {
         widgets::section(ui, t!("booking.title"));
         let mut cancel = None;
@@ -715,6 +728,9 @@ impl CaseEditor {
                     .entered;
             }
         });
+        let needs = &self.case.citizen.needs;
+        let needs_short_wait = needs.accompanied_by_carer || needs.wheelchair_access;
+        quiet_slots_ui(ui, booking, needs_short_wait, outbox);
         if ui.button(t!("booking.book")).clicked() || enter {
             match validate_booking(booking, main_office, upcoming) {
                 Ok(appointment) => {
@@ -1140,6 +1156,95 @@ fn booking_places_ui(
                 .unwrap_or_default();
         }
     }
+}
+
+/// The citizen's days and need for a short wait, and the three quietest
+/// slots for them; choosing one fills in date and time.
+fn quiet_slots_ui(
+    ui: &mut egui::Ui,
+    booking: &mut Booking,
+    needs_short_wait: bool,
+    outbox: &mut Vec<Request>,
+) {
+    const WEEKDAYS: [chrono::Weekday; 5] = [
+        chrono::Weekday::Mon,
+        chrono::Weekday::Tue,
+        chrono::Weekday::Wed,
+        chrono::Weekday::Thu,
+        chrono::Weekday::Fri,
+    ];
+    ui.horizontal_wrapped(|ui| {
+        ui.label(t!("booking.days"));
+        for (index, day) in booking.days.iter_mut().enumerate() {
+            ui.checkbox(day, weekday_name(WEEKDAYS[index]));
+        }
+    });
+    let mut short_wait = booking.short_wait.unwrap_or(needs_short_wait);
+    if ui
+        .checkbox(&mut short_wait, t!("booking.short_wait"))
+        .changed()
+    {
+        booking.short_wait = Some(short_wait);
+    }
+    if ui.button(t!("booking.propose")).clicked() {
+        let place = match &booking.office_hour_id {
+            Some(id) => SlotPlace::OfficeHour(id.clone()),
+            None => SlotPlace::MainOffice,
+        };
+        let days = WEEKDAYS
+            .iter()
+            .zip(booking.days)
+            .filter(|(_, on)| *on)
+            .map(|(day, _)| *day)
+            .collect();
+        booking.proposals = None;
+        outbox.push(Request::ProposeSlots(SlotQuery {
+            place,
+            days,
+            short_wait,
+        }));
+    }
+    let Some(proposals) = &booking.proposals else {
+        return;
+    };
+    if proposals.is_empty() {
+        widgets::message(ui, t!("booking.no_proposals"));
+        return;
+    }
+    widgets::message(ui, t!("booking.proposals", n = proposals.len()));
+    let mut chosen = None;
+    ui.horizontal_wrapped(|ui| {
+        for slot in proposals {
+            let text = t!(
+                "booking.proposal",
+                day = weekday_name(chrono::Datelike::weekday(&slot.date.date())),
+                date = slot.date.to_german(),
+                time = slot.time.as_str(),
+                booked = slot.booked,
+                expected = format!("{:.1}", slot.expected_visitors).replace('.', ",")
+            );
+            if ui.button(text.as_ref()).clicked() {
+                chosen = Some(slot.clone());
+            }
+        }
+    });
+    if let Some(slot) = chosen {
+        booking.date = slot.date.to_german();
+        booking.time = slot.time;
+    }
+}
+
+fn weekday_name(day: chrono::Weekday) -> String {
+    match day {
+        chrono::Weekday::Mon => t!("weekday.mon"),
+        chrono::Weekday::Tue => t!("weekday.tue"),
+        chrono::Weekday::Wed => t!("weekday.wed"),
+        chrono::Weekday::Thu => t!("weekday.thu"),
+        chrono::Weekday::Fri => t!("weekday.fri"),
+        chrono::Weekday::Sat => t!("weekday.sat"),
+        chrono::Weekday::Sun => t!("weekday.sun"),
+    }
+    .into_owned()
 }
 
 /// Moves the focus to `response` if the form asked for `field`.

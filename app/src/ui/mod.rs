@@ -844,6 +844,11 @@ impl Session {
                 self.catalog_view.on_knowledge(answers, saved);
             }
             Reply::Feedback { list, saved } => self.feedback_view.on_list(list, saved),
+            Reply::Slots(slots) => {
+                if let Some(editor) = &mut self.editor {
+                    editor.on_slots(slots);
+                }
+            }
             Reply::Failed(error) => self.error = Some(error),
         }
     }

@@ -117,6 +117,8 @@ pub enum Request {
         id: String,
         status: AnswerStatus,
     },
+    /// Quiet slots for a follow-up appointment.
+    ProposeSlots(crate::store::slots::SlotQuery),
     FeedbackList,
     RecordFeedback(NewFeedback),
     ForwardFeedback {
@@ -212,6 +214,7 @@ pub enum Reply {
         list: Vec<Feedback>,
         saved: Option<String>,
     },
+    Slots(Vec<crate::store::slots::Slot>),
     Failed(String),
 }
 
@@ -441,6 +444,9 @@ fn handle(dir: &std::path::Path, store: &mut Option<Store>, request: Request) ->
             });
             knowledge(store, saved)
         }
+        Request::ProposeSlots(query) => store
+            .propose_slots(&query)
+            .map_or_else(failed, Reply::Slots),
         Request::FeedbackList => feedback(store, Ok(None)),
         Request::RecordFeedback(new) => {
             let saved = store
