@@ -345,6 +345,14 @@ async fn enrol(
         }
         None => None,
     };
+    // The server's own actors write the mail status of forwardings; no
+    // device may register as one of them.
+    let server_actor = crate::mail::server_actor_prefix(&state.storage.identity()?.server_id);
+    if actor.as_deref() == Some(server_actor.as_str()) {
+        return Err(ApiError::Conflict(
+            "the actor is reserved for the server".into(),
+        ));
+    }
     let token = crate::random_secret(32);
     let code_hash = code_hash(&state.code_key, &request.code);
     let token_hash = secret_hash(&token);

@@ -405,28 +405,21 @@ impl CatalogView {
             });
         ui.add_space(8.0);
         widgets::section(ui, t!("catalog.documents"));
-        egui::Grid::new("service_documents")
-            .num_columns(3)
-            .striped(true)
-            .show(ui, |ui| {
-                for (index, document) in form.documents.iter_mut().enumerate() {
-                    let label = ui.label(t!("catalog.document_n", n = index + 1));
-                    ui.add(egui::TextEdit::singleline(&mut document.name).desired_width(380.0))
-                        .labelled_by(label.id);
-                    let name = t!("catalog.retire_named", document = document.name.as_str());
-                    let check = ui.checkbox(&mut document.retired, t!("catalog.retired_document"));
-                    let retired = document.retired;
-                    check.widget_info(|| {
-                        egui::WidgetInfo::selected(
-                            egui::Role::CheckBox,
-                            true,
-                            retired,
-                            name.as_ref(),
-                        )
-                    });
-                    ui.end_row();
-                }
+        // One row per document: in a grid, egui gave the text fields the
+        // width of their first frame (a few letters).
+        for (index, document) in form.documents.iter_mut().enumerate() {
+            ui.horizontal(|ui| {
+                let label = ui.label(t!("catalog.document_n", n = index + 1));
+                ui.add(egui::TextEdit::singleline(&mut document.name).desired_width(420.0))
+                    .labelled_by(label.id);
+                let name = t!("catalog.retire_named", document = document.name.as_str());
+                let check = ui.checkbox(&mut document.retired, t!("catalog.retired_document"));
+                let retired = document.retired;
+                check.widget_info(|| {
+                    egui::WidgetInfo::selected(egui::Role::CheckBox, true, retired, name.as_ref())
+                });
             });
+        }
         ui.horizontal_wrapped(|ui| {
             let label = ui.label(t!("catalog.new_document"));
             let field = ui
