@@ -173,3 +173,50 @@ fn a_caseworker_proposes_an_answer_which_shows_as_a_proposal_until_the_back_offi
     gui.fill(Role::TextInput, "Leistung suchen", "karte");
     assert!(!gui.shows("(Vorschlag)"));
 }
+
+#[test]
+fn an_imported_catalogue_becomes_everybodys_with_the_next_sync_and_only_the_back_office_edits_it() {
+    let server = TestServer::start();
+    let mut office = server.laptop("office", DeviceRole::Backoffice, "buergerbuero");
+    // Another department: the knowledge base is the county's.
+    let mut field = server.laptop("field", DeviceRole::Caseworker, "sozialamt");
+    let mut edition = (*catalog()).clone();
+    edition.version = "2027-01-01".into();
+    edition.offices[0].email = "neu@kreis.example".into();
+    office
+        .store
+        .import_catalog(edition.clone())
+        .expect("import");
+    office.sync();
+    field.sync();
+    assert_eq!(field.store.catalog().version, "2027-01-01");
+    assert_eq!(field.store.catalog().offices[0].email, "neu@kreis.example");
+
+    // A caseworker's laptop refuses before the server would.
+    let refused = field.store.import_catalog(edition);
+    assert!(
+        matches!(refused, Err(sprechtag::store::StoreError::Forbidden { .. })),
+        "{refused:?}"
+    );
+    // An edit that would leave the catalogue inconsistent is refused
+    // whole, and nothing of it is stored.
+    let broken = office.store.edit_catalog("point to nowhere", |catalog| {
+        catalog.services[0].office_id = "nirgends".into();
+        Ok(())
+    });
+    assert!(
+        matches!(broken, Err(sprechtag::store::StoreError::Invalid(_))),
+        "{broken:?}"
+    );
+    assert_eq!(office.store.pending_count().expect("pending"), 0);
+    // An office's address, as the edit mode stores it.
+    let mut office_entry = office.store.catalog().offices[1].clone();
+    office_entry.email = "zulassung-neu@kreis.example".into();
+    office_entry.share_citizen_contact = true;
+    office.store.save_office(office_entry).expect("save office");
+    office.sync();
+    field.sync();
+    let seen = &field.store.catalog().offices[1];
+    assert_eq!(seen.email, "zulassung-neu@kreis.example");
+    assert!(seen.share_citizen_contact);
+}

@@ -418,7 +418,10 @@ impl Store {
             key_file.complete_on_disk(dir, &key)?;
         }
         let mut store = Store::with(conn, dir, device, catalog, key, in_use);
-        // The county's catalogue, once it arrived, over the file's.
+        // What an older release set aside, unable to read it (a document
+        // of a kind it did not know), is taken now; then the county's
+        // catalogue, once it arrived, over the file's.
+        store.retry_set_aside()?;
         store.knowledge_changed()?;
         // Prints and exports do not pile up (best effort: a file in use
         // stays until next time).

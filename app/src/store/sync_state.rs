@@ -577,6 +577,55 @@ impl Store {
         Ok(applied)
     }
 
+    /// Takes again what was set aside as unreadable and this build can read
+    /// now: a document of a kind an older release did not know (the
+    /// knowledge base, ideas and complaints) was set aside by it, and the
+    /// server will not send it again until it changes. Each on its own; what
+    /// still cannot be read stays aside. Returns how many were taken.
+    pub fn retry_set_aside(&mut self) -> Result<usize> {
+        let rows: Vec<(i64, String, String, Vec<u8>)> = self
+            .conn
+            .prepare("SELECT rowid, doc_id, kind, bytes FROM set_aside ORDER BY rowid")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut taken = 0;
+        for (rowid, doc_id, kind, bytes) in rows {
+            if DocumentKind::from_name(&kind).is_none() {
+                continue;
+            }
+            // The heads the server sent are those of the bytes themselves.
+            let Ok(mut doc) = document::load(&bytes) else {
+                continue;
+            };
+            let download = Download {
+                doc_id: doc_id.clone(),
+                kind,
+                heads: heads_to_bytes(&doc.get_heads()),
+                changes: bytes,
+                summary: None,
+            };
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut rows = FullTextRows::default();
+            match take_download(&tx, None, self.device.actor(), &download, &mut rows) {
+                Ok(_) => {
+                    rows.write(&tx)?;
+                    tx.execute("DELETE FROM set_aside WHERE rowid = ?1", [rowid])?;
+                    tx.commit()?;
+                    self.forget(&doc_id);
+                    taken += 1;
+                }
+                Err(e) if e.is_unreadable_document() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if taken > 0 {
+            self.knowledge_changed()?;
+        }
+        Ok(taken)
+    }
+
     /// Notes that the case was opened on this device, for the server's
     /// audit trail (handed over with the next sync). Only on an enrolled
     /// device: there is no trail to hand it to otherwise.
@@ -779,6 +828,62 @@ mod tests {
     use crate::store::{NewOfficeHour, Store, documents};
 
     const PASSPHRASE: &str = "Leuchtturm-Fischbrötchen-7";
+
+    /// An older release set aside an answer of the knowledge base (a kind
+    /// it did not know); this one takes it when the store is opened.
+    #[test]
+    fn what_an_older_release_set_aside_is_taken_when_this_one_can_read_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let catalog = Arc::new(crate::catalog::shipped().expect("catalogue"));
+        let answer = sprechtag_schemas::Answer {
+            schema_version: 1,
+            id: sprechtag_schemas::new_id(),
+            question: "Gibt es Parkplätze?".into(),
+            answer: "Ja, hinter dem Kreishaus.".into(),
+            service_ids: vec![],
+            status: sprechtag_schemas::AnswerStatus::Accepted,
+            written_by: "a (ANS)".into(),
+            written_at: String::new(),
+            checked_by: None,
+            checked_at: None,
+        };
+        {
+            let store = Store::create(dir.path(), PASSPHRASE, catalog.clone()).expect("create");
+            let mut doc = document::create(automerge::ActorId::random(), &answer, "answer")
+                .expect("document");
+            store
+                .conn
+                .execute(
+                    "INSERT INTO set_aside (doc_id, kind, bytes, reason, at)
+                     VALUES (?1, 'answer', ?2, 'unknown kind', '2026-12-01T10:00:00Z')",
+                    rusqlite::params![answer.id, doc.save()],
+                )
+                .expect("set aside");
+            // And one that stays unreadable.
+            store
+                .conn
+                .execute(
+                    "INSERT INTO set_aside (doc_id, kind, bytes, reason, at)
+                     VALUES ('x', 'answer', x'00', 'broken', '2026-12-01T10:00:00Z')",
+                    [],
+                )
+                .expect("set aside");
+        }
+        let mut store = Store::open(dir.path(), PASSPHRASE, catalog).expect("open");
+        let answers = store.answers().expect("answers");
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].question, answer.question);
+        assert_eq!(
+            store.set_aside_count().expect("count"),
+            1,
+            "the broken one stays"
+        );
+        assert_eq!(
+            store.pending_count().expect("pending"),
+            0,
+            "held as the server's"
+        );
+    }
 
     #[test]
     fn an_enrolment_in_a_log_shows_no_token() {
