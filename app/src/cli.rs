@@ -660,7 +660,11 @@ fn case(dir: &Path, command: CaseCommand, out: &mut dyn Write) -> Result<()> {
             // Check everything that can be checked before anything is
             // created on disk.
             crate::store::validate_case(&draft)?;
-            draft.clone().complete_draft(&*crate::catalog::load(dir)?)?;
+            // Without a store yet, against the catalogue it will start
+            // with; an existing store checks against its own (the county's).
+            if !Store::exists(dir) {
+                draft.clone().complete_draft(&*crate::catalog::load(dir)?)?;
+            }
             if let (Some(office_hour), false) = (&draft.office_hour_id, Store::exists(dir)) {
                 return Err(StoreError::not_found("office hour", office_hour).into());
             }
