@@ -62,6 +62,21 @@ impl IsoDate {
         self.0
     }
 
+    /// Its day of the week in German ("Dienstag"), for texts the server
+    /// writes (the app has its own, in the language shown).
+    pub fn weekday_german(self) -> &'static str {
+        use chrono::Datelike;
+        match self.0.weekday() {
+            chrono::Weekday::Mon => "Montag",
+            chrono::Weekday::Tue => "Dienstag",
+            chrono::Weekday::Wed => "Mittwoch",
+            chrono::Weekday::Thu => "Donnerstag",
+            chrono::Weekday::Fri => "Freitag",
+            chrono::Weekday::Sat => "Samstag",
+            chrono::Weekday::Sun => "Sonntag",
+        }
+    }
+
     /// The German way of writing the date, as on a printed receipt.
     pub fn to_german(self) -> String {
         self.0.format("%d.%m.%Y").to_string()

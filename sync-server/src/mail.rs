@@ -624,17 +624,7 @@ fn short_id(id: &str) -> String {
 }
 
 fn due_text(due: IsoDate) -> String {
-    use chrono::Datelike;
-    let weekday = match due.date().weekday() {
-        chrono::Weekday::Mon => "Montag",
-        chrono::Weekday::Tue => "Dienstag",
-        chrono::Weekday::Wed => "Mittwoch",
-        chrono::Weekday::Thu => "Donnerstag",
-        chrono::Weekday::Fri => "Freitag",
-        chrono::Weekday::Sat => "Samstag",
-        chrono::Weekday::Sun => "Sonntag",
-    };
-    format!("{weekday}, {}", due.to_german())
+    format!("{}, {}", due.weekday_german(), due.to_german())
 }
 
 /// The mail that forwards a request or a complaint to its office.

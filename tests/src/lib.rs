@@ -453,6 +453,19 @@ impl Raw {
     }
 
     pub fn post(&self, body: Vec<u8>, content_type: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+        self.try_post(body, content_type, token)
+            .expect("the server answers")
+    }
+
+    /// As `post`, with the error of a request the server cut off (it may
+    /// answer an announced oversized body at once and close the
+    /// connection while the body is still being written).
+    pub fn try_post(
+        &self,
+        body: Vec<u8>,
+        content_type: &str,
+        token: Option<&str>,
+    ) -> reqwest::Result<(u16, Vec<u8>)> {
         let mut request = self
             .client
             .post(format!("{}/v1/sync", self.url))
@@ -461,9 +474,9 @@ impl Raw {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().expect("the server answers");
+        let response = request.send()?;
         let status = response.status().as_u16();
-        (status, response.bytes().expect("body").to_vec())
+        Ok((status, response.bytes()?.to_vec()))
     }
 
     pub fn sync(&self, body: Vec<u8>) -> (u16, Vec<u8>) {

@@ -3,7 +3,6 @@
 //! (a citizen with a carer gets none right after a booking), and choosing
 //! one fills in date and time.
 
-use chrono::Datelike;
 use egui::accesskit::Role;
 use egui_kittest::kittest::{By, NodeT};
 use sprechtag::store::Store;
@@ -13,15 +12,7 @@ use sprechtag_e2e::{PASSPHRASE, catalog};
 use sprechtag_schemas::{Case, Citizen, IsoDate, Request};
 
 fn weekday_de(date: IsoDate) -> &'static str {
-    match date.date().weekday() {
-        chrono::Weekday::Mon => "Montag",
-        chrono::Weekday::Tue => "Dienstag",
-        chrono::Weekday::Wed => "Mittwoch",
-        chrono::Weekday::Thu => "Donnerstag",
-        chrono::Weekday::Fri => "Freitag",
-        chrono::Weekday::Sat => "Samstag",
-        chrono::Weekday::Sun => "Sonntag",
-    }
+    date.weekday_german()
 }
 
 #[test]

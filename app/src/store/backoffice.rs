@@ -57,13 +57,7 @@ impl Store {
         self.require(Part::Forwarding)?;
         let office_id = self.office_id(office)?;
         let today = IsoDate::today();
-        if let Some(due) = due
-            && due < today
-        {
-            return Err(StoreError::Invalid(
-                t!("store.deadline_past", due = due).into_owned(),
-            ));
-        }
+        deadline_not_past(due)?;
         let catalog = self.catalog.clone();
         let message = format!("forward request to {office_id}");
         self.update_case(case_id, &message, |case| {
@@ -308,5 +302,15 @@ fn prop_text(prop: &Prop) -> String {
     match prop {
         Prop::Map(key) => key.clone(),
         Prop::Seq(index) => index.to_string(),
+    }
+}
+
+/// Refuses a deadline before today (forwarding a request or a complaint).
+pub(super) fn deadline_not_past(due: Option<IsoDate>) -> Result<()> {
+    match due {
+        Some(due) if due < IsoDate::today() => Err(StoreError::Invalid(
+            t!("store.deadline_past", due = due).into_owned(),
+        )),
+        _ => Ok(()),
     }
 }

@@ -126,13 +126,7 @@ impl Store {
         self.require(Part::FeedbackAnswer)?;
         let office_id = self.office_id(office)?;
         let today = IsoDate::today();
-        if let Some(due) = due
-            && due < today
-        {
-            return Err(StoreError::Invalid(
-                t!("store.deadline_past", due = due).into_owned(),
-            ));
-        }
+        super::backoffice::deadline_not_past(due)?;
         let message = format!("forward to {office_id}");
         self.update_feedback(id, &message, |feedback| {
             let mail = feedback.forwarding.as_ref().and_then(|f| f.mail.clone());

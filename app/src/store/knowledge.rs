@@ -70,40 +70,38 @@ impl Store {
 
     /// Stores a service as edited (its id names which).
     pub fn save_service(&mut self, service: Service) -> Result<Service> {
-        let message = format!("edit service {}", service.id);
-        let id = service.id.clone();
-        let catalog = self.edit_catalog(&message, move |catalog| {
-            let slot = catalog
-                .services
-                .iter_mut()
-                .find(|s| s.id == service.id)
-                .ok_or_else(|| StoreError::not_found("service", &service.id))?;
-            *slot = service;
-            Ok(())
-        })?;
-        catalog
-            .service(&id)
-            .cloned()
-            .ok_or_else(|| StoreError::not_found("service", &id))
+        self.replace_entry("service", service, |c| &mut c.services, |s| &s.id)
     }
 
     /// Stores an office as edited (its id names which).
     pub fn save_office(&mut self, office: Office) -> Result<Office> {
-        let message = format!("edit office {}", office.id);
-        let id = office.id.clone();
-        let catalog = self.edit_catalog(&message, move |catalog| {
-            let slot = catalog
-                .offices
+        self.replace_entry("office", office, |c| &mut c.offices, |o| &o.id)
+    }
+
+    /// Replaces the entry with `entry`'s id in the list `list` of the
+    /// catalogue; returns it as stored.
+    fn replace_entry<T: Clone>(
+        &mut self,
+        kind: &'static str,
+        entry: T,
+        list: fn(&mut Catalog) -> &mut Vec<T>,
+        id_of: fn(&T) -> &String,
+    ) -> Result<T> {
+        let id = id_of(&entry).clone();
+        let message = format!("edit {kind} {id}");
+        let mut catalog = self.edit_catalog(&message, |catalog| {
+            let slot = list(catalog)
                 .iter_mut()
-                .find(|o| o.id == office.id)
-                .ok_or_else(|| StoreError::not_found("office", &office.id))?;
-            *slot = office;
+                .find(|e| *id_of(e) == id)
+                .ok_or_else(|| StoreError::not_found(kind, &id))?;
+            *slot = entry;
             Ok(())
         })?;
-        catalog
-            .office(&id)
+        list(&mut catalog)
+            .iter()
+            .find(|e| *id_of(e) == id)
             .cloned()
-            .ok_or_else(|| StoreError::not_found("office", &id))
+            .ok_or_else(|| StoreError::not_found(kind, &id))
     }
 
     /// Changes the catalogue for everybody: the county's document is

@@ -107,7 +107,16 @@ impl AppointmentsView {
 /// "Dienstag, 01.12.2026".
 fn weekday_date(date: IsoDate) -> String {
     use chrono::Datelike;
-    let day = match date.date().weekday() {
+    format!(
+        "{}, {}",
+        weekday_name(date.date().weekday()),
+        date.to_german()
+    )
+}
+
+/// "Dienstag" (or "Tuesday").
+pub fn weekday_name(day: chrono::Weekday) -> String {
+    match day {
         chrono::Weekday::Mon => t!("weekday.mon"),
         chrono::Weekday::Tue => t!("weekday.tue"),
         chrono::Weekday::Wed => t!("weekday.wed"),
@@ -115,6 +124,6 @@ fn weekday_date(date: IsoDate) -> String {
         chrono::Weekday::Fri => t!("weekday.fri"),
         chrono::Weekday::Sat => t!("weekday.sat"),
         chrono::Weekday::Sun => t!("weekday.sun"),
-    };
-    format!("{day}, {}", date.to_german())
+    }
+    .into_owned()
 }

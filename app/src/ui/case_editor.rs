@@ -13,6 +13,7 @@ use sprechtag_schemas::{
 };
 
 use super::DeviceRole;
+use super::appointments_view::weekday_name;
 use super::case_list::status_text;
 use super::review::{self, ReviewPanel};
 use super::widgets;
@@ -1232,19 +1233,6 @@ fn quiet_slots_ui(
         booking.date = slot.date.to_german();
         booking.time = slot.time;
     }
-}
-
-fn weekday_name(day: chrono::Weekday) -> String {
-    match day {
-        chrono::Weekday::Mon => t!("weekday.mon"),
-        chrono::Weekday::Tue => t!("weekday.tue"),
-        chrono::Weekday::Wed => t!("weekday.wed"),
-        chrono::Weekday::Thu => t!("weekday.thu"),
-        chrono::Weekday::Fri => t!("weekday.fri"),
-        chrono::Weekday::Sat => t!("weekday.sat"),
-        chrono::Weekday::Sun => t!("weekday.sun"),
-    }
-    .into_owned()
 }
 
 /// Moves the focus to `response` if the form asked for `field`.
