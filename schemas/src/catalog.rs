@@ -440,3 +440,71 @@ fn require_text(what: &'static str, id: &str, text: &Localized) -> Result<(), Ca
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ChecklistChange, Request};
+
+    fn id_card() -> (Catalog, Service) {
+        let catalog = crate::knowledge::shipped_catalog().expect("shipped");
+        let service = catalog.service("personalausweis").expect("id card").clone();
+        (catalog, service)
+    }
+
+    #[test]
+    fn a_retired_document_leaves_new_checklists_and_is_named_on_old_requests() {
+        let (_, mut service) = id_card();
+        let old = Request::for_service(&service);
+        assert!(old.checklist_changes(&service).is_empty());
+        let photo = service.documents[1].name.de.clone();
+        service.documents[1].retired = true;
+        service.documents[0].name.de = "Ausweis oder Pass".into();
+        service.documents.push(RequiredDocument {
+            id: "meldebescheinigung".into(),
+            name: Localized {
+                de: "Meldebescheinigung".into(),
+                en: "Certificate of registration".into(),
+            },
+            hint: None,
+            retired: false,
+        });
+        let new = Request::for_service(&service);
+        let ids: Vec<&str> = new.documents.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [service.documents[0].id.as_str(), "meldebescheinigung"]
+        );
+        assert_ne!(new.checklist_version, old.checklist_version);
+        assert!(new.checklist_changes(&service).is_empty());
+        let changes = old.checklist_changes(&service);
+        assert!(changes.contains(&ChecklistChange::Retired { name: photo }));
+        assert!(changes.contains(&ChecklistChange::Added {
+            name: "Meldebescheinigung".into()
+        }));
+        assert!(changes.iter().any(
+            |c| matches!(c, ChecklistChange::Reworded { new, .. } if new == "Ausweis oder Pass")
+        ));
+    }
+
+    #[test]
+    fn a_service_needs_one_document_that_is_not_retired() {
+        let (mut catalog, _) = id_card();
+        for document in &mut catalog.services[0].documents {
+            document.retired = true;
+        }
+        assert!(matches!(
+            catalog.validate(),
+            Err(CatalogError::NoDocuments(_))
+        ));
+    }
+
+    #[test]
+    fn the_checklist_version_does_not_depend_on_english_texts_or_hints() {
+        let (_, service) = id_card();
+        let mut translated = service.clone();
+        translated.documents[0].name.en = "Old ID".into();
+        translated.documents[0].hint = None;
+        assert_eq!(service.checklist_version(), translated.checklist_version());
+    }
+}

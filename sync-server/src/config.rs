@@ -260,13 +260,8 @@ impl Settings {
     /// The retention periods: the default, the catalogue's per service,
     /// and `retention_by_service` over both.
     pub fn retention(&self) -> anyhow::Result<crate::retention::Policy> {
-        use anyhow::Context;
         let mut by_service = std::collections::BTreeMap::new();
-        if let Some(path) = &self.catalog_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the catalogue {}", path.display()))?;
-            let catalog = sprechtag_schemas::Catalog::from_json(&text)
-                .with_context(|| format!("the catalogue {}", path.display()))?;
+        if let Some(catalog) = self.catalog()? {
             for service in &catalog.services {
                 if let Some(days) = service.retention_days {
                     by_service.insert(service.id.clone(), days);
@@ -278,6 +273,19 @@ impl Settings {
             default_days: self.retention_days,
             by_service,
         })
+    }
+
+    /// The catalogue file (`catalog_file`), if given.
+    pub fn catalog(&self) -> anyhow::Result<Option<sprechtag_schemas::Catalog>> {
+        use anyhow::Context;
+        let Some(path) = &self.catalog_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the catalogue {}", path.display()))?;
+        let catalog = sprechtag_schemas::Catalog::from_json(&text)
+            .with_context(|| format!("the catalogue {}", path.display()))?;
+        Ok(Some(catalog))
     }
 
     /// Defaults, the file (if given), the environment; the caller applies

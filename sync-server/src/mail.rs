@@ -46,6 +46,9 @@ use crate::sync::DocCache;
 
 /// Mails tried per look at the queue.
 const BATCH: usize = 20;
+/// A forwarding never tried for this long was queued before e-mail was set
+/// up: not sent.
+const STALE: chrono::Duration = chrono::Duration::days(30);
 /// The longest wait before a failed mail is tried again.
 const MAX_RETRY_SECS: i64 = 60 * 60;
 
@@ -141,6 +144,9 @@ pub struct Mailer {
     backoffice: BTreeMap<String, String>,
     clock: Clock,
     actor: ActorId,
+    /// The offices until the county's catalogue document arrives: the
+    /// server's `catalog_file`, else the shipped catalogue.
+    fallback: Arc<Catalog>,
 }
 
 impl Mailer {
@@ -190,7 +196,12 @@ impl Mailer {
             builder = builder.credentials(Credentials::new(user.clone(), password));
         }
         let server_id = storage.identity()?.server_id;
+        let fallback = match settings.catalog()? {
+            Some(catalog) => catalog,
+            None => shipped_catalog()?,
+        };
         Ok(Some(Mailer {
+            fallback: Arc::new(fallback),
             transport: builder.build(),
             from,
             backoffice: settings.backoffice_mail.clone(),
@@ -228,12 +239,19 @@ impl Mailer {
             digest_time(&self.settings.digest_at)?,
         );
         let from = self.from.email.to_string();
+        let fallback = self.fallback.clone();
         let planned = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             schedule(storage.as_ref(), &backoffice, digest_at, now)?;
             let due = storage.mail_due(&rfc3339(now), BATCH)?;
             let mut planned = Vec::new();
+            let context = Outbox {
+                cache: &cache,
+                backoffice: &backoffice,
+                from: &from,
+                fallback: &fallback,
+            };
             for mail in due {
-                let plan = plan(storage.as_ref(), &cache, &backoffice, &from, &mail, now)?;
+                let plan = plan(storage.as_ref(), &context, &mail, now)?;
                 planned.push((mail, plan));
             }
             Ok(planned)
@@ -447,9 +465,23 @@ fn schedule(
     Ok(())
 }
 
+/// What writing a mail needs besides the storage.
+struct Outbox<'a> {
+    cache: &'a DocCache,
+    backoffice: &'a BTreeMap<String, String>,
+    /// The sender's address: replies go there when a department has no
+    /// back-office address.
+    from: &'a str,
+    fallback: &'a Catalog,
+}
+
 /// The catalogue the server reads offices from: the county's document, or
-/// the shipped one until a device uploads it.
-fn catalog(tx: &mut dyn SyncTransaction, cache: &DocCache) -> anyhow::Result<Catalog> {
+/// `fallback` until a device uploads it.
+fn catalog(
+    tx: &mut dyn SyncTransaction,
+    cache: &DocCache,
+    fallback: &Catalog,
+) -> anyhow::Result<Catalog> {
     if let Some(meta) = tx.document_meta(CATALOG_DOCUMENT_ID)?
         && meta.kind == DocumentKind::Catalog.as_str()
     {
@@ -458,7 +490,7 @@ fn catalog(tx: &mut dyn SyncTransaction, cache: &DocCache) -> anyhow::Result<Cat
             return Ok(stored.catalog);
         }
     }
-    Ok(shipped_catalog()?)
+    Ok(fallback.clone())
 }
 
 /// What a forwarding's document holds, read for its mail.
@@ -510,15 +542,19 @@ fn read_subject(
 /// The mail to send for `mail`, written from the documents as they are now.
 fn plan(
     storage: &dyn Storage,
-    cache: &DocCache,
-    backoffice: &BTreeMap<String, String>,
-    from: &str,
+    context: &Outbox<'_>,
     mail: &QueuedMail,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Plan> {
+    let Outbox {
+        cache,
+        backoffice,
+        from,
+        fallback,
+    } = *context;
     // A read-only look; rolled back when dropped.
     let mut tx = storage.begin()?;
-    let catalog = catalog(tx.as_mut(), cache)?;
+    let catalog = catalog(tx.as_mut(), cache, fallback)?;
     let reply_to = |department: Option<&str>| {
         department
             .and_then(|d| backoffice.get(d))
@@ -576,6 +612,15 @@ fn plan(
     };
     if forwarding.closed_at.is_some() {
         return Ok(Plan::Drop("the office answered already"));
+    }
+    // Queued while no mail was set up (the mailer tries every mail at once
+    // otherwise): an office would get a month-old request out of the blue.
+    let forwarded = chrono::DateTime::parse_from_rfc3339(&forwarding.forwarded_at).ok();
+    if mail.purpose == MailPurpose::Forwarding
+        && mail.attempts == 0
+        && forwarded.is_some_and(|at| now.signed_duration_since(at) > STALE)
+    {
+        return Ok(Plan::Drop("forwarded before e-mail was set up"));
     }
     let Some(office) = catalog.office(&forwarding.office_id) else {
         return Ok(Plan::Drop("the office is not in the catalogue"));

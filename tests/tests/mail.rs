@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use sprechtag_e2e::smtp::{Mail, SmtpSink};
 use sprechtag_e2e::{Laptop, TestServer};
 use sprechtag_schemas::{DocumentState, IsoDate, Role};
@@ -224,13 +224,24 @@ fn a_forwarded_request_is_mailed_to_its_office_retried_and_shown_on_every_laptop
 #[test]
 fn the_office_is_reminded_and_the_back_office_gets_one_digest_of_what_is_overdue() {
     let sink = SmtpSink::start(0);
-    // Server time: Monday 7 December 2026, 06:00 (UTC, the CI's zone).
-    let clock = TestClock::at(utc(2026, 12, 7, 6, 0));
+    // Server time: a Monday two weeks or so ahead, 06:00 (UTC, the CI's
+    // zone); the forwarding is due that Thursday, the reminder goes two
+    // working days before.
+    let today = IsoDate::today();
+    let mut monday = today.add_days(8);
+    while monday.date().weekday() != chrono::Weekday::Mon {
+        monday = monday.add_days(1);
+    }
+    let due = monday.add_days(3);
+    let remind_on = due.sub_working_days(2);
+    let at = |day: IsoDate, hour: u32, minute: u32| {
+        let d = day.date();
+        utc(d.year(), d.month(), d.day(), hour, minute)
+    };
+    let clock = TestClock::at(at(monday, 6, 0));
     let server = server_mailing_to(&sink, &clock);
     let mut backoffice: Laptop = server.laptop("office", Role::Backoffice, DEPARTMENT);
     let case = backoffice.new_case("Beispiel", &["hund-anmelden"]);
-    // Due Thursday 10 December: the reminder goes on Tuesday the 8th.
-    let due: IsoDate = "2026-12-10".parse().expect("date");
     backoffice
         .store
         .forward_request(&case.id, &case.requests[0].id, "steueramt", Some(due))
@@ -239,27 +250,29 @@ fn the_office_is_reminded_and_the_back_office_gets_one_digest_of_what_is_overdue
     let mails = sink.wait_for(1);
     assert!(mails[0].subject.starts_with("Weiterleitung"), "{mails:?}");
 
-    // Monday evening: nothing yet.
-    clock.set(utc(2026, 12, 7, 18, 0));
+    // The day before the reminder: nothing yet.
+    clock.set(at(remind_on.add_days(-1), 18, 0));
     std::thread::sleep(std::time::Duration::from_millis(2500));
     assert_eq!(sink.messages().len(), 1);
-    // Tuesday: the reminder, once.
-    clock.set(utc(2026, 12, 8, 8, 0));
+    // Two working days before the deadline: the reminder, once.
+    clock.set(at(remind_on, 8, 0));
     let mails = sink.wait_for(2);
     let reminder = &mails[1];
     assert!(to(reminder, "steueramt@kreis.example"), "{reminder:?}");
     assert!(reminder.subject.starts_with("Erinnerung"), "{reminder:?}");
     assert!(reminder.body.contains(&case.number));
-    assert!(reminder.body.contains("10.12.2026"));
-    clock.set(utc(2026, 12, 9, 8, 0));
+    assert!(reminder.body.contains(&due.to_german()));
+    clock.set(at(remind_on.add_days(1), 8, 0));
     std::thread::sleep(std::time::Duration::from_millis(2500));
     assert_eq!(sink.messages().len(), 2, "one reminder, not one a day");
 
-    // Friday before seven: overdue, but the digest waits for the morning.
-    clock.set(utc(2026, 12, 11, 6, 30));
+    // The day after the deadline, before seven: overdue, but the digest
+    // waits for the morning.
+    let overdue = due.add_days(1);
+    clock.set(at(overdue, 6, 30));
     std::thread::sleep(std::time::Duration::from_millis(2500));
     assert_eq!(sink.messages().len(), 2);
-    clock.set(utc(2026, 12, 11, 7, 5));
+    clock.set(at(overdue, 7, 5));
     let mails = sink.wait_for(3);
     let digest = &mails[2];
     assert!(to(digest, BACKOFFICE_MAIL), "{digest:?}");
@@ -267,7 +280,7 @@ fn the_office_is_reminded_and_the_back_office_gets_one_digest_of_what_is_overdue
     assert!(digest.body.contains(&case.number), "{}", digest.body);
     assert!(!digest.body.contains("Beispiel"), "no names in the digest");
     // Later the same morning: no second digest.
-    clock.set(utc(2026, 12, 11, 9, 0));
+    clock.set(at(overdue, 9, 0));
     std::thread::sleep(std::time::Duration::from_millis(2500));
     assert_eq!(sink.messages().len(), 3);
 
@@ -277,7 +290,7 @@ fn the_office_is_reminded_and_the_back_office_gets_one_digest_of_what_is_overdue
         .answer_forwarding(&case.id, &case.requests[0].id, "erledigt", true)
         .expect("answer");
     backoffice.sync();
-    clock.set(utc(2026, 12, 14, 7, 30));
+    clock.set(at(overdue.add_days(3), 7, 30));
     std::thread::sleep(std::time::Duration::from_millis(2500));
     assert_eq!(sink.messages().len(), 3, "nothing overdue, no digest");
 }

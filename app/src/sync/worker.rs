@@ -118,11 +118,27 @@ pub enum Command {
 }
 
 pub struct SyncWorker {
-    commands: Sender<Command>,
+    /// `None` once dropped: the thread ends at its next wait.
+    commands: Option<Sender<Command>>,
     status: Receiver<SyncStatus>,
-    /// Not joined on drop: a sync on a slow link may take minutes, and every
-    /// round is committed atomically, so the process may end in any of them.
+    /// Closed when the thread ends.
+    ended: Receiver<()>,
     _thread: Option<JoinHandle<()>>,
+}
+
+/// How long closing the app waits for the sync thread to end. It is not
+/// joined for longer: a sync on a slow link may take minutes, and every
+/// round is committed atomically, so the process may end in any of them.
+/// Waiting a moment lets an idle thread leave the database before the
+/// process ends (ending under a thread inside SQLCipher has crashed the
+/// process on exit).
+const END_WAIT: Duration = Duration::from_secs(1);
+
+impl Drop for SyncWorker {
+    fn drop(&mut self) {
+        self.commands.take();
+        let _ = self.ended.recv_timeout(END_WAIT);
+    }
 }
 
 impl std::fmt::Debug for SyncWorker {
@@ -135,20 +151,28 @@ impl SyncWorker {
     pub fn spawn(store: Store, wake: impl Fn() + Send + 'static) -> SyncWorker {
         let (command_tx, command_rx) = channel();
         let (status_tx, status_rx) = channel();
+        let (ended_tx, ended_rx) = channel::<()>();
         let thread = std::thread::Builder::new()
             .name("sync".into())
-            .spawn(move || run(store, &command_rx, &status_tx, &wake))
+            .spawn(move || {
+                run(store, &command_rx, &status_tx, &wake);
+                // The store is dropped (closed) by now.
+                drop(ended_tx);
+            })
             .ok();
         SyncWorker {
-            commands: command_tx,
+            commands: Some(command_tx),
             status: status_rx,
+            ended: ended_rx,
             _thread: thread,
         }
     }
 
     pub fn send(&self, command: Command) {
         // The thread only ends when this sender is dropped.
-        let _ = self.commands.send(command);
+        if let Some(commands) = &self.commands {
+            let _ = commands.send(command);
+        }
     }
 
     /// The statuses that arrived since the last call, oldest first.

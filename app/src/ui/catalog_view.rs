@@ -468,7 +468,7 @@ impl CatalogView {
             .map_or_else(String::new, |o| o.name.de.clone());
         let mut chosen = current.clone().unwrap_or_default();
         ui.horizontal_wrapped(|ui| {
-            widgets::combo_row(ui, &t!("catalog.office"), name, |ui| {
+            widgets::combo_row(ui, &t!("catalog.office_to_edit"), name, |ui| {
                 for office in &catalog.offices {
                     ui.selectable_value(&mut chosen, office.id.clone(), &office.name.de);
                 }
