@@ -343,4 +343,39 @@ mod tests {
         let error = settings.retention().expect_err("no catalogue there");
         assert!(error.to_string().contains("missing.json"), "{error}");
     }
+
+    /// The example's mail settings, uncommented, are what the server reads.
+    #[test]
+    fn the_examples_mail_settings_parse() {
+        let example: String = super::EXAMPLE
+            .lines()
+            .skip_while(|line| !line.contains("[backoffice_mail]"))
+            .map(|line| {
+                let uncommented = line.strip_prefix("# ").unwrap_or(line);
+                // Only settings lines, not their explanations.
+                if uncommented.starts_with('[') || uncommented.contains(" = ") {
+                    uncommented.to_string()
+                } else {
+                    String::new()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("server.toml");
+        std::fs::write(&file, &example).expect("write");
+        let settings = Settings::load(Some(&file)).expect("the example parses");
+        let smtp = settings.smtp.expect("[smtp]");
+        assert_eq!(smtp.host, "mail.kreis.example");
+        assert_eq!(smtp.port, 587);
+        assert_eq!(smtp.tls, super::SmtpTls::Starttls);
+        assert_eq!(smtp.digest_at, "07:00");
+        assert_eq!(
+            settings
+                .backoffice_mail
+                .get("buergerservice")
+                .map(String::as_str),
+            Some("buergerservice@kreis.example")
+        );
+    }
 }
