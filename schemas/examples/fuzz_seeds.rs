@@ -69,8 +69,51 @@ fn main() {
         summary: None,
         ratings,
     };
-    let mut hour = document::create(actor, &office_hour, "seed").expect("office hour document");
+    let mut hour =
+        document::create(actor.clone(), &office_hour, "seed").expect("office hour document");
     write(root, "document", "office-hour", &hour.save_nocompress());
+
+    // The knowledge base and a complaint: the other kinds of documents.
+    let stored_catalog = sprechtag_schemas::CatalogDocument {
+        schema_version: sprechtag_schemas::SCHEMA_VERSION,
+        id: sprechtag_schemas::knowledge::CATALOG_DOCUMENT_ID.into(),
+        catalog: catalog.clone(),
+        edited_by: "a.schaefer (ANS)".into(),
+        edited_at: "2026-12-01T10:00:00Z".into(),
+    };
+    let mut doc = document::create(actor.clone(), &stored_catalog, "seed").expect("catalogue");
+    write(root, "document", "catalog", &doc.save_nocompress());
+    let answer = sprechtag_schemas::Answer {
+        schema_version: sprechtag_schemas::SCHEMA_VERSION,
+        id: "7a1e0c2d-5b4f-4e3a-8c9d-0f1e2d3c4b5a".into(),
+        question: "Wie lange gilt ein Personalausweis?".into(),
+        answer: "Zehn Jahre; unter 24 Jahren sechs.".into(),
+        service_ids: vec!["personalausweis".into()],
+        status: sprechtag_schemas::AnswerStatus::Proposed,
+        written_by: "l.demir (KMR)".into(),
+        written_at: "2026-12-01T10:00:00Z".into(),
+        checked_by: None,
+        checked_at: None,
+    };
+    let mut doc = document::create(actor.clone(), &answer, "seed").expect("answer");
+    write(root, "document", "answer", &doc.save_nocompress());
+    let feedback = sprechtag_schemas::Feedback {
+        schema_version: sprechtag_schemas::SCHEMA_VERSION,
+        id: "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a99".into(),
+        department: Some("buergerbuero".into()),
+        created_at: "2026-12-01T10:00:00Z".into(),
+        created_by: "l.demir".into(),
+        kind: sprechtag_schemas::FeedbackKind::Complaint,
+        category: sprechtag_schemas::FeedbackCategory::Waiting,
+        text: "Über eine Stunde gewartet, kein Stuhl.".into(),
+        case_id: Some(case.id.clone()),
+        forwarding: None,
+        answer: String::new(),
+        closed_at: None,
+        closed_by: None,
+    };
+    let mut doc = document::create(actor, &feedback, "seed").expect("feedback");
+    write(root, "document", "feedback", &doc.save_nocompress());
 
     write(
         root,
