@@ -436,6 +436,13 @@ pub enum FeedbackCommand {
         #[arg(long)]
         answer: String,
     },
+    /// Erase it here and, with the next sync, everywhere (cannot be
+    /// undone; `case erase` takes the entries recorded for a case along).
+    Erase {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -1147,6 +1154,10 @@ fn feedback(dir: &Path, command: FeedbackCommand, out: &mut dyn Write) -> Result
             store.forward_feedback(&id, &office, due)?
         }
         FeedbackCommand::Close { id, answer } => store.close_feedback(&id, &answer)?,
+        FeedbackCommand::Erase { id, reason } => {
+            let tombstone = store.erase_feedback(&id, &reason)?;
+            return line(out, &json!({ "erased": tombstone.doc_id }));
+        }
     };
     line(out, &entry)
 }

@@ -1454,4 +1454,20 @@ fn ideas_and_complaints_are_recorded_anonymous_or_for_a_case_and_listed() {
         Some(2),
         "{stats}"
     );
+    let id = anonymous["id"].as_str().expect("id");
+    let erased = ok_json(&data, &["feedback", "erase", id, "--reason", "Auf Wunsch"]);
+    assert_eq!(erased["erased"], id);
+    assert_eq!(ok_lines(&data, &["feedback", "list"]).len(), 1);
+    // Erasing the case takes what was recorded for it along.
+    ok_json(
+        &data,
+        &[
+            "case",
+            "erase",
+            &created.number,
+            "--reason",
+            "Antrag nach Art. 17",
+        ],
+    );
+    assert!(ok_lines(&data, &["feedback", "list"]).is_empty());
 }

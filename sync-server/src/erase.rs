@@ -97,12 +97,20 @@ pub fn erase(
         (Some(meta), _) => meta.department.clone(),
         (None, scope) => scope.map(str::to_string),
     };
+    // Cases, and ideas and complaints (which may name someone); an office
+    // hour keeps anonymous figures only, the knowledge base none at all.
+    let erasable = [
+        sprechtag_schemas::document::DocumentKind::Case.as_str(),
+        sprechtag_schemas::document::DocumentKind::Feedback.as_str(),
+    ];
     if let Some(meta) = &meta
-        && meta.kind != sprechtag_schemas::document::DocumentKind::Case.as_str()
+        && !erasable.contains(&meta.kind.as_str())
     {
         return Ok(Err((
             RefusalCode::Forbidden,
-            "only cases are erased; an office hour keeps anonymous figures only".into(),
+            "only cases and ideas or complaints are erased; an office hour keeps \
+             anonymous figures only"
+                .into(),
         )));
     }
     let number = match &meta {

@@ -652,3 +652,86 @@ fn a_plain_server_database_is_encrypted_in_place_and_laptops_go_on() {
         "the kept plain copy is what the administrator destroys"
     );
 }
+
+/// A complaint names someone in the citizen's words: erasing the case takes
+/// the entries recorded for it along, and one on its own can be erased —
+/// on the server and every laptop, by the back office only.
+#[test]
+fn ideas_and_complaints_are_erased_with_their_case_or_on_their_own() {
+    use sprechtag::store::NewFeedback;
+    use sprechtag_schemas::{FeedbackCategory, FeedbackKind};
+
+    // Plain, so that its bytes can be searched.
+    let server = TestServer::start_plain();
+    let mut field = server.laptop("field", Role::Caseworker, "buergerbuero");
+    let mut office = server.laptop("office", Role::Backoffice, "buergerbuero");
+    let case = field.new_case("Beschwerdeführer", &["wohngeld"]);
+    let record = |laptop: &mut Laptop, text: &str, case: Option<String>| {
+        laptop
+            .store
+            .record_feedback(NewFeedback {
+                kind: FeedbackKind::Complaint,
+                category: FeedbackCategory::Staff,
+                text: text.into(),
+                case,
+            })
+            .expect("record")
+    };
+    let linked = record(
+        &mut field,
+        "Herr Beschwerdeführer war unzufrieden.",
+        Some(case.number.clone()),
+    );
+    let alone = record(&mut field, "Die Rampe ist zu steil.", None);
+    field.sync();
+    office.sync();
+    assert_eq!(office.store.feedback_list().expect("list").len(), 2);
+
+    // The caseworker may not.
+    let refused = field.store.erase_feedback(&alone.id, "Bitte löschen");
+    assert!(
+        matches!(refused, Err(StoreError::MayNotErase(_))),
+        "{refused:?}"
+    );
+
+    office
+        .store
+        .erase_case(&case.id, "Antrag nach Art. 17 DSGVO")
+        .expect("erase the case");
+    let left: Vec<String> = office
+        .store
+        .feedback_list()
+        .expect("list")
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(
+        left,
+        std::slice::from_ref(&alone.id),
+        "the case's complaint went with it"
+    );
+    office.sync();
+    field.sync();
+    let left: Vec<String> = field
+        .store
+        .feedback_list()
+        .expect("list")
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(left, std::slice::from_ref(&alone.id));
+    let tombstones = server.storage().tombstones().expect("tombstones");
+    assert!(tombstones.iter().any(|t| t.doc_id == linked.id));
+
+    office
+        .store
+        .erase_feedback(&alone.id, "Auf Wunsch entfernt")
+        .expect("erase the entry");
+    office.sync();
+    field.sync();
+    assert!(field.store.feedback_list().expect("list").is_empty());
+    assert!(
+        files_containing(server.dir.path(), "Rampe").is_empty(),
+        "nothing of its words on the server's disk"
+    );
+}

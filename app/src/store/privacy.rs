@@ -62,10 +62,38 @@ impl Store {
     /// everywhere with the next sync. Only a back-office or admin device
     /// (or one not enrolled: it is its own back office) may. Cannot be
     /// undone.
+    /// Ideas, praise and complaints recorded for the case go with it.
     pub fn erase_case(&mut self, id_or_number: &str, reason: &str) -> Result<Tombstone> {
         let reason = checked_reason(reason)?;
-        let enrolment = self.require_data_protection_role()?;
+        self.require_data_protection_role()?;
         let id = self.resolve_case(id_or_number)?;
+        let linked: Vec<String> = self
+            .feedback_list()?
+            .into_iter()
+            .filter(|f| f.case_id.as_deref() == Some(id.as_str()))
+            .map(|f| f.id)
+            .collect();
+        let tombstone = self.erase_document(id, reason)?;
+        for feedback in linked {
+            self.erase_document(feedback, reason)?;
+        }
+        Ok(tombstone)
+    }
+
+    /// Erases an idea, praise or complaint here and, on an enrolled device,
+    /// everywhere with the next sync (as a case: back office, admin, or a
+    /// device not enrolled).
+    pub fn erase_feedback(&mut self, id: &str, reason: &str) -> Result<Tombstone> {
+        let reason = checked_reason(reason)?;
+        self.require_data_protection_role()?;
+        // It must be one (an id of anything else is not erased here).
+        self.feedback(id)?;
+        self.erase_document(id.to_string(), reason)
+    }
+
+    /// Buries the document here and orders its erasure on the server.
+    fn erase_document(&mut self, id: String, reason: &str) -> Result<Tombstone> {
+        let enrolment = self.enrolment()?;
         let tombstone = Tombstone {
             doc_id: id.clone(),
             number: String::new(),
