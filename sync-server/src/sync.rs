@@ -25,6 +25,12 @@ use crate::storage::{Device, DocumentMeta, DocumentWrite, Storage, StorageError,
 
 /// Incremental saves kept before a document is folded into a full save.
 pub(crate) const COMPACT_AFTER: u32 = 32;
+/// The largest answer of the knowledge base the server takes.
+const MAX_QUESTION_CHARS: usize = 500;
+const MAX_ANSWER_CHARS: usize = 10_000;
+const MAX_ANSWER_SERVICES: usize = 50;
+/// The laptop takes 5,000 characters; the server a little more slack.
+const MAX_FEEDBACK_CHARS: usize = 10_000;
 /// Most bytes of uploads loaded before a request's write transaction.
 const PRELOAD_BYTES: usize = 2 * BATCH_BYTES;
 /// Documents listed per look at the change log.
@@ -333,12 +339,30 @@ pub(crate) fn checked_shape(
             if answer.question.trim().is_empty() || answer.answer.trim().is_empty() {
                 return Err(invalid("an answer needs a question and its answer".into()));
             }
+            // Every laptop of the county receives it: a device may not
+            // fill them all.
+            if answer.question.chars().count() > MAX_QUESTION_CHARS
+                || answer.answer.chars().count() > MAX_ANSWER_CHARS
+                || answer.service_ids.len() > MAX_ANSWER_SERVICES
+            {
+                return Err(invalid(format!(
+                    "an answer holds at most {MAX_QUESTION_CHARS} characters of question, \
+                     {MAX_ANSWER_CHARS} of answer and {MAX_ANSWER_SERVICES} services"
+                )));
+            }
             Ok(None)
         }
         DocumentKind::Feedback => {
             let feedback: Feedback = document::read(doc).map_err(|e| invalid(e.to_string()))?;
             if feedback.id != doc_id {
                 return Err(invalid(format!("the entry names itself {:?}", feedback.id)));
+            }
+            if feedback.text.chars().count() > MAX_FEEDBACK_CHARS
+                || feedback.answer.chars().count() > MAX_FEEDBACK_CHARS
+            {
+                return Err(invalid(format!(
+                    "an idea or complaint holds at most {MAX_FEEDBACK_CHARS} characters"
+                )));
             }
             Ok(None)
         }

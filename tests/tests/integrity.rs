@@ -955,3 +955,18 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
         .collect()
 }
+
+#[test]
+fn an_answer_too_large_for_every_laptop_of_the_county_is_refused() {
+    let (server, field, mut office, _) = setup();
+    let (id, mut doc) = answer_document(&field, "proposed");
+    doc.put(ROOT, "answer", "x".repeat(10_001)).expect("put");
+    doc.commit();
+    let message = refused_with(
+        &field.upload(&server, &id, &mut doc, &[]),
+        "invalid_document",
+    );
+    assert!(message.contains("at most"), "{message}");
+    office.laptop.sync();
+    assert!(office.laptop.store.answers().expect("answers").is_empty());
+}

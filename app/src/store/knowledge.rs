@@ -209,6 +209,7 @@ impl Store {
         if question.is_empty() || text.is_empty() {
             return Err(StoreError::Invalid(t!("store.answer_empty").into_owned()));
         }
+        check_length(question, text)?;
         for id in service_ids {
             if self.catalog.service(id).is_none() {
                 return Err(sprechtag_schemas::CatalogError::UnknownService(id.clone()).into());
@@ -256,6 +257,7 @@ impl Store {
         if question.is_empty() || text.is_empty() {
             return Err(StoreError::Invalid(t!("store.answer_empty").into_owned()));
         }
+        check_length(&question, &text)?;
         let (_, editor) = self.editor()?;
         let service_ids = service_ids.to_vec();
         let stored =
@@ -291,6 +293,16 @@ impl Store {
         self.answers = None;
         Ok(stored)
     }
+}
+
+/// What the server takes of an answer (`sync-server` checks the same).
+fn check_length(question: &str, answer: &str) -> Result<()> {
+    if question.chars().count() > 500 || answer.chars().count() > 10_000 {
+        return Err(StoreError::Invalid(
+            t!("store.answer_too_long").into_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// One hit of a search in the knowledge base.
