@@ -244,14 +244,21 @@ impl Mailer {
             schedule(storage.as_ref(), &backoffice, digest_at, now)?;
             let due = storage.mail_due(&rfc3339(now), BATCH)?;
             let mut planned = Vec::new();
+            if due.is_empty() {
+                return Ok(planned);
+            }
+            // One look for all of them, rolled back when dropped: the
+            // writer is held once per round, the catalogue read once.
+            let mut tx = storage.begin()?;
+            let catalog = catalog(tx.as_mut(), &cache, &fallback)?;
             let context = Outbox {
                 cache: &cache,
                 backoffice: &backoffice,
                 from: &from,
-                fallback: &fallback,
+                catalog: &catalog,
             };
             for mail in due {
-                let plan = plan(storage.as_ref(), &context, &mail, now)?;
+                let plan = plan(storage.as_ref(), tx.as_mut(), &context, &mail, now)?;
                 planned.push((mail, plan));
             }
             Ok(planned)
@@ -472,7 +479,8 @@ struct Outbox<'a> {
     /// The sender's address: replies go there when a department has no
     /// back-office address.
     from: &'a str,
-    fallback: &'a Catalog,
+    /// The catalogue in use (`catalog`).
+    catalog: &'a Catalog,
 }
 
 /// The catalogue the server reads offices from: the county's document, or
@@ -542,6 +550,7 @@ fn read_subject(
 /// The mail to send for `mail`, written from the documents as they are now.
 fn plan(
     storage: &dyn Storage,
+    tx: &mut dyn SyncTransaction,
     context: &Outbox<'_>,
     mail: &QueuedMail,
     now: DateTime<Utc>,
@@ -550,11 +559,8 @@ fn plan(
         cache,
         backoffice,
         from,
-        fallback,
+        catalog,
     } = *context;
-    // A read-only look; rolled back when dropped.
-    let mut tx = storage.begin()?;
-    let catalog = catalog(tx.as_mut(), cache, fallback)?;
     let reply_to = |department: Option<&str>| {
         department
             .and_then(|d| backoffice.get(d))
@@ -577,10 +583,10 @@ fn plan(
             if f.department.as_deref() != Some(department) || due >= today {
                 continue;
             }
-            let Some(subject) = read_subject(tx.as_mut(), cache, &f.doc_id, &f.request_id)? else {
+            let Some(subject) = read_subject(tx, cache, &f.doc_id, &f.request_id)? else {
                 continue;
             };
-            lines.push(digest_line(&subject, &catalog, &f, due));
+            lines.push(digest_line(&subject, catalog, &f, due));
         }
         if lines.is_empty() {
             return Ok(Plan::Drop("nothing overdue any more"));
@@ -604,7 +610,7 @@ fn plan(
             ),
         }));
     }
-    let Some(subject) = read_subject(tx.as_mut(), cache, &mail.doc_id, &mail.request_id)? else {
+    let Some(subject) = read_subject(tx, cache, &mail.doc_id, &mail.request_id)? else {
         return Ok(Plan::Drop("the document is gone"));
     };
     let Some(forwarding) = subject.forwarding() else {
@@ -634,8 +640,8 @@ fn plan(
     };
     let reply_to = reply_to(department.as_deref());
     let (subject_line, body) = match mail.purpose {
-        MailPurpose::Reminder => reminder_text(&subject, forwarding, &catalog, &reply_to),
-        _ => forwarding_text(&subject, forwarding, &catalog, office, &reply_to),
+        MailPurpose::Reminder => reminder_text(&subject, forwarding, catalog, &reply_to),
+        _ => forwarding_text(&subject, forwarding, catalog, office, &reply_to),
     };
     Ok(Plan::Send(Composed {
         to: office.email.trim().to_string(),

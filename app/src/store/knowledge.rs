@@ -37,7 +37,8 @@ impl Store {
     /// leaves the one in use as it is.
     pub(crate) fn knowledge_changed(&mut self) -> Result<()> {
         self.answers = None;
-        self.knowledge_seen = None;
+        // What is read now is what `refresh_knowledge` need not read again.
+        self.knowledge_seen = Some(self.knowledge_fingerprint()?);
         if let Some(stored) = self.stored_catalog()? {
             match stored.catalog.validate() {
                 Ok(()) => self.catalog = Arc::new(stored.catalog),
@@ -54,18 +55,22 @@ impl Store {
     /// Takes up what another connection (the sync worker's) stored of the
     /// knowledge base since this one last looked.
     pub fn refresh_knowledge(&mut self) -> Result<()> {
-        let seen: (i64, i64) = self.conn.query_row(
+        if self.knowledge_seen != Some(self.knowledge_fingerprint()?) {
+            self.forget(CATALOG_DOCUMENT_ID);
+            self.knowledge_changed()?;
+        }
+        Ok(())
+    }
+
+    /// How many documents the knowledge base has and their summed
+    /// versions: changes whenever any of them changes (versions only grow).
+    fn knowledge_fingerprint(&self) -> Result<(i64, i64)> {
+        Ok(self.conn.query_row(
             "SELECT count(*), coalesce(sum(version), 0) FROM documents
              WHERE kind IN ('catalog', 'answer')",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        if self.knowledge_seen != Some(seen) {
-            self.forget(CATALOG_DOCUMENT_ID);
-            self.knowledge_changed()?;
-            self.knowledge_seen = Some(seen);
-        }
-        Ok(())
+        )?)
     }
 
     /// Stores a service as edited (its id names which).

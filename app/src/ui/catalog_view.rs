@@ -97,11 +97,16 @@ impl CatalogView {
     pub fn on_knowledge(&mut self, answers: Arc<Vec<Answer>>, saved: Option<String>) {
         self.answers = answers;
         if let Some(saved) = saved {
+            self.close_forms();
             self.notice = Some(saved);
-            self.service_form = None;
-            self.office_form = None;
-            self.answer_form = None;
         }
+    }
+
+    fn close_forms(&mut self) {
+        self.service_form = None;
+        self.answer_form = None;
+        self.office_form = None;
+        self.notice = None;
     }
 
     pub fn ui(
@@ -203,10 +208,7 @@ impl CatalogView {
 
     fn select(&mut self, selected: Selected) {
         self.selected = Some(selected);
-        self.service_form = None;
-        self.answer_form = None;
-        self.office_form = None;
-        self.notice = None;
+        self.close_forms();
     }
 
     fn detail_ui(
