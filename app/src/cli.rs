@@ -24,7 +24,15 @@ pub const PASSPHRASE_ENV: &str = "SPRECHTAG_PASSPHRASE";
 #[command(
     name = "sprechtag",
     version,
-    about = "Mobile citizen office: cases offline, on an encrypted laptop"
+    about = "Mobile citizen office: cases offline, on an encrypted laptop",
+    long_about = "Sprechtag: the caseworker's app for mobile citizen offices. Without a \
+                  command it opens the desktop app; with one it works on the same encrypted \
+                  store from the command line (for scripts). Commands that open the store \
+                  read the passphrase from SPRECHTAG_PASSPHRASE or ask for it.",
+    after_long_help = "Files:\n  \
+        ~/.local/share/sprechtag   the encrypted store, its backups and prints (--data-dir)\n\n\
+        Printed receipts and letters are PDF files in large type; the catalogue of services \
+        ships with the program and is maintained by the back office."
 )]
 pub struct Cli {
     /// Folder of the local data (default: the platform's data directory).
@@ -117,6 +125,13 @@ pub enum Command {
     Demo {
         #[arg(long, default_value_t = 40)]
         cases: usize,
+    },
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Gets man/ and completions/.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -462,6 +477,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Option<GuiArgs>> {
     let outcome = match cli.command {
         None => return Ok(Some(GuiArgs::default())),
         Some(Command::Gui(args)) => return Ok(Some(args)),
+        Some(Command::GenerateDocs { out }) => {
+            use clap::CommandFactory;
+            sprechtag_schemas::cli_docs::generate(Cli::command(), &out)
+                .with_context(|| format!("cannot write into {}", out.display()))?;
+            return Ok(None);
+        }
         Some(Command::OfficeHour(command)) => office_hour(&dir, command, out),
         Some(Command::Case(command)) => case(&dir, command, out),
         Some(Command::Export(command)) => export(&dir, command, out),

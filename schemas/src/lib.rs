@@ -9,6 +9,8 @@
 mod case;
 mod case_summary;
 mod catalog;
+#[cfg(feature = "cli-docs")]
+pub mod cli_docs;
 mod date;
 pub mod document;
 mod feedback;

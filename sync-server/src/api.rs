@@ -1,4 +1,5 @@
-//! The HTTP interface: `GET /health`, `POST /v1/enrol`, `POST /v1/sync`.
+//! The HTTP interface: `GET /health`, `GET /metrics`, `POST /v1/enrol`,
+//! `POST /v1/sync`.
 //! Every error is a JSON `{"error", "message"}` with a 4xx status, or a
 //! generic 500 that is logged once. No input reaches a panic: bodies are
 //! bounded, decoded without trust, and handlers run behind a panic guard.
@@ -50,6 +51,11 @@ pub struct AppState {
     pub damage: Arc<std::sync::OnceLock<String>>,
     /// Wakes the mailer (`mail::Mailer::run`) after a sync took documents.
     pub mail_wake: Arc<tokio::sync::Notify>,
+    /// What `/metrics` reports.
+    pub metrics: crate::metrics::Metrics,
+    /// The SHA-256 of the token `/metrics` asks for; without one it answers
+    /// requests from this machine (loopback) only.
+    pub metrics_token: Option<Arc<Vec<u8>>>,
 }
 
 impl AppState {
@@ -64,6 +70,8 @@ impl AppState {
             code_key: Arc::new(Vec::new()),
             damage: Arc::new(std::sync::OnceLock::new()),
             mail_wake: Arc::new(tokio::sync::Notify::new()),
+            metrics: crate::metrics::Metrics::new(),
+            metrics_token: None,
         }
     }
 }
@@ -93,10 +101,38 @@ async fn note_damage(
     response
 }
 
+/// The error code an `ApiError` answered with, for the refusal counter.
+#[derive(Clone, Copy)]
+struct RefusalCode(&'static str);
+
+/// Counts every request by endpoint and status, with its latency, and every
+/// refusal by its error code.
+async fn measure(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let metrics = &state.metrics;
+    metrics.request(
+        &path,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    if let Some(RefusalCode(code)) = response.extensions().get::<RefusalCode>() {
+        metrics.refused(code);
+    }
+    response
+}
+
 pub fn router(state: AppState) -> Router {
     let watch = axum::middleware::from_fn_with_state(state.clone(), note_damage);
+    let measure = axum::middleware::from_fn_with_state(state.clone(), measure);
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         // An enrolment is a code and an actor: a few hundred bytes.
         .route(
             "/v1/enrol",
@@ -106,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}/access", get(case_access))
         .fallback(not_found)
         .layer(watch)
+        .layer(measure)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A request that has not been answered in five minutes (a body
         // trickling in, a request stuck behind a lock) ends with 408.
@@ -208,6 +245,7 @@ impl IntoResponse for ApiError {
             message,
         };
         let mut response = (status, Json(body)).into_response();
+        response.extensions_mut().insert(RefusalCode(code));
         if let ApiError::Damaged(detail) = &self {
             response
                 .extensions_mut()
@@ -256,6 +294,49 @@ async fn health(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// The Prometheus metrics (`crate::metrics`): to this machine only, or to
+/// whoever presents the configured token (then to nobody without it, also
+/// on loopback: a reverse proxy on this machine makes every request local).
+async fn metrics(
+    State(state): State<AppState>,
+    address: ClientAddress,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    address.check(&state)?;
+    let allowed = match &state.metrics_token {
+        Some(expected) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|token| {
+                let hash = Sha256::digest(token.trim().as_bytes());
+                // Equal length; a difference in timing reveals nothing of the token.
+                hash.iter()
+                    .zip(expected.iter())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+            }),
+        None => address.ip().is_some_and(|ip| ip.is_loopback()),
+    };
+    if !allowed {
+        if state.metrics_token.is_some() {
+            state.throttle.failed(address.ip());
+        }
+        return Err(ApiError::Forbidden(
+            "metrics are served to this machine, or with the configured metrics token".into(),
+        ));
+    }
+    let storage = state.storage.clone();
+    let figures = tokio::task::spawn_blocking(move || storage.figures())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok((
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        state.metrics.render(figures),
+    )
+        .into_response())
 }
 
 async fn not_found() -> ApiError {
@@ -395,6 +476,7 @@ async fn enrol(
             .detail(address.detail()),
     )
     .await?;
+    state.metrics.enrolled();
     tracing::info!(device = %device.id, name = %device.name, "device enrolled");
     Ok(Json(EnrolResponse {
         device_id: device.id,
@@ -601,6 +683,8 @@ async fn sync_handler(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let request = SyncRequest::decode(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let uploads = request.uploads.len();
+    let received = body.len();
+    drop(body);
     let storage = state.storage.clone();
     let cache = state.cache.clone();
     let response = tokio::task::spawn_blocking(move || {
@@ -619,9 +703,13 @@ async fn sync_handler(
         more = response.more,
         "sync"
     );
-    Ok((
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        wire::encode(&response),
-    )
-        .into_response())
+    state.metrics.sync(
+        received,
+        response.accepted.len(),
+        response.rejected.len(),
+        response.downloads.len(),
+    );
+    let encoded = wire::encode(&response);
+    state.metrics.sent(encoded.len());
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], encoded).into_response())
 }

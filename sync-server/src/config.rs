@@ -17,18 +17,34 @@ data_dir = "/var/lib/sprechtag"
 
 # The key the database is encrypted with (SQLCipher, as on the laptops):
 # 32 random bytes or 64 hex digits, in a file only the server's user may
-# read, kept apart from the data dir and its backups:
+# read, kept apart from the data dir and its backups. The Debian package
+# makes it when it is first installed; elsewhere:
 #   head -c 32 /dev/urandom > /etc/sprechtag/db.key; chmod 600 /etc/sprechtag/db.key
-# Without it the server warns at start that its data are not encrypted.
-# db_key_file = "/etc/sprechtag/db.key"
+# Without it (comment it out) the server warns at start that its data are
+# not encrypted.
+db_key_file = "/etc/sprechtag/db.key"
 
-# Address and port to listen on.
-listen = "0.0.0.0:8443"
+# Address and port to listen on. Plain HTTP on this machine only until TLS
+# is set up below; then "0.0.0.0:8443" (or "[::]:8443") for the laptops.
+listen = "127.0.0.1:8443"
 
 # TLS: give both to serve HTTPS (rustls); without them the server speaks
-# plain HTTP, for a reverse proxy or a closed network only.
+# plain HTTP, for a reverse proxy or a closed network only. The certificate
+# file holds the chain (server certificate first), the key file its private
+# key (PEM, readable by the server's user only). SIGHUP (systemctl reload)
+# reads both again: renew them without a restart.
 # tls_cert = "/etc/sprechtag/cert.pem"
 # tls_key = "/etc/sprechtag/key.pem"
+
+# Logs go to standard error (under systemd: the journal). "text" is for
+# people, "json" one object per line for a log collector.
+log_format = "text"
+
+# GET /metrics (Prometheus): answered to this machine (loopback) only,
+# unless a token is configured; then only with "Authorization: Bearer
+# TOKEN", from anywhere (also from loopback). The file holds the token
+# (its first line, at least 16 characters).
+# metrics_token_file = "/etc/sprechtag/metrics-token"
 
 # Seconds a client may take to send a request's headers (and to start the
 # next request on a kept-alive connection), and to send a sync body once
@@ -109,9 +125,23 @@ pub struct Settings {
     /// Forwarding by e-mail; `None`: nothing is sent.
     #[serde(default)]
     pub smtp: Option<SmtpSettings>,
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// The token `/metrics` asks for; without it, loopback only.
+    #[serde(default)]
+    pub metrics_token_file: Option<PathBuf>,
     /// What time it is, for the mail schedule (tests set it).
     #[serde(skip)]
     pub clock: Clock,
+}
+
+/// How the server writes its log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// How the connection to the mail relay is secured.
@@ -234,6 +264,8 @@ impl Default for Settings {
             catalog_file: None,
             backoffice_mail: std::collections::BTreeMap::new(),
             smtp: None,
+            log_format: LogFormat::Text,
+            metrics_token_file: None,
             clock: Clock::default(),
         }
     }
@@ -273,6 +305,25 @@ impl Settings {
             default_days: self.retention_days,
             by_service,
         })
+    }
+
+    /// The SHA-256 of the metrics token in `metrics_token_file`, if given.
+    pub fn metrics_token_hash(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        use anyhow::Context;
+        use sha2::Digest;
+        let Some(path) = &self.metrics_token_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the metrics token {}", path.display()))?;
+        let token = text.lines().next().unwrap_or_default().trim();
+        if token.chars().count() < 16 {
+            anyhow::bail!(
+                "the metrics token in {} is shorter than 16 characters",
+                path.display()
+            );
+        }
+        Ok(Some(sha2::Sha256::digest(token.as_bytes()).to_vec()))
     }
 
     /// The catalogue file (`catalog_file`), if given.
@@ -342,6 +393,38 @@ mod tests {
         settings.catalog_file = Some(dir.path().join("missing.json"));
         let error = settings.retention().expect_err("no catalogue there");
         assert!(error.to_string().contains("missing.json"), "{error}");
+    }
+
+    /// The example as printed (the Debian package's server.toml) is a valid
+    /// settings file with the packaged paths.
+    #[test]
+    fn the_example_is_a_valid_settings_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("server.toml");
+        std::fs::write(&file, super::EXAMPLE).expect("write");
+        let settings = Settings::load(Some(&file)).expect("the example parses");
+        assert_eq!(
+            settings.data_dir,
+            std::path::Path::new("/var/lib/sprechtag")
+        );
+        assert_eq!(
+            settings.db_key_file.as_deref(),
+            Some(std::path::Path::new("/etc/sprechtag/db.key"))
+        );
+        assert!(
+            settings.listen.ip().is_loopback(),
+            "no plain HTTP to the network by default"
+        );
+        assert_eq!(settings.log_format, super::LogFormat::Text);
+        // Every setting the server reads is named in the example.
+        let named = serde_json::to_value(Settings::default()).expect("json");
+        for key in named.as_object().expect("object").keys() {
+            assert!(
+                super::EXAMPLE.contains(&format!("{key} ="))
+                    || super::EXAMPLE.contains(&format!("[{key}]")),
+                "{key} is not in the example"
+            );
+        }
     }
 
     /// The example's mail settings, uncommented, are what the server reads.

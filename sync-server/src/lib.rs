@@ -5,11 +5,13 @@
 
 pub mod api;
 pub mod audit;
+pub mod backups;
 pub mod config;
 pub mod connections;
 pub mod erase;
 pub mod integrity;
 pub mod mail;
+pub mod metrics;
 pub mod retention;
 pub mod storage;
 pub mod sync;
@@ -70,8 +72,6 @@ pub fn enrolment_code() -> String {
     format!("{}-{}", &chars[..4], &chars[4..])
 }
 
-/// Serves on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight.
 /// Holds `DATA_DIR/server.lock` while a server runs, so that `restore`
 /// refuses to replace the database under it. Released when dropped (and
 /// by the system when the process dies).
@@ -100,6 +100,8 @@ pub fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File
     }
 }
 
+/// Serves on `listener` until `shutdown` resolves, then finishes the
+/// requests in flight.
 pub async fn launch_with_listener(
     settings: Settings,
     listener: std::net::TcpListener,
@@ -107,6 +109,11 @@ pub async fn launch_with_listener(
 ) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&settings.data_dir)?;
     let storage = settings.open_storage()?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        storage = %storage::Storage::location(&storage),
+        "sprechtag-server starting"
+    );
     if settings.db_key_file.is_none() {
         tracing::warn!(
             "the database in {} is not encrypted: give db_key_file (--db-key-file) to keep \
@@ -116,6 +123,7 @@ pub async fn launch_with_listener(
     }
     let mut state = api::AppState::new(Arc::new(storage));
     state.code_key = Arc::new(server_key(&settings.data_dir)?);
+    state.metrics_token = settings.metrics_token_hash()?.map(Arc::new);
     state.body_timeout = std::time::Duration::from_secs(settings.body_timeout_secs);
     let header_timeout = std::time::Duration::from_secs(settings.header_timeout_secs);
     let limit = connections::ConnectionLimit::new(
@@ -151,6 +159,11 @@ pub async fn launch_with_listener(
                         key.display()
                     )
                 })?;
+            tokio::spawn(reload_on_hangup(Some((
+                tls.clone(),
+                cert.clone(),
+                key.clone(),
+            ))));
             // Counted before the TLS handshake, which costs the server.
             let mut server =
                 axum_server::from_tcp_rustls(listener, tls)?.map(|tls| tls.acceptor(limit));
@@ -161,6 +174,7 @@ pub async fn launch_with_listener(
                 .await?;
         }
         (None, None) => {
+            tokio::spawn(reload_on_hangup(None));
             let mut server = axum_server::from_tcp(listener)?.acceptor(limit);
             with_timeouts(server.http_builder(), header_timeout);
             server
@@ -171,6 +185,43 @@ pub async fn launch_with_listener(
         _ => anyhow::bail!("TLS needs both tls_cert and tls_key"),
     }
     Ok(())
+}
+
+/// Reads the TLS certificate and key again on every SIGHUP (`systemctl
+/// reload`): a renewed certificate is served to new connections without a
+/// restart. Files that cannot be read leave the current certificate in
+/// use, and say so in the log. Without TLS a SIGHUP only says so (and does
+/// not end the server, as it would by default).
+async fn reload_on_hangup(
+    tls: Option<(
+        axum_server::tls_rustls::RustlsConfig,
+        std::path::PathBuf,
+        std::path::PathBuf,
+    )>,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: the certificate is read at start only");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let Some((tls, cert, key)) = &tls else {
+                tracing::info!("SIGHUP: no TLS certificate to read again (plain HTTP)");
+                continue;
+            };
+            match tls.reload_from_pem_file(cert, key).await {
+                Ok(()) => tracing::info!(cert = %cert.display(), "TLS certificate read again"),
+                Err(e) => tracing::error!(
+                    cert = %cert.display(),
+                    "the TLS certificate could not be read again; the previous one stays in use: {e}"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 /// Erases the cases whose retention period has passed: a minute after the

@@ -8,12 +8,27 @@ use serde_json::json;
 use sprechtag_server::audit::{self, Event, NewEntry};
 use sprechtag_server::storage::{NewDevice, Role, Storage};
 use sprechtag_server::sync::DocCache;
-use sprechtag_server::{Settings, api, config, erase, retention};
+use sprechtag_server::{Settings, api, backups, config, erase, retention};
 
 #[derive(Debug, Parser)]
-#[command(name = "sprechtag-server", version, about = "Sprechtag's sync server")]
+#[command(
+    name = "sprechtag-server",
+    version,
+    about = "Sprechtag's sync server",
+    long_about = "Sprechtag's sync server: the laptops of a county's mobile citizen offices \
+                  upload the changes of their case documents and receive what others changed \
+                  in their department. Its data are encrypted (SQLCipher) in the data dir.",
+    after_long_help = "Files:\n  \
+        /etc/sprechtag/server.toml  the settings (see `sprechtag-server config`)\n  \
+        /etc/sprechtag/db.key       the database key (made when the package is installed)\n  \
+        /var/lib/sprechtag          the data dir (the database, server.key)\n  \
+        /var/backups/sprechtag      the nightly backups (sprechtag-server-backup.timer)\n\n\
+        Run the commands as the server's user, e.g. \
+        `sudo -u sprechtag sprechtag-server --config /etc/sprechtag/server.toml device list`."
+)]
 struct Cli {
-    /// Settings file (TOML); see `sprechtag-server config`.
+    /// Settings file (TOML); see `sprechtag-server config`. The Debian
+    /// package's build reads /etc/sprechtag/server.toml without it.
     #[arg(long, global = true, env = "SPRECHTAG_SERVER_CONFIG")]
     config: Option<PathBuf>,
     /// The database key (32 bytes or 64 hex digits, mode 0600): the
@@ -28,13 +43,16 @@ struct Cli {
 enum Command {
     /// Serve sync requests until Ctrl-C or SIGTERM.
     Serve {
+        /// The folder of the database (default: data_dir in the settings).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// ADDRESS:PORT, e.g. 0.0.0.0:8443.
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// The TLS certificate chain (PEM); read again on SIGHUP.
         #[arg(long, requires = "tls_key")]
         tls_cert: Option<PathBuf>,
+        /// The TLS certificate's private key (PEM).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
@@ -59,14 +77,23 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Write a consistent copy of the database to --out while the server
-    /// runs (encrypted with the same key). Prints {"backup", "bytes"}.
+    /// Write a consistent copy of the database to --out (or a new file in
+    /// --out-dir) while the server runs, encrypted with the same key.
+    /// Prints {"backup", "bytes", "removed"}.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["out", "out_dir"])))]
     Backup {
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// The backup file; must not exist.
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
+        /// A folder for dated backups (sprechtag-server-YYYYMMDDTHHMMSSZ.backup),
+        /// made 0700 if missing.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+        /// With --out-dir: keep the newest N backups there, remove older ones.
+        #[arg(long, requires = "out_dir", value_parser = clap::value_parser!(u32).range(1..))]
+        keep: Option<u32>,
     },
     /// Put a backup in place (stop the server first): checked, the current
     /// database moved to DATA_DIR/quarantine/, and a new epoch, so that
@@ -80,6 +107,13 @@ enum Command {
     Check {
         #[arg(long)]
         data_dir: Option<PathBuf>,
+    },
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Gets man/ and completions/.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -186,8 +220,19 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// The settings file when none is given: set when a distribution's package
+/// is built (packaging/build-debs.sh: /etc/sprechtag/server.toml), so that
+/// an administrator's `sprechtag-server device list` works on the
+/// service's data; none in a developer's build.
+const DEFAULT_CONFIG: Option<&str> = option_env!("SPRECHTAG_SERVER_DEFAULT_CONFIG");
+
 fn run(cli: Cli) -> Result<()> {
-    let mut settings = Settings::load(cli.config.as_deref()).context("invalid settings")?;
+    let config = cli.config.or_else(|| {
+        DEFAULT_CONFIG
+            .map(PathBuf::from)
+            .filter(|path| path.exists())
+    });
+    let mut settings = Settings::load(config.as_deref()).context("invalid settings")?;
     settings.db_key_file = cli.db_key_file.or(settings.db_key_file);
     match cli.command {
         Command::Config => {
@@ -226,12 +271,39 @@ fn run(cli: Cli) -> Result<()> {
             settings.tls_key = tls_key.or(settings.tls_key);
             serve(settings)
         }
-        Command::Backup { data_dir, out } => {
+        Command::Backup {
+            data_dir,
+            out,
+            out_dir,
+            keep,
+        } => {
             settings.data_dir = data_dir.unwrap_or(settings.data_dir);
             let storage = settings.open_storage()?;
-            let bytes = storage.backup(&out, settings.database_key()?.as_ref())?;
-            println!("{}", json!({ "backup": out, "bytes": bytes }));
+            let key = settings.database_key()?;
+            let made = match (out, out_dir) {
+                (Some(out), _) => {
+                    let bytes = storage.backup(&out, key.as_ref())?;
+                    backups::Made {
+                        path: out,
+                        bytes,
+                        removed: Vec::new(),
+                    }
+                }
+                (None, Some(dir)) => {
+                    backups::into_dir(&storage, key.as_ref(), &dir, keep, chrono::Utc::now())?
+                }
+                (None, None) => bail!("give --out FILE or --out-dir DIR"),
+            };
+            println!(
+                "{}",
+                json!({ "backup": made.path, "bytes": made.bytes, "removed": made.removed })
+            );
             Ok(())
+        }
+        Command::GenerateDocs { out } => {
+            use clap::CommandFactory;
+            sprechtag_schemas::cli_docs::generate(Cli::command(), &out)
+                .with_context(|| format!("cannot write into {}", out.display()))
         }
         Command::Restore { data_dir, file } => {
             settings.data_dir = data_dir.unwrap_or(settings.data_dir);
@@ -369,14 +441,15 @@ fn audit(mut settings: Settings, args: AuditArgs) -> Result<()> {
 
 fn serve(settings: Settings) -> Result<()> {
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::stderr().is_terminal())
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sprechtag_server=info".into());
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sprechtag_server=info".into()),
-        )
-        .init();
+        .with_env_filter(filter);
+    match settings.log_format {
+        config::LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        config::LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
     let listener = std::net::TcpListener::bind(settings.listen)
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let scheme = if settings.tls_cert.is_some() {
@@ -385,6 +458,13 @@ fn serve(settings: Settings) -> Result<()> {
         "http"
     };
     tracing::info!("listening on {scheme}://{}", listener.local_addr()?);
+    if scheme == "http" && !settings.listen.ip().is_loopback() {
+        tracing::warn!(
+            "serving plain HTTP on {}: only behind a TLS reverse proxy or on a closed network \
+             (set tls_cert and tls_key to serve HTTPS)",
+            settings.listen
+        );
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(sprechtag_server::launch_with_listener(
         settings,

@@ -413,6 +413,20 @@ impl Drop for ServerProcess {
     }
 }
 
+/// The case numbers a store lists.
+pub fn case_numbers(store: &Store) -> std::collections::BTreeSet<String> {
+    store
+        .list_cases(&sprechtag::store::CaseFilter {
+            limit: 10_000,
+            ..sprechtag::store::CaseFilter::default()
+        })
+        .expect("list the cases")
+        .rows
+        .into_iter()
+        .map(|row| row.number)
+        .collect()
+}
+
 /// A free loopback port (bound and released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

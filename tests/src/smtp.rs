@@ -14,7 +14,8 @@ pub struct SmtpSink {
     _stdin: ChildStdin,
 }
 
-fn python() -> PathBuf {
+/// The venv's Python (with aiosmtpd and prometheus_client).
+pub fn python() -> PathBuf {
     let venv = std::env::var_os("SPRECHTAG_VENV").map_or_else(
         || {
             let home = std::env::var_os("HOME").unwrap_or_default();
@@ -26,7 +27,7 @@ fn python() -> PathBuf {
     assert!(
         python.exists(),
         "no Python venv with aiosmtpd at {}: run .ci/run, or \
-         `python3 -m venv {0} && {0}/bin/pip install aiosmtpd`",
+         `python3 -m venv {0} && {0}/bin/pip install aiosmtpd prometheus-client`",
         venv.display()
     );
     python

@@ -2,33 +2,18 @@
 //! numbers on the wire. Each test is named after a defect a reliability
 //! review found in an earlier release, and reproduced it first.
 
-use std::collections::BTreeSet;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::process::Command;
 
-use sprechtag::store::{CaseFilter, DATABASE_FILE, Store, StoreError};
+use sprechtag::store::{DATABASE_FILE, Store, StoreError};
 use sprechtag_e2e::{
-    Laptop, PASSPHRASE, Raw, TestServer, catalog, raw_server_connection, server_command,
-    workspace_binary,
+    Laptop, PASSPHRASE, Raw, TestServer, case_numbers as numbers, catalog, raw_server_connection,
+    server_command, workspace_binary,
 };
 use sprechtag_schemas::Role;
 use sprechtag_schemas::wire::{self, PROTOCOL_VERSION, SyncRequest, SyncResponse};
 use sprechtag_server::storage::Storage;
-
-/// The case numbers a store lists.
-fn numbers(store: &Store) -> BTreeSet<String> {
-    store
-        .list_cases(&CaseFilter {
-            limit: 10_000,
-            ..CaseFilter::default()
-        })
-        .expect("list the cases")
-        .rows
-        .into_iter()
-        .map(|row| row.number)
-        .collect()
-}
 
 /// Overwrites `len` bytes of `path` at `offset` with a pattern.
 fn damage(path: &Path, offset: u64, len: usize) {

@@ -404,26 +404,36 @@ fn two_cli_laptops_enrol_and_sync_over_https_trusting_the_ca_from_sprechtag_ca_c
     assert!(stderr.contains("certificate is not trusted"), "{stderr}");
 }
 
-#[test]
-fn the_server_process_serves_https_with_tls_cert_and_tls_key() {
-    let certificate = Certificate::generate();
-    let dir = tempfile::tempdir().expect("server dir");
-    let port = sprechtag_e2e::free_port();
-    let mut child = Kill(
+/// `sprechtag-server serve` over HTTPS on a loopback port, as a process.
+fn serve_https(data: &Path, port: u16, cert: &Path, key: &Path) -> Kill {
+    Kill(
         Command::new(workspace_binary("sprechtag-server"))
             .args(["serve", "--data-dir"])
-            .arg(dir.path())
+            .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--tls-cert")
-            .arg(certificate.cert_path())
+            .arg(cert)
             .arg("--tls-key")
-            .arg(certificate.key_path())
+            .arg(key)
             .env("RUST_LOG", "warn")
             .env_remove("SPRECHTAG_SERVER_CONFIG")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start sprechtag-server"),
+    )
+}
+
+#[test]
+fn the_server_process_serves_https_with_tls_cert_and_tls_key() {
+    let certificate = Certificate::generate();
+    let dir = tempfile::tempdir().expect("server dir");
+    let port = sprechtag_e2e::free_port();
+    let mut child = serve_https(
+        dir.path(),
+        port,
+        &certificate.cert_path(),
+        &certificate.key_path(),
     );
     let trusting = client(Some(&certificate));
     let url = format!("https://localhost:{port}/health");
@@ -446,6 +456,60 @@ fn the_server_process_serves_https_with_tls_cert_and_tls_key() {
             }
         }
     }
+}
+
+/// `systemctl reload` sends SIGHUP: the server reads its certificate
+/// again, so a renewed one is served without a restart, and a broken file
+/// leaves the previous one in use.
+#[test]
+fn a_renewed_certificate_is_served_after_sighup_and_a_broken_one_is_not() {
+    let old = Certificate::generate();
+    let dir = tempfile::tempdir().expect("server dir");
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::copy(old.cert_path(), &cert).expect("cert");
+    std::fs::copy(old.key_path(), &key).expect("key");
+    let port = sprechtag_e2e::free_port();
+    let child = serve_https(&dir.path().join("data"), port, &cert, &key);
+    let url = format!("https://localhost:{port}/health");
+    // A fresh client each time: no connection kept from before the reload.
+    let answers = |trusted: &Certificate| {
+        client(Some(trusted))
+            .get(&url)
+            .send()
+            .is_ok_and(|r| r.status() == reqwest::StatusCode::OK)
+    };
+    let wait_until = |what: &str, done: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < Duration::from_secs(30), "{what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_until("the server serves the first certificate", &|| answers(&old));
+    let hangup = || {
+        let status = Command::new("kill")
+            .args(["-HUP", &child.0.id().to_string()])
+            .status()
+            .expect("kill -HUP");
+        assert!(status.success());
+    };
+
+    let renewed = Certificate::generate();
+    std::fs::copy(renewed.cert_path(), &cert).expect("renewed cert");
+    std::fs::copy(renewed.key_path(), &key).expect("renewed key");
+    assert!(answers(&old), "nothing changes before the reload");
+    hangup();
+    wait_until("the renewed certificate is served", &|| answers(&renewed));
+    assert!(!answers(&old), "the old certificate is no longer served");
+
+    std::fs::write(&cert, "kein Zertifikat").expect("break the file");
+    hangup();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        answers(&renewed),
+        "a broken file leaves the certificate in use"
+    );
 }
 
 #[test]

@@ -122,6 +122,16 @@ impl StoredTombstone {
     }
 }
 
+/// What the database holds, for monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StorageFigures {
+    pub documents: u64,
+    /// Enrolled and not revoked.
+    pub devices_active: u64,
+    /// The database on disk (with its write-ahead log).
+    pub database_bytes: u64,
+}
+
 /// How a changed document is written.
 pub enum DocumentWrite<'a> {
     /// Changes appended to what is stored.
@@ -174,6 +184,8 @@ pub trait Storage: Send + Sync + 'static {
     fn identity(&self) -> Result<Identity>;
     /// Where the data are, for logs and `/health` ("SQLite /var/lib/…").
     fn location(&self) -> String;
+    /// What the database holds, for monitoring (`/metrics`).
+    fn figures(&self) -> Result<StorageFigures>;
     /// Queued e-mails due at `now` (RFC 3339), oldest first.
     fn mail_due(&self, now: &str, limit: usize) -> Result<Vec<QueuedMail>>;
     /// Records how a try to send ended.

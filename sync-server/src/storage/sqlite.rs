@@ -1074,6 +1074,25 @@ impl Storage for SqliteStorage {
         format!("SQLite {}", self.path.display())
     }
 
+    fn figures(&self) -> Result<super::StorageFigures> {
+        let conn = self.reader();
+        let (documents, devices_active): (u64, u64) = conn.query_row(
+            "SELECT (SELECT count(*) FROM documents),
+                    (SELECT count(*) FROM devices WHERE revoked_at IS NULL AND token_hash IS NOT NULL)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        drop(conn);
+        let size = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len());
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        Ok(super::StorageFigures {
+            documents,
+            devices_active,
+            database_bytes: size(&self.path) + size(Path::new(&wal)),
+        })
+    }
+
     fn mail_due(&self, now: &str, limit: usize) -> Result<Vec<QueuedMail>> {
         let conn = self.reader();
         let mut statement = conn.prepare_cached(
