@@ -14,6 +14,7 @@ if ! cargo deb --version 2>/dev/null | grep -q "$cargo_deb_version"; then
 fi
 if ! command -v dpkg-shlibdeps >/dev/null; then
   if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev >/dev/null
   else
     echo "build-debs: dpkg-shlibdeps is missing: sudo apt-get install dpkg-dev" >&2
