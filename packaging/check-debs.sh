@@ -131,6 +131,20 @@ runuser -u sprechtag -- $(exec_start sprechtag-server-backup.service)
 ls /var/backups/sprechtag/sprechtag-server-*.backup >/dev/null || fail "no backup"
 stop_server
 
+step "an upgrade keeps the data"
+# The same build as a later package revision: dpkg runs the upgrade path
+# (prerm upgrade, the new postinst with the old version).
+upgrade_dir=$(mktemp -d)
+cargo deb --no-build --locked --strip -p sprechtag-server --deb-revision 2 --output "$upgrade_dir" >/dev/null
+key_before=$(sha256sum /etc/sprechtag/db.key)
+dpkg -i "$upgrade_dir"/sprechtag-server_*.deb
+[ "$(sha256sum /etc/sprechtag/db.key)" = "$key_before" ] || fail "the upgrade changed the key"
+start_server
+echo
+runuser -u sprechtag -- sprechtag-server device list | grep -q Laptop-1 || fail "the upgrade lost the device"
+stop_server
+rm -rf "$upgrade_dir"
+
 step "remove keeps the data; installing again uses them"
 dpkg -r sprechtag-server
 [ -e /var/lib/sprechtag/sprechtag-server.db ] || fail "remove deleted the database"

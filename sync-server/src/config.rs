@@ -273,8 +273,12 @@ impl Default for Settings {
 
 impl Settings {
     /// The storage in `data_dir`, decrypted with `db_key_file` if given.
+    /// Refused to root in a data dir that belongs to another user (the
+    /// packaged service's): files root made there (a new write-ahead log,
+    /// `server.key`) would lock the service out of its own data.
     pub fn open_storage(&self) -> anyhow::Result<crate::storage::SqliteStorage> {
         use anyhow::Context;
+        refuse_root_in_foreign_dir(&self.data_dir)?;
         let key = self.database_key()?;
         crate::storage::SqliteStorage::open_with_key(&self.data_dir, key.as_ref())
             .with_context(|| format!("cannot open the database in {}", self.data_dir.display()))
@@ -353,6 +357,29 @@ impl Settings {
     }
 }
 
+/// See `Settings::open_storage`.
+fn refuse_root_in_foreign_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(metadata) = std::fs::metadata(dir) else {
+            return Ok(());
+        };
+        let owner = metadata.uid();
+        if rustix::process::geteuid().is_root() && owner != 0 {
+            anyhow::bail!(
+                "{} belongs to user {owner}, not root: run the command as that user \
+                 (e.g. sudo -u sprechtag sprechtag-server …), so that the server can still \
+                 open every file it makes there",
+                dir.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::Settings;
@@ -393,6 +420,37 @@ mod tests {
         settings.catalog_file = Some(dir.path().join("missing.json"));
         let error = settings.retention().expect_err("no catalogue there");
         assert!(error.to_string().contains("missing.json"), "{error}");
+    }
+
+    /// Root may not open (and so make files in) the service user's data dir.
+    #[cfg(unix)]
+    #[test]
+    fn root_is_sent_to_the_data_dirs_owner() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root (CI runs as root)");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).expect("data dir");
+        std::os::unix::fs::chown(&data, Some(65534), Some(65534)).expect("chown");
+        let settings = Settings {
+            data_dir: data.clone(),
+            ..Settings::default()
+        };
+        let error = settings.open_storage().expect_err("refused to root");
+        assert!(
+            error.to_string().contains("run the command as that user"),
+            "{error}"
+        );
+        assert_eq!(
+            std::fs::read_dir(&data).expect("read").count(),
+            0,
+            "nothing made"
+        );
+        // Root's own dir is fine.
+        std::os::unix::fs::chown(&data, Some(0), Some(0)).expect("chown back");
+        settings.open_storage().expect("root opens its own dir");
     }
 
     /// The example as printed (the Debian package's server.toml) is a valid

@@ -74,6 +74,7 @@ enum Command {
     /// server first). The plain file is kept as sprechtag-server.db.plaintext
     /// for you to check and destroy (shred).
     Encrypt {
+        /// The folder of the database (default: data_dir in the settings).
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
@@ -82,6 +83,7 @@ enum Command {
     /// Prints {"backup", "bytes", "removed"}.
     #[command(group(clap::ArgGroup::new("target").required(true).args(["out", "out_dir"])))]
     Backup {
+        /// The folder of the database (default: data_dir in the settings).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// The backup file; must not exist.
@@ -99,12 +101,14 @@ enum Command {
     /// database moved to DATA_DIR/quarantine/, and a new epoch, so that
     /// every laptop sends again what the backup lacks at its next sync.
     Restore {
+        /// The folder of the database (default: data_dir in the settings).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         file: PathBuf,
     },
     /// The database's full integrity check; exits non-zero on damage.
     Check {
+        /// The folder of the database (default: data_dir in the settings).
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
@@ -121,6 +125,7 @@ enum Command {
 enum DeviceCommand {
     /// Register a device; prints a one-time code valid for 15 minutes.
     Enrol {
+        /// The folder of the database (default: data_dir in the settings).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         #[arg(long)]
@@ -135,11 +140,13 @@ enum DeviceCommand {
     },
     /// All devices, one JSON object per line.
     List {
+        /// The folder of the database (default: data_dir in the settings).
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
     /// Refuse the device's next sync.
     Revoke {
+        /// The folder of the database (default: data_dir in the settings).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         id: String,
@@ -157,6 +164,7 @@ enum CaseCommand {
     /// deletes its copy at its next sync, and uploads of it are refused.
     /// Cannot be undone. Prints the tombstone.
     Erase {
+        /// The folder of the database (default: data_dir in the settings).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// The case's document id or case number.
@@ -172,6 +180,7 @@ enum RetentionCommand {
     /// Erase the closed cases whose retention period has passed; prints one
     /// JSON line per case.
     Run {
+        /// The folder of the database (default: data_dir in the settings).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// The day to judge by (YYYY-MM-DD; default today).
@@ -187,6 +196,7 @@ enum RetentionCommand {
 struct AuditArgs {
     #[command(subcommand)]
     command: Option<AuditCommand>,
+    /// The folder of the database (default: data_dir in the settings).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
     /// Entries at or after this day (YYYY-MM-DD) or time (RFC 3339).
