@@ -203,6 +203,10 @@ pub enum ApiError {
     /// 503: the database is damaged; logged once (`note_damage`).
     #[error("the server's data are damaged; the administrator has been told")]
     Damaged(String),
+    /// 503 with `Retry-After`: the database was busy; the client tries
+    /// again (nothing was changed).
+    #[error("the server is busy; try again shortly")]
+    Busy(String),
 }
 
 impl ApiError {
@@ -224,14 +228,17 @@ impl ApiError {
             }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Damaged(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(%detail, "request failed");
+        match &self {
+            ApiError::Internal(detail) => tracing::error!(%detail, "request failed"),
+            ApiError::Busy(detail) => tracing::warn!(%detail, "database busy; the client retries"),
+            _ => {}
         }
         let (status, code) = self.parts();
         // Messages may quote what the client sent: never more than a line.
@@ -251,8 +258,13 @@ impl IntoResponse for ApiError {
                 .extensions_mut()
                 .insert(DamageReport(detail.clone()));
         }
-        if let ApiError::TooManyAttempts(wait) = self
-            && let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+        let retry_after = match self {
+            ApiError::TooManyAttempts(wait) => Some(wait.as_secs().max(1)),
+            ApiError::Busy(_) => Some(2),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after
+            && let Ok(value) = header::HeaderValue::from_str(&seconds.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
@@ -264,6 +276,7 @@ impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> Self {
         match e {
             crate::storage::StorageError::Damaged(detail) => ApiError::Damaged(detail),
+            crate::storage::StorageError::Unavailable(detail) => ApiError::Busy(detail),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -443,7 +456,7 @@ async fn enrol(
             &code_hash,
             &token_hash,
             actor.as_deref(),
-            chrono::Utc::now().timestamp(),
+            chrono::Utc::now(),
         )
     })
     .await

@@ -147,7 +147,7 @@ fn case_number(
     tx: &mut dyn SyncTransaction,
     cache: &DocCache,
     doc_id: &str,
-    seq: u64,
+    seq: crate::storage::Seq,
 ) -> Result<String, SyncError> {
     if let Some(summary) = tx
         .document_summary(doc_id)?

@@ -100,8 +100,8 @@ pub fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File
     }
 }
 
-/// Serves on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight.
+/// Serves the embedded database in `settings.data_dir` on `listener` until
+/// `shutdown` resolves, then finishes the requests in flight.
 pub async fn launch_with_listener(
     settings: Settings,
     listener: std::net::TcpListener,
@@ -109,11 +109,6 @@ pub async fn launch_with_listener(
 ) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&settings.data_dir)?;
     let storage = settings.open_storage()?;
-    tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
-        storage = %storage::Storage::location(&storage),
-        "sprechtag-server starting"
-    );
     if settings.db_key_file.is_none() {
         tracing::warn!(
             "the database in {} is not encrypted: give db_key_file (--db-key-file) to keep \
@@ -121,7 +116,24 @@ pub async fn launch_with_listener(
             settings.data_dir.display()
         );
     }
-    let mut state = api::AppState::new(Arc::new(storage));
+    launch_with_storage(settings, Arc::new(storage), listener, shutdown).await
+}
+
+/// Serves `storage` (any backend; tests choose theirs) on `listener` until
+/// `shutdown` resolves. The enrolment-code key still comes from
+/// `settings.data_dir` (`server_key`).
+pub async fn launch_with_storage(
+    settings: Settings,
+    storage: Arc<dyn storage::Storage>,
+    listener: std::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        storage = %storage.location(),
+        "sprechtag-server starting"
+    );
+    let mut state = api::AppState::new(storage);
     state.code_key = Arc::new(server_key(&settings.data_dir)?);
     state.metrics_token = settings.metrics_token_hash()?.map(Arc::new);
     state.body_timeout = std::time::Duration::from_secs(settings.body_timeout_secs);

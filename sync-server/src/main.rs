@@ -512,7 +512,7 @@ fn device(mut settings: Settings, command: DeviceCommand) -> Result<()> {
                 }
             }
             let code = sprechtag_server::enrolment_code();
-            let expires_at = chrono::Utc::now().timestamp() + CODE_VALIDITY_SECS;
+            let expires_at = chrono::Utc::now() + chrono::Duration::seconds(CODE_VALIDITY_SECS);
             let new = NewDevice {
                 name: name.trim().into(),
                 user: user.trim().into(),
@@ -526,7 +526,7 @@ fn device(mut settings: Settings, command: DeviceCommand) -> Result<()> {
                     .device(&device)
                     .detail(json!({ "name": device.name, "role": device.role, "department": device.department })),
             )?;
-            let expires = chrono::DateTime::from_timestamp(expires_at, 0).map(|t| t.to_rfc3339());
+            let expires = expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             println!(
                 "{}",
                 json!({ "code": code, "device_id": device.id, "prefix": device.prefix, "expires_at": expires })

@@ -21,7 +21,9 @@ use sprechtag_schemas::wire::{
 };
 use sprechtag_schemas::{Answer, Case, CaseSummary, CatalogDocument, Feedback, OfficeHour};
 
-use crate::storage::{Device, DocumentMeta, DocumentWrite, Storage, StorageError, SyncTransaction};
+use crate::storage::{
+    Device, DocumentMeta, DocumentWrite, Seq, Storage, StorageError, SyncTransaction,
+};
 
 /// Incremental saves kept before a document is folded into a full save.
 pub(crate) const COMPACT_AFTER: u32 = 32;
@@ -44,7 +46,7 @@ const CACHE_LIMIT: usize = 1_000;
 /// copy of it.
 #[derive(Default)]
 pub struct DocCache {
-    docs: Mutex<HashMap<String, (u64, Arc<Automerge>)>>,
+    docs: Mutex<HashMap<String, (Seq, Arc<Automerge>)>>,
 }
 
 impl std::fmt::Debug for DocCache {
@@ -54,7 +56,7 @@ impl std::fmt::Debug for DocCache {
 }
 
 impl DocCache {
-    fn get(&self, id: &str, seq: u64) -> Option<Arc<Automerge>> {
+    fn get(&self, id: &str, seq: Seq) -> Option<Arc<Automerge>> {
         let docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         docs.get(id)
             .filter(|(s, _)| *s == seq)
@@ -67,7 +69,7 @@ impl DocCache {
         docs.remove(id);
     }
 
-    pub(crate) fn put(&self, id: &str, seq: u64, doc: Arc<Automerge>) {
+    pub(crate) fn put(&self, id: &str, seq: Seq, doc: Arc<Automerge>) {
         let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         if docs.len() >= CACHE_LIMIT {
             docs.clear();
@@ -98,8 +100,10 @@ pub fn handle(
     let mut tx = storage.begin()?;
     // A cursor beyond the newest change: this server lost changes the
     // device saw (it was restored from a backup). Nothing is done; the
-    // device starts over (`SyncRequest::resync`).
-    if request.cursor > tx.newest_seq()? {
+    // device starts over (`SyncRequest::resync`). One beyond any sequence
+    // number is beyond the newest too.
+    let request_cursor = Seq::try_from(request.cursor).unwrap_or(Seq::MAX);
+    if request_cursor > tx.newest_seq()? {
         tx.touch_device(&device.id)?;
         tx.commit()?;
         return Ok(SyncResponse {
@@ -116,7 +120,7 @@ pub fn handle(
     if request.resync {
         tx.forget_holdings(&device.id)?;
     }
-    tx.acknowledge(&device.id, request.cursor)?;
+    tx.acknowledge(&device.id, request_cursor)?;
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
     // Erasures first: an upload of what this request erases is refused.
@@ -162,7 +166,7 @@ pub fn handle(
         tx.as_mut(),
         cache,
         device,
-        request.cursor,
+        request_cursor,
         budget,
         request.summaries,
     )?;
@@ -197,7 +201,8 @@ pub fn handle(
         accepted,
         rejected,
         downloads,
-        cursor,
+        // Sequence numbers are never negative.
+        cursor: u64::try_from(cursor).unwrap_or(0),
         more,
         erased,
         epoch,
@@ -554,7 +559,7 @@ fn apply_upload(
 struct Collected {
     downloads: Vec<Download>,
     tombstones: Vec<Tombstone>,
-    cursor: u64,
+    cursor: Seq,
     more: bool,
 }
 
@@ -567,7 +572,7 @@ fn collect_downloads(
     tx: &mut dyn SyncTransaction,
     cache: &DocCache,
     device: &Device,
-    mut cursor: u64,
+    mut cursor: Seq,
     budget: usize,
     summaries: bool,
 ) -> Result<Collected, SyncError> {
@@ -666,7 +671,7 @@ pub(crate) fn load(
     tx: &mut dyn SyncTransaction,
     cache: &DocCache,
     id: &str,
-    seq: u64,
+    seq: Seq,
 ) -> Result<Arc<Automerge>, SyncError> {
     if let Some(doc) = cache.get(id, seq) {
         return Ok(doc);

@@ -232,7 +232,8 @@ pub fn enrolment_code(server_dir: &Path, name: &str, role: Role, department: &st
                 &sprechtag_server::server_key(server_dir).expect("the server's key"),
                 &code,
             ),
-            chrono::Utc::now().timestamp() + sprechtag_server::storage::CODE_VALIDITY_SECS,
+            chrono::Utc::now()
+                + chrono::Duration::seconds(sprechtag_server::storage::CODE_VALIDITY_SECS),
         )
         .expect("register the device");
     code

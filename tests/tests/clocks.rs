@@ -139,7 +139,7 @@ fn an_enrolment_code_issued_by_a_server_clock_a_year_ahead_is_not_valid_for_a_ye
     let code = sprechtag_server::enrolment_code();
     let key = sprechtag_server::server_key(server.dir.path()).expect("server key");
     // Issued while the server's clock was a year ahead; it is right again.
-    let a_year_ahead = chrono::Utc::now().timestamp() + 365 * 24 * 3600 + 15 * 60;
+    let a_year_ahead = chrono::Utc::now() + chrono::Duration::seconds(365 * 24 * 3600 + 15 * 60);
     server
         .storage()
         .create_device(

@@ -8,10 +8,20 @@ pub use sqlite::{CarriedOver, DATABASE_FILE, DatabaseKey, Restored, SqliteStorag
 
 use serde::Serialize;
 
+/// How storage fails, whatever the database: each backend maps its own
+/// errors onto these, so that the layers above never see a driver's type.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// A failure that may pass: the database was busy or locked too long,
+    /// the connection dropped, a concurrent transaction won. The request
+    /// can be tried again (`is_retryable`).
+    #[error("database busy: {0}")]
+    Unavailable(String),
+    /// Any other database failure; trying again will not help.
     #[error("database: {0}")]
     Database(String),
+    /// What was asked contradicts what is stored (an actor taken by
+    /// another device).
     #[error("{0}")]
     Conflict(String),
     /// The database file is damaged (a page cannot be read or decrypted):
@@ -20,14 +30,10 @@ pub enum StorageError {
     Damaged(String),
 }
 
-impl From<rusqlite::Error> for StorageError {
-    fn from(e: rusqlite::Error) -> Self {
-        match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
-                StorageError::Damaged(e.to_string())
-            }
-            _ => StorageError::Database(e.to_string()),
-        }
+impl StorageError {
+    /// Whether the same request may succeed when tried again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StorageError::Unavailable(_))
     }
 }
 
@@ -91,7 +97,7 @@ pub struct NewDevice {
 pub struct DocumentMeta {
     pub kind: String,
     pub department: Option<String>,
-    pub seq: u64,
+    pub seq: Seq,
     pub chunk_count: u32,
     /// The document's heads, as on the wire.
     pub heads: Vec<u8>,
@@ -140,11 +146,49 @@ pub enum DocumentWrite<'a> {
     Snapshot(&'a [u8]),
 }
 
+/// Times in the storage interface: UTC. (Stored as each backend likes;
+/// times read back are RFC 3339 strings, as they go into JSON.)
+pub type Time = chrono::DateTime<chrono::Utc>;
+
+/// A document's place in the order of changes: every write takes the next
+/// one, and a device's cursor is the last one it received. Never negative;
+/// a signed 64-bit integer, as every SQL database has one.
+pub type Seq = i64;
+
+/// Letters of a case-number prefix: none that can be mistaken for a digit
+/// or another letter on the phone.
+const PREFIX_ALPHABET: &[u8] = b"ACDEFHJKLMNPRTUVWXY";
+
 pub trait Storage: Send + Sync + 'static {
-    /// Registers a device that redeems `code_hash` to get its token.
-    fn create_device(&self, new: &NewDevice, code_hash: &[u8], expires_at: i64) -> Result<Device>;
+    /// Registers a device under the case-number prefix `prefix`, to be
+    /// enrolled by redeeming `code_hash` before `expires_at`; `None` if
+    /// another device has that prefix (`create_device` picks another).
+    fn insert_device(
+        &self,
+        new: &NewDevice,
+        prefix: &str,
+        code_hash: &[u8],
+        expires_at: Time,
+    ) -> Result<Option<Device>>;
+    /// Registers a device with a free random prefix (three letters while
+    /// they last, then four), to be enrolled by redeeming `code_hash`.
+    fn create_device(&self, new: &NewDevice, code_hash: &[u8], expires_at: Time) -> Result<Device> {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        for attempt in 0..200 {
+            let length = if attempt < 100 { 3 } else { 4 };
+            let prefix: String = (0..length)
+                .map(|_| PREFIX_ALPHABET[rng.random_range(0..PREFIX_ALPHABET.len())] as char)
+                .collect();
+            if let Some(device) = self.insert_device(new, &prefix, code_hash, expires_at)? {
+                return Ok(device);
+            }
+        }
+        Err(StorageError::Conflict("no free case-number prefix".into()))
+    }
     /// Swaps an unexpired one-time code for a token; `None` if the code is
-    /// unknown, used or expired.
+    /// unknown, used or expired (or was issued by a clock that was ahead:
+    /// valid for no longer than `CODE_VALIDITY_SECS` from `now`).
     /// `actor` is registered for the device; taken by another device, it is
     /// a `Conflict`.
     fn redeem_code(
@@ -152,7 +196,7 @@ pub trait Storage: Send + Sync + 'static {
         code_hash: &[u8],
         token_hash: &[u8],
         actor: Option<&str>,
-        now: i64,
+        now: Time,
     ) -> Result<Option<Device>>;
     fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<Device>>;
     fn devices(&self) -> Result<Vec<Device>>;
@@ -226,20 +270,20 @@ pub trait SyncTransaction {
         heads: &[u8],
         summary: Option<&[u8]>,
         write: DocumentWrite<'_>,
-    ) -> Result<u64>;
+    ) -> Result<Seq>;
     /// The heads this device is known to hold of the document.
     fn device_heads(&mut self, device: &str, doc: &str) -> Result<Option<Vec<u8>>>;
     fn set_device_heads(&mut self, device: &str, doc: &str, heads: &[u8]) -> Result<()>;
     /// Heads sent in a response, known to the device once it acknowledges `seq`.
-    fn add_pending(&mut self, device: &str, doc: &str, heads: &[u8], seq: u64) -> Result<()>;
+    fn add_pending(&mut self, device: &str, doc: &str, heads: &[u8], seq: Seq) -> Result<()>;
     /// Records that the device was seen now (in the sync's own transaction:
     /// a separate write would cost every request a second fsync).
     fn touch_device(&mut self, device: &str) -> Result<()>;
     /// The device received everything up to `cursor`: pending sends at or
     /// below it become known heads, the rest never arrived and are dropped.
-    fn acknowledge(&mut self, device: &str, cursor: u64) -> Result<()>;
+    fn acknowledge(&mut self, device: &str, cursor: Seq) -> Result<()>;
     /// The newest sequence number given to any document (0: none yet).
-    fn newest_seq(&mut self) -> Result<u64>;
+    fn newest_seq(&mut self) -> Result<Seq>;
     /// Forgets which heads the device holds and was sent (it starts over:
     /// its store, or this database, was restored from a backup).
     fn forget_holdings(&mut self, device: &str) -> Result<()>;
@@ -247,9 +291,9 @@ pub trait SyncTransaction {
     fn changed_after(
         &mut self,
         scope: Option<&str>,
-        cursor: u64,
+        cursor: Seq,
         limit: usize,
-    ) -> Result<Vec<(String, u64)>>;
+    ) -> Result<Vec<(String, Seq)>>;
     /// The tombstone of an erased document.
     fn tombstone(&mut self, id: &str) -> Result<Option<StoredTombstone>>;
     /// Replaces the document by its tombstone: every stored save, summary
@@ -259,7 +303,7 @@ pub trait SyncTransaction {
         &mut self,
         department: Option<&str>,
         tombstone: &StoredTombstone,
-    ) -> Result<u64>;
+    ) -> Result<Seq>;
     /// Replaces what the server knows of the document's forwardings
     /// (for reminders and digests) and queues the e-mail of each open one
     /// not queued before (`mail`).

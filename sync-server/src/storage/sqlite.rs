@@ -18,8 +18,19 @@ use crate::audit::{Entry, Filter, NewEntry};
 
 pub const DATABASE_FILE: &str = "sprechtag-server.db";
 
-/// Letters that cannot be mistaken for digits or each other on the phone.
-const PREFIX_ALPHABET: &[u8] = b"ACDEFHJKLMNPRTUVWXY";
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                StorageError::Damaged(e.to_string())
+            }
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StorageError::Unavailable(e.to_string())
+            }
+            _ => StorageError::Database(e.to_string()),
+        }
+    }
+}
 
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -866,45 +877,40 @@ fn device_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
 }
 
 impl Storage for SqliteStorage {
-    fn create_device(&self, new: &NewDevice, code_hash: &[u8], expires_at: i64) -> Result<Device> {
-        use rand::Rng;
+    fn insert_device(
+        &self,
+        new: &NewDevice,
+        prefix: &str,
+        code_hash: &[u8],
+        expires_at: super::Time,
+    ) -> Result<Option<Device>> {
         let conn = self.writer();
         let id = uuid::Uuid::new_v4().to_string();
-        let mut rng = rand::rng();
-        for attempt in 0..200 {
-            // Three letters while they last, then four.
-            let length = if attempt < 100 { 3 } else { 4 };
-            let prefix: String = (0..length)
-                .map(|_| PREFIX_ALPHABET[rng.random_range(0..PREFIX_ALPHABET.len())] as char)
-                .collect();
-            let inserted = conn.execute(
-                "INSERT INTO devices (id, name, user, role, department, prefix, code_hash,
-                                      code_expires_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (prefix) DO NOTHING",
-                params![
-                    id,
-                    new.name,
-                    new.user,
-                    new.role.as_str(),
-                    new.department,
-                    prefix,
-                    code_hash,
-                    expires_at,
-                    now()
-                ],
-            )?;
-            if inserted == 1 {
-                return conn
-                    .query_row(
-                        &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
-                        [&id],
-                        device_row,
-                    )
-                    .map_err(Into::into);
-            }
+        let inserted = conn.execute(
+            "INSERT INTO devices (id, name, user, role, department, prefix, code_hash,
+                                  code_expires_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (prefix) DO NOTHING",
+            params![
+                id,
+                new.name,
+                new.user,
+                new.role.as_str(),
+                new.department,
+                prefix,
+                code_hash,
+                expires_at.timestamp(),
+                now()
+            ],
+        )?;
+        if inserted == 0 {
+            return Ok(None);
         }
-        Err(StorageError::Conflict("no free case-number prefix".into()))
+        Ok(Some(conn.query_row(
+            &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
+            [&id],
+            device_row,
+        )?))
     }
 
     fn redeem_code(
@@ -912,8 +918,9 @@ impl Storage for SqliteStorage {
         code_hash: &[u8],
         token_hash: &[u8],
         actor: Option<&str>,
-        now_secs: i64,
+        now: super::Time,
     ) -> Result<Option<Device>> {
+        let now_secs = now.timestamp();
         let conn = self.writer();
         if let Some(actor) = actor {
             let taken: bool = conn
@@ -1290,8 +1297,8 @@ impl SyncTransaction for SqliteTransaction<'_> {
         heads: &[u8],
         summary: Option<&[u8]>,
         write: DocumentWrite<'_>,
-    ) -> Result<u64> {
-        let seq: u64 = self
+    ) -> Result<super::Seq> {
+        let seq: super::Seq = self
             .conn
             .prepare_cached(
                 "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value",
@@ -1344,7 +1351,13 @@ impl SyncTransaction for SqliteTransaction<'_> {
         Ok(())
     }
 
-    fn add_pending(&mut self, device: &str, doc: &str, heads: &[u8], seq: u64) -> Result<()> {
+    fn add_pending(
+        &mut self,
+        device: &str,
+        doc: &str,
+        heads: &[u8],
+        seq: super::Seq,
+    ) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO device_pending (device_id, doc_id, heads, seq) VALUES (?1, ?2, ?3, ?4)
@@ -1361,7 +1374,7 @@ impl SyncTransaction for SqliteTransaction<'_> {
         Ok(())
     }
 
-    fn acknowledge(&mut self, device: &str, cursor: u64) -> Result<()> {
+    fn acknowledge(&mut self, device: &str, cursor: super::Seq) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO device_documents (device_id, doc_id, heads)
@@ -1375,7 +1388,7 @@ impl SyncTransaction for SqliteTransaction<'_> {
         Ok(())
     }
 
-    fn newest_seq(&mut self) -> Result<u64> {
+    fn newest_seq(&mut self) -> Result<super::Seq> {
         Ok(self
             .conn
             .prepare_cached("SELECT value FROM counters WHERE name = 'seq'")?
@@ -1395,9 +1408,9 @@ impl SyncTransaction for SqliteTransaction<'_> {
     fn changed_after(
         &mut self,
         scope: Option<&str>,
-        cursor: u64,
+        cursor: super::Seq,
         limit: usize,
-    ) -> Result<Vec<(String, u64)>> {
+    ) -> Result<Vec<(String, super::Seq)>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = match scope {
             // The department's documents and the knowledge base, which
@@ -1440,9 +1453,9 @@ impl SyncTransaction for SqliteTransaction<'_> {
         &mut self,
         department: Option<&str>,
         tombstone: &StoredTombstone,
-    ) -> Result<u64> {
+    ) -> Result<super::Seq> {
         let id = tombstone.doc_id.as_str();
-        let seq: u64 = self
+        let seq: super::Seq = self
             .conn
             .prepare_cached(
                 "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value",

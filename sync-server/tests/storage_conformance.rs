@@ -1,0 +1,629 @@
+//! What the sync, enrolment, revocation, scoping, erasure and mail code
+//! needs from storage, written once against the `Storage` trait and run on
+//! every backend (`conformance!` below): a second backend stands beside the
+//! first only when it passes the same suite.
+
+use sprechtag_server::audit::{Event, Filter, NewEntry};
+use sprechtag_server::storage::{
+    DocumentWrite, ForwardingRecord, MailOutcome, MailPurpose, NewDevice, Role, Storage,
+    StorageError, StoredTombstone, Time,
+};
+
+/// A fresh, empty storage of one backend, with whatever keeps it alive.
+type Fresh = (Box<dyn Storage>, Box<dyn std::any::Any>);
+
+fn sqlite() -> Fresh {
+    let dir = tempfile::tempdir().expect("dir");
+    let storage = sprechtag_server::storage::SqliteStorage::open(dir.path()).expect("open");
+    (Box::new(storage), Box::new(dir))
+}
+
+fn new_device(name: &str, role: Role, department: &str) -> NewDevice {
+    NewDevice {
+        name: name.into(),
+        user: format!("{name}-user"),
+        role,
+        department: department.into(),
+    }
+}
+
+fn in_minutes(minutes: i64) -> Time {
+    chrono::Utc::now() + chrono::Duration::minutes(minutes)
+}
+
+/// A device enrolled with `token` (and an actor of its name's hash).
+fn enrolled(storage: &dyn Storage, name: &str, role: Role, department: &str) -> String {
+    let code = format!("code-{name}").into_bytes();
+    let device = storage
+        .create_device(&new_device(name, role, department), &code, in_minutes(15))
+        .expect("create");
+    let token = format!("token-{name}").into_bytes();
+    storage
+        .redeem_code(&code, &token, None, chrono::Utc::now())
+        .expect("redeem")
+        .expect("a valid code");
+    device.id
+}
+
+fn enrolment_and_revocation(storage: &dyn Storage) {
+    let device = storage
+        .create_device(
+            &new_device("Laptop 1", Role::Caseworker, "buergerbuero"),
+            b"code-1",
+            in_minutes(15),
+        )
+        .expect("create");
+    assert!(!device.enrolled);
+    assert_eq!(device.prefix.len(), 3);
+    assert_eq!(device.role, Role::Caseworker);
+    // A prefix is one device's only.
+    assert!(
+        storage
+            .insert_device(
+                &new_device("Laptop 2", Role::Caseworker, "buergerbuero"),
+                &device.prefix,
+                b"code-2",
+                in_minutes(15),
+            )
+            .expect("insert")
+            .is_none()
+    );
+    // Unknown, expired and issued-too-far-ahead codes are refused.
+    assert!(
+        storage
+            .redeem_code(b"unknown", b"t", None, chrono::Utc::now())
+            .expect("redeem")
+            .is_none()
+    );
+    storage
+        .create_device(
+            &new_device("Expired", Role::Caseworker, "buergerbuero"),
+            b"code-old",
+            in_minutes(-1),
+        )
+        .expect("create");
+    assert!(
+        storage
+            .redeem_code(b"code-old", b"t-old", None, chrono::Utc::now())
+            .expect("redeem")
+            .is_none()
+    );
+    storage
+        .create_device(
+            &new_device("Ahead", Role::Caseworker, "buergerbuero"),
+            b"code-ahead",
+            in_minutes(60 * 24 * 365),
+        )
+        .expect("create");
+    assert!(
+        storage
+            .redeem_code(b"code-ahead", b"t-ahead", None, chrono::Utc::now())
+            .expect("redeem")
+            .is_none(),
+        "a code from a clock a year ahead"
+    );
+    let actor = "0123456789abcdef0123456789abcdef";
+    let redeemed = storage
+        .redeem_code(b"code-1", b"token-1", Some(actor), chrono::Utc::now())
+        .expect("redeem")
+        .expect("valid");
+    assert_eq!(redeemed.id, device.id);
+    assert!(redeemed.enrolled);
+    assert_eq!(redeemed.actor.as_deref(), Some(actor));
+    // Used once only.
+    assert!(
+        storage
+            .redeem_code(b"code-1", b"token-again", None, chrono::Utc::now())
+            .expect("redeem")
+            .is_none()
+    );
+    // An actor is one device's only.
+    storage
+        .create_device(
+            &new_device("Thief", Role::Caseworker, "buergerbuero"),
+            b"code-3",
+            in_minutes(15),
+        )
+        .expect("create");
+    assert!(matches!(
+        storage.redeem_code(b"code-3", b"token-3", Some(actor), chrono::Utc::now()),
+        Err(StorageError::Conflict(_))
+    ));
+    let by_token = storage
+        .device_by_token(b"token-1")
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(by_token.id, device.id);
+    assert!(
+        storage
+            .device_by_token(b"nobody")
+            .expect("lookup")
+            .is_none()
+    );
+    // Oldest first; within one second in any order.
+    let mut names: Vec<String> = storage
+        .devices()
+        .expect("list")
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Ahead", "Expired", "Laptop 1", "Thief"]);
+
+    assert!(storage.revoke_device(&device.id, true).expect("revoke"));
+    assert!(
+        !storage
+            .revoke_device("no-such-device", false)
+            .expect("revoke")
+    );
+    let revoked = storage
+        .device_by_token(b"token-1")
+        .expect("lookup")
+        .expect("still known");
+    assert!(revoked.revoked_at.is_some() && revoked.wipe_ordered_at.is_some());
+    assert!(revoked.wipe_delivered_at.is_none());
+    storage.wipe_delivered(&device.id).expect("delivered");
+    let told = storage
+        .device_by_token(b"token-1")
+        .expect("lookup")
+        .expect("known");
+    assert!(told.wipe_delivered_at.is_some());
+    // A revoked device's code cannot be redeemed.
+    let pending = storage
+        .create_device(
+            &new_device("Pending", Role::Caseworker, "buergerbuero"),
+            b"code-4",
+            in_minutes(15),
+        )
+        .expect("create");
+    storage.revoke_device(&pending.id, false).expect("revoke");
+    assert!(
+        storage
+            .redeem_code(b"code-4", b"token-4", None, chrono::Utc::now())
+            .expect("redeem")
+            .is_none()
+    );
+}
+
+fn documents_take_increasing_sequence_numbers_and_commit_together(storage: &dyn Storage) {
+    let mut tx = storage.begin().expect("begin");
+    assert_eq!(tx.newest_seq().expect("newest"), 0);
+    let first = tx
+        .write_document(
+            "doc-a",
+            "case",
+            Some("buergerbuero"),
+            b"heads-1",
+            Some(b"summary-1"),
+            DocumentWrite::Snapshot(b"snapshot"),
+        )
+        .expect("write");
+    let second = tx
+        .write_document(
+            "doc-a",
+            "case",
+            Some("buergerbuero"),
+            b"heads-2",
+            Some(b"summary-2"),
+            DocumentWrite::Chunk(b"chunk-1"),
+        )
+        .expect("write");
+    let third = tx
+        .write_document(
+            "doc-a",
+            "case",
+            Some("buergerbuero"),
+            b"heads-3",
+            None,
+            DocumentWrite::Chunk(b"chunk-2"),
+        )
+        .expect("write");
+    assert!(first > 0 && second > first && third > second);
+    tx.commit().expect("commit");
+
+    let mut tx = storage.begin().expect("begin");
+    let meta = tx.document_meta("doc-a").expect("meta").expect("stored");
+    assert_eq!(meta.kind, "case");
+    assert_eq!(meta.department.as_deref(), Some("buergerbuero"));
+    assert_eq!(meta.seq, third);
+    assert_eq!(meta.chunk_count, 2);
+    assert_eq!(meta.heads, b"heads-3");
+    assert_eq!(
+        tx.document_bytes("doc-a").expect("bytes"),
+        vec![
+            b"snapshot".to_vec(),
+            b"chunk-1".to_vec(),
+            b"chunk-2".to_vec()
+        ]
+    );
+    assert_eq!(tx.document_summary("doc-a").expect("summary"), None);
+    assert_eq!(tx.newest_seq().expect("newest"), third);
+    // A snapshot replaces the chunks.
+    tx.write_document(
+        "doc-a",
+        "case",
+        Some("buergerbuero"),
+        b"heads-4",
+        Some(b"summary-4"),
+        DocumentWrite::Snapshot(b"whole"),
+    )
+    .expect("write");
+    assert_eq!(
+        tx.document_bytes("doc-a").expect("bytes"),
+        vec![b"whole".to_vec()]
+    );
+    // Dropped without commit: nothing of it stays.
+    drop(tx);
+    let mut tx = storage.begin().expect("begin");
+    assert_eq!(
+        tx.document_meta("doc-a")
+            .expect("meta")
+            .expect("stored")
+            .seq,
+        third
+    );
+    assert_eq!(tx.document_bytes("doc-a").expect("bytes").len(), 3);
+    assert_eq!(tx.newest_seq().expect("newest"), third);
+    assert!(tx.document_meta("doc-b").expect("meta").is_none());
+    assert!(tx.document_bytes("doc-b").expect("bytes").is_empty());
+}
+
+fn write(storage: &dyn Storage, id: &str, kind: &str, department: Option<&str>) -> i64 {
+    let mut tx = storage.begin().expect("begin");
+    let seq = tx
+        .write_document(
+            id,
+            kind,
+            department,
+            id.as_bytes(),
+            None,
+            DocumentWrite::Snapshot(id.as_bytes()),
+        )
+        .expect("write");
+    tx.commit().expect("commit");
+    seq
+}
+
+fn devices_see_their_department_and_the_county_wide_knowledge(storage: &dyn Storage) {
+    let a1 = write(storage, "case-a1", "case", Some("a"));
+    let b1 = write(storage, "case-b1", "case", Some("b"));
+    let catalog = write(storage, "catalog", "catalog", None);
+    let answer = write(storage, "answer-1", "answer", None);
+    let a2 = write(storage, "case-a2", "case", Some("a"));
+    let other = write(storage, "lost", "case", None);
+    let mut tx = storage.begin().expect("begin");
+    let ids = |rows: Vec<(String, i64)>| rows.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(tx.changed_after(Some("a"), 0, 100).expect("scan")),
+        ["case-a1", "catalog", "answer-1", "case-a2"]
+    );
+    assert_eq!(
+        tx.changed_after(Some("a"), 0, 100).expect("scan"),
+        vec![
+            ("case-a1".to_string(), a1),
+            ("catalog".to_string(), catalog),
+            ("answer-1".to_string(), answer),
+            ("case-a2".to_string(), a2)
+        ]
+    );
+    assert_eq!(
+        ids(tx.changed_after(Some("a"), catalog, 100).expect("scan")),
+        ["answer-1", "case-a2"]
+    );
+    assert_eq!(
+        ids(tx.changed_after(Some("b"), 0, 100).expect("scan")),
+        ["case-b1", "catalog", "answer-1"]
+    );
+    assert_eq!(
+        ids(tx.changed_after(None, 0, 100).expect("scan")),
+        [
+            "case-a1", "case-b1", "catalog", "answer-1", "case-a2", "lost"
+        ]
+    );
+    assert_eq!(
+        ids(tx.changed_after(None, b1, 2).expect("scan")),
+        ["catalog", "answer-1"],
+        "limit"
+    );
+    assert!(tx.changed_after(None, other, 100).expect("scan").is_empty());
+    assert_eq!(
+        storage.document_department("case-a1").expect("dept"),
+        Some(Some("a".into()))
+    );
+    assert_eq!(
+        storage.document_department("catalog").expect("dept"),
+        Some(None)
+    );
+    assert_eq!(storage.document_department("nope").expect("dept"), None);
+}
+
+fn what_a_device_holds_counts_once_acknowledged(storage: &dyn Storage) {
+    let device = enrolled(storage, "L", Role::Caseworker, "a");
+    let seq = write(storage, "doc-1", "case", Some("a"));
+    let later = write(storage, "doc-2", "case", Some("a"));
+    let mut tx = storage.begin().expect("begin");
+    tx.set_device_heads(&device, "doc-0", b"h0").expect("set");
+    tx.add_pending(&device, "doc-1", b"h1", seq)
+        .expect("pending");
+    tx.add_pending(&device, "doc-2", b"h2", later)
+        .expect("pending");
+    assert_eq!(tx.device_heads(&device, "doc-1").expect("heads"), None);
+    // The device acknowledges the first response only: doc-2 never arrived.
+    tx.acknowledge(&device, seq).expect("ack");
+    assert_eq!(
+        tx.device_heads(&device, "doc-1").expect("heads").as_deref(),
+        Some(&b"h1"[..])
+    );
+    assert_eq!(tx.device_heads(&device, "doc-2").expect("heads"), None);
+    tx.acknowledge(&device, later).expect("ack again");
+    assert_eq!(
+        tx.device_heads(&device, "doc-2").expect("heads"),
+        None,
+        "a dropped pending send is gone"
+    );
+    tx.set_device_heads(&device, "doc-1", b"h1b").expect("set");
+    assert_eq!(
+        tx.device_heads(&device, "doc-1").expect("heads").as_deref(),
+        Some(&b"h1b"[..])
+    );
+    tx.touch_device(&device).expect("touch");
+    tx.forget_holdings(&device).expect("forget");
+    assert_eq!(tx.device_heads(&device, "doc-0").expect("heads"), None);
+    assert_eq!(tx.device_heads(&device, "doc-1").expect("heads"), None);
+    tx.commit().expect("commit");
+    let seen = storage
+        .devices()
+        .expect("list")
+        .into_iter()
+        .find(|d| d.id == device)
+        .expect("device");
+    assert!(seen.last_seen.is_some());
+}
+
+fn an_erased_document_leaves_only_its_tombstone(storage: &dyn Storage) {
+    let device = enrolled(storage, "L", Role::Backoffice, "a");
+    let before = write(storage, "case-x", "case", Some("a"));
+    let mut tx = storage.begin().expect("begin");
+    tx.write_document(
+        "case-x",
+        "case",
+        Some("a"),
+        b"h2",
+        Some(b"s"),
+        DocumentWrite::Chunk(b"more"),
+    )
+    .expect("write");
+    tx.set_device_heads(&device, "case-x", b"h").expect("heads");
+    tx.record_forwardings(
+        "case-x",
+        &[ForwardingRecord {
+            doc_id: "case-x".into(),
+            request_id: "r1".into(),
+            kind: "case".into(),
+            department: Some("a".into()),
+            office_id: "office".into(),
+            forwarded_at: "2026-12-01T10:00:00Z".into(),
+            due: "2026-12-15".into(),
+            closed: false,
+        }],
+    )
+    .expect("forwardings");
+    let tombstone = StoredTombstone {
+        doc_id: "case-x".into(),
+        number: "ABC-0001".into(),
+        erased_at: "2026-12-02T09:00:00Z".into(),
+        erased_by: "administration".into(),
+        reason: "Art. 17".into(),
+        successor: None,
+    };
+    let seq = tx.erase_document(Some("a"), &tombstone).expect("erase");
+    assert!(seq > before);
+    tx.append_audit(NewEntry::new(Event::CaseErased).cases(vec!["case-x".into()]))
+        .expect("audit");
+    tx.commit().expect("commit");
+    storage.purge().expect("purge");
+    let mut tx = storage.begin().expect("begin");
+    let meta = tx
+        .document_meta("case-x")
+        .expect("meta")
+        .expect("row stays");
+    assert_eq!(meta.kind, "erased");
+    assert_eq!(meta.seq, seq);
+    assert!(meta.heads.is_empty());
+    assert!(
+        tx.document_bytes("case-x")
+            .expect("bytes")
+            .concat()
+            .is_empty()
+    );
+    assert_eq!(tx.document_summary("case-x").expect("summary"), None);
+    assert_eq!(
+        tx.tombstone("case-x").expect("tombstone"),
+        Some(tombstone.clone())
+    );
+    assert_eq!(
+        tx.changed_after(Some("a"), before, 10).expect("scan"),
+        vec![("case-x".to_string(), seq)]
+    );
+    drop(tx);
+    assert_eq!(storage.tombstones().expect("list"), vec![tombstone]);
+    assert!(storage.open_forwardings().expect("open").is_empty());
+    assert!(
+        storage.mail_due("9999", 10).expect("due").is_empty(),
+        "the erased case's mail is gone"
+    );
+}
+
+fn the_audit_trail_is_a_chain_committed_with_its_sync(storage: &dyn Storage) {
+    let first = storage
+        .append_audit(NewEntry::new(Event::AdminCommand))
+        .expect("append");
+    let mut tx = storage.begin().expect("begin");
+    tx.append_audit(NewEntry::new(Event::Revoked))
+        .expect("append");
+    drop(tx); // rolled back
+    let mut tx = storage.begin().expect("begin");
+    tx.append_audit(NewEntry::new(Event::Enrolled).cases(vec!["c1".into()]))
+        .expect("append");
+    tx.commit().expect("commit");
+    let entries = storage.audit_entries(&Filter::default()).expect("entries");
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0], first);
+    assert_eq!(entries[1].event, "enrolled");
+    assert_eq!(entries[1].previous, first.hash);
+    sprechtag_server::audit::verify(&entries).expect("an intact chain");
+    let by_case = storage
+        .audit_entries(&Filter {
+            case_id: Some("c1".into()),
+            ..Filter::default()
+        })
+        .expect("entries");
+    assert_eq!(by_case.len(), 1);
+}
+
+fn the_identity_stays(storage: &dyn Storage) {
+    let identity = storage.identity().expect("identity");
+    assert_eq!(identity.server_id.len(), 32);
+    assert_eq!(identity.epoch.len(), 32);
+    assert_ne!(identity.server_id, identity.epoch);
+    assert_eq!(
+        storage.identity().expect("again").server_id,
+        identity.server_id
+    );
+    assert!(!storage.location().is_empty());
+}
+
+fn mail_is_queued_once_and_tried_until_sent(storage: &dyn Storage) {
+    let now = "2026-12-02T08:00:00Z";
+    assert!(
+        storage
+            .queue_mail(
+                "digest:a:2026-12-02",
+                MailPurpose::Digest,
+                None,
+                Some("a"),
+                now
+            )
+            .expect("queue")
+    );
+    assert!(
+        !storage
+            .queue_mail(
+                "digest:a:2026-12-02",
+                MailPurpose::Digest,
+                None,
+                Some("a"),
+                now
+            )
+            .expect("queue again"),
+        "once per key"
+    );
+    let mut tx = storage.begin().expect("begin");
+    let forwarding = ForwardingRecord {
+        doc_id: "case-1".into(),
+        request_id: "r1".into(),
+        kind: "case".into(),
+        department: Some("a".into()),
+        office_id: "kfz".into(),
+        forwarded_at: "2026-12-01T10:00:00Z".into(),
+        due: "2026-12-10".into(),
+        closed: false,
+    };
+    let closed = ForwardingRecord {
+        request_id: "r2".into(),
+        closed: true,
+        ..forwarding.clone()
+    };
+    tx.record_forwardings("case-1", &[forwarding.clone(), closed])
+        .expect("record");
+    // Recorded again (the next sync of the case): no second mail.
+    tx.record_forwardings("case-1", std::slice::from_ref(&forwarding))
+        .expect("record again");
+    tx.commit().expect("commit");
+    assert_eq!(storage.open_forwardings().expect("open"), vec![forwarding]);
+    let due = storage.mail_due(now, 10).expect("due");
+    let purposes: Vec<MailPurpose> = due.iter().map(|m| m.purpose).collect();
+    assert_eq!(purposes, [MailPurpose::Forwarding, MailPurpose::Digest]);
+    assert_eq!(due[0].doc_id, "case-1");
+    assert_eq!(due[0].request_id, "r1");
+    assert_eq!(due[1].department.as_deref(), Some("a"));
+    storage
+        .mail_tried(
+            due[0].id,
+            &MailOutcome::Failed {
+                error: "451 try later".into(),
+                retry_at: Some("2026-12-02T08:05:00Z".into()),
+            },
+        )
+        .expect("tried");
+    storage
+        .mail_tried(due[1].id, &MailOutcome::Sent(now.into()))
+        .expect("sent");
+    assert!(storage.mail_due(now, 10).expect("due").is_empty());
+    let retried = storage.mail_due("2026-12-02T08:05:00Z", 10).expect("due");
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].attempts, 1);
+    assert_eq!(retried[0].last_error.as_deref(), Some("451 try later"));
+    storage
+        .mail_tried(
+            retried[0].id,
+            &MailOutcome::Failed {
+                error: "550 no such mailbox".into(),
+                retry_at: None,
+            },
+        )
+        .expect("given up");
+    assert!(storage.mail_due("9999", 10).expect("due").is_empty());
+}
+
+fn figures_count_documents_and_active_devices(storage: &dyn Storage) {
+    enrolled(storage, "A", Role::Caseworker, "a");
+    let revoked = enrolled(storage, "B", Role::Caseworker, "a");
+    storage.revoke_device(&revoked, false).expect("revoke");
+    write(storage, "doc-1", "case", Some("a"));
+    write(storage, "doc-2", "case", Some("a"));
+    let figures = storage.figures().expect("figures");
+    assert_eq!(figures.documents, 2);
+    assert_eq!(figures.devices_active, 1);
+    assert!(figures.database_bytes > 0);
+    let summaries = storage.case_summaries().expect("summaries");
+    assert!(summaries.is_empty(), "no case was written with a summary");
+}
+
+macro_rules! conformance {
+    ($backend:ident) => {
+        mod $backend {
+            macro_rules! case {
+                ($name:ident) => {
+                    #[test]
+                    fn $name() {
+                        let Some((storage, _keep)) = crate::backend(stringify!($backend)) else {
+                            return;
+                        };
+                        crate::$name(storage.as_ref());
+                    }
+                };
+            }
+            case!(enrolment_and_revocation);
+            case!(documents_take_increasing_sequence_numbers_and_commit_together);
+            case!(devices_see_their_department_and_the_county_wide_knowledge);
+            case!(what_a_device_holds_counts_once_acknowledged);
+            case!(an_erased_document_leaves_only_its_tombstone);
+            case!(the_audit_trail_is_a_chain_committed_with_its_sync);
+            case!(the_identity_stays);
+            case!(mail_is_queued_once_and_tried_until_sent);
+            case!(figures_count_documents_and_active_devices);
+        }
+    };
+}
+
+/// A fresh storage of the named backend; `None` (the test says skipped)
+/// when the backend is not available on this machine.
+fn backend(name: &str) -> Option<Fresh> {
+    match name {
+        "sqlite" => Some(sqlite()),
+        other => panic!("unknown backend {other}"),
+    }
+}
+
+conformance!(sqlite);
