@@ -53,6 +53,8 @@ pub struct AppState {
     pub mail_wake: Arc<tokio::sync::Notify>,
     /// What `/metrics` reports.
     pub metrics: crate::metrics::Metrics,
+    /// The storage's schema version as of the start (`/health`).
+    pub schema_version: i64,
     /// The SHA-256 of the token `/metrics` asks for; without one it answers
     /// requests from this machine (loopback) only.
     pub metrics_token: Option<Arc<Vec<u8>>>,
@@ -71,6 +73,7 @@ impl AppState {
             damage: Arc::new(std::sync::OnceLock::new()),
             mail_wake: Arc::new(tokio::sync::Notify::new()),
             metrics: crate::metrics::Metrics::new(),
+            schema_version: 0,
             metrics_token: None,
         }
     }
@@ -291,12 +294,17 @@ impl From<sync::SyncError> for ApiError {
     }
 }
 
-/// `{"status": "ok"}`, or 503 `{"status": "damaged"}` once a request met a
-/// damaged database page.
+/// `{"status": "ok", "protocol", "storage", "schema_version"}`, or 503
+/// `{"status": "damaged"}` once a request met a damaged database page.
 async fn health(State(state): State<AppState>) -> Response {
     match state.damage.get() {
-        None => Json(serde_json::json!({ "status": "ok", "protocol": wire::PROTOCOL_VERSION }))
-            .into_response(),
+        None => Json(serde_json::json!({
+            "status": "ok",
+            "protocol": wire::PROTOCOL_VERSION,
+            "storage": state.storage.backend(),
+            "schema_version": state.schema_version,
+        }))
+        .into_response(),
         Some(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({

@@ -12,8 +12,16 @@ use serde::{Deserialize, Serialize};
 pub const EXAMPLE: &str = r#"# sprechtag-server.toml
 # Every setting can also come from the environment, e.g. SPRECHTAG_SERVER_LISTEN.
 
-# Where the embedded SQLite database lives (made 0700, its files 0600).
+# Where the embedded SQLite database lives (made 0700, its files 0600),
+# and the server's key for enrolment codes (server.key) with either database.
 data_dir = "/var/lib/sprechtag"
+
+# PostgreSQL instead of the embedded SQLite: for several server instances
+# on one database behind a load balancer (nothing sticky needed). Also
+# --database or SPRECHTAG_DATABASE_URL. A Unix socket:
+#   postgres://sprechtag@%2Frun%2Fpostgresql/sprechtag
+# Every instance needs the same server.key in its data_dir (copy it).
+# database = "postgres://sprechtag@db.kreis.example/sprechtag"
 
 # The key the database is encrypted with (SQLCipher, as on the laptops):
 # 32 random bytes or 64 hex digits, in a file only the server's user may
@@ -99,6 +107,9 @@ retention_days = 365
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     pub data_dir: PathBuf,
+    /// A PostgreSQL URL; `None`: SQLite in `data_dir`.
+    #[serde(default)]
+    pub database: Option<String>,
     #[serde(default)]
     pub db_key_file: Option<PathBuf>,
     pub listen: SocketAddr,
@@ -251,6 +262,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             data_dir: PathBuf::from("sprechtag-server-data"),
+            database: None,
             db_key_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             tls_cert: None,
@@ -282,6 +294,20 @@ impl Settings {
         let key = self.database_key()?;
         crate::storage::SqliteStorage::open_with_key(&self.data_dir, key.as_ref())
             .with_context(|| format!("cannot open the database in {}", self.data_dir.display()))
+    }
+
+    /// The storage the settings name: PostgreSQL at `database`, else the
+    /// embedded SQLite in `data_dir`.
+    pub fn open_backend(&self) -> anyhow::Result<std::sync::Arc<dyn crate::storage::Storage>> {
+        use anyhow::Context;
+        match &self.database {
+            Some(url) => {
+                let storage = crate::storage::PostgresStorage::open(url)
+                    .context("cannot open the PostgreSQL database")?;
+                Ok(std::sync::Arc::new(storage))
+            }
+            None => Ok(std::sync::Arc::new(self.open_storage()?)),
+        }
     }
 
     /// The database key from `db_key_file`, if given.

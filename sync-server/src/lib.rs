@@ -128,12 +128,21 @@ pub async fn launch_with_storage(
     listener: std::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Storage blocks (PostgreSQL's client even refuses to run on an async
+    // thread): off the runtime's threads, as every handler does.
+    let schema_version = {
+        let storage = storage.clone();
+        tokio::task::spawn_blocking(move || storage.schema_version()).await??
+    };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         storage = %storage.location(),
+        backend = storage.backend(),
+        schema_version,
         "sprechtag-server starting"
     );
     let mut state = api::AppState::new(storage);
+    state.schema_version = schema_version;
     state.code_key = Arc::new(server_key(&settings.data_dir)?);
     state.metrics_token = settings.metrics_token_hash()?.map(Arc::new);
     state.body_timeout = std::time::Duration::from_secs(settings.body_timeout_secs);

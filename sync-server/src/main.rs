@@ -35,6 +35,15 @@ struct Cli {
     /// database is encrypted with it. Every command needs it once given.
     #[arg(long, global = true, env = "SPRECHTAG_SERVER_DB_KEY_FILE")]
     db_key_file: Option<PathBuf>,
+    /// PostgreSQL instead of the SQLite database in the data dir, e.g.
+    /// postgres://sprechtag@%2Frun%2Fpostgresql/sprechtag (a Unix socket).
+    #[arg(
+        long,
+        global = true,
+        env = "SPRECHTAG_DATABASE_URL",
+        value_name = "URL"
+    )]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -112,6 +121,21 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Move an embedded SQLite deployment to PostgreSQL (stop the server
+    /// first): devices and tokens, documents, what each device holds,
+    /// sequence numbers, the audit trail, the identity. Laptops carry on
+    /// without re-enrolment. Refuses a target that holds anything.
+    Migrate {
+        /// The SQLite data dir to move (with --db-key-file if encrypted).
+        #[arg(long)]
+        from_data_dir: PathBuf,
+        /// The PostgreSQL database to move into (postgres://…).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
+    /// Bring the PostgreSQL schema (--database) up to date now; the
+    /// server also does so at start. Prints {"schema_version"}.
+    MigrateSchema,
     /// Write the man pages and shell completions (for packaging).
     #[command(hide = true)]
     GenerateDocs {
@@ -244,6 +268,23 @@ fn run(cli: Cli) -> Result<()> {
     });
     let mut settings = Settings::load(config.as_deref()).context("invalid settings")?;
     settings.db_key_file = cli.db_key_file.or(settings.db_key_file);
+    settings.database = cli.database.or(settings.database);
+    let embedded_only = |what: &str| -> Result<()> {
+        if settings.database.is_some() {
+            bail!(
+                "`{what}` works on the embedded SQLite database; with PostgreSQL use its own \
+                 tools (pg_dump, pg_restore, amcheck)"
+            );
+        }
+        Ok(())
+    };
+    match &cli.command {
+        Command::Encrypt { .. } => embedded_only("encrypt")?,
+        Command::Backup { .. } => embedded_only("backup")?,
+        Command::Restore { .. } => embedded_only("restore")?,
+        Command::Check { .. } => embedded_only("check")?,
+        _ => {}
+    }
     match cli.command {
         Command::Config => {
             print!("{}", config::EXAMPLE);
@@ -310,6 +351,37 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Migrate { from_data_dir, to } => {
+            let _lock = sprechtag_server::lock_data_dir(&from_data_dir)?;
+            settings.data_dir = from_data_dir;
+            let from = settings.open_storage()?;
+            let target = sprechtag_server::storage::PostgresStorage::open(&to)
+                .context("cannot open the PostgreSQL database")?;
+            let moved = sprechtag_server::storage::transfer::sqlite_to_postgres(&from, &target)?;
+            let moved: serde_json::Map<String, serde_json::Value> = moved
+                .into_iter()
+                .map(|(table, rows)| (table.to_string(), rows.into()))
+                .collect();
+            println!(
+                "{}",
+                json!({
+                    "moved": moved,
+                    "to": sprechtag_server::storage::Storage::location(&target),
+                    "next": "start the servers with --database; give each the data dir's server.key",
+                })
+            );
+            Ok(())
+        }
+        Command::MigrateSchema => {
+            let Some(url) = &settings.database else {
+                bail!("give the database: --database postgres://… (SQLite migrates when opened)");
+            };
+            let storage = sprechtag_server::storage::PostgresStorage::open(url)
+                .context("cannot open the PostgreSQL database")?;
+            let version = sprechtag_server::storage::Storage::schema_version(&storage)?;
+            println!("{}", json!({ "schema_version": version }));
+            Ok(())
+        }
         Command::GenerateDocs { out } => {
             use clap::CommandFactory;
             sprechtag_schemas::cli_docs::generate(Cli::command(), &out)
@@ -371,10 +443,10 @@ fn run(cli: Cli) -> Result<()> {
             dry_run,
         }) => {
             settings.data_dir = data_dir.unwrap_or(settings.data_dir);
-            let storage = settings.open_storage()?;
+            let storage = settings.open_backend()?;
             let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
             let expired = retention::run(
-                &storage,
+                storage.as_ref(),
                 &DocCache::default(),
                 &settings.retention()?,
                 as_of,
@@ -389,12 +461,12 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn erase_case(settings: &Settings, id: &str, reason: &str) -> Result<()> {
-    let storage = settings.open_storage()?;
-    let Some(doc_id) = erase::resolve(&storage, id)? else {
+    let storage = settings.open_backend()?;
+    let Some(doc_id) = erase::resolve(storage.as_ref(), id)? else {
         bail!("no case with id or number {id:?}");
     };
     match erase::erase_one(
-        &storage,
+        storage.as_ref(),
         &DocCache::default(),
         erase::Eraser::Administrator,
         &doc_id,
@@ -410,7 +482,7 @@ fn erase_case(settings: &Settings, id: &str, reason: &str) -> Result<()> {
 
 fn audit(mut settings: Settings, args: AuditArgs) -> Result<()> {
     settings.data_dir = args.data_dir.unwrap_or(settings.data_dir);
-    let storage = settings.open_storage()?;
+    let storage = settings.open_backend()?;
     let command = match args.command {
         Some(AuditCommand::Verify) => "audit verify",
         None => "audit",
@@ -476,11 +548,23 @@ fn serve(settings: Settings) -> Result<()> {
         );
     }
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(sprechtag_server::launch_with_listener(
-        settings,
-        listener,
-        sprechtag_server::shutdown_signal(),
-    ))?;
+    if settings.database.is_some() {
+        // Several instances may serve one PostgreSQL database: no lock on
+        // the data dir, which holds only server.key then.
+        let storage = settings.open_backend()?;
+        runtime.block_on(sprechtag_server::launch_with_storage(
+            settings,
+            storage,
+            listener,
+            sprechtag_server::shutdown_signal(),
+        ))?;
+    } else {
+        runtime.block_on(sprechtag_server::launch_with_listener(
+            settings,
+            listener,
+            sprechtag_server::shutdown_signal(),
+        ))?;
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -492,7 +576,7 @@ fn device(mut settings: Settings, command: DeviceCommand) -> Result<()> {
         | DeviceCommand::Revoke { data_dir, .. } => data_dir.clone(),
     };
     settings.data_dir = dir.unwrap_or(settings.data_dir);
-    let storage = settings.open_storage()?;
+    let storage = settings.open_backend()?;
     match command {
         DeviceCommand::Enrol {
             name,

@@ -2,6 +2,8 @@
 //! port (in-process, or as a real process that can be killed), enrolled
 //! client data dirs, and a loopback proxy that makes a link slow and lossy.
 
+pub mod acceptor;
+pub mod balancer;
 pub mod gui;
 pub mod proxy;
 pub mod smtp;
@@ -411,6 +413,20 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A copy of the data dir `from` in `to` (a fixture), with the modes git
+/// does not keep (0700/0600).
+pub fn copy_private(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(to).expect("mkdir");
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).expect("dir mode");
+    for entry in std::fs::read_dir(from).expect("fixture dir").flatten() {
+        let target = to.join(entry.file_name());
+        std::fs::copy(entry.path(), &target).expect("copy");
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))
+            .expect("file mode");
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -68,16 +68,12 @@ pub struct Traffic {
 pub struct Proxy {
     pub url: String,
     pub traffic: Arc<Traffic>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _acceptor: crate::acceptor::Acceptor,
 }
 
 impl Proxy {
     /// Forwards a new loopback port to `upstream` (`host:port`).
     pub fn start(upstream: &str, profile: LinkProfile) -> Proxy {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
         let traffic = Arc::new(Traffic {
             first_cut_pending: AtomicBool::new(profile.cut_first),
             cuts_planned: Mutex::new(StdRng::seed_from_u64(profile.seed)),
@@ -86,48 +82,26 @@ impl Proxy {
             connections: AtomicU64::new(0),
             cuts: AtomicU64::new(0),
         });
-        let stop = Arc::new(AtomicBool::new(false));
         let upstream = upstream.trim_start_matches("http://").to_string();
-        let (thread_traffic, thread_stop) = (traffic.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().expect("runtime");
-            runtime.block_on(async move {
-                let listener = TcpListener::from_std(listener).expect("tokio listener");
-                while !thread_stop.load(Ordering::Relaxed) {
-                    let accepted =
-                        tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
-                    let Ok(Ok((client, _))) = accepted else {
-                        continue;
-                    };
-                    let upstream = upstream.clone();
-                    let traffic = thread_traffic.clone();
-                    tokio::spawn(async move {
-                        if let Ok(server) = TcpStream::connect(&upstream).await {
-                            relay(client, server, profile, traffic).await;
-                        }
-                    });
+        let relayed = traffic.clone();
+        let acceptor = crate::acceptor::Acceptor::start(move |client| {
+            let upstream = upstream.clone();
+            let traffic = relayed.clone();
+            async move {
+                if let Ok(server) = TcpStream::connect(&upstream).await {
+                    relay(client, server, profile, traffic).await;
                 }
-            });
+            }
         });
         Proxy {
-            url,
+            url: acceptor.url.clone(),
             traffic,
-            stop,
-            thread: Some(thread),
+            _acceptor: acceptor,
         }
     }
 
     pub fn bytes(&self) -> u64 {
         self.traffic.up.load(Ordering::Relaxed) + self.traffic.down.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

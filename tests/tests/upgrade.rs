@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use sprechtag::store::{CaseFilter, Store};
-use sprechtag_e2e::{TestServer, catalog};
+use sprechtag_e2e::{TestServer, catalog, copy_private};
 use sprechtag_server::storage::Role;
 
 const FIXTURE_PASSPHRASE: &str = "fixture-passphrase";
@@ -22,19 +22,6 @@ fn fixtures() -> Vec<PathBuf> {
         .collect();
     releases.sort();
     releases
-}
-
-/// A copy of `from` in `to`, with the modes git does not keep (0700/0600).
-fn copy_private(from: &Path, to: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(to).expect("mkdir");
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).expect("dir mode");
-    for entry in std::fs::read_dir(from).expect("fixture dir").flatten() {
-        let target = to.join(entry.file_name());
-        std::fs::copy(entry.path(), &target).expect("copy");
-        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))
-            .expect("file mode");
-    }
 }
 
 fn numbers(store: &Store) -> Vec<String> {

@@ -1,9 +1,15 @@
 //! Where the server keeps devices and documents. The sync logic talks to a
-//! `Storage` and its transactions only, so that a PostgreSQL implementation
-//! can stand beside the embedded SQLite one.
+//! `Storage` and its transactions only: the embedded SQLite storage
+//! (`sqlite.rs`, the default) and PostgreSQL (`postgres.rs`, several server
+//! instances on one database) stand side by side and pass one conformance
+//! suite (`sync-server/tests/storage_conformance.rs`).
 
+mod postgres;
 mod sqlite;
+pub mod test_database;
+pub mod transfer;
 
+pub use postgres::PostgresStorage;
 pub use sqlite::{CarriedOver, DATABASE_FILE, DatabaseKey, Restored, SqliteStorage};
 
 use serde::Serialize;
@@ -226,8 +232,12 @@ pub trait Storage: Send + Sync + 'static {
     /// The server's identity and epoch, as of opening (a restore, with the
     /// server stopped, is the only thing that changes the epoch).
     fn identity(&self) -> Result<Identity>;
-    /// Where the data are, for logs and `/health` ("SQLite /var/lib/…").
+    /// Where the data are, for logs ("SQLite /var/lib/…").
     fn location(&self) -> String;
+    /// Which database: "sqlite" or "postgresql" (`/health`, the log).
+    fn backend(&self) -> &'static str;
+    /// The number of schema migrations applied (`/health`, the log).
+    fn schema_version(&self) -> Result<i64>;
     /// What the database holds, for monitoring (`/metrics`).
     fn figures(&self) -> Result<StorageFigures>;
     /// Queued e-mails due at `now` (RFC 3339), oldest first.

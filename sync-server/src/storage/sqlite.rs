@@ -690,6 +690,12 @@ impl SqliteStorage {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The reading connection, for moving everything elsewhere
+    /// (`transfer.rs`).
+    pub(super) fn read_connection(&self) -> MutexGuard<'_, Connection> {
+        self.reader()
+    }
+
     fn reader(&self) -> MutexGuard<'_, Connection> {
         self.reader.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -1079,6 +1085,16 @@ impl Storage for SqliteStorage {
 
     fn location(&self) -> String {
         format!("SQLite {}", self.path.display())
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .reader()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     fn figures(&self) -> Result<super::StorageFigures> {
