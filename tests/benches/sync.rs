@@ -32,8 +32,12 @@
 //!
 //! Environment: `SYNC_BENCH_PARTS` (default `a,b,c0,c,c1`; `c0` is 50
 //! laptops each alone in its department, uploading only, `c1` the
-//! one-department variant) and `SYNC_BENCH_N` (default `10,50,200`) and
-//! `SYNC_BENCH_N_ONE_DEPARTMENT` (default `10,50`) select what runs.
+//! one-department variant, `p` the PostgreSQL variant of (c)) and
+//! `SYNC_BENCH_N` (default `10,50,200`) and `SYNC_BENCH_N_ONE_DEPARTMENT`
+//! (default `10,50`) select what runs. `p` needs `SPRECHTAG_TEST_POSTGRES`
+//! (a cluster: `tests/postgres/cluster.sh`) and runs `SYNC_BENCH_PG_N`
+//! (default `50,200`) laptops against `SYNC_BENCH_PG_INSTANCES` (default
+//! `1,2`) server instances behind a balancer.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
@@ -75,7 +79,7 @@ fn main() {
     let mut table = Table::default();
 
     println!("sync benchmark — {} CPU cores", cores());
-    if wants("b") || wants("c0") || wants("c") || wants("c1") {
+    if wants("b") || wants("c0") || wants("c") || wants("c1") || wants("p") {
         check_server_binary();
     }
     if wants("a") {
@@ -103,6 +107,28 @@ fn main() {
             &format!("{LAPTOPS_PER_DEPARTMENT} laptops per department"),
             &runs,
         );
+    }
+    if wants("p") {
+        // PostgreSQL: SYNC_BENCH_PG_N laptops, five to a department, against
+        // SYNC_BENCH_PG_INSTANCES server instances on one database.
+        for instances in env_list("SYNC_BENCH_PG_INSTANCES", "1,2")
+            .iter()
+            .filter_map(|n| n.parse::<usize>().ok())
+        {
+            let mut runs = Vec::new();
+            for n in env_list("SYNC_BENCH_PG_N", "50,200")
+                .iter()
+                .filter_map(|n| n.parse::<usize>().ok())
+            {
+                runs.push(many_laptops_on(
+                    Servers::postgres(instances),
+                    n,
+                    n.div_ceil(LAPTOPS_PER_DEPARTMENT),
+                    &mut table,
+                ));
+            }
+            linearity(&format!("PostgreSQL, {instances} instance(s)"), &runs);
+        }
     }
     if wants("c1") {
         let mut runs = Vec::new();
@@ -417,7 +443,105 @@ struct Run {
     client_cpu: f64,
 }
 
+/// Registers a device (name, department) and gives its one-time code.
+type CodeIssuer = Box<dyn Fn(&str, &str) -> String>;
+
+/// The server side of (c): one SQLite server, or PostgreSQL instances
+/// behind a balancer.
+struct Servers {
+    url: String,
+    pids: Vec<u32>,
+    label: String,
+    /// A one-time code for a device of a department.
+    code: CodeIssuer,
+    /// Whatever must live as long as the servers.
+    _keep: Vec<Box<dyn std::any::Any>>,
+}
+
+impl Servers {
+    fn sqlite() -> Servers {
+        let server_dir = tempfile::tempdir().expect("server dir");
+        let server = ServerProcess::start(server_dir.path(), free_port());
+        let dir = server_dir.path().to_path_buf();
+        Servers {
+            url: server.url.clone(),
+            pids: vec![server.child.id()],
+            label: String::new(),
+            code: Box::new(move |name, department| {
+                enrolment_code(&dir, name, Role::Caseworker, department)
+            }),
+            _keep: vec![Box::new(server), Box::new(server_dir)],
+        }
+    }
+
+    /// `instances` server processes on one new PostgreSQL database (in the
+    /// cluster `SPRECHTAG_TEST_POSTGRES` names), behind a balancer that
+    /// hands each connection to a random one.
+    fn postgres(instances: usize) -> Servers {
+        use sprechtag_server::storage::{NewDevice, PostgresStorage, Storage};
+        let database = sprechtag_server::storage::test_database::TestDatabase::create()
+            .expect("SPRECHTAG_TEST_POSTGRES names a cluster (tests/postgres/cluster.sh)");
+        let storage = PostgresStorage::open(&database.url).expect("the database");
+        let dirs: Vec<tempfile::TempDir> = (0..instances)
+            .map(|_| tempfile::tempdir().expect("instance dir"))
+            .collect();
+        let key = sprechtag_server::server_key(dirs[0].path()).expect("server key");
+        for dir in &dirs[1..] {
+            std::fs::write(dir.path().join("server.key"), &key).expect("share the key");
+        }
+        let processes: Vec<ServerProcess> = dirs
+            .iter()
+            .map(|dir| ServerProcess::start_postgres(&database.url, dir.path(), free_port()))
+            .collect();
+        let upstreams: Vec<String> = processes.iter().map(|p| p.url.clone()).collect();
+        let balancer = sprechtag_e2e::balancer::Balancer::start(&upstreams);
+        Servers {
+            url: balancer.url.clone(),
+            pids: processes.iter().map(|p| p.child.id()).collect(),
+            label: format!(
+                ", PostgreSQL, {instances} instance{}",
+                if instances == 1 { "" } else { "s" }
+            ),
+            code: Box::new(move |name, department| {
+                let code = sprechtag_server::enrolment_code();
+                storage
+                    .create_device(
+                        &NewDevice {
+                            name: name.into(),
+                            user: format!("{name}-user"),
+                            role: Role::Caseworker,
+                            department: department.into(),
+                        },
+                        &sprechtag_server::api::code_hash(&key, &code),
+                        chrono::Utc::now() + chrono::Duration::minutes(60),
+                    )
+                    .expect("register the device");
+                code
+            }),
+            _keep: vec![
+                Box::new(balancer),
+                Box::new(processes),
+                Box::new(dirs),
+                Box::new(database),
+            ],
+        }
+    }
+
+    /// Peak resident memory of each server process.
+    fn peaks(&self) -> String {
+        self.pids
+            .iter()
+            .map(|pid| mb(vm_kib(*pid, "VmHWM")))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+}
+
 fn many_laptops(n: usize, departments: usize, table: &mut Table) -> Run {
+    many_laptops_on(Servers::sqlite(), n, departments, table)
+}
+
+fn many_laptops_on(servers: Servers, n: usize, departments: usize, table: &mut Table) -> Run {
     let layout = if departments == 1 {
         "all in one department".to_string()
     } else if departments == n {
@@ -425,45 +549,38 @@ fn many_laptops(n: usize, departments: usize, table: &mut Table) -> Run {
     } else {
         format!("{} to a department", n.div_ceil(departments))
     };
-    println!("\n== (c) {n} laptops sync a day's work each at once, {layout} ==");
-    let server_dir = tempfile::tempdir().expect("server dir");
-    let mut server = ServerProcess::start(server_dir.path(), free_port());
-    let pid = server.child.id();
+    let label = &servers.label;
+    println!("\n== (c) {n} laptops sync a day's work each at once, {layout}{label} ==");
+    let pids = servers.pids.clone();
 
     // Prepare every laptop before the clock starts.
     let prepared = Instant::now();
     let codes: Vec<(String, usize)> = (0..n)
         .map(|i| {
             let department = i % departments;
-            let code = enrolment_code(
-                server_dir.path(),
-                &format!("laptop-{i}"),
-                Role::Caseworker,
-                &format!("amt-{department}"),
-            );
+            let code = (servers.code)(&format!("laptop-{i}"), &format!("amt-{department}"));
             (code, department)
         })
         .collect();
-    let laptops = prepare_laptops(&server.url, &codes);
+    let laptops = prepare_laptops(&servers.url, &codes);
     let departments_of: Vec<usize> = codes.iter().map(|(_, d)| *d).collect();
     println!(
         "prepared {n} laptops × {DAY_CASES} cases × {DAY_EDITS} edits in {:.1} s (laptop dirs in {})",
         prepared.elapsed().as_secs_f64(),
         laptop_root().display()
     );
-    let idle_kib = vm_kib(pid, "VmRSS");
+    let idle: Vec<String> = pids.iter().map(|pid| mb(vm_kib(*pid, "VmRSS"))).collect();
 
-    let (laptops, first) = sync_all_at_once(laptops, pid);
+    let (laptops, first) = sync_all_at_once(laptops, &pids);
     first.print("first sync (the timed one)");
-    let peak_first = vm_kib(pid, "VmHWM");
-    let (laptops, second) = sync_all_at_once(laptops, pid);
+    let peak_first = servers.peaks();
+    let (laptops, second) = sync_all_at_once(laptops, &pids);
     second.print("catch-up (everyone syncs again at once)");
-    let peak = vm_kib(pid, "VmHWM");
     println!(
         "server memory: {} after preparation, peak {} during the first sync, {} overall (VmHWM)",
-        mb(idle_kib),
-        mb(peak_first),
-        mb(peak)
+        idle.join(" + "),
+        peak_first,
+        servers.peaks()
     );
 
     // Sanity: every laptop holds its department's cases.
@@ -498,18 +615,27 @@ fn many_laptops(n: usize, departments: usize, table: &mut Table) -> Run {
             n * (n - 1) * DAY_CASES
         );
     }
-    table.row(
-        &format!("{n} laptops at once, {layout}"),
+    let database_cpu = if first.database_cpu > 0.0 {
         format!(
-            "{} total, p95 {} per laptop, server peak {}",
+            ", PostgreSQL CPU {:.0} ms per laptop",
+            first.database_cpu * 1000.0 / n as f64
+        )
+    } else {
+        String::new()
+    };
+    table.row(
+        &format!("{n} laptops at once, {layout}{label}"),
+        format!(
+            "{} total, p95 {} per laptop, server CPU {:.0} ms per laptop{database_cpu}, server peak {}",
             secs(first.wall),
             secs(first.p95),
-            mb(peak_first)
+            first.server_cpu * 1000.0 / n as f64,
+            peak_first
         ),
-        peer_for(n),
+        if label.is_empty() { peer_for(n) } else { "" },
     );
     drop(laptops);
-    server.kill();
+    drop(servers);
     Run {
         laptops: n,
         wall: first.wall,
@@ -592,6 +718,8 @@ struct Round {
     errors: Vec<String>,
     server_cpu: f64,
     client_cpu: f64,
+    /// CPU of PostgreSQL's processes (0 without).
+    database_cpu: f64,
 }
 
 impl Round {
@@ -624,7 +752,8 @@ impl Round {
 }
 
 /// Releases every laptop's sync at the same moment and waits for all.
-fn sync_all_at_once(laptops: Vec<Laptop>, server_pid: u32) -> (Vec<Laptop>, Round) {
+fn sync_all_at_once(laptops: Vec<Laptop>, server_pids: &[u32]) -> (Vec<Laptop>, Round) {
+    let server_cpu_now = || server_pids.iter().map(|pid| cpu_seconds(*pid)).sum::<f64>();
     let barrier = Arc::new(Barrier::new(laptops.len() + 1));
     let threads: Vec<_> = laptops
         .into_iter()
@@ -639,8 +768,9 @@ fn sync_all_at_once(laptops: Vec<Laptop>, server_pid: u32) -> (Vec<Laptop>, Roun
             })
         })
         .collect();
-    let server_cpu = cpu_seconds(server_pid);
+    let server_cpu = server_cpu_now();
     let client_cpu = cpu_seconds(std::process::id());
+    let database_cpu = postgres_cpu_seconds();
     barrier.wait();
     let start = Instant::now();
     let mut laptops = Vec::new();
@@ -659,6 +789,7 @@ fn sync_all_at_once(laptops: Vec<Laptop>, server_pid: u32) -> (Vec<Laptop>, Roun
         errors: Vec::new(),
         server_cpu: 0.0,
         client_cpu: 0.0,
+        database_cpu: 0.0,
     };
     for thread in threads {
         let (laptop, took, outcome) = thread.join().expect("sync thread");
@@ -680,8 +811,9 @@ fn sync_all_at_once(laptops: Vec<Laptop>, server_pid: u32) -> (Vec<Laptop>, Roun
         laptops.push(laptop);
     }
     round.wall = start.elapsed();
-    round.server_cpu = cpu_seconds(server_pid) - server_cpu;
+    round.server_cpu = server_cpu_now() - server_cpu;
     round.client_cpu = cpu_seconds(std::process::id()) - client_cpu;
+    round.database_cpu = postgres_cpu_seconds() - database_cpu;
     times.sort();
     round.p50 = percentile(&times, 50);
     round.p95 = percentile(&times, 95);
@@ -789,6 +921,23 @@ fn cpu_seconds(pid: u32) -> f64 {
         .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
         .sum();
     ticks as f64 / 100.0 // USER_HZ is 100 on Linux
+}
+
+/// CPU seconds of every PostgreSQL process on this machine (the cluster's
+/// backends come and go with connections; those that ended are missed).
+fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "postgres")
+        })
+        .map(cpu_seconds)
+        .sum()
 }
 
 fn cores() -> usize {

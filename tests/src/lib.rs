@@ -377,16 +377,25 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// The server on an encrypted database (its key in the dir's `db.key`).
     pub fn start(dir: &Path, port: u16) -> ServerProcess {
-        ServerProcess::spawn(dir, port, Some(test_key_file(dir)))
+        ServerProcess::spawn(dir, port, Some(test_key_file(dir)), None)
     }
 
     /// The server on a plain (unencrypted) database.
     pub fn start_plain(dir: &Path, port: u16) -> ServerProcess {
-        ServerProcess::spawn(dir, port, None)
+        ServerProcess::spawn(dir, port, None, None)
     }
 
-    fn spawn(dir: &Path, port: u16, key: Option<PathBuf>) -> ServerProcess {
+    /// An instance on the PostgreSQL `database`; `dir` holds its
+    /// `server.key`.
+    pub fn start_postgres(database: &str, dir: &Path, port: u16) -> ServerProcess {
+        ServerProcess::spawn(dir, port, None, Some(database))
+    }
+
+    fn spawn(dir: &Path, port: u16, key: Option<PathBuf>, database: Option<&str>) -> ServerProcess {
         let mut command = Command::new(workspace_binary("sprechtag-server"));
+        if let Some(database) = database {
+            command.args(["--database", database]);
+        }
         command
             .args(["serve", "--data-dir"])
             .arg(dir)

@@ -5,58 +5,18 @@
 //! names a cluster (.ci/run starts one); says "skipped" elsewhere.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sprechtag::store::Store;
 use sprechtag::sync::sync_now;
 use sprechtag_e2e::balancer::Balancer;
-use sprechtag_e2e::{Laptop, case_numbers, free_port, wait_for_health, workspace_binary};
+use sprechtag_e2e::{Laptop, ServerProcess, case_numbers, free_port, workspace_binary};
 use sprechtag_schemas::{CaseStatus, DocumentState};
 use sprechtag_server::storage::test_database::TestDatabase;
 use sprechtag_server::storage::{NewDevice, PostgresStorage, Role, Storage};
 
 const DEPARTMENT: &str = "buergerbuero";
-
-/// One `sprechtag-server serve --database URL` process.
-struct Instance {
-    child: Child,
-    port: u16,
-}
-
-impl Instance {
-    fn start(database: &str, data_dir: &Path, port: u16) -> Instance {
-        let child = Command::new(workspace_binary("sprechtag-server"))
-            .args(["serve", "--database", database, "--data-dir"])
-            .arg(data_dir)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("RUST_LOG", "warn")
-            .env_remove("SPRECHTAG_SERVER_CONFIG")
-            .env_remove("SPRECHTAG_SERVER_DB_KEY_FILE")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sprechtag-server");
-        wait_for_health(&format!("http://127.0.0.1:{port}"));
-        Instance { child, port }
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// SIGKILL: no shutdown, no flush.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// A one-time code registered in the shared database under the key every
 /// instance shares (`server.key`).
@@ -112,8 +72,8 @@ fn two_instances_on_one_database_converge_through_a_balancer_and_survive_sigkill
     .expect("share the key");
     let ports = [free_port(), free_port()];
     let mut instances = [
-        Instance::start(&database.url, dirs[0].path(), ports[0]),
-        Instance::start(&database.url, dirs[1].path(), ports[1]),
+        ServerProcess::start_postgres(&database.url, dirs[0].path(), ports[0]),
+        ServerProcess::start_postgres(&database.url, dirs[1].path(), ports[1]),
     ];
     let _ = rustls::crypto::ring::default_provider().install_default();
     let health: serde_json::Value =
@@ -122,7 +82,7 @@ fn two_instances_on_one_database_converge_through_a_balancer_and_survive_sigkill
             .expect("health");
     assert_eq!(health["storage"], "postgresql", "{health}");
     assert!(health["schema_version"].as_i64().is_some_and(|v| v >= 1));
-    let balancer = Balancer::start(&[instances[0].address(), instances[1].address()]);
+    let balancer = Balancer::start(&[instances[0].url.clone(), instances[1].url.clone()]);
 
     let mut laptops: Vec<Laptop> = ["a", "b", "c"]
         .iter()
@@ -173,13 +133,13 @@ fn two_instances_on_one_database_converge_through_a_balancer_and_survive_sigkill
         (c, outcome)
     });
     std::thread::sleep(Duration::from_millis(30));
-    instances[0].kill();
+    instances[0].kill(); // SIGKILL: no shutdown, no flush
     let (c, _maybe_cut) = uploading.join().expect("c's sync");
     laptops.push(c);
     // Meanwhile the others sync through whatever instance lives.
     sync_until_complete(&mut laptops[0].store, "a while instance 1 is down");
     sync_until_complete(&mut laptops[1].store, "b while instance 1 is down");
-    instances[0] = Instance::start(&database.url, dirs[0].path(), ports[0]);
+    instances[0] = ServerProcess::start_postgres(&database.url, dirs[0].path(), ports[0]);
     for _ in 0..2 {
         for laptop in &mut laptops {
             sync_until_complete(&mut laptop.store, "after the restart");
@@ -287,7 +247,7 @@ fn a_sqlite_deployment_moves_to_postgres_and_its_laptop_has_nothing_to_download(
         postgres.identity().expect("id").epoch
     );
     drop(sqlite);
-    let _instance = Instance::start(&database.url, &server_dir, FIXTURE_SERVER_PORT);
+    let _instance = ServerProcess::start_postgres(&database.url, &server_dir, FIXTURE_SERVER_PORT);
     let mut laptop =
         Store::open(&laptop_dir, "fixture-passphrase", sprechtag_e2e::catalog()).expect("laptop");
     let before = case_numbers(&laptop);
