@@ -513,7 +513,7 @@ impl Servers {
                             department: department.into(),
                         },
                         &sprechtag_server::api::code_hash(&key, &code),
-                        chrono::Utc::now() + chrono::Duration::minutes(60),
+                        chrono::Utc::now() + chrono::Duration::minutes(15),
                     )
                     .expect("register the device");
                 code

@@ -397,6 +397,9 @@ impl ServerProcess {
             command.args(["--database", database]);
         }
         command
+            // Every laptop of a test comes from 127.0.0.1 (or through one
+            // balancer): the per-address limit (64) is for the field.
+            .env("SPRECHTAG_SERVER_MAX_CONNECTIONS_PER_ADDRESS", "4096")
             .args(["serve", "--data-dir"])
             .arg(dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])

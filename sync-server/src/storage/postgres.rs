@@ -27,8 +27,97 @@ use super::{
 };
 use crate::audit::{Entry, Filter, NewEntry};
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Connection = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<CachingManager>;
+type Connection = r2d2::PooledConnection<CachingManager>;
+
+/// Pooled connections that keep their prepared statements: a statement
+/// prepared once per connection instead of once per call (a round trip to
+/// the database each; a sync makes dozens of calls).
+#[derive(Debug)]
+struct CachingManager(PostgresConnectionManager<NoTls>);
+
+/// A connection and the statements prepared on it, by their SQL.
+struct Cached {
+    client: postgres::Client,
+    statements: std::collections::HashMap<String, postgres::Statement>,
+}
+
+impl r2d2::ManageConnection for CachingManager {
+    type Connection = Cached;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> std::result::Result<Cached, postgres::Error> {
+        Ok(Cached {
+            client: self.0.connect()?,
+            statements: std::collections::HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Cached) -> std::result::Result<(), postgres::Error> {
+        self.0.is_valid(&mut conn.client)
+    }
+
+    fn has_broken(&self, conn: &mut Cached) -> bool {
+        self.0.has_broken(&mut conn.client)
+    }
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// A pooled connection seen as its plain client.
+struct ClientOf(Connection);
+
+impl std::ops::Deref for ClientOf {
+    type Target = postgres::Client;
+
+    fn deref(&self) -> &postgres::Client {
+        &self.0.client
+    }
+}
+
+impl std::ops::DerefMut for ClientOf {
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        &mut self.0.client
+    }
+}
+
+/// The calls this storage makes, through the statement cache. (Named as
+/// postgres::Client's, which `client` offers for the rest: transactions,
+/// batches.)
+impl Cached {
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+
+    fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+        let statement = self.statement(sql)?;
+        Ok(self.client.query(&statement, params)?)
+    }
+
+    fn query_opt(&mut self, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
+        let statement = self.statement(sql)?;
+        Ok(self.client.query_opt(&statement, params)?)
+    }
+
+    fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row> {
+        let statement = self.statement(sql)?;
+        Ok(self.client.query_one(&statement, params)?)
+    }
+
+    fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64> {
+        let statement = self.statement(sql)?;
+        Ok(self.client.execute(&statement, params)?)
+    }
+
+    fn batch_execute(&mut self, sql: &str) -> Result<()> {
+        Ok(self.client.batch_execute(sql)?)
+    }
+}
 
 /// The advisory lock of transactions that take sequence numbers or append
 /// to the audit chain ("SPRE" "WRIT" as two 32-bit halves).
@@ -308,15 +397,15 @@ impl PostgresStorage {
             .parse()
             .map_err(|e| StorageError::Database(format!("not a PostgreSQL URL: {e}")))?;
         let location = describe(&config);
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = CachingManager(PostgresConnectionManager::new(config, NoTls));
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .connection_timeout(std::time::Duration::from_secs(30))
             .build(manager)
             .map_err(|e| StorageError::Unavailable(format!("{location}: {e}")))?;
         let mut client = pool.get()?;
-        migrate(&mut client)?;
-        let identity = read_identity(&mut client)?;
+        migrate(&mut client.client)?;
+        let identity = read_identity(&mut client.client)?;
         drop(client);
         Ok(PostgresStorage {
             pool: Some(pool),
@@ -326,8 +415,10 @@ impl PostgresStorage {
     }
 
     /// A connection of the pool, for moving data in (`transfer.rs`).
-    pub(super) fn write_connection(&self) -> Result<Connection> {
-        self.connection()
+    pub(super) fn write_connection(
+        &self,
+    ) -> Result<impl std::ops::DerefMut<Target = postgres::Client>> {
+        Ok(ClientOf(self.connection()?))
     }
 
     fn connection(&self) -> Result<Connection> {
@@ -455,7 +546,7 @@ impl Storage for PostgresStorage {
         now: Time,
     ) -> Result<Option<Device>> {
         let mut client = self.connection()?;
-        let mut tx = client.transaction()?;
+        let mut tx = client.client.transaction()?;
         if let Some(actor) = actor
             && tx
                 .query_opt("SELECT 1 FROM devices WHERE actor = $1", &[&actor])?
@@ -539,7 +630,7 @@ impl Storage for PostgresStorage {
 
     fn append_audit(&self, entry: NewEntry) -> Result<Entry> {
         let mut client = self.connection()?;
-        let mut tx = client.transaction()?;
+        let mut tx = client.client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
         let entry = append_audit(&mut tx, entry)?;
         tx.commit()?;
@@ -781,15 +872,15 @@ impl PostgresTransaction {
         get(&row, 0)
     }
 
-    fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
-        Ok(self.client.execute(sql, params)?)
+    fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64> {
+        self.client.execute(sql, params)
     }
 }
 
 impl SyncTransaction for PostgresTransaction {
     fn append_audit(&mut self, entry: NewEntry) -> Result<()> {
         self.lock()?;
-        append_audit(&mut *self.client, entry).map(|_| ())
+        append_audit(&mut self.client.client, entry).map(|_| ())
     }
 
     fn device_by_actor(&mut self, actor: &str) -> Result<Option<Device>> {
