@@ -478,7 +478,7 @@ impl Servers {
     /// cluster `SPRECHTAG_TEST_POSTGRES` names), behind a balancer that
     /// hands each connection to a random one.
     fn postgres(instances: usize) -> Servers {
-        use sprechtag_server::storage::{NewDevice, PostgresStorage, Storage};
+        use sprechtag_server::storage::PostgresStorage;
         let database = sprechtag_server::storage::test_database::TestDatabase::create()
             .expect("SPRECHTAG_TEST_POSTGRES names a cluster (tests/postgres/cluster.sh)");
         let storage = PostgresStorage::open(&database.url).expect("the database");
@@ -503,20 +503,7 @@ impl Servers {
                 if instances == 1 { "" } else { "s" }
             ),
             code: Box::new(move |name, department| {
-                let code = sprechtag_server::enrolment_code();
-                storage
-                    .create_device(
-                        &NewDevice {
-                            name: name.into(),
-                            user: format!("{name}-user"),
-                            role: Role::Caseworker,
-                            department: department.into(),
-                        },
-                        &sprechtag_server::api::code_hash(&key, &code),
-                        chrono::Utc::now() + chrono::Duration::minutes(15),
-                    )
-                    .expect("register the device");
-                code
+                sprechtag_e2e::register_device(&storage, &key, name, Role::Caseworker, department)
             }),
             _keep: vec![
                 Box::new(balancer),

@@ -219,7 +219,19 @@ pub fn raw_server_connection(server_dir: &Path) -> rusqlite::Connection {
 }
 
 pub fn enrolment_code(server_dir: &Path, name: &str, role: Role, department: &str) -> String {
-    let storage = open_storage(server_dir);
+    let key = sprechtag_server::server_key(server_dir).expect("the server's key");
+    register_device(&open_storage(server_dir), &key, name, role, department)
+}
+
+/// Registers a device in `storage` (any backend) and gives its one-time
+/// code, stored under `key` (the instances' `server.key`).
+pub fn register_device(
+    storage: &dyn Storage,
+    key: &[u8],
+    name: &str,
+    role: Role,
+    department: &str,
+) -> String {
     let code = sprechtag_server::enrolment_code();
     let new = NewDevice {
         name: name.into(),
@@ -230,10 +242,7 @@ pub fn enrolment_code(server_dir: &Path, name: &str, role: Role, department: &st
     storage
         .create_device(
             &new,
-            &sprechtag_server::api::code_hash(
-                &sprechtag_server::server_key(server_dir).expect("the server's key"),
-                &code,
-            ),
+            &sprechtag_server::api::code_hash(key, &code),
             chrono::Utc::now()
                 + chrono::Duration::seconds(sprechtag_server::storage::CODE_VALIDITY_SECS),
         )

@@ -14,27 +14,14 @@ use sprechtag_e2e::balancer::Balancer;
 use sprechtag_e2e::{Laptop, ServerProcess, case_numbers, free_port, workspace_binary};
 use sprechtag_schemas::{CaseStatus, DocumentState};
 use sprechtag_server::storage::test_database::TestDatabase;
-use sprechtag_server::storage::{NewDevice, PostgresStorage, Role, Storage};
+use sprechtag_server::storage::{PostgresStorage, Role, Storage};
 
 const DEPARTMENT: &str = "buergerbuero";
 
 /// A one-time code registered in the shared database under the key every
 /// instance shares (`server.key`).
 fn enrolment_code(storage: &PostgresStorage, key: &[u8], name: &str) -> String {
-    let code = sprechtag_server::enrolment_code();
-    storage
-        .create_device(
-            &NewDevice {
-                name: name.into(),
-                user: format!("{name}-user"),
-                role: Role::Caseworker,
-                department: DEPARTMENT.into(),
-            },
-            &sprechtag_server::api::code_hash(key, &code),
-            chrono::Utc::now() + chrono::Duration::minutes(15),
-        )
-        .expect("register the device");
-    code
+    sprechtag_e2e::register_device(storage, key, name, Role::Caseworker, DEPARTMENT)
 }
 
 /// Syncs until a round exchanges everything (an instance may be down).
