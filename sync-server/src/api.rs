@@ -327,18 +327,14 @@ async fn metrics(
 ) -> Result<Response, ApiError> {
     address.check(&state)?;
     let allowed = match &state.metrics_token {
-        Some(expected) => headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|token| {
-                let hash = Sha256::digest(token.trim().as_bytes());
-                // Equal length; a difference in timing reveals nothing of the token.
-                hash.iter()
-                    .zip(expected.iter())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-            }),
+        Some(expected) => bearer(&headers).is_some_and(|token| {
+            let hash = Sha256::digest(token.trim().as_bytes());
+            // Equal length; a difference in timing reveals nothing of the token.
+            hash.iter()
+                .zip(expected.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+        }),
         None => address.ip().is_some_and(|ip| ip.is_loopback()),
     };
     if !allowed {
@@ -358,6 +354,14 @@ async fn metrics(
         state.metrics.render(figures),
     )
         .into_response())
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
 }
 
 async fn not_found() -> ApiError {
@@ -521,11 +525,7 @@ async fn authenticate(
     address: &ClientAddress,
 ) -> Result<Device, ApiError> {
     address.check(state)?;
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
+    let token = bearer(headers).ok_or(ApiError::Unauthorized)?;
     let hash = secret_hash(token);
     let storage = state.storage.clone();
     let device = tokio::task::spawn_blocking(move || storage.device_by_token(&hash))
