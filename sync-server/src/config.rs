@@ -20,8 +20,12 @@ data_dir = "/var/lib/sprechtag"
 # on one database behind a load balancer (nothing sticky needed). Also
 # --database or SPRECHTAG_DATABASE_URL. A Unix socket:
 #   postgres://sprechtag@%2Frun%2Fpostgresql/sprechtag
-# Every instance needs the same server.key in its data_dir (copy it).
-# database = "postgres://sprechtag@db.kreis.example/sprechtag"
+# Every instance needs the same server.key in its data_dir (copy it; an
+# instance with another key refuses to start). Across a network, require
+# TLS: the server's certificate is always verified (host name included)
+# against the system's CAs and those in database_ca_file.
+# database = "postgres://sprechtag@db.kreis.example/sprechtag?sslmode=require"
+# database_ca_file = "/etc/sprechtag/database-ca.pem"
 
 # The key the database is encrypted with (SQLCipher, as on the laptops):
 # 32 random bytes or 64 hex digits, in a file only the server's user may
@@ -110,6 +114,10 @@ pub struct Settings {
     /// A PostgreSQL URL; `None`: SQLite in `data_dir`.
     #[serde(default)]
     pub database: Option<String>,
+    /// CA certificates (PEM) to trust for the PostgreSQL server's
+    /// certificate, besides the system's.
+    #[serde(default)]
+    pub database_ca_file: Option<PathBuf>,
     #[serde(default)]
     pub db_key_file: Option<PathBuf>,
     pub listen: SocketAddr,
@@ -263,6 +271,7 @@ impl Default for Settings {
         Settings {
             data_dir: PathBuf::from("sprechtag-server-data"),
             database: None,
+            database_ca_file: None,
             db_key_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             tls_cert: None,
@@ -302,8 +311,11 @@ impl Settings {
         use anyhow::Context;
         match &self.database {
             Some(url) => {
-                let storage = crate::storage::PostgresStorage::open(url)
-                    .context("cannot open the PostgreSQL database")?;
+                let storage = crate::storage::PostgresStorage::open_with_ca(
+                    url,
+                    self.database_ca_file.as_deref(),
+                )
+                .context("cannot open the PostgreSQL database")?;
                 Ok(std::sync::Arc::new(storage))
             }
             None => Ok(std::sync::Arc::new(self.open_storage()?)),

@@ -33,9 +33,18 @@ const ACTOR_HEX: usize = 32;
 /// forwarding, `mail`) are attributed: they may touch nothing else.
 pub const SERVER_AUTHOR: &str = "server";
 
+/// Authors known without asking the storage.
+pub struct KnownAuthors<'a> {
+    /// The registered part of the server's own actors
+    /// (`mail::server_actor`).
+    pub server_actor: &'a str,
+    /// The device that uploads: authenticated by this request, so enrolled
+    /// and not revoked. Nearly every change is its own.
+    pub uploader: &'a Device,
+}
+
 /// Checks the changes of `doc` since `before` (all of them for a document
-/// the server does not have yet: `new_document`). `server_actor` is the
-/// registered part of the server's own actors (`mail::server_actor`).
+/// the server does not have yet: `new_document`).
 pub fn check_changes(
     tx: &mut dyn SyncTransaction,
     doc: &Automerge,
@@ -43,7 +52,7 @@ pub fn check_changes(
     kind: DocumentKind,
     new_document: bool,
     successor_of: Option<&Correction>,
-    server_actor: &str,
+    known: &KnownAuthors<'_>,
 ) -> Result<Result<(), Refusal>, StorageError> {
     // Their metadata only: rebuilding whole changes from a document's
     // columns took a fifth of the server's time when laptops upload new
@@ -57,8 +66,12 @@ pub fn check_changes(
         let Some(registered) = actor.get(..ACTOR_HEX) else {
             return Ok(Err(unknown_author(&actor)));
         };
-        if !authors.contains_key(registered) && registered == server_actor {
-            authors.insert(registered.to_string(), server_author());
+        if !authors.contains_key(registered) {
+            if registered == known.server_actor {
+                authors.insert(registered.to_string(), server_author());
+            } else if known.uploader.actor.as_deref() == Some(registered) {
+                authors.insert(registered.to_string(), known.uploader.clone());
+            }
         }
         if !authors.contains_key(registered) {
             let Some(device) = tx.device_by_actor(registered)? else {

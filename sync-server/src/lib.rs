@@ -61,6 +61,45 @@ pub fn server_key(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// The identity entry that holds a check value of the enrolment-code key.
+const CODE_KEY_CHECK: &str = "code_key_check";
+
+/// The enrolment-code key (`server_key`), checked against the database.
+/// Every instance serving one database, and every `device enrol` writing to
+/// it, must use the same key, or a code issued through one would be refused
+/// by the others. The first to start records an HMAC of a fixed text under
+/// its key (which tells nothing of the key or of any code); a different
+/// key, or a missing one where the database already has a check, stops the
+/// start with what to do.
+pub fn code_key(
+    data_dir: &std::path::Path,
+    storage: &dyn storage::Storage,
+) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("server.key");
+    let recorded = storage.identity_value(CODE_KEY_CHECK)?;
+    if recorded.is_some() && !path.exists() {
+        anyhow::bail!(
+            "{} is missing, but the database ({}) was set up with a key for enrolment codes: \
+             copy server.key from the data dir of the first server instance",
+            path.display(),
+            storage.location()
+        );
+    }
+    let key = server_key(data_dir)?;
+    let check = hex::encode(api::code_hash(&key, "sprechtag code key check"));
+    let stored = storage.settle_identity(CODE_KEY_CHECK, &check)?;
+    if stored != check {
+        anyhow::bail!(
+            "{} is not the key the database ({}) was set up with: enrolment codes issued by the \
+             other instances would be refused here; copy server.key from the data dir of the \
+             first server instance",
+            path.display(),
+            storage.location()
+        );
+    }
+    Ok(key)
+}
+
 /// A one-time enrolment code a person can type: 8 unambiguous characters.
 pub fn enrolment_code() -> String {
     use rand::Rng;
@@ -120,8 +159,8 @@ pub async fn launch_with_listener(
 }
 
 /// Serves `storage` (any backend; tests choose theirs) on `listener` until
-/// `shutdown` resolves. The enrolment-code key still comes from
-/// `settings.data_dir` (`server_key`).
+/// `shutdown` resolves. The enrolment-code key comes from
+/// `settings.data_dir` (`code_key`).
 pub async fn launch_with_storage(
     settings: Settings,
     storage: Arc<dyn storage::Storage>,
@@ -143,7 +182,11 @@ pub async fn launch_with_storage(
     );
     let mut state = api::AppState::new(storage);
     state.schema_version = schema_version;
-    state.code_key = Arc::new(server_key(&settings.data_dir)?);
+    state.code_key = Arc::new({
+        let storage = state.storage.clone();
+        let data_dir = settings.data_dir.clone();
+        tokio::task::spawn_blocking(move || code_key(&data_dir, storage.as_ref())).await??
+    });
     state.metrics_token = settings.metrics_token_hash()?.map(Arc::new);
     state.body_timeout = std::time::Duration::from_secs(settings.body_timeout_secs);
     let header_timeout = std::time::Duration::from_secs(settings.header_timeout_secs);
@@ -314,5 +357,45 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Instances that share a database share the enrolment-code key: a
+    /// data dir with another key, or with none, is refused before it could
+    /// issue or check a code the others would not know.
+    #[test]
+    fn every_instance_uses_the_key_the_database_was_set_up_with() {
+        let dir = tempfile::tempdir().expect("dir");
+        let storage = storage::SqliteStorage::open(dir.path()).expect("open");
+        let first = tempfile::tempdir().expect("first instance");
+        let key = code_key(first.path(), &storage).expect("first start records the check");
+        assert_eq!(
+            code_key(first.path(), &storage).expect("same key again"),
+            key
+        );
+
+        // A second instance with its own fresh key.
+        let second = tempfile::tempdir().expect("second instance");
+        server_key(second.path()).expect("a key of its own");
+        let refused = code_key(second.path(), &storage).expect_err("another key");
+        assert!(refused.to_string().contains("not the key"), "{refused}");
+
+        // A third without any key: refused, and none is made.
+        let third = tempfile::tempdir().expect("third instance");
+        let refused = code_key(third.path(), &storage).expect_err("no key");
+        assert!(refused.to_string().contains("is missing"), "{refused}");
+        assert!(!third.path().join("server.key").exists());
+
+        // With the first instance's key copied, it starts.
+        std::fs::copy(
+            first.path().join("server.key"),
+            third.path().join("server.key"),
+        )
+        .expect("copy");
+        assert_eq!(code_key(third.path(), &storage).expect("copied key"), key);
     }
 }

@@ -355,8 +355,11 @@ fn run(cli: Cli) -> Result<()> {
             let _lock = sprechtag_server::lock_data_dir(&from_data_dir)?;
             settings.data_dir = from_data_dir;
             let from = settings.open_storage()?;
-            let target = sprechtag_server::storage::PostgresStorage::open(&to)
-                .context("cannot open the PostgreSQL database")?;
+            let target = sprechtag_server::storage::PostgresStorage::open_with_ca(
+                &to,
+                settings.database_ca_file.as_deref(),
+            )
+            .context("cannot open the PostgreSQL database")?;
             let moved = sprechtag_server::storage::transfer::sqlite_to_postgres(&from, &target)?;
             let moved: serde_json::Map<String, serde_json::Value> = moved
                 .into_iter()
@@ -376,8 +379,11 @@ fn run(cli: Cli) -> Result<()> {
             let Some(url) = &settings.database else {
                 bail!("give the database: --database postgres://… (SQLite migrates when opened)");
             };
-            let storage = sprechtag_server::storage::PostgresStorage::open(url)
-                .context("cannot open the PostgreSQL database")?;
+            let storage = sprechtag_server::storage::PostgresStorage::open_with_ca(
+                url,
+                settings.database_ca_file.as_deref(),
+            )
+            .context("cannot open the PostgreSQL database")?;
             let version = sprechtag_server::storage::Storage::schema_version(&storage)?;
             println!("{}", json!({ "schema_version": version }));
             Ok(())
@@ -603,7 +609,7 @@ fn device(mut settings: Settings, command: DeviceCommand) -> Result<()> {
                 role,
                 department: department.trim().into(),
             };
-            let key = sprechtag_server::server_key(&settings.data_dir)?;
+            let key = sprechtag_server::code_key(&settings.data_dir, storage.as_ref())?;
             let device = storage.create_device(&new, &api::code_hash(&key, &code), expires_at)?;
             storage.append_audit(
                 NewEntry::new(Event::CodeIssued)

@@ -22,7 +22,8 @@ use sprechtag_schemas::wire::{
 use sprechtag_schemas::{Answer, Case, CaseSummary, CatalogDocument, Feedback, OfficeHour};
 
 use crate::storage::{
-    Device, DocumentMeta, DocumentWrite, Seq, Storage, StorageError, SyncTransaction,
+    Changed, Device, DocumentMeta, DocumentWrite, Pending, Seq, Storage, StorageError,
+    SyncTransaction,
 };
 
 /// Incremental saves kept before a document is folded into a full save.
@@ -499,7 +500,10 @@ fn apply_upload(
             kind,
             meta.is_none(),
             successor_of,
-            server_actor,
+            &integrity::KnownAuthors {
+                server_actor,
+                uploader: device,
+            },
         )? {
             return Ok(Err(refusal));
         }
@@ -582,47 +586,42 @@ fn collect_downloads(
         cursor,
         more: false,
     };
+    // The sequence number of each download, for its pending record.
+    let mut sent_seqs = Vec::new();
     let mut bytes = 0;
     loop {
-        let changed = tx.changed_after(device.scope(), cursor, SCAN_LIMIT)?;
+        let changed = tx.changed_after(&device.id, device.scope(), cursor, SCAN_LIMIT)?;
         let full_page = changed.len() == SCAN_LIMIT;
-        for (doc_id, seq) in changed {
-            let Some(meta) = tx.document_meta(&doc_id)? else {
-                continue;
-            };
+        for Changed { id, meta, known } in changed {
+            let seq = meta.seq;
             if meta.kind == ERASED_KIND {
                 if bytes > 0 && bytes + TOMBSTONE_BYTES > budget {
-                    collected.cursor = cursor;
                     collected.more = true;
-                    return Ok(collected);
+                    break;
                 }
-                if let Some(tombstone) = tx.tombstone(&doc_id)? {
+                if let Some(tombstone) = tx.tombstone(&id)? {
                     bytes += TOMBSTONE_BYTES;
                     collected.tombstones.push(tombstone.wire());
                 }
                 cursor = seq;
                 continue;
             }
-            let known = tx.device_heads(&device.id, &doc_id)?;
-            if let Some((changes, whole)) =
-                download_for(tx, cache, &doc_id, &meta, known.as_deref())?
-            {
+            if let Some((changes, whole)) = download_for(tx, cache, &id, &meta, known.as_deref())? {
                 let summary = if whole && summaries {
-                    tx.document_summary(&doc_id)?
+                    tx.document_summary(&id)?
                 } else {
                     None
                 };
                 // The budget counts change bytes only: a summary repeats what
                 // its document holds and compresses to a few bytes beside it.
                 if bytes > 0 && bytes + changes.len() > budget {
-                    collected.cursor = cursor;
                     collected.more = true;
-                    return Ok(collected);
+                    break;
                 }
                 bytes += changes.len();
-                tx.add_pending(&device.id, &doc_id, &meta.heads, seq)?;
+                sent_seqs.push(seq);
                 collected.downloads.push(Download {
-                    doc_id,
+                    doc_id: id,
                     kind: meta.kind,
                     changes,
                     heads: meta.heads,
@@ -631,11 +630,25 @@ fn collect_downloads(
             }
             cursor = seq;
         }
-        if !full_page {
-            collected.cursor = cursor;
-            return Ok(collected);
+        if collected.more || !full_page {
+            break;
         }
     }
+    collected.cursor = cursor;
+    let pending: Vec<Pending<'_>> = collected
+        .downloads
+        .iter()
+        .zip(&sent_seqs)
+        .map(|(download, &seq)| Pending {
+            doc_id: &download.doc_id,
+            heads: &download.heads,
+            seq,
+        })
+        .collect();
+    if !pending.is_empty() {
+        tx.add_pending(&device.id, &pending)?;
+    }
+    Ok(collected)
 }
 
 /// What a device that holds `known` of a document lacks, and whether that

@@ -5,8 +5,8 @@
 
 use sprechtag_server::audit::{Event, Filter, NewEntry};
 use sprechtag_server::storage::{
-    DocumentWrite, ForwardingRecord, MailOutcome, MailPurpose, NewDevice, Role, Storage,
-    StorageError, StoredTombstone, Time,
+    Changed, DocumentWrite, ForwardingRecord, MailOutcome, MailPurpose, NewDevice, Pending, Role,
+    Storage, StorageError, StoredTombstone, SyncTransaction, Time,
 };
 
 /// A fresh, empty storage of one backend, with whatever keeps it alive.
@@ -291,14 +291,27 @@ fn devices_see_their_department_and_the_county_wide_knowledge(storage: &dyn Stor
     let answer = write(storage, "answer-1", "answer", None);
     let a2 = write(storage, "case-a2", "case", Some("a"));
     let other = write(storage, "lost", "case", None);
+    // A device that holds nothing: every document comes with `known: None`.
+    const DEVICE: &str = "nobody";
     let mut tx = storage.begin().expect("begin");
-    let ids = |rows: Vec<(String, i64)>| rows.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    assert!(
+        tx.changed_after(DEVICE, None, 0, 100)
+            .expect("scan")
+            .iter()
+            .all(|c| c.known.is_none())
+    );
+    let ids = |rows: Vec<Changed>| rows.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let seqs = |rows: Vec<Changed>| {
+        rows.into_iter()
+            .map(|c| (c.id, c.meta.seq))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        ids(tx.changed_after(Some("a"), 0, 100).expect("scan")),
+        ids(tx.changed_after(DEVICE, Some("a"), 0, 100).expect("scan")),
         ["case-a1", "catalog", "answer-1", "case-a2"]
     );
     assert_eq!(
-        tx.changed_after(Some("a"), 0, 100).expect("scan"),
+        seqs(tx.changed_after(DEVICE, Some("a"), 0, 100).expect("scan")),
         vec![
             ("case-a1".to_string(), a1),
             ("catalog".to_string(), catalog),
@@ -307,25 +320,31 @@ fn devices_see_their_department_and_the_county_wide_knowledge(storage: &dyn Stor
         ]
     );
     assert_eq!(
-        ids(tx.changed_after(Some("a"), catalog, 100).expect("scan")),
+        ids(tx
+            .changed_after(DEVICE, Some("a"), catalog, 100)
+            .expect("scan")),
         ["answer-1", "case-a2"]
     );
     assert_eq!(
-        ids(tx.changed_after(Some("b"), 0, 100).expect("scan")),
+        ids(tx.changed_after(DEVICE, Some("b"), 0, 100).expect("scan")),
         ["case-b1", "catalog", "answer-1"]
     );
     assert_eq!(
-        ids(tx.changed_after(None, 0, 100).expect("scan")),
+        ids(tx.changed_after(DEVICE, None, 0, 100).expect("scan")),
         [
             "case-a1", "case-b1", "catalog", "answer-1", "case-a2", "lost"
         ]
     );
     assert_eq!(
-        ids(tx.changed_after(None, b1, 2).expect("scan")),
+        ids(tx.changed_after(DEVICE, None, b1, 2).expect("scan")),
         ["catalog", "answer-1"],
         "limit"
     );
-    assert!(tx.changed_after(None, other, 100).expect("scan").is_empty());
+    assert!(
+        tx.changed_after(DEVICE, None, other, 100)
+            .expect("scan")
+            .is_empty()
+    );
     assert_eq!(
         storage.document_department("case-a1").expect("dept"),
         Some(Some("a".into()))
@@ -343,10 +362,22 @@ fn what_a_device_holds_counts_once_acknowledged(storage: &dyn Storage) {
     let later = write(storage, "doc-2", "case", Some("a"));
     let mut tx = storage.begin().expect("begin");
     tx.set_device_heads(&device, "doc-0", b"h0").expect("set");
-    tx.add_pending(&device, "doc-1", b"h1", seq)
-        .expect("pending");
-    tx.add_pending(&device, "doc-2", b"h2", later)
-        .expect("pending");
+    tx.add_pending(
+        &device,
+        &[
+            Pending {
+                doc_id: "doc-1",
+                heads: b"h1",
+                seq,
+            },
+            Pending {
+                doc_id: "doc-2",
+                heads: b"h2",
+                seq: later,
+            },
+        ],
+    )
+    .expect("pending");
     assert_eq!(tx.device_heads(&device, "doc-1").expect("heads"), None);
     // The device acknowledges the first response only: doc-2 never arrived.
     tx.acknowledge(&device, seq).expect("ack");
@@ -365,6 +396,29 @@ fn what_a_device_holds_counts_once_acknowledged(storage: &dyn Storage) {
     assert_eq!(
         tx.device_heads(&device, "doc-1").expect("heads").as_deref(),
         Some(&b"h1b"[..])
+    );
+    // What a sync's scan sees: each document with the device's heads of it,
+    // and another device's heads are not this one's.
+    let known = |tx: &mut Box<dyn SyncTransaction + '_>, device: &str| {
+        tx.changed_after(device, Some("a"), 0, 100)
+            .expect("scan")
+            .into_iter()
+            .map(|c| (c.id, c.meta.seq, c.known))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        known(&mut tx, &device),
+        vec![
+            ("doc-1".to_string(), seq, Some(b"h1b".to_vec())),
+            ("doc-2".to_string(), later, None)
+        ]
+    );
+    assert_eq!(
+        known(&mut tx, "another"),
+        vec![
+            ("doc-1".to_string(), seq, None),
+            ("doc-2".to_string(), later, None)
+        ]
     );
     tx.touch_device(&device).expect("touch");
     tx.forget_holdings(&device).expect("forget");
@@ -442,7 +496,11 @@ fn an_erased_document_leaves_only_its_tombstone(storage: &dyn Storage) {
         Some(tombstone.clone())
     );
     assert_eq!(
-        tx.changed_after(Some("a"), before, 10).expect("scan"),
+        tx.changed_after("nobody", Some("a"), before, 10)
+            .expect("scan")
+            .into_iter()
+            .map(|c| (c.id, c.meta.seq))
+            .collect::<Vec<_>>(),
         vec![("case-x".to_string(), seq)]
     );
     drop(tx);
@@ -702,9 +760,12 @@ fn postgres_no_device_misses_a_change_committed_late_by_another_instance() {
     let started = Instant::now();
     while received.len() < 2 && started.elapsed() < Duration::from_secs(10) {
         let mut tx = reader.begin().expect("begin");
-        for (id, seq) in tx.changed_after(Some("a"), cursor, 100).expect("scan") {
-            received.push(id);
-            cursor = seq;
+        for changed in tx
+            .changed_after("reader", Some("a"), cursor, 100)
+            .expect("scan")
+        {
+            received.push(changed.id);
+            cursor = changed.meta.seq;
         }
         tx.commit().expect("commit");
         std::thread::sleep(Duration::from_millis(5));
@@ -713,4 +774,70 @@ fn postgres_no_device_misses_a_change_committed_late_by_another_instance() {
     let fast_seq = fast.join().expect("fast writer");
     assert!(slow_seq < fast_seq, "the slow one took its number first");
     assert_eq!(received, ["slow", "fast"], "both received, in order");
+}
+
+/// Across a network the server talks to PostgreSQL over TLS and checks the
+/// database's certificate: a certificate of an unknown CA is refused at
+/// once, with the reason; with the county's CA (`database_ca_file`) the
+/// storage opens and PostgreSQL reports its connections encrypted.
+#[test]
+fn postgres_over_tls_checks_the_database_certificate() {
+    use sprechtag_server::storage::PostgresStorage;
+    let Some(database) = sprechtag_server::storage::test_database::TestDatabase::create() else {
+        return;
+    };
+    let Some((url, ca)) = database.tls() else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let refused = PostgresStorage::open(&url)
+        .err()
+        .expect("a certificate of an unknown CA is refused")
+        .to_string();
+    assert!(
+        refused.contains("certificate") || refused.contains("UnknownIssuer"),
+        "{refused}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "refused at once, not after the pool's timeout"
+    );
+    let wrong_ca = tempfile::NamedTempFile::new().expect("file");
+    std::fs::write(wrong_ca.path(), "not a certificate\n").expect("write");
+    let refused = PostgresStorage::open_with_ca(&url, Some(wrong_ca.path()))
+        .err()
+        .expect("a CA file without a certificate is refused")
+        .to_string();
+    assert!(refused.contains("no certificate"), "{refused}");
+
+    let storage = PostgresStorage::open_with_ca(&url, Some(&ca)).expect("open with the CA");
+    assert_eq!(storage.schema_version().expect("schema"), 1);
+    let device = enrolled(&storage, "tls", Role::Caseworker, "a");
+    let mut admin =
+        ::postgres::Client::connect(&database.url, ::postgres::NoTls).expect("admin connection");
+    let encrypted: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE a.datname = current_database() AND s.ssl AND a.pid <> pg_backend_pid()",
+            &[],
+        )
+        .expect("pg_stat_ssl")
+        .get(0);
+    assert!(encrypted >= 1, "the storage's connections use TLS");
+    let plain: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE a.datname = current_database() AND NOT s.ssl AND a.pid <> pg_backend_pid()",
+            &[],
+        )
+        .expect("pg_stat_ssl")
+        .get(0);
+    assert_eq!(plain, 0, "no plain connection besides this one");
+    assert!(
+        storage
+            .devices()
+            .expect("devices")
+            .iter()
+            .any(|d| d.id == device)
+    );
 }

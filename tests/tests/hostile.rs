@@ -165,7 +165,10 @@ fn a_request_replayed_twice_changes_nothing() {
     let mut tx = storage.begin().expect("tx");
     let meta = tx.document_meta(&case.id).expect("meta").expect("stored");
     assert_eq!(meta.seq, seq_after_first, "a replay stored nothing new");
-    assert_eq!(tx.changed_after(None, 0, 100).expect("log").len(), 1);
+    assert_eq!(
+        tx.changed_after("nobody", None, 0, 100).expect("log").len(),
+        1
+    );
 }
 
 /// New documents are checked one by one, whether the server loads them

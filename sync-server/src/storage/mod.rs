@@ -21,7 +21,7 @@ pub enum StorageError {
     /// A failure that may pass: the database was busy or locked too long,
     /// the connection dropped, a concurrent transaction won. The request
     /// can be tried again (`is_retryable`).
-    #[error("database busy: {0}")]
+    #[error("database unavailable: {0}")]
     Unavailable(String),
     /// Any other database failure; trying again will not help.
     #[error("database: {0}")]
@@ -107,6 +107,25 @@ pub struct DocumentMeta {
     pub chunk_count: u32,
     /// The document's heads, as on the wire.
     pub heads: Vec<u8>,
+}
+
+/// A document changed after a device's cursor, as a sync hands it out:
+/// its bookkeeping and the heads the device is known to hold of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed {
+    pub id: String,
+    pub meta: DocumentMeta,
+    /// `None`: the device holds nothing of it (as far as it acknowledged).
+    pub known: Option<Vec<u8>>,
+}
+
+/// Heads sent to a device in a response, known to it once it acknowledges
+/// `seq`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pending<'a> {
+    pub doc_id: &'a str,
+    pub heads: &'a [u8],
+    pub seq: Seq,
 }
 
 /// What is left of an erased document, as the server keeps it.
@@ -232,6 +251,11 @@ pub trait Storage: Send + Sync + 'static {
     /// The server's identity and epoch, as of opening (a restore, with the
     /// server stopped, is the only thing that changes the epoch).
     fn identity(&self) -> Result<Identity>;
+    /// The stored value of identity `name`, if any.
+    fn identity_value(&self, name: &str) -> Result<Option<String>>;
+    /// The stored value of identity `name`; stored as `value` first if the
+    /// database has none (the first of several instances to start sets it).
+    fn settle_identity(&self, name: &str, value: &str) -> Result<String>;
     /// Where the data are, for logs ("SQLite /var/lib/…").
     fn location(&self) -> String;
     /// Which database: "sqlite" or "postgresql" (`/health`, the log).
@@ -284,8 +308,10 @@ pub trait SyncTransaction {
     /// The heads this device is known to hold of the document.
     fn device_heads(&mut self, device: &str, doc: &str) -> Result<Option<Vec<u8>>>;
     fn set_device_heads(&mut self, device: &str, doc: &str, heads: &[u8]) -> Result<()>;
-    /// Heads sent in a response, known to the device once it acknowledges `seq`.
-    fn add_pending(&mut self, device: &str, doc: &str, heads: &[u8], seq: Seq) -> Result<()>;
+    /// Heads sent in a response, known to the device once it acknowledges
+    /// their `seq`: one call per response (a backend may write them all
+    /// in one statement).
+    fn add_pending(&mut self, device: &str, pending: &[Pending<'_>]) -> Result<()>;
     /// Records that the device was seen now (in the sync's own transaction:
     /// a separate write would cost every request a second fsync).
     fn touch_device(&mut self, device: &str) -> Result<()>;
@@ -297,13 +323,16 @@ pub trait SyncTransaction {
     /// Forgets which heads the device holds and was sent (it starts over:
     /// its store, or this database, was restored from a backup).
     fn forget_holdings(&mut self, device: &str) -> Result<()>;
-    /// Documents changed after `cursor` in `scope` (all if `None`), by sequence.
+    /// Documents changed after `cursor` in `scope` (all if `None`), by
+    /// sequence, each with what `device` is known to hold of it: one look
+    /// per page of a sync's downloads, not one per document.
     fn changed_after(
         &mut self,
+        device: &str,
         scope: Option<&str>,
         cursor: Seq,
         limit: usize,
-    ) -> Result<Vec<(String, Seq)>>;
+    ) -> Result<Vec<Changed>>;
     /// The tombstone of an erased document.
     fn tombstone(&mut self, id: &str) -> Result<Option<StoredTombstone>>;
     /// Replaces the document by its tombstone: every stored save, summary

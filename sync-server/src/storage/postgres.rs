@@ -16,14 +16,15 @@
 //! Transactions that only read, acknowledge or touch their own device's
 //! rows do not wait for it. The same lock keeps the audit chain a chain.
 
+use postgres::Row;
 use postgres::types::ToSql;
-use postgres::{NoTls, Row};
 use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
-    Device, DocumentMeta, DocumentWrite, ForwardingRecord, Identity, MailOutcome, MailPurpose,
-    NewDevice, QueuedMail, Result, Seq, Storage, StorageError, StorageFigures, StoredTombstone,
-    SyncTransaction, Time,
+    Changed, Device, DocumentMeta, DocumentWrite, ForwardingRecord, Identity, MailOutcome,
+    MailPurpose, NewDevice, Pending, QueuedMail, Result, Seq, Storage, StorageError,
+    StorageFigures, StoredTombstone, SyncTransaction, Time,
 };
 use crate::audit::{Entry, Filter, NewEntry};
 
@@ -33,8 +34,42 @@ type Connection = r2d2::PooledConnection<CachingManager>;
 /// Pooled connections that keep their prepared statements: a statement
 /// prepared once per connection instead of once per call (a round trip to
 /// the database each; a sync makes dozens of calls).
-#[derive(Debug)]
-struct CachingManager(PostgresConnectionManager<NoTls>);
+struct CachingManager(PostgresConnectionManager<DatabaseTls>);
+
+/// rustls for tokio-postgres, also where there is no host name: a Unix
+/// socket. tokio-postgres asks for a connector with the name "" there,
+/// which rustls refuses; PostgreSQL offers no TLS on a socket and
+/// tokio-postgres never starts a handshake without a host name, so any
+/// valid name will do.
+#[derive(Clone)]
+struct DatabaseTls(MakeRustlsConnect);
+
+impl<S> postgres::tls::MakeTlsConnect<S> for DatabaseTls
+where
+    MakeRustlsConnect: postgres::tls::MakeTlsConnect<S>,
+{
+    type Stream = <MakeRustlsConnect as postgres::tls::MakeTlsConnect<S>>::Stream;
+    type TlsConnect = <MakeRustlsConnect as postgres::tls::MakeTlsConnect<S>>::TlsConnect;
+    type Error = <MakeRustlsConnect as postgres::tls::MakeTlsConnect<S>>::Error;
+
+    fn make_tls_connect(
+        &mut self,
+        hostname: &str,
+    ) -> std::result::Result<Self::TlsConnect, Self::Error> {
+        let name = if hostname.is_empty() {
+            "localhost"
+        } else {
+            hostname
+        };
+        self.0.make_tls_connect(name)
+    }
+}
+
+impl std::fmt::Debug for CachingManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CachingManager")
+    }
+}
 
 /// A connection and the statements prepared on it, by their SQL.
 struct Cached {
@@ -247,10 +282,26 @@ CREATE INDEX mail_queue_due ON mail_queue (next_attempt_at) WHERE next_attempt_a
 CREATE INDEX mail_queue_by_doc ON mail_queue (doc_id);
 "#];
 
+/// An error with its causes ("error performing TLS handshake: invalid peer
+/// certificate: UnknownIssuer"): the driver's own text names only the
+/// first.
+fn error_text(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
 impl From<postgres::Error> for StorageError {
     fn from(e: postgres::Error) -> Self {
         use postgres::error::SqlState;
-        let text = e.to_string();
+        let text = error_text(&e);
         match e.code() {
             Some(
                 code @ (&SqlState::T_R_SERIALIZATION_FAILURE
@@ -307,6 +358,19 @@ fn device_row(row: &Row) -> Result<Device> {
         actor: get(row, 10)?,
         wipe_ordered_at: get(row, 11)?,
         wipe_delivered_at: get(row, 12)?,
+    })
+}
+
+/// A document's bookkeeping from the columns kind, department, seq,
+/// chunk_count, heads, starting at `first`.
+fn meta_row(row: &Row, first: usize) -> Result<DocumentMeta> {
+    let chunks: i32 = get(row, first + 3)?;
+    Ok(DocumentMeta {
+        kind: get(row, first)?,
+        department: get(row, first + 1)?,
+        seq: get(row, first + 2)?,
+        chunk_count: u32::try_from(chunks).unwrap_or(0),
+        heads: get(row, first + 4)?,
     })
 }
 
@@ -391,22 +455,36 @@ pub struct PostgresStorage {
 impl PostgresStorage {
     /// Connects to `url` (`postgres://user@host/db`, or a Unix socket:
     /// `postgres://user@%2Frun%2Fpostgresql/db`), brings the schema up to
-    /// date and reads the identity.
+    /// date and reads the identity. TLS as the URL's `sslmode` says
+    /// (`require` for a database across a network), the server's
+    /// certificate checked against the system's roots.
     pub fn open(url: &str) -> Result<PostgresStorage> {
+        PostgresStorage::open_with_ca(url, None)
+    }
+
+    /// As `open`, trusting also the CA certificates in the PEM file
+    /// `ca_file` (a county's own CA; `database_ca_file`).
+    pub fn open_with_ca(url: &str, ca_file: Option<&std::path::Path>) -> Result<PostgresStorage> {
         let config: postgres::Config = url
             .parse()
             .map_err(|e| StorageError::Database(format!("not a PostgreSQL URL: {e}")))?;
         let location = describe(&config);
-        let manager = CachingManager(PostgresConnectionManager::new(config, NoTls));
+        let tls = tls_connector(ca_file)?;
+        let manager = CachingManager(PostgresConnectionManager::new(config, tls));
+        // One connection first: a wrong address, password or certificate
+        // fails at once with its own message (the pool would retry it for
+        // its whole timeout and then report a timeout).
+        let mut first = r2d2::ManageConnection::connect(&manager)
+            .map_err(|e| StorageError::Unavailable(format!("{location}: {}", error_text(&e))))?;
+        migrate(&mut first.client)?;
+        let identity = read_identity(&mut first.client)?;
+        drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(16)
+            .min_idle(Some(1))
             .connection_timeout(std::time::Duration::from_secs(30))
             .build(manager)
             .map_err(|e| StorageError::Unavailable(format!("{location}: {e}")))?;
-        let mut client = pool.get()?;
-        migrate(&mut client.client)?;
-        let identity = read_identity(&mut client.client)?;
-        drop(client);
         Ok(PostgresStorage {
             pool: Some(pool),
             identity,
@@ -443,6 +521,48 @@ impl Drop for PostgresStorage {
 }
 
 /// "PostgreSQL user@host/db", never the password.
+/// TLS for connections across a network: rustls with ring, the system's
+/// roots and those of `ca_file`. Every certificate is verified, host name
+/// included, whatever `sslmode` says (`prefer` and `require` both verify;
+/// `disable` sends no TLS at all). A Unix socket never uses TLS.
+fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<DatabaseTls> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable system certificates leave the CA file (or nothing).
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        let shown = path.display();
+        let pem = std::fs::read(path).map_err(|e| {
+            StorageError::Database(format!("cannot read database_ca_file {shown}: {e}"))
+        })?;
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| {
+                StorageError::Database(format!("database_ca_file {shown}: not PEM: {e}"))
+            })?;
+            roots
+                .add(cert)
+                .map_err(|e| StorageError::Database(format!("database_ca_file {shown}: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(StorageError::Database(format!(
+                "database_ca_file {shown} holds no certificate"
+            )));
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StorageError::Database(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(DatabaseTls(MakeRustlsConnect::new(config)))
+}
+
 fn describe(config: &postgres::Config) -> String {
     let host = config
         .get_hosts()
@@ -706,6 +826,23 @@ impl Storage for PostgresStorage {
         Ok(self.identity.clone())
     }
 
+    fn identity_value(&self, name: &str) -> Result<Option<String>> {
+        let row = self
+            .connection()?
+            .query_opt("SELECT value FROM identity WHERE name = $1", &[&name])?;
+        row.as_ref().map(|r| get(r, 0)).transpose()
+    }
+
+    fn settle_identity(&self, name: &str, value: &str) -> Result<String> {
+        let mut client = self.connection()?;
+        client.execute(
+            "INSERT INTO identity (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            &[&name, &value],
+        )?;
+        let row = client.query_one("SELECT value FROM identity WHERE name = $1", &[&name])?;
+        get(&row, 0)
+    }
+
     fn location(&self) -> String {
         self.location.clone()
     }
@@ -896,34 +1033,22 @@ impl SyncTransaction for PostgresTransaction {
             "SELECT kind, department, seq, chunk_count, heads FROM documents WHERE id = $1",
             &[&id],
         )?;
-        row.as_ref()
-            .map(|r| {
-                let chunks: i32 = get(r, 3)?;
-                Ok(DocumentMeta {
-                    kind: get(r, 0)?,
-                    department: get(r, 1)?,
-                    seq: get(r, 2)?,
-                    chunk_count: u32::try_from(chunks).unwrap_or(0),
-                    heads: get(r, 4)?,
-                })
-            })
-            .transpose()
+        row.as_ref().map(|r| meta_row(r, 0)).transpose()
     }
 
+    /// The snapshot and its chunks in one round trip.
     fn document_bytes(&mut self, id: &str) -> Result<Vec<Vec<u8>>> {
-        let mut parts: Vec<Vec<u8>> = Vec::new();
-        if let Some(row) = self
-            .client
-            .query_opt("SELECT snapshot FROM documents WHERE id = $1", &[&id])?
-        {
-            parts.push(get(&row, 0)?);
-        }
-        for row in self.client.query(
-            "SELECT bytes FROM document_chunks WHERE doc_id = $1 ORDER BY id",
+        let Some(row) = self.client.query_opt(
+            "SELECT snapshot,
+                    ARRAY(SELECT bytes FROM document_chunks WHERE doc_id = $1 ORDER BY id)
+             FROM documents WHERE id = $1",
             &[&id],
-        )? {
-            parts.push(get(&row, 0)?);
-        }
+        )?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut parts = vec![get::<Vec<u8>>(&row, 0)?];
+        parts.extend(get::<Vec<Vec<u8>>>(&row, 1)?);
         Ok(parts)
     }
 
@@ -947,33 +1072,35 @@ impl SyncTransaction for PostgresTransaction {
         summary: Option<&[u8]>,
         write: DocumentWrite<'_>,
     ) -> Result<Seq> {
-        let seq = self.next_seq()?;
-        match write {
-            DocumentWrite::Snapshot(bytes) => {
-                self.execute("DELETE FROM document_chunks WHERE doc_id = $1", &[&id])?;
-                self.execute(
-                    "INSERT INTO documents (id, kind, department, snapshot, chunk_count, heads, seq, summary)
-                     VALUES ($1, $2, $3, $4, 0, $5, $6, $7)
-                     ON CONFLICT (id) DO UPDATE SET kind = excluded.kind,
-                        department = excluded.department, snapshot = excluded.snapshot,
-                        chunk_count = 0, heads = excluded.heads, seq = excluded.seq,
-                        summary = excluded.summary",
-                    &[&id, &kind, &department, &bytes, &heads, &seq, &summary],
-                )?;
-            }
-            DocumentWrite::Chunk(bytes) => {
-                self.execute(
-                    "INSERT INTO document_chunks (doc_id, bytes) VALUES ($1, $2)",
-                    &[&id, &bytes],
-                )?;
-                self.execute(
-                    "UPDATE documents SET kind = $2, department = $3, chunk_count = chunk_count + 1,
-                        heads = $4, seq = $5, summary = $6 WHERE id = $1",
-                    &[&id, &kind, &department, &heads, &seq, &summary],
-                )?;
-            }
-        }
-        Ok(seq)
+        // The sequence number, the chunks and the row in one statement (one
+        // round trip: a request writes dozens of documents under the lock).
+        self.lock()?;
+        let row = match write {
+            DocumentWrite::Snapshot(bytes) => self.client.query_one(
+                "WITH next AS (UPDATE counters SET value = value + 1 WHERE name = 'seq'
+                               RETURNING value),
+                      gone AS (DELETE FROM document_chunks WHERE doc_id = $1)
+                 INSERT INTO documents (id, kind, department, snapshot, chunk_count, heads, seq, summary)
+                 SELECT $1, $2, $3, $4, 0, $5, next.value, $6 FROM next
+                 ON CONFLICT (id) DO UPDATE SET kind = excluded.kind,
+                    department = excluded.department, snapshot = excluded.snapshot,
+                    chunk_count = 0, heads = excluded.heads, seq = excluded.seq,
+                    summary = excluded.summary
+                 RETURNING seq",
+                &[&id, &kind, &department, &bytes, &heads, &summary],
+            )?,
+            DocumentWrite::Chunk(bytes) => self.client.query_one(
+                "WITH next AS (UPDATE counters SET value = value + 1 WHERE name = 'seq'
+                               RETURNING value),
+                      chunk AS (INSERT INTO document_chunks (doc_id, bytes) VALUES ($1, $2))
+                 UPDATE documents SET kind = $3, department = $4, chunk_count = chunk_count + 1,
+                    heads = $5, seq = next.value, summary = $6
+                 FROM next WHERE id = $1
+                 RETURNING seq",
+                &[&id, &bytes, &kind, &department, &heads, &summary],
+            )?,
+        };
+        get(&row, 0)
     }
 
     fn device_heads(&mut self, device: &str, doc: &str) -> Result<Option<Vec<u8>>> {
@@ -993,11 +1120,17 @@ impl SyncTransaction for PostgresTransaction {
         Ok(())
     }
 
-    fn add_pending(&mut self, device: &str, doc: &str, heads: &[u8], seq: Seq) -> Result<()> {
+    /// A response's pending sends in one statement (as arrays).
+    fn add_pending(&mut self, device: &str, pending: &[Pending<'_>]) -> Result<()> {
+        let docs: Vec<&str> = pending.iter().map(|p| p.doc_id).collect();
+        let heads: Vec<&[u8]> = pending.iter().map(|p| p.heads).collect();
+        let seqs: Vec<Seq> = pending.iter().map(|p| p.seq).collect();
         self.execute(
-            "INSERT INTO device_pending (device_id, doc_id, heads, seq) VALUES ($1, $2, $3, $4)
+            "INSERT INTO device_pending (device_id, doc_id, heads, seq)
+             SELECT $1, doc_id, heads, seq
+             FROM UNNEST($2::text[], $3::bytea[], $4::bigint[]) AS p (doc_id, heads, seq)
              ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads, seq = excluded.seq",
-            &[&device, &doc, &heads, &seq],
+            &[&device, &docs, &heads, &seqs],
         )?;
         Ok(())
     }
@@ -1043,30 +1176,50 @@ impl SyncTransaction for PostgresTransaction {
         Ok(())
     }
 
+    /// The page, each document's bookkeeping and the device's heads in
+    /// one query (a round trip per document cost more than the rest of a
+    /// download).
     fn changed_after(
         &mut self,
+        device: &str,
         scope: Option<&str>,
         cursor: Seq,
         limit: usize,
-    ) -> Result<Vec<(String, Seq)>> {
+    ) -> Result<Vec<Changed>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = match scope {
             // The department's documents and the knowledge base, which
             // belongs to no department and goes to every device.
             Some(department) => self.client.query(
-                "SELECT id, seq FROM documents WHERE department = $1 AND seq > $2
-                 UNION ALL
-                 SELECT id, seq FROM documents WHERE department IS NULL AND seq > $2
-                     AND kind IN ('catalog', 'answer')
-                 ORDER BY seq LIMIT $3",
-                &[&department, &cursor, &limit],
+                "SELECT d.id, d.kind, d.department, d.seq, d.chunk_count, d.heads, h.heads
+                 FROM (SELECT id, kind, department, seq, chunk_count, heads FROM documents
+                           WHERE department = $2 AND seq > $3
+                       UNION ALL
+                       SELECT id, kind, department, seq, chunk_count, heads FROM documents
+                           WHERE department IS NULL AND seq > $3 AND kind IN ('catalog', 'answer')
+                       ORDER BY seq LIMIT $4) AS d
+                 LEFT JOIN device_documents h ON h.device_id = $1 AND h.doc_id = d.id
+                 ORDER BY d.seq",
+                &[&device, &department, &cursor, &limit],
             )?,
             None => self.client.query(
-                "SELECT id, seq FROM documents WHERE seq > $1 ORDER BY seq LIMIT $2",
-                &[&cursor, &limit],
+                "SELECT d.id, d.kind, d.department, d.seq, d.chunk_count, d.heads, h.heads
+                 FROM (SELECT id, kind, department, seq, chunk_count, heads FROM documents
+                           WHERE seq > $2 ORDER BY seq LIMIT $3) AS d
+                 LEFT JOIN device_documents h ON h.device_id = $1 AND h.doc_id = d.id
+                 ORDER BY d.seq",
+                &[&device, &cursor, &limit],
             )?,
         };
-        rows.iter().map(|r| Ok((get(r, 0)?, get(r, 1)?))).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(Changed {
+                    id: get(r, 0)?,
+                    meta: meta_row(r, 1)?,
+                    known: get(r, 6)?,
+                })
+            })
+            .collect()
     }
 
     fn tombstone(&mut self, id: &str) -> Result<Option<StoredTombstone>> {

@@ -1083,6 +1083,23 @@ impl Storage for SqliteStorage {
         Ok(self.identity.clone())
     }
 
+    fn identity_value(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .reader()
+            .prepare_cached("SELECT value FROM identity WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn settle_identity(&self, name: &str, value: &str) -> Result<String> {
+        let conn = self.writer();
+        conn.prepare_cached("INSERT OR IGNORE INTO identity (name, value) VALUES (?1, ?2)")?
+            .execute([name, value])?;
+        Ok(conn
+            .prepare_cached("SELECT value FROM identity WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))?)
+    }
+
     fn location(&self) -> String {
         format!("SQLite {}", self.path.display())
     }
@@ -1244,6 +1261,42 @@ impl Drop for SqliteTransaction<'_> {
     }
 }
 
+impl SqliteTransaction<'_> {
+    /// Ids of the documents changed after `cursor` in `scope` (all if
+    /// `None`), by sequence: read from the covering indexes alone.
+    fn changed_ids_after(
+        &mut self,
+        scope: Option<&str>,
+        cursor: super::Seq,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match scope {
+            // The department's documents and the knowledge base, which
+            // belongs to no department and goes to every device.
+            Some(department) => self
+                .conn
+                .prepare_cached(
+                    "SELECT id, seq FROM documents WHERE department = ?1 AND seq > ?2
+                     UNION ALL
+                     SELECT id, seq FROM documents WHERE department IS NULL AND seq > ?2
+                         AND kind IN ('catalog', 'answer')
+                     ORDER BY seq LIMIT ?3",
+                )?
+                .query_map(params![department, cursor, limit], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+            None => self
+                .conn
+                .prepare_cached(
+                    "SELECT id, seq FROM documents WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )?
+                .query_map(params![cursor, limit], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+        };
+        Ok(rows)
+    }
+}
+
 impl SyncTransaction for SqliteTransaction<'_> {
     fn append_audit(&mut self, entry: NewEntry) -> Result<()> {
         append_audit(&self.conn, entry).map(|_| ())
@@ -1367,19 +1420,14 @@ impl SyncTransaction for SqliteTransaction<'_> {
         Ok(())
     }
 
-    fn add_pending(
-        &mut self,
-        device: &str,
-        doc: &str,
-        heads: &[u8],
-        seq: super::Seq,
-    ) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO device_pending (device_id, doc_id, heads, seq) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads, seq = excluded.seq",
-            )?
-            .execute(params![device, doc, heads, seq])?;
+    fn add_pending(&mut self, device: &str, pending: &[super::Pending<'_>]) -> Result<()> {
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO device_pending (device_id, doc_id, heads, seq) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads, seq = excluded.seq",
+        )?;
+        for p in pending {
+            insert.execute(params![device, p.doc_id, p.heads, p.seq])?;
+        }
         Ok(())
     }
 
@@ -1421,38 +1469,29 @@ impl SyncTransaction for SqliteTransaction<'_> {
         Ok(())
     }
 
+    /// The page from the covering indexes by sequence, then each
+    /// document's bookkeeping and the device's heads by key: in-process
+    /// lookups that cost SQLite less than a join that would read the
+    /// documents' rows (their saves lie before the columns it needs).
     fn changed_after(
         &mut self,
+        device: &str,
         scope: Option<&str>,
         cursor: super::Seq,
         limit: usize,
-    ) -> Result<Vec<(String, super::Seq)>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = match scope {
-            // The department's documents and the knowledge base, which
-            // belongs to no department and goes to every device.
-            Some(department) => self
-                .conn
-                .prepare_cached(
-                    "SELECT id, seq FROM documents WHERE department = ?1 AND seq > ?2
-                     UNION ALL
-                     SELECT id, seq FROM documents WHERE department IS NULL AND seq > ?2
-                         AND kind IN ('catalog', 'answer')
-                     ORDER BY seq LIMIT ?3",
-                )?
-                .query_map(params![department, cursor, limit], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?,
-            None => self
-                .conn
-                .prepare_cached(
-                    "SELECT id, seq FROM documents WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                )?
-                .query_map(params![cursor, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?,
-        };
-        Ok(rows)
+    ) -> Result<Vec<super::Changed>> {
+        let page = self.changed_ids_after(scope, cursor, limit)?;
+        let mut changed = Vec::with_capacity(page.len());
+        for id in page {
+            // Gone since the page was read: only within this transaction,
+            // which cannot happen; skipped all the same.
+            let Some(meta) = self.document_meta(&id)? else {
+                continue;
+            };
+            let known = self.device_heads(device, &id)?;
+            changed.push(super::Changed { id, meta, known });
+        }
+        Ok(changed)
     }
 
     fn tombstone(&mut self, id: &str) -> Result<Option<StoredTombstone>> {

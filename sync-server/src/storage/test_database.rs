@@ -56,3 +56,27 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// The environment variables with the cluster's URL over TCP with TLS
+/// required, and the PEM file of the CA that signed its certificate
+/// (`cluster.sh` sets both).
+pub const TLS_ENV: &str = "SPRECHTAG_TEST_POSTGRES_TLS";
+pub const CA_ENV: &str = "SPRECHTAG_TEST_POSTGRES_CA";
+
+impl TestDatabase {
+    /// This database over TCP with TLS required, and the CA file; `None`
+    /// where the cluster offers no TLS (a panic under `CI`).
+    pub fn tls(&self) -> Option<(String, std::path::PathBuf)> {
+        let (Ok(url), Some(ca)) = (std::env::var(TLS_ENV), std::env::var_os(CA_ENV)) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{TLS_ENV} or {CA_ENV} is not set: under CI the TLS tests must run"
+            );
+            eprintln!("skipped: the PostgreSQL cluster offers no TLS ({TLS_ENV} is not set)");
+            return None;
+        };
+        let (base, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+        let (base, _) = base.rsplit_once('/')?;
+        Some((format!("{base}/{}?{query}", self.name), ca.into()))
+    }
+}

@@ -235,7 +235,8 @@ pub fn sqlite_to_postgres(from: &SqliteStorage, to: &PostgresStorage) -> Result<
     let identity = from_identity(&source)?;
     for (name, value) in identity {
         tx.execute(
-            "UPDATE identity SET value = $2 WHERE name = $1",
+            "INSERT INTO identity (name, value) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             &[&name, &value],
         )?;
     }
