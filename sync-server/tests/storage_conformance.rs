@@ -539,6 +539,165 @@ fn the_audit_trail_is_a_chain_committed_with_its_sync(storage: &dyn Storage) {
     assert_eq!(by_case.len(), 1);
 }
 
+/// The audit trail narrowed by time and device, as `audit --since` and a
+/// citizen's access request read it.
+fn the_audit_trail_is_read_by_time_and_device(storage: &dyn Storage) {
+    let device = enrolled(storage, "L", Role::Caseworker, "a");
+    let first = storage
+        .append_audit(NewEntry {
+            device_id: Some(device.clone()),
+            ..NewEntry::new(Event::Sync)
+        })
+        .expect("append");
+    storage
+        .append_audit(NewEntry::new(Event::AdminCommand))
+        .expect("append");
+    let all = storage.audit_entries(&Filter::default()).expect("all");
+    assert!(all.len() >= 2);
+    let by_device = storage
+        .audit_entries(&Filter {
+            device_id: Some(device.clone()),
+            ..Filter::default()
+        })
+        .expect("by device");
+    assert!(
+        by_device
+            .iter()
+            .all(|e| e.device_id.as_deref() == Some(device.as_str()))
+    );
+    assert!(by_device.contains(&first));
+    // A day in the future: nothing; today (as a day or as a time before the
+    // first entry): everything.
+    let since = |since: &str| {
+        storage
+            .audit_entries(&Filter {
+                since: Some(since.into()),
+                ..Filter::default()
+            })
+            .expect("since")
+            .len()
+    };
+    assert_eq!(since("2999-01-01"), 0);
+    assert_eq!(since(&first.time[..10]), all.len());
+    assert_eq!(since("2000-01-01T00:00:00Z"), all.len());
+}
+
+/// Retention reads every case's stored summary; an erased case has none,
+/// and an erasure that corrects a case names its successor.
+fn retention_reads_summaries_and_corrections_name_their_successor(storage: &dyn Storage) {
+    let mut tx = storage.begin().expect("begin");
+    for (id, summary) in [("case-1", &b"one"[..]), ("case-2", b"two")] {
+        tx.write_document(
+            id,
+            "case",
+            Some("a"),
+            b"h",
+            Some(summary),
+            DocumentWrite::Snapshot(b"s"),
+        )
+        .expect("write");
+    }
+    tx.write_document(
+        "hour-1",
+        "office_hour",
+        Some("a"),
+        b"h",
+        None,
+        DocumentWrite::Snapshot(b"s"),
+    )
+    .expect("write");
+    tx.commit().expect("commit");
+    let mut summaries = storage.case_summaries().expect("summaries");
+    summaries.sort();
+    assert_eq!(
+        summaries,
+        vec![
+            ("case-1".to_string(), b"one".to_vec()),
+            ("case-2".to_string(), b"two".to_vec())
+        ]
+    );
+    let tombstone = StoredTombstone {
+        doc_id: "case-1".into(),
+        number: "ABC-0001".into(),
+        erased_at: "2026-12-02T09:00:00Z".into(),
+        erased_by: "L-user".into(),
+        reason: "Berichtigung".into(),
+        successor: Some("case-2".into()),
+    };
+    let mut tx = storage.begin().expect("begin");
+    tx.erase_document(Some("a"), &tombstone).expect("erase");
+    assert_eq!(
+        tx.tombstone("case-1").expect("tombstone"),
+        Some(tombstone.clone())
+    );
+    tx.commit().expect("commit");
+    assert_eq!(storage.tombstones().expect("list"), vec![tombstone.clone()]);
+    assert_eq!(
+        storage.tombstones().expect("list")[0]
+            .wire()
+            .successor
+            .as_deref(),
+        Some("case-2")
+    );
+    assert_eq!(
+        storage.case_summaries().expect("summaries"),
+        vec![("case-2".to_string(), b"two".to_vec())],
+        "the erased case has no summary left"
+    );
+}
+
+/// Two laptops type the same code at the same moment (two instances, or
+/// two requests on one): exactly one is enrolled.
+fn a_code_is_redeemed_once_under_concurrency(storage: &dyn Storage) {
+    let device = storage
+        .create_device(
+            &new_device("L", Role::Caseworker, "a"),
+            b"code",
+            in_minutes(15),
+        )
+        .expect("create");
+    let barrier = std::sync::Barrier::new(8);
+    let outcomes: Vec<bool> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let token = format!("token-{i}").into_bytes();
+                    barrier.wait();
+                    loop {
+                        match storage.redeem_code(b"code", &token, None, chrono::Utc::now()) {
+                            Ok(redeemed) => return redeemed.is_some(),
+                            // A concurrent transaction won: the API says
+                            // "busy" and the laptop tries again.
+                            Err(e) if e.is_retryable() => continue,
+                            Err(e) => panic!("redeem: {e}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 1, "{outcomes:?}");
+    let winner = outcomes.iter().position(|ok| *ok).expect("a winner");
+    let enrolled = storage
+        .device_by_token(format!("token-{winner}").as_bytes())
+        .expect("lookup")
+        .expect("the winner's token works");
+    assert_eq!(enrolled.id, device.id);
+    for loser in (0..8).filter(|i| *i != winner) {
+        assert!(
+            storage
+                .device_by_token(format!("token-{loser}").as_bytes())
+                .expect("lookup")
+                .is_none()
+        );
+    }
+}
+
 fn the_identity_stays(storage: &dyn Storage) {
     let identity = storage.identity().expect("identity");
     assert_eq!(identity.server_id.len(), 32);
@@ -669,6 +828,9 @@ macro_rules! conformance {
             case!(an_erased_document_leaves_only_its_tombstone);
             case!(the_audit_trail_is_a_chain_committed_with_its_sync);
             case!(the_identity_stays);
+            case!(the_audit_trail_is_read_by_time_and_device);
+            case!(retention_reads_summaries_and_corrections_name_their_successor);
+            case!(a_code_is_redeemed_once_under_concurrency);
             case!(mail_is_queued_once_and_tried_until_sent);
             case!(figures_count_documents_and_active_devices);
         }
