@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use sprechtag::store::Store;
@@ -113,20 +114,60 @@ fn two_instances_on_one_database_converge_through_a_balancer_and_survive_sigkill
         );
     }
 
-    // c uploads its cases while instance 1 is killed.
+    // c uploads its cases; the instance that holds one of its requests
+    // unanswered is killed right then (SIGKILL: no shutdown, no flush), and
+    // the balancer shows the request was cut. Should c's sync slip through
+    // between two looks, it tries again with more cases.
     let mut c = laptops.pop().expect("c");
-    let uploading = std::thread::spawn(move || {
-        let outcome = sync_now(&mut c.store);
-        (c, outcome)
-    });
-    std::thread::sleep(Duration::from_millis(30));
-    instances[0].kill(); // SIGKILL: no shutdown, no flush
-    let (c, _maybe_cut) = uploading.join().expect("c's sync");
+    let mut victim = None;
+    for attempt in 0..5 {
+        if attempt > 0 {
+            for i in 0..25 {
+                made_on_c.push(
+                    c.new_case(&format!("Nochmal{attempt}-{i}"), &["hund-anmelden"])
+                        .number,
+                );
+            }
+        }
+        let uploading = std::thread::spawn(move || {
+            let outcome = sync_now(&mut c.store);
+            (c, outcome)
+        });
+        victim = loop {
+            if let Some(index) = balancer
+                .upstreams
+                .iter()
+                .position(|u| u.awaiting.load(Ordering::SeqCst) > 0)
+            {
+                instances[index].kill();
+                break Some(index);
+            }
+            if uploading.is_finished() {
+                break None;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        };
+        let (back, _outcome) = uploading.join().expect("c's sync");
+        c = back;
+        if victim.is_some() {
+            break;
+        }
+    }
     laptops.push(c);
+    let victim = victim.expect("an instance killed while it held one of c's requests");
+    let started = Instant::now();
+    while balancer.upstreams[victim].cut.load(Ordering::SeqCst) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the killed instance's request was answered: the kill did not land mid-request"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // Meanwhile the others sync through whatever instance lives.
-    sync_until_complete(&mut laptops[0].store, "a while instance 1 is down");
-    sync_until_complete(&mut laptops[1].store, "b while instance 1 is down");
-    instances[0] = ServerProcess::start_postgres(&database.url, dirs[0].path(), ports[0]);
+    sync_until_complete(&mut laptops[0].store, "a while an instance is down");
+    sync_until_complete(&mut laptops[1].store, "b while an instance is down");
+    instances[victim] =
+        ServerProcess::start_postgres(&database.url, dirs[victim].path(), ports[victim]);
     for _ in 0..2 {
         for laptop in &mut laptops {
             sync_until_complete(&mut laptop.store, "after the restart");
@@ -163,12 +204,8 @@ fn two_instances_on_one_database_converge_through_a_balancer_and_survive_sigkill
     // Each case stored once, and both instances served.
     let figures = storage.figures().expect("figures");
     assert_eq!(figures.documents as usize, numbers.len(), "{figures:?}");
-    for (index, count) in balancer.handed.iter().enumerate() {
-        assert!(
-            count.load(std::sync::atomic::Ordering::Relaxed) > 0,
-            "instance {} got no connection",
-            index + 1
-        );
+    for (index, count) in balancer.handed().into_iter().enumerate() {
+        assert!(count > 0, "instance {} got no connection", index + 1);
     }
 }
 
