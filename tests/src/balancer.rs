@@ -1,7 +1,8 @@
-//! A load balancer for tests: a loopback TCP port that hands each new
-//! connection to a random one of several server instances, without
-//! stickiness, and to another if the chosen one does not answer (an
-//! instance killed, as a balancer's health check would notice).
+//! A load balancer for tests: a loopback TCP port that hands each request
+//! to a random one of several server instances, without stickiness (a
+//! kept-alive connection's next request may reach another), and to another
+//! if the chosen one does not answer (an instance killed, as a balancer's
+//! health check would notice).
 //!
 //! It also watches the requests it relays: how many wait for their first
 //! response byte at each instance right now (`awaiting`), and how many an
@@ -9,7 +10,7 @@
 //! test can kill an instance in the middle of a request and show it did.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::seq::SliceRandom;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,7 +19,7 @@ use tokio::net::TcpStream;
 /// What the balancer saw of one upstream.
 #[derive(Default)]
 pub struct Upstream {
-    /// Connections handed to it.
+    /// Requests handed to it (each on its own upstream connection).
     pub handed: AtomicU64,
     /// Connections with request bytes sent and no response byte yet.
     pub awaiting: AtomicU64,
@@ -48,17 +49,7 @@ impl Balancer {
         let watched = seen.clone();
         let acceptor = crate::acceptor::Acceptor::start(move |client| {
             let (addresses, seen) = (addresses.clone(), watched.clone());
-            async move {
-                let mut order: Vec<usize> = (0..addresses.len()).collect();
-                order.shuffle(&mut rand::rng());
-                for index in order {
-                    if let Ok(server) = TcpStream::connect(&addresses[index]).await {
-                        seen[index].handed.fetch_add(1, Ordering::Relaxed);
-                        relay(client, server, &seen[index]).await;
-                        return;
-                    }
-                }
-            }
+            async move { relay(client, &addresses, &seen).await }
         });
         Balancer {
             url: acceptor.url.clone(),
@@ -67,7 +58,7 @@ impl Balancer {
         }
     }
 
-    /// Connections handed to each upstream.
+    /// Requests handed to each upstream.
     pub fn handed(&self) -> Vec<u64> {
         self.upstreams
             .iter()
@@ -76,50 +67,107 @@ impl Balancer {
     }
 }
 
-/// Copies both ways until either side ends, counting a request as awaiting
-/// from its first byte to the first byte of the answer.
-async fn relay(client: TcpStream, server: TcpStream, seen: &Upstream) {
-    let (mut client_read, mut client_write) = client.into_split();
-    let (mut server_read, mut server_write) = server.into_split();
-    let waiting = AtomicBool::new(false);
-    let up = async {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = client_read.read(&mut buf).await.unwrap_or(0);
+/// Where a connection's current request stands.
+#[derive(Clone, Copy, PartialEq)]
+enum Exchange {
+    /// No request yet, or the last one's answer is complete.
+    Idle,
+    /// Request bytes sent, no answer byte yet.
+    Awaiting,
+    /// The answer is coming.
+    Answering,
+}
+
+/// Relays one client connection request by request: each request (client
+/// bytes after an answer) goes to a random instance on a new upstream
+/// connection — HTTP/1.1 clients send the next request only after the
+/// whole answer, so nothing is pipelined. Counts a request as awaiting from
+/// its first byte to the first byte of its answer.
+async fn relay(mut client: TcpStream, addresses: &[String], seen: &[Upstream]) {
+    let mut current: Option<(usize, TcpStream)> = None;
+    let mut exchange = Exchange::Idle;
+    let mut from_client = vec![0u8; 16 * 1024];
+    let mut from_server = vec![0u8; 16 * 1024];
+    loop {
+        let Some((index, server)) = current.as_mut() else {
+            // A new request: its first bytes, then a random instance.
+            let n = client.read(&mut from_client).await.unwrap_or(0);
             if n == 0 {
                 return;
             }
-            if !waiting.swap(true, Ordering::SeqCst) {
-                seen.awaiting.fetch_add(1, Ordering::SeqCst);
-            }
-            if server_write.write_all(&buf[..n]).await.is_err() {
+            let Some((index, mut server)) = connect_random(addresses, seen).await else {
                 return;
+            };
+            if server.write_all(&from_client[..n]).await.is_err() {
+                return;
+            }
+            seen[index].awaiting.fetch_add(1, Ordering::SeqCst);
+            exchange = Exchange::Awaiting;
+            current = Some((index, server));
+            continue;
+        };
+        let index = *index;
+        tokio::select! {
+            read = client.read(&mut from_client) => {
+                let n = read.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                if exchange == Exchange::Answering {
+                    // The next request: to a random instance again (the
+                    // old upstream connection closes when replaced).
+                    let Some((next, mut server)) = connect_random(addresses, seen).await else {
+                        return;
+                    };
+                    if server.write_all(&from_client[..n]).await.is_err() {
+                        return;
+                    }
+                    seen[next].awaiting.fetch_add(1, Ordering::SeqCst);
+                    exchange = Exchange::Awaiting;
+                    current = Some((next, server));
+                    continue;
+                }
+                if exchange == Exchange::Idle {
+                    seen[index].awaiting.fetch_add(1, Ordering::SeqCst);
+                    exchange = Exchange::Awaiting;
+                }
+                if server.write_all(&from_client[..n]).await.is_err() {
+                    break;
+                }
+            }
+            read = server.read(&mut from_server) => {
+                let n = read.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                if exchange == Exchange::Awaiting {
+                    seen[index].awaiting.fetch_sub(1, Ordering::SeqCst);
+                    exchange = Exchange::Answering;
+                }
+                if client.write_all(&from_server[..n]).await.is_err() {
+                    break;
+                }
             }
         }
-    };
-    let down = async {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = server_read.read(&mut buf).await.unwrap_or(0);
-            if n == 0 {
-                return;
-            }
-            if waiting.swap(false, Ordering::SeqCst) {
-                seen.awaiting.fetch_sub(1, Ordering::SeqCst);
-            }
-            if client_write.write_all(&buf[..n]).await.is_err() {
-                return;
-            }
-        }
-    };
-    tokio::select! {
-        () = up => {}
-        () = down => {}
     }
-    // Ended with a request unanswered: the server went away under it (or
+    // Ended with a request unanswered: the instance went away under it (or
     // the client gave up on it).
-    if waiting.load(Ordering::SeqCst) {
-        seen.awaiting.fetch_sub(1, Ordering::SeqCst);
-        seen.cut.fetch_add(1, Ordering::SeqCst);
+    if let (Some((index, _)), Exchange::Awaiting) = (current, exchange) {
+        seen[index].awaiting.fetch_sub(1, Ordering::SeqCst);
+        seen[index].cut.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// A connection to a random instance, or to another if it does not answer
+/// (an instance killed, as a balancer's health check would notice).
+async fn connect_random(addresses: &[String], seen: &[Upstream]) -> Option<(usize, TcpStream)> {
+    let mut order: Vec<usize> = (0..addresses.len()).collect();
+    order.shuffle(&mut rand::rng());
+    for index in order {
+        if let Ok(server) = TcpStream::connect(&addresses[index]).await {
+            seen[index].handed.fetch_add(1, Ordering::SeqCst);
+            return Some((index, server));
+        }
+    }
+    None
 }

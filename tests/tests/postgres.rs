@@ -205,7 +205,7 @@ fn two_instances_on_one_database_converge_through_a_balancer_and_survive_sigkill
     let figures = storage.figures().expect("figures");
     assert_eq!(figures.documents as usize, numbers.len(), "{figures:?}");
     for (index, count) in balancer.handed().into_iter().enumerate() {
-        assert!(count > 0, "instance {} got no connection", index + 1);
+        assert!(count > 0, "instance {} got no request", index + 1);
     }
 }
 
