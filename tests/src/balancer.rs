@@ -67,43 +67,29 @@ impl Balancer {
     }
 }
 
-/// Where a connection's current request stands.
-#[derive(Clone, Copy, PartialEq)]
-enum Exchange {
-    /// No request yet, or the last one's answer is complete.
-    Idle,
-    /// Request bytes sent, no answer byte yet.
-    Awaiting,
-    /// The answer is coming.
-    Answering,
-}
-
 /// Relays one client connection request by request: each request (client
 /// bytes after an answer) goes to a random instance on a new upstream
 /// connection — HTTP/1.1 clients send the next request only after the
 /// whole answer, so nothing is pipelined. Counts a request as awaiting from
 /// its first byte to the first byte of its answer.
 async fn relay(mut client: TcpStream, addresses: &[String], seen: &[Upstream]) {
-    let mut current: Option<(usize, TcpStream)> = None;
-    let mut exchange = Exchange::Idle;
     let mut from_client = vec![0u8; 16 * 1024];
     let mut from_server = vec![0u8; 16 * 1024];
+    // The instance serving the current request, and whether its answer
+    // has begun.
+    let mut current: Option<(usize, TcpStream)> = None;
+    let mut answered = false;
     loop {
         let Some((index, server)) = current.as_mut() else {
-            // A new request: its first bytes, then a random instance.
             let n = client.read(&mut from_client).await.unwrap_or(0);
             if n == 0 {
                 return;
             }
-            let Some((index, mut server)) = connect_random(addresses, seen).await else {
-                return;
-            };
-            if server.write_all(&from_client[..n]).await.is_err() {
+            current = start_request(&from_client[..n], addresses, seen).await;
+            if current.is_none() {
                 return;
             }
-            seen[index].awaiting.fetch_add(1, Ordering::SeqCst);
-            exchange = Exchange::Awaiting;
-            current = Some((index, server));
+            answered = false;
             continue;
         };
         let index = *index;
@@ -113,25 +99,15 @@ async fn relay(mut client: TcpStream, addresses: &[String], seen: &[Upstream]) {
                 if n == 0 {
                     break;
                 }
-                if exchange == Exchange::Answering {
+                if answered {
                     // The next request: to a random instance again (the
                     // old upstream connection closes when replaced).
-                    let Some((next, mut server)) = connect_random(addresses, seen).await else {
-                        return;
-                    };
-                    if server.write_all(&from_client[..n]).await.is_err() {
+                    current = start_request(&from_client[..n], addresses, seen).await;
+                    if current.is_none() {
                         return;
                     }
-                    seen[next].awaiting.fetch_add(1, Ordering::SeqCst);
-                    exchange = Exchange::Awaiting;
-                    current = Some((next, server));
-                    continue;
-                }
-                if exchange == Exchange::Idle {
-                    seen[index].awaiting.fetch_add(1, Ordering::SeqCst);
-                    exchange = Exchange::Awaiting;
-                }
-                if server.write_all(&from_client[..n]).await.is_err() {
+                    answered = false;
+                } else if server.write_all(&from_client[..n]).await.is_err() {
                     break;
                 }
             }
@@ -140,9 +116,9 @@ async fn relay(mut client: TcpStream, addresses: &[String], seen: &[Upstream]) {
                 if n == 0 {
                     break;
                 }
-                if exchange == Exchange::Awaiting {
+                if !answered {
                     seen[index].awaiting.fetch_sub(1, Ordering::SeqCst);
-                    exchange = Exchange::Answering;
+                    answered = true;
                 }
                 if client.write_all(&from_server[..n]).await.is_err() {
                     break;
@@ -152,10 +128,25 @@ async fn relay(mut client: TcpStream, addresses: &[String], seen: &[Upstream]) {
     }
     // Ended with a request unanswered: the instance went away under it (or
     // the client gave up on it).
-    if let (Some((index, _)), Exchange::Awaiting) = (current, exchange) {
+    if let Some((index, _)) = current
+        && !answered
+    {
         seen[index].awaiting.fetch_sub(1, Ordering::SeqCst);
         seen[index].cut.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// A request's first bytes, sent to a random instance; counted as awaiting
+/// there. `None` if no instance answers.
+async fn start_request(
+    bytes: &[u8],
+    addresses: &[String],
+    seen: &[Upstream],
+) -> Option<(usize, TcpStream)> {
+    let (index, mut server) = connect_random(addresses, seen).await?;
+    server.write_all(bytes).await.ok()?;
+    seen[index].awaiting.fetch_add(1, Ordering::SeqCst);
+    Some((index, server))
 }
 
 /// A connection to a random instance, or to another if it does not answer

@@ -520,7 +520,6 @@ impl Drop for PostgresStorage {
     }
 }
 
-/// "PostgreSQL user@host/db", never the password.
 /// TLS for connections across a network: rustls with ring, the system's
 /// roots and those of `ca_file`. Every certificate is verified, host name
 /// included, whatever `sslmode` says (`prefer` and `require` both verify;
@@ -563,6 +562,7 @@ fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<DatabaseTls> {
     Ok(DatabaseTls(MakeRustlsConnect::new(config)))
 }
 
+/// "PostgreSQL user@host/db", never the password.
 fn describe(config: &postgres::Config) -> String {
     let host = config
         .get_hosts()
