@@ -20,6 +20,8 @@ pub mod key_file;
 pub mod knowledge;
 mod office_hour;
 pub mod permissions;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 mod string_enum;
 pub mod wire;
 

@@ -364,6 +364,7 @@ fn read_header(path: &Path) -> Result<(BackupHeader, u64)> {
 /// syncs everything anew (`sync_state::request_resync`): it does not hold
 /// what the server last heard from this laptop.
 pub fn restore(dir: &Path, file: &Path, passphrase: &str) -> Result<Restored> {
+    sprechtag_schemas::sqlite::ready();
     let (header, offset) = read_header(file)?;
     let key = header.key.derive(passphrase)?;
     if header.key.fits(&key) == Some(false) {

@@ -307,6 +307,7 @@ impl Store {
     /// without one: an existing key file is never replaced (the database
     /// it belongs to could not be opened again).
     pub fn create(dir: &Path, passphrase: &str, catalog: Arc<Catalog>) -> Result<Store> {
+        sprechtag_schemas::sqlite::ready();
         if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
             return Err(StoreError::WeakPassphrase);
         }
@@ -347,6 +348,7 @@ impl Store {
     /// (`damage`); one that cannot be opened at all is an error naming the
     /// file, told apart from a wrong passphrase.
     pub fn open(dir: &Path, passphrase: &str, catalog: Arc<Catalog>) -> Result<Store> {
+        sprechtag_schemas::sqlite::ready();
         match backup::inspect(dir)? {
             backup::DirState::Store => {}
             backup::DirState::Empty | backup::DirState::Wiped => {

@@ -316,6 +316,7 @@ impl SqliteStorage {
     /// is encrypted (SQLCipher, as on the laptops). The dir is made 0700
     /// and the database, its log and index 0600 either way.
     pub fn open_with_key(dir: &Path, key: Option<&DatabaseKey>) -> Result<SqliteStorage> {
+        sprechtag_schemas::sqlite::ready();
         let io = |e: std::io::Error| StorageError::Database(format!("{}: {e}", dir.display()));
         std::fs::create_dir_all(dir).map_err(io)?;
         restrict(dir, 0o700).map_err(io)?;
@@ -457,6 +458,7 @@ impl SqliteStorage {
     /// so that every device syncs everything again — what devices sent
     /// after the backup comes back. Returns where the old database went.
     pub fn restore(dir: &Path, file: &Path, key: Option<&DatabaseKey>) -> Result<Restored> {
+        sprechtag_schemas::sqlite::ready();
         let fail = |why: String| StorageError::Database(why);
         let staged = dir.join(format!("{DATABASE_FILE}.restoring"));
         let _ = std::fs::remove_file(&staged);
@@ -616,6 +618,7 @@ impl SqliteStorage {
     /// administrator to check and destroy (returned). The server must be
     /// stopped.
     pub fn encrypt_in_place(dir: &Path, key: &DatabaseKey) -> Result<std::path::PathBuf> {
+        sprechtag_schemas::sqlite::ready();
         let fail = |why: String| StorageError::Database(why);
         let path = dir.join(DATABASE_FILE);
         if !path.exists() {
