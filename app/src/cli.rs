@@ -520,12 +520,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Option<GuiArgs>> {
             let ca_cert = ca_cert
                 .map(|path| crate::sync::read_ca_cert(&path))
                 .transpose()?;
-            let transport = crate::sync::Transport {
+            let settings = crate::sync::HttpSettings {
                 allow_insecure_http,
                 ca_cert,
             };
             open_store(&dir, true).and_then(|mut store| {
-                let enrolment = crate::sync::enrol_with(&mut store, &server, &code, &transport)?;
+                let enrolment = crate::sync::enrol_with(&mut store, &server, &code, &settings)?;
                 line(out, &enrolment)
             })
         }

@@ -23,6 +23,7 @@ pub mod permissions;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod string_enum;
+pub mod trust;
 pub mod wire;
 
 pub use case::{

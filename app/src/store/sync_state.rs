@@ -60,8 +60,8 @@ impl std::fmt::Debug for Enrolment {
 }
 
 impl Enrolment {
-    pub fn transport(&self) -> crate::sync::Transport {
-        crate::sync::Transport {
+    pub fn http_settings(&self) -> crate::sync::HttpSettings {
+        crate::sync::HttpSettings {
             allow_insecure_http: self.allow_insecure_http,
             ca_cert: self.ca_cert.clone(),
         }

@@ -16,6 +16,9 @@ use sprechtag_schemas::wire::{
 };
 
 use super::SyncError;
+// The transfer time of an answer counts from its headers: the server has
+// done its work by then, so this is the link's time alone.
+use super::core::Answer;
 
 /// Environment variable naming an extra CA certificate (PEM) to trust, for
 /// servers with a certificate of the administration's own CA.
@@ -81,7 +84,7 @@ pub fn read_ca_cert(path: &std::path::Path) -> Result<String, CaCertError> {
 
 /// How a device may reach its server, recorded at enrolment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Transport {
+pub struct HttpSettings {
     /// Plain `http://` to a server that is not this machine was allowed
     /// explicitly (tokens and case data travel readable).
     pub allow_insecure_http: bool,
@@ -93,11 +96,11 @@ impl HttpClient {
     /// A client that trusts the system's roots (and `SPRECHTAG_CA_CERT`),
     /// and refuses plain `http://` to anything but this machine.
     pub fn new(base_url: &str) -> Result<HttpClient, SyncError> {
-        HttpClient::with_transport(base_url, &Transport::default())
+        HttpClient::with_settings(base_url, &HttpSettings::default())
     }
 
-    pub fn with_transport(base_url: &str, transport: &Transport) -> Result<HttpClient, SyncError> {
-        if sends_in_clear(base_url) && !transport.allow_insecure_http {
+    pub fn with_settings(base_url: &str, settings: &HttpSettings) -> Result<HttpClient, SyncError> {
+        if sends_in_clear(base_url) && !settings.allow_insecure_http {
             return Err(SyncError::Insecure(
                 normalize_server_url(base_url).to_string(),
             ));
@@ -109,7 +112,7 @@ impl HttpClient {
             // EDGE uplinks can be slower still.
             .timeout(Duration::from_secs(180))
             .user_agent(concat!("sprechtag/", env!("CARGO_PKG_VERSION")));
-        match &transport.ca_cert {
+        match &settings.ca_cert {
             // The county's CA and nothing else: a certificate from any
             // other CA for the server's name is refused.
             Some(pem) => {
@@ -117,7 +120,7 @@ impl HttpClient {
                     .map_err(|e| SyncError::Config(format!("the CA certificate: {e}")))?;
                 builder = builder
                     .tls_certs_only([cert])
-                    .https_only(!transport.allow_insecure_http);
+                    .https_only(!settings.allow_insecure_http);
             }
             None => {
                 if let Ok(path) = std::env::var(CA_CERT_ENV) {
@@ -192,14 +195,6 @@ impl HttpClient {
             .body(body);
         self.runtime.block_on(send(request, false))
     }
-}
-
-/// A response body, and how long it took to arrive after the headers: the
-/// server has done its work by then, so this is the link's time alone.
-#[derive(Debug)]
-pub struct Answer {
-    pub body: Vec<u8>,
-    pub transfer: Duration,
 }
 
 /// A server address as stored and compared: no surrounding blanks, no

@@ -2,18 +2,18 @@
 //! round is one request, committed locally on its own, so a dropped link
 //! resumes where it stopped and a replayed round changes nothing.
 
+pub mod core;
 mod http;
 pub mod worker;
 
 use std::collections::HashSet;
 
 use serde::Serialize;
-use sprechtag_schemas::wire::{
-    self, BATCH_BYTES, FIRST_BATCH_BYTES, PROTOCOL_VERSION, RefusalCode, SyncRequest, SyncResponse,
-};
+use sprechtag_schemas::wire::{self, PROTOCOL_VERSION, RefusalCode, SyncRequest, SyncResponse};
 
+use self::core::{Answer, Outcome, Round, Session, Transport, drive};
 use http::normalize_server_url;
-pub use http::{CA_CERT_ENV, CaCertError, HttpClient, Transport, read_ca_cert, sends_in_clear};
+pub use http::{CA_CERT_ENV, CaCertError, HttpClient, HttpSettings, read_ca_cert, sends_in_clear};
 
 use crate::store::{DocumentLabel, Enrolment, Store, StoreError};
 
@@ -127,7 +127,7 @@ impl RefusedDocument {
 
 /// Redeems a one-time code and records the enrolment in the store.
 pub fn enrol(store: &mut Store, server_url: &str, code: &str) -> Result<Enrolment, SyncError> {
-    enrol_with(store, server_url, code, &Transport::default())
+    enrol_with(store, server_url, code, &HttpSettings::default())
 }
 
 /// As [`enrol`], with how the server may be reached (plain http allowed,
@@ -136,9 +136,9 @@ pub fn enrol_with(
     store: &mut Store,
     server_url: &str,
     code: &str,
-    transport: &Transport,
+    settings: &HttpSettings,
 ) -> Result<Enrolment, SyncError> {
-    let client = HttpClient::with_transport(server_url, transport)?;
+    let client = HttpClient::with_settings(server_url, settings)?;
     let response = client.enrol(code, &store.device().actor().to_hex_string())?;
     let enrolment = Enrolment {
         server_url: normalize_server_url(server_url).to_string(),
@@ -150,8 +150,8 @@ pub fn enrol_with(
             .parse()
             .map_err(|e: sprechtag_schemas::UnknownValue| SyncError::Protocol(e.to_string()))?,
         department: response.department,
-        allow_insecure_http: transport.allow_insecure_http,
-        ca_cert: transport.ca_cert.clone(),
+        allow_insecure_http: settings.allow_insecure_http,
+        ca_cert: settings.ca_cert.clone(),
     };
     store.enrol(&enrolment, &response.prefix)?;
     Ok(enrolment)
@@ -164,7 +164,7 @@ pub fn case_access(
     doc_id: &str,
 ) -> Result<Vec<sprechtag_schemas::wire::AccessEntry>, SyncError> {
     let enrolment = store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
-    let client = HttpClient::with_transport(&enrolment.server_url, &enrolment.transport())?;
+    let client = HttpClient::with_settings(&enrolment.server_url, &enrolment.http_settings())?;
     Ok(client.case_access(&enrolment.token, doc_id)?.entries)
 }
 
@@ -207,104 +207,124 @@ impl Connection {
             Some(client) if client.base_url() == normalize_server_url(&enrolment.server_url) => {
                 client
             }
-            _ => HttpClient::with_transport(&enrolment.server_url, &enrolment.transport())?,
+            _ => HttpClient::with_settings(&enrolment.server_url, &enrolment.http_settings())?,
         };
         Ok(self.client.insert(client))
     }
 }
 
-/// A dropped connection is retried at once this many times, from a small
-/// batch, before the sync gives up and leaves retrying to the caller.
-const QUICK_RETRIES: u32 = 5;
+/// The server's side of a round trip: the device's token on every request.
+struct ServerLink<'a> {
+    client: &'a HttpClient,
+    token: &'a str,
+}
 
-/// Case summaries cost some 60 compressed bytes each on the wire and save
-/// about 0.3 ms of loading the case: below this download rate (2 Mbit/s)
-/// they cost more time than they save, so the device stops asking.
-const SUMMARIES_MIN_BYTES_PER_SECOND: f64 = 250_000.0;
-/// Bodies smaller than this arrive with the headers' first packets and say
-/// nothing about the link's speed.
-const MEASURABLE_BODY_BYTES: usize = 4 << 10;
-
-/// Whether summaries pay on a link that brought `body_bytes` in `transfer`
-/// (after the headers); `previous` when the body is too small to tell.
-fn summaries_pay(previous: bool, body_bytes: usize, transfer: std::time::Duration) -> bool {
-    if body_bytes < MEASURABLE_BODY_BYTES {
-        return previous;
+impl Transport for ServerLink<'_> {
+    fn round_trip(&mut self, body: Vec<u8>) -> Result<Answer, SyncError> {
+        self.client.sync(self.token, body)
     }
-    body_bytes as f64 >= SUMMARIES_MIN_BYTES_PER_SECOND * transfer.as_secs_f64()
 }
 
 fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncReport, SyncError> {
-    let mut report = SyncReport::default();
-    let mut refused = HashSet::new();
-    let mut budget = FIRST_BATCH_BYTES;
-    let mut retries = 0;
-    // Until a response says otherwise; the first is small anyway.
-    let mut summaries = true;
-    // Starting over happens once per run at most, whatever a server says.
-    let mut started_over = false;
-    let mut measured_offset = None;
-    loop {
-        let batch = store.pending_uploads(budget, &refused)?;
-        let cursor = store.sync_cursor()?;
-        let resync = store.resync_requested()?;
+    let mut session = ServerSession {
+        store,
+        report: SyncReport::default(),
+        refused: HashSet::new(),
+        batch: None,
+        cursor: 0,
+        resync: false,
+        sent_at: chrono::Utc::now(),
+        measured_offset: None,
+    };
+    let mut link = ServerLink { client, token };
+    let core = drive(&mut session, &mut link, &mut std::thread::sleep)?;
+    let ServerSession {
+        store,
+        mut report,
+        measured_offset,
+        ..
+    } = session;
+    if let Some(offset) = measured_offset {
+        store.record_clock_offset(offset)?;
+    }
+    report.pending = store.pending_count()?;
+    report.retries = core.retries();
+    Ok(report)
+}
+
+/// An exchange with the sync server: uploads what the server lacks,
+/// commits what it sends, follows its cursor and epoch.
+struct ServerSession<'a> {
+    store: &'a mut Store,
+    report: SyncReport,
+    /// Documents the server refused in this run: not offered again.
+    refused: HashSet<String>,
+    /// What the request in flight carried.
+    batch: Option<crate::store::UploadBatch>,
+    cursor: u64,
+    resync: bool,
+    sent_at: chrono::DateTime<chrono::Utc>,
+    measured_offset: Option<i64>,
+}
+
+impl Session for ServerSession<'_> {
+    fn request(&mut self, round: Round) -> Result<Vec<u8>, SyncError> {
+        let batch = self.store.pending_uploads(round.budget, &self.refused)?;
+        self.cursor = self.store.sync_cursor()?;
+        self.resync = self.store.resync_requested()?;
         let request = SyncRequest {
             protocol: PROTOCOL_VERSION,
-            cursor,
+            cursor: self.cursor,
             uploads: batch.uploads.clone(),
-            max_response_bytes: u32::try_from(budget).unwrap_or(u32::MAX),
-            summaries,
+            max_response_bytes: u32::try_from(round.budget).unwrap_or(u32::MAX),
+            summaries: round.summaries,
             opened: batch.opened.clone(),
             erase: batch.erase.clone(),
-            resync,
+            resync: self.resync,
         };
+        self.batch = Some(batch);
         let body = wire::encode(&request);
-        report.bytes_up += body.len();
-        let sent_at = chrono::Utc::now();
-        let answer = match client.sync(token, body) {
-            Ok(answer) => answer,
-            Err(e) if !e.is_permanent() && retries < QUICK_RETRIES => {
-                // Everything committed so far stays; start small again.
-                retries += 1;
-                budget = FIRST_BATCH_BYTES;
-                std::thread::sleep(std::time::Duration::from_millis(200 * u64::from(retries)));
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
+        self.report.bytes_up += body.len();
+        self.sent_at = chrono::Utc::now();
+        Ok(body)
+    }
+
+    fn apply(&mut self, answer: Answer) -> Result<Outcome, SyncError> {
+        let report = &mut self.report;
         report.bytes_down += answer.body.len();
         report.round_trips += 1;
-        summaries = summaries_pay(summaries, answer.body.len(), answer.transfer);
+        let mut outcome = Outcome {
+            body_bytes: answer.body.len(),
+            transfer: answer.transfer,
+            ..Outcome::default()
+        };
         let response: SyncResponse =
             wire::decode(&answer.body).map_err(|e| SyncError::Protocol(e.to_string()))?;
         if let Ok(server_time) = chrono::DateTime::parse_from_rfc3339(&response.server_time) {
             // Against the middle of the round trip.
             let received_at = chrono::Utc::now();
-            let middle = sent_at + (received_at - sent_at) / 2;
+            let middle = self.sent_at + (received_at - self.sent_at) / 2;
             let offset = (server_time.with_timezone(&chrono::Utc) - middle).num_milliseconds();
             report.clock_offset_ms = offset;
             // At once in memory; on disk once, when the run ends.
             sprechtag_schemas::clock::set_offset_ms(offset);
-            measured_offset = Some(offset);
+            self.measured_offset = Some(offset);
         }
         // The server lost changes (restored from a backup): it has another
         // epoch, or this device's cursor lies beyond its newest change.
         // Everything is sent again; the server takes what it lacks.
-        let known_epoch = store.server_epoch()?;
+        let known_epoch = self.store.server_epoch()?;
         let new_epoch =
             !response.epoch.is_empty() && known_epoch.is_some_and(|known| known != response.epoch);
-        if (response.resync || new_epoch) && !resync {
-            if started_over {
-                return Err(SyncError::Protocol(
-                    "the server asked twice in one run to start over".into(),
-                ));
-            }
-            started_over = true;
-            report.started_over = true;
-            store.resync()?;
-            continue;
+        if (response.resync || new_epoch) && !self.resync {
+            outcome.start_over = true;
+            return Ok(outcome);
         }
-        let applied = store.apply_sync_response(&batch, &response)?;
+        let batch = self
+            .batch
+            .take()
+            .ok_or_else(|| SyncError::Protocol("an answer to no request".into()))?;
+        let applied = self.store.apply_sync_response(&batch, &response)?;
         report.uploaded += applied.accepted;
         report.downloaded += applied.downloaded;
         report.from_summaries += applied.from_summaries;
@@ -313,7 +333,7 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
         report.erasures_sent += applied.erasures_confirmed.len();
         report.carried_over += applied.carried_over.len();
         for rejection in &response.rejected {
-            refused.insert(rejection.doc_id.clone());
+            self.refused.insert(rejection.doc_id.clone());
             // Erased on the server: the copy here is gone too (`erased`).
             if RefusalCode::parse(&rejection.code) == Some(RefusalCode::Erased) {
                 continue;
@@ -321,46 +341,23 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
             report.rejected.push(RefusedDocument {
                 doc_id: rejection.doc_id.clone(),
                 // Only for the message: a failed lookup must not stop the sync.
-                label: store.document_label(&rejection.doc_id).ok().flatten(),
+                label: self.store.document_label(&rejection.doc_id).ok().flatten(),
                 code: rejection.code.clone(),
                 message: rejection.message.clone(),
             });
         }
-        budget = (budget * 2).min(BATCH_BYTES);
-        let progressed = applied.accepted > 0
+        outcome.progressed = applied.accepted > 0
             || applied.downloaded > 0
             || !applied.erasures_confirmed.is_empty()
-            || response.cursor != cursor;
-        let uploads_left = store.has_pending_uploads(&refused)?;
-        if !(response.more || uploads_left) || !progressed {
-            break;
-        }
+            || response.cursor != self.cursor;
+        outcome.more = response.more;
+        outcome.uploads_left = self.store.has_pending_uploads(&self.refused)?;
+        Ok(outcome)
     }
-    if let Some(offset) = measured_offset {
-        store.record_clock_offset(offset)?;
-    }
-    report.pending = store.pending_count()?;
-    report.retries = retries;
-    Ok(report)
-}
 
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::summaries_pay;
-
-    #[test]
-    fn summaries_are_asked_for_while_the_link_brings_two_megabits_a_second() {
-        let ms = Duration::from_millis;
-        // 64 KB in 10 ms (LAN) and in 2 s (256 kbit/s).
-        assert!(summaries_pay(false, 64_000, ms(10)));
-        assert!(!summaries_pay(true, 64_000, ms(2_000)));
-        // Just either side of 250,000 bytes a second.
-        assert!(summaries_pay(false, 25_000, ms(99)));
-        assert!(!summaries_pay(true, 25_000, ms(101)));
-        // A body of one or two packets tells nothing: the verdict stays.
-        assert!(summaries_pay(true, 1_000, ms(500)));
-        assert!(!summaries_pay(false, 1_000, ms(0)));
+    fn start_over(&mut self) -> Result<(), SyncError> {
+        self.report.started_over = true;
+        self.store.resync()?;
+        Ok(())
     }
 }

@@ -264,11 +264,11 @@ fn run(
                 ca_cert,
                 attempt,
             }) => {
-                let transport = crate::sync::Transport {
+                let settings = crate::sync::HttpSettings {
                     allow_insecure_http,
                     ca_cert,
                 };
-                let result = enrol_with(&mut store, &server_url, &code, &transport);
+                let result = enrol_with(&mut store, &server_url, &code, &settings);
                 let problem = result.as_ref().err().map(SyncProblem::from);
                 enrolment = Some(EnrolOutcome { attempt, problem });
                 if result.is_ok() {
