@@ -86,6 +86,9 @@ pub enum Command {
     /// Exchange changes with the server now; exits non-zero unless
     /// everything was exchanged.
     Sync,
+    /// Exchange cases with other laptops in the hall, without the server.
+    #[command(subcommand)]
+    Hall(HallCommand),
     /// Record a citizen's anonymous rating of an office hour (grades 1-6).
     Rate {
         office_hour: String,
@@ -461,6 +464,24 @@ pub enum FeedbackCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum HallCommand {
+    /// Let other laptops of the department exchange with this one; runs
+    /// until stopped, prints `{"listening": ADDR}` once ready and one line
+    /// per exchange.
+    Serve {
+        /// Where to listen, e.g. 0.0.0.0:7878 (port 0: any free port).
+        #[arg(long, default_value = "0.0.0.0:7878")]
+        listen: String,
+    },
+    /// One full exchange with the laptop serving at PEER (host:port);
+    /// exits non-zero unless everything was exchanged.
+    Sync {
+        #[arg(long)]
+        peer: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
     /// Print this device's id and case-number prefix.
     Show,
@@ -544,6 +565,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Option<GuiArgs>> {
             }
             Ok(())
         }),
+        Some(Command::Hall(command)) => {
+            open_store(&dir, false).and_then(|mut store| hall(&mut store, command, out))
+        }
         Some(Command::Init) => {
             // Half a store or a damaged one is named as such.
             if crate::store::backup::inspect(&dir)? != crate::store::backup::DirState::Empty {
@@ -1181,6 +1205,40 @@ fn feedback(dir: &Path, command: FeedbackCommand, out: &mut dyn Write) -> Result
         }
     };
     line(out, &entry)
+}
+
+fn hall(store: &mut Store, command: HallCommand, out: &mut dyn Write) -> Result<()> {
+    match command {
+        HallCommand::Serve { listen } => {
+            let listener = std::net::TcpListener::bind(&listen)
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let address = listener.local_addr()?;
+            line(out, &json!({ "listening": address.to_string() }))?;
+            out.flush()?;
+            let mut failure = None;
+            crate::hall::serve(store, &listener, &|| false, &mut |served| {
+                let entry = match served {
+                    Ok(report) => json!({ "exchanged": report }),
+                    Err(e) => json!({ "refused": e.to_string() }),
+                };
+                if let Err(e) = line(out, &entry).and_then(|()| Ok(out.flush()?)) {
+                    failure = Some(e);
+                }
+            })?;
+            failure.map_or(Ok(()), Err)
+        }
+        HallCommand::Sync { peer } => {
+            let report = crate::hall::exchange(store, &peer)?;
+            line(out, &report)?;
+            if !report.complete() {
+                bail!(
+                    "not everything was exchanged: {} documents refused",
+                    report.refused.len()
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 fn device(dir: &Path, command: DeviceCommand, out: &mut dyn Write) -> Result<()> {

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod cli;
 pub mod demo;
 mod fsutil;
+pub mod hall;
 mod merge;
 pub mod paths;
 pub mod print;

@@ -123,6 +123,7 @@ fn main() {
     );
 
     let request = SyncRequest {
+        trust: None,
         protocol: PROTOCOL_VERSION,
         cursor: 42,
         uploads: vec![Upload {

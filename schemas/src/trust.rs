@@ -1,11 +1,11 @@
 //! Who a device is, provable without a network to the server: device
 //! certificates and revocation lists, signed by the server (ed25519).
 //!
-//! At enrolment — and again before a certificate runs out — a laptop sends
-//! the public half of its own key pair; the server, which knows the device
-//! by its token, signs a [`DeviceCertificate`] (device, user, role,
-//! department, actor, key, validity). With every refresh the laptop also
-//! receives the server's public key and its current [`RevocationList`].
+//! With the first round of every sync a laptop sends the public half of its
+//! own key pair (made at enrolment); the server, which knows the device by
+//! its token, signs a [`DeviceCertificate`] (device, user, role,
+//! department, actor, key, validity) and sends it with its public key and
+//! its current [`RevocationList`].
 //! Two laptops in a hall then check each other's certificate against the
 //! server key they hold and the newer of their two revocation lists, and
 //! prove possession of the certified key by signing their TLS session
@@ -29,8 +29,6 @@ const HALL_PROOF_CONTEXT: &[u8] = b"sprechtag hall proof v1\0";
 /// How long a certificate is valid: a laptop that does not reach the
 /// server for this long can no longer exchange in a hall.
 pub const CERTIFICATE_DAYS: i64 = 30;
-/// A laptop asks for a new certificate when its own runs out within this.
-pub const RENEW_DAYS: i64 = 15;
 
 /// Largest signed object read from anywhere (a certificate is ~250 bytes;
 /// a revocation list of 1,000 devices ~40 KB).
@@ -160,10 +158,7 @@ impl SigningKey {
     }
 
     fn sign(&self, context: &[u8], body: &[u8]) -> Vec<u8> {
-        self.pair
-            .sign(&[context, body].concat())
-            .as_ref()
-            .to_vec()
+        self.pair.sign(&[context, body].concat()).as_ref().to_vec()
     }
 
     /// The server signs a device's certificate.
@@ -211,11 +206,10 @@ fn time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, TrustError> {
 }
 
 /// The certificate in `signed`, if the server with `server_key` signed it
-/// and it is valid at `now`.
-pub fn verify_certificate(
+/// (whenever it is valid).
+pub fn read_certificate(
     server_key: &[u8],
     signed: &Signed,
-    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<DeviceCertificate, TrustError> {
     if !verify(
         server_key,
@@ -225,8 +219,17 @@ pub fn verify_certificate(
     ) {
         return Err(TrustError::BadSignature);
     }
-    let certificate: DeviceCertificate = ciborium::from_reader(signed.body.as_slice())
-        .map_err(|e| TrustError::Malformed(e.to_string()))?;
+    ciborium::from_reader(signed.body.as_slice()).map_err(|e| TrustError::Malformed(e.to_string()))
+}
+
+/// The certificate in `signed`, if the server with `server_key` signed it
+/// and it is valid at `now`.
+pub fn verify_certificate(
+    server_key: &[u8],
+    signed: &Signed,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<DeviceCertificate, TrustError> {
+    let certificate = read_certificate(server_key, signed)?;
     if now < time(&certificate.issued_at)? - chrono::Duration::minutes(10)
         || now > time(&certificate.valid_until)?
     {

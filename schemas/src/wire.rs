@@ -55,6 +55,31 @@ pub struct SyncRequest {
     /// device held, and `cursor` is 0. Uploads then carry whole documents.
     #[serde(default)]
     pub resync: bool,
+    /// Certify this device's key and send the server's key and current
+    /// revocation list (`SyncResponse::trust`): asked for with the first
+    /// round of every sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustRequest>,
+}
+
+/// A device's public key (ed25519, 32 bytes) to be certified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrustRequest {
+    #[serde(with = "serde_bytes")]
+    pub public_key: Vec<u8>,
+}
+
+/// What a device needs to meet other devices without the server
+/// (`crate::trust`): its certificate, the key that signed it, and which
+/// devices are revoked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trust {
+    #[serde(with = "serde_bytes")]
+    pub server_key: Vec<u8>,
+    /// A `trust::DeviceCertificate`, signed.
+    pub certificate: crate::trust::Signed,
+    /// A `trust::RevocationList`, signed.
+    pub revocations: crate::trust::Signed,
 }
 
 /// Most erasures one request carries; the rest follow.
@@ -143,6 +168,9 @@ pub struct SyncResponse {
     /// each learns its offset from it (`clock`).
     #[serde(default)]
     pub server_time: String,
+    /// The answer to `SyncRequest::trust`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<Trust>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -420,6 +448,7 @@ mod tests {
             opened: Vec::new(),
             erase: Vec::new(),
             resync: false,
+            trust: None,
         };
         assert_eq!(
             SyncRequest::decode(&encode(&request)).expect("decode"),
@@ -470,6 +499,7 @@ mod tests {
             opened: Vec::new(),
             erase: Vec::new(),
             resync: false,
+            trust: None,
         };
         assert!(matches!(
             SyncRequest::decode(&encode(&request)),

@@ -59,6 +59,7 @@ fn request() -> impl Strategy<Value = SyncRequest> {
     )
         .prop_map(
             |(cursor, uploads, max_response_bytes, summaries)| SyncRequest {
+                trust: None,
                 protocol: PROTOCOL_VERSION,
                 cursor,
                 uploads,

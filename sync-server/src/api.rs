@@ -46,6 +46,8 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// The key enrolment codes are stored under (`code_hash`).
     pub code_key: Arc<Vec<u8>>,
+    /// Signs device certificates, under a key derived from `code_key`.
+    pub certifier: Arc<crate::certify::Certifier>,
     /// Set by the first request that met a damaged page: `/health` then
     /// answers 503, and the damage is logged once.
     pub damage: Arc<std::sync::OnceLock<String>>,
@@ -70,6 +72,10 @@ impl AppState {
             throttle: Arc::new(Throttle::default()),
             body_timeout: std::time::Duration::from_secs(120),
             code_key: Arc::new(Vec::new()),
+            certifier: Arc::new(
+                crate::certify::Certifier::from_server_key(&[])
+                    .expect("an ed25519 key from any 32 bytes"),
+            ),
             damage: Arc::new(std::sync::OnceLock::new()),
             mail_wake: Arc::new(tokio::sync::Notify::new()),
             metrics: crate::metrics::Metrics::new(),
@@ -702,14 +708,29 @@ async fn sync_handler(
         .acquire()
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let request = SyncRequest::decode(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let mut request =
+        SyncRequest::decode(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let trust = request.trust.take();
+    if let Some(trust) = &trust
+        && trust.public_key.len() != 32
+    {
+        return Err(ApiError::BadRequest(
+            "trust.public_key: an ed25519 key has 32 bytes".into(),
+        ));
+    }
     let uploads = request.uploads.len();
     let received = body.len();
     drop(body);
     let storage = state.storage.clone();
     let cache = state.cache.clone();
+    let certifier = state.certifier.clone();
     let response = tokio::task::spawn_blocking(move || {
-        sync::handle(storage.as_ref(), &cache, &device, request).map_err(ApiError::from)
+        let mut response =
+            sync::handle(storage.as_ref(), &cache, &device, request).map_err(ApiError::from)?;
+        if let Some(trust) = trust {
+            response.trust = Some(certifier.trust(storage.as_ref(), &device, &trust.public_key)?);
+        }
+        Ok::<_, ApiError>(response)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;

@@ -209,6 +209,8 @@ pub fn handle(
         epoch,
         resync: false,
         server_time: server_time(),
+        // Signed by the HTTP layer, which holds the key (`certify`).
+        trust: None,
     })
 }
 

@@ -24,6 +24,7 @@ fn malformed_truncated_and_random_bodies_get_a_4xx_and_the_server_keeps_serving(
     let (raw, mut laptop) = Raw::new(&server);
     let case = laptop.new_case("Bauer", &["personalausweis"]);
     let valid = wire::encode(&SyncRequest {
+        trust: None,
         protocol: PROTOCOL_VERSION,
         cursor: 0,
         max_response_bytes: 0,
@@ -57,6 +58,7 @@ fn malformed_truncated_and_random_bodies_get_a_4xx_and_the_server_keeps_serving(
         (
             "other protocol".into(),
             wire::encode(&SyncRequest {
+                trust: None,
                 protocol: 7,
                 cursor: 0,
                 uploads: vec![],
@@ -131,6 +133,7 @@ fn a_request_replayed_twice_changes_nothing() {
         sprechtag_schemas::document::load(&laptop.store.export_case(&case.id).expect("export"))
             .expect("load");
     let body = wire::encode(&SyncRequest {
+        trust: None,
         protocol: PROTOCOL_VERSION,
         cursor: 0,
         max_response_bytes: 0,
@@ -204,6 +207,7 @@ fn unacceptable_new_documents_are_refused_each_with_its_reason() {
     broken.extend(std::iter::repeat_n(0xab, 64));
 
     let body = wire::encode(&SyncRequest {
+        trust: None,
         protocol: PROTOCOL_VERSION,
         cursor: 0,
         max_response_bytes: 0,

@@ -47,6 +47,7 @@ impl Device {
         since: &[automerge::ChangeHash],
     ) -> SyncResponse {
         let request = SyncRequest {
+            trust: None,
             protocol: PROTOCOL_VERSION,
             cursor: 0,
             uploads: vec![Upload {
@@ -325,6 +326,7 @@ fn a_valid_case_followed_by_junk_is_refused_and_the_laptops_sync_on() {
     let mut bytes = doc.save_nocompress();
     bytes.extend(b"\x85\x6f\x4a\x83junk that automerge would skip");
     let request = SyncRequest {
+        trust: None,
         protocol: PROTOCOL_VERSION,
         cursor: 0,
         uploads: vec![Upload {
@@ -437,6 +439,7 @@ fn an_upload_that_inflates_to_128_mib_is_refused_within_100_mb() {
     drop(bomb);
     let before = peak_memory(server.child.id());
     let request = SyncRequest {
+        trust: None,
         protocol: PROTOCOL_VERSION,
         cursor: 0,
         uploads: vec![Upload {
@@ -604,6 +607,7 @@ fn no_damaged_or_forged_upload_makes_the_server_fail_or_store_what_it_cannot_rea
                 }
             }
             let request = SyncRequest {
+                trust: None,
                 protocol: PROTOCOL_VERSION,
                 cursor: 0,
                 uploads: vec![Upload {
@@ -696,6 +700,7 @@ fn a_correction_cannot_slip_in_a_comment_in_another_s_name() {
     let token = office.token.clone();
     let send = |doc: &mut AutoCommit| -> SyncResponse {
         let request = SyncRequest {
+            trust: None,
             protocol: PROTOCOL_VERSION,
             cursor: 0,
             uploads: vec![Upload {

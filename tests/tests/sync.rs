@@ -149,6 +149,7 @@ fn a_whole_case_comes_with_its_summary_and_a_change_without() {
     let (raw, _laptop) = Raw::new(&server);
     let fetch = |raw: &Raw, cursor: u64| -> SyncResponse {
         let (status, body) = raw.sync(wire::encode(&SyncRequest {
+            trust: None,
             protocol: PROTOCOL_VERSION,
             cursor,
             uploads: vec![],
@@ -227,6 +228,7 @@ fn a_device_of_another_department_cannot_obtain_the_case_by_any_request() {
         doc.save()
     };
     let request = sprechtag_schemas::wire::SyncRequest {
+        trust: None,
         protocol: sprechtag_schemas::wire::PROTOCOL_VERSION,
         cursor: 0,
         max_response_bytes: 0,

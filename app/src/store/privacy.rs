@@ -232,7 +232,7 @@ fn order(tx: &Transaction<'_>, id: &str, reason: &str, successor: Option<&str>) 
 }
 
 /// Whether the document `id` was erased.
-pub(super) fn is_erased(tx: &Transaction<'_>, id: &str) -> Result<bool> {
+pub(super) fn is_erased(tx: &rusqlite::Connection, id: &str) -> Result<bool> {
     Ok(tx
         .prepare_cached("SELECT 1 FROM tombstones WHERE doc_id = ?1")?
         .query_row([id], |_| Ok(()))

@@ -196,6 +196,9 @@ impl Store {
             ] {
                 set_setting(&tx, key, value)?;
             }
+            // Another enrolment is another device: a new key pair, and the
+            // old certificate is void.
+            Store::forget_trust(&tx)?;
             tx.commit()?;
         }
         self.set_device_prefix(prefix)?;
@@ -367,7 +370,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT id, synced_heads FROM documents
-                 WHERE synced_heads NOT IN ('', 'resync') ORDER BY id",
+                 WHERE synced_heads NOT IN ('', 'resync', 'peer') ORDER BY id",
             )?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?)
@@ -520,6 +523,7 @@ impl Store {
                 actor,
                 download,
                 &mut rows,
+                Source::Server,
             ) {
                 Ok(taken) => {
                     tx.execute_batch("RELEASE download")?;
@@ -608,7 +612,14 @@ impl Store {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut rows = FullTextRows::default();
-            match take_download(&tx, None, self.device.actor(), &download, &mut rows) {
+            match take_download(
+                &tx,
+                None,
+                self.device.actor(),
+                &download,
+                &mut rows,
+                Source::Server,
+            ) {
                 Ok(_) => {
                     rows.write(&tx)?;
                     tx.execute("DELETE FROM set_aside WHERE rowid = ?1", [rowid])?;
@@ -701,7 +712,7 @@ fn parse_heads(text: &str) -> Vec<ChangeHash> {
 }
 
 /// How a download was taken.
-enum Taken {
+pub(super) enum Taken {
     /// A new case stored as sent and indexed from the server's summary.
     FromSummary,
     /// Loaded and merged; the merged document to keep in memory, if it is
@@ -712,12 +723,21 @@ enum Taken {
 
 /// Stores one download: merged into the document this device holds, or
 /// stored new; indexed. An error leaves its writes to be rolled back.
-fn take_download(
+/// Where a document's changes come from: the server's are on the server
+/// (marked synced, summaries trusted); another laptop's are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    Server,
+    Peer,
+}
+
+pub(super) fn take_download(
     tx: &Transaction<'_>,
     cached: Option<&documents::CachedDoc>,
     actor: automerge::ActorId,
     download: &Download,
     full_text: &mut FullTextRows,
+    source: Source,
 ) -> Result<Taken> {
     let Some(kind) = DocumentKind::from_name(&download.kind) else {
         return Err(StoreError::Invalid(format!(
@@ -734,6 +754,7 @@ fn take_download(
         .unwrap_or(false);
     if !exists
         && kind == DocumentKind::Case
+        && source == Source::Server
         && let Some(case) = download
             .summary
             .as_deref()
@@ -808,7 +829,19 @@ fn take_download(
             document::read::<sprechtag_schemas::Feedback>(&doc)?;
         }
     }
-    mark_synced(tx, &download.doc_id, &server_heads)?;
+    match source {
+        Source::Server => mark_synced(tx, &download.doc_id, &server_heads)?,
+        // Not on the server as far as this laptop knows, but not this
+        // laptop's own unsynced case either (`adopt_unsynced_cases` would
+        // renumber it as its own): marked as another laptop's.
+        Source::Peer if version.is_none() => {
+            tx.prepare_cached(
+                "UPDATE documents SET synced_heads = 'peer' WHERE id = ?1 AND synced_heads = ''",
+            )?
+            .execute([&download.doc_id])?;
+        }
+        Source::Peer => {}
+    }
     Ok(Taken::Loaded(version.map(|version| {
         Box::new((download.doc_id.clone(), doc, version))
     })))

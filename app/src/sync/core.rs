@@ -274,7 +274,10 @@ mod tests {
         assert!(waits.windows(2).all(|w| w[0] < w[1]), "{waits:?}");
         // The sixth drop in one exchange gives up: the caller's backoff
         // takes over.
-        assert!(matches!(core.failed(offline()), Step::Fail(SyncError::Offline(_))));
+        assert!(matches!(
+            core.failed(offline()),
+            Step::Fail(SyncError::Offline(_))
+        ));
         assert_eq!(core.retries(), QUICK_RETRIES);
     }
 
@@ -300,7 +303,10 @@ mod tests {
             budgets.push(round(&core.answered(&more())).budget);
         }
         assert_eq!(budgets[..4], [8 << 10, 16 << 10, 32 << 10, 64 << 10]);
-        assert!(budgets[3..].iter().all(|&b| b == BATCH_BYTES), "{budgets:?}");
+        assert!(
+            budgets[3..].iter().all(|&b| b == BATCH_BYTES),
+            "{budgets:?}"
+        );
         // Uploads left on this side keep it going as well.
         let uploads = Outcome {
             progressed: true,

@@ -1,0 +1,254 @@
+//! What the hall exchange needs from the store: which documents another
+//! laptop may hold (with their heads), the changes it lacks, and taking
+//! another laptop's changes — checked like a server's download, but never
+//! marked as on the server: what arrives from a peer is uploaded with the
+//! next server sync by whichever laptop syncs first.
+
+use automerge::{ChangeHash, ReadDoc};
+use rusqlite::TransactionBehavior;
+use sprechtag_schemas::document::{self, DocumentKind};
+use sprechtag_schemas::wire::{Download, heads_from_bytes, heads_to_bytes};
+
+use super::case_index::FullTextRows;
+use super::documents;
+use super::privacy;
+use super::sync_state::{Source, Taken, take_download};
+use super::{Result, Store, StoreError};
+
+/// A document and the heads one side holds of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Offer {
+    pub doc_id: String,
+    /// Concatenated 32-byte hashes; empty: the side does not hold it.
+    #[serde(with = "serde_bytes")]
+    pub heads: Vec<u8>,
+}
+
+/// Changes of one document for the other laptop.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PeerDoc {
+    pub doc_id: String,
+    pub kind: String,
+    #[serde(with = "serde_bytes")]
+    pub changes: Vec<u8>,
+    /// The sender's heads after these changes.
+    #[serde(with = "serde_bytes")]
+    pub heads: Vec<u8>,
+}
+
+/// What taking a peer's documents did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct TakenFromPeer {
+    pub taken: usize,
+    /// Documents refused, with why (erased here, outside this laptop's
+    /// scope, unreadable).
+    pub refused: Vec<(String, String)>,
+}
+
+fn department_of(doc: &impl ReadDoc) -> Option<String> {
+    match doc.get(automerge::ROOT, "department") {
+        Ok(Some((automerge::Value::Scalar(value), _))) => value.as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
+fn in_scope(kind: DocumentKind, department: Option<&str>, scope: Option<&str>) -> bool {
+    kind.is_county_wide() || scope.is_none() || department == scope
+}
+
+impl Store {
+    /// Every document a laptop whose scope is `scope` (`None`: all) may
+    /// hold, with this laptop's heads.
+    pub fn hall_offer(&mut self, scope: Option<&str>) -> Result<Vec<Offer>> {
+        let rows: Vec<(String, String, String)> = self
+            .conn
+            .prepare("SELECT id, kind, heads FROM documents ORDER BY id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        // A laptop of one department holds that department's documents
+        // only (the server sees to it); an admin's are read one by one.
+        let own_scope = self
+            .enrolment()?
+            .filter(|e| e.role != sprechtag_schemas::Role::Admin)
+            .map(|e| e.department);
+        let mut offer = Vec::with_capacity(rows.len());
+        for (id, kind, heads) in rows {
+            let Some(kind) = DocumentKind::from_name(&kind) else {
+                continue;
+            };
+            if scope.is_some() && own_scope.as_deref() != scope && !kind.is_county_wide() {
+                let doc = self.read_doc(&id, kind)?;
+                if !in_scope(kind, department_of(&doc).as_deref(), scope) {
+                    continue;
+                }
+            }
+            let heads: Vec<ChangeHash> = heads
+                .split_whitespace()
+                .filter_map(|h| h.parse().ok())
+                .collect();
+            offer.push(Offer {
+                doc_id: id,
+                heads: heads_to_bytes(&heads),
+            });
+        }
+        Ok(offer)
+    }
+
+    /// The changes of `doc_id` that a laptop holding `their_heads` lacks;
+    /// `None` when it lacks nothing (or this laptop does not hold it).
+    pub fn hall_changes(&mut self, doc_id: &str, their_heads: &[u8]) -> Result<Option<PeerDoc>> {
+        let Some(kind) = self.document_kind(doc_id)? else {
+            return Ok(None);
+        };
+        let theirs = heads_from_bytes(their_heads).unwrap_or_default();
+        let mut doc = self.read_doc(doc_id, kind)?;
+        let heads = doc.get_heads();
+        if document::same_heads(&heads, &theirs) {
+            return Ok(None);
+        }
+        let known: Vec<ChangeHash> = theirs
+            .into_iter()
+            .filter(|h| doc.get_change_by_hash(h).is_some())
+            .collect();
+        let changes = if known.is_empty() {
+            doc.save_nocompress()
+        } else {
+            doc.save_after(&known)
+        };
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(PeerDoc {
+            doc_id: doc_id.to_string(),
+            kind: kind.as_str().to_string(),
+            changes,
+            heads: heads_to_bytes(&heads),
+        }))
+    }
+
+    /// Of another laptop's offer, what this one lacks: each with the heads
+    /// held here (empty for a document not held). Documents outside this
+    /// laptop's scope, and erased ones, are not asked for.
+    pub fn hall_wants(&mut self, offer: &[Offer]) -> Result<Vec<Offer>> {
+        let mut wants = Vec::new();
+        for offered in offer {
+            let Some(theirs) = heads_from_bytes(&offered.heads) else {
+                continue;
+            };
+            let Some(kind) = self.document_kind(&offered.doc_id)? else {
+                if !privacy::is_erased(&self.conn, &offered.doc_id)? {
+                    wants.push(Offer {
+                        doc_id: offered.doc_id.clone(),
+                        heads: Vec::new(),
+                    });
+                }
+                continue;
+            };
+            let mut doc = self.read_doc(&offered.doc_id, kind)?;
+            let mine = doc.get_heads();
+            if theirs.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
+                wants.push(Offer {
+                    doc_id: offered.doc_id.clone(),
+                    heads: heads_to_bytes(&mine),
+                });
+            }
+        }
+        Ok(wants)
+    }
+
+    /// Takes another laptop's changes, each document on its own: one that
+    /// cannot be read, lies outside this laptop's scope (`scope`: `None`
+    /// for all) or was erased here is refused, the rest are taken. Nothing
+    /// is marked as on the server.
+    pub fn take_from_peer(
+        &mut self,
+        docs: &[PeerDoc],
+        scope: Option<&str>,
+    ) -> Result<TakenFromPeer> {
+        let mut outcome = TakenFromPeer::default();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut full_text = FullTextRows::default();
+        let mut merged = Vec::new();
+        for doc in docs {
+            let refuse = |why: String| (doc.doc_id.clone(), why);
+            if privacy::is_erased(&tx, &doc.doc_id)? {
+                outcome.refused.push(refuse("erased on this laptop".into()));
+                continue;
+            }
+            // Nothing compressed: automerge would inflate without a bound.
+            if let Err(e) = document::check_plain_chunks(&doc.changes) {
+                outcome.refused.push(refuse(e.to_string()));
+                continue;
+            }
+            let download = Download {
+                doc_id: doc.doc_id.clone(),
+                kind: doc.kind.clone(),
+                heads: doc.heads.clone(),
+                changes: doc.changes.clone(),
+                summary: None,
+            };
+            tx.execute_batch("SAVEPOINT peer")?;
+            let mut rows = FullTextRows::default();
+            let taken = take_download(
+                &tx,
+                self.cache.get(&doc.doc_id),
+                self.device.actor(),
+                &download,
+                &mut rows,
+                Source::Peer,
+            )
+            .and_then(|taken| {
+                let kind = DocumentKind::from_name(&doc.kind)
+                    .ok_or_else(|| StoreError::Invalid("unknown kind".into()))?;
+                let loaded =
+                    documents::load_for_edit(&tx, &doc.doc_id, kind, None, self.device.actor())?;
+                if in_scope(kind, department_of(&loaded.doc).as_deref(), scope) {
+                    Ok(taken)
+                } else {
+                    Err(StoreError::Invalid(
+                        "a document of another department".into(),
+                    ))
+                }
+            });
+            match taken {
+                Ok(taken) => {
+                    tx.execute_batch("RELEASE peer")?;
+                    full_text.absorb(rows);
+                    outcome.taken += 1;
+                    if let Taken::Loaded(Some(doc)) = taken {
+                        merged.push(*doc);
+                    }
+                }
+                Err(e) if e.is_unreadable_document() || matches!(e, StoreError::Invalid(_)) => {
+                    tx.execute_batch("ROLLBACK TO peer; RELEASE peer")?;
+                    outcome.refused.push(refuse(e.to_string()));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        full_text.write(&tx)?;
+        tx.commit()?;
+        let knowledge = docs
+            .iter()
+            .any(|d| d.kind == "catalog" || d.kind == "answer");
+        for (id, doc, version) in merged {
+            self.remember(&id, doc, version);
+        }
+        if knowledge && outcome.taken > 0 {
+            self.knowledge_changed()?;
+        }
+        Ok(outcome)
+    }
+
+    fn document_kind(&self, id: &str) -> Result<Option<DocumentKind>> {
+        use rusqlite::OptionalExtension;
+        let kind: Option<String> = self
+            .conn
+            .prepare_cached("SELECT kind FROM documents WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        Ok(kind.and_then(|k| DocumentKind::from_name(&k)))
+    }
+}

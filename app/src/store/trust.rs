@@ -1,0 +1,130 @@
+//! This device's key pair and what the server vouches for it
+//! (`schemas::trust`): kept in the encrypted store, refreshed through the
+//! server sync, used to meet other laptops in the hall.
+
+use sprechtag_schemas::trust::{
+    self, DeviceCertificate, RevocationList, Signed, SigningKey, TrustError,
+};
+use sprechtag_schemas::wire::Trust;
+
+use super::{Result, Store, StoreError, set_setting, setting};
+
+const SEED: &str = "trust.seed";
+const SERVER_KEY: &str = "trust.server_key";
+const CERTIFICATE: &str = "trust.certificate";
+const REVOCATIONS: &str = "trust.revocations";
+const REFRESHED_AT: &str = "trust.refreshed_at";
+
+/// What this device shows another in the hall, and checks the other with.
+#[derive(Debug)]
+pub struct HallIdentity {
+    pub key: SigningKey,
+    pub certificate: Signed,
+    /// `certificate`, read.
+    pub own: DeviceCertificate,
+    pub server_key: Vec<u8>,
+    pub revocations: Signed,
+    /// `revocations`, read.
+    pub revoked: RevocationList,
+}
+
+fn corrupt(what: &str) -> impl Fn(TrustError) -> StoreError + '_ {
+    move |e| StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+impl Store {
+    /// This device's signing key; made (and kept) the first time.
+    pub fn signing_key(&self) -> Result<SigningKey> {
+        let seed = match setting(&self.conn, SEED)? {
+            Some(hex) => hex::decode(&hex)
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .ok_or_else(|| StoreError::Corrupt("the device's signing key".into()))?,
+            None => {
+                let seed = SigningKey::generate_seed().map_err(corrupt("a new signing key"))?;
+                set_setting(&self.conn, SEED, &hex::encode(seed))?;
+                seed
+            }
+        };
+        SigningKey::from_seed(&seed).map_err(corrupt("the device's signing key"))
+    }
+
+    /// Forgets the key pair and certificate (a new enrolment makes a new
+    /// device: it gets a new key).
+    pub(super) fn forget_trust(conn: &rusqlite::Connection) -> Result<()> {
+        conn.execute("DELETE FROM settings WHERE key LIKE 'trust.%'", [])?;
+        Ok(())
+    }
+
+    /// Keeps what the server sent, after checking that it is a certificate
+    /// of this device's key under the key that signed it.
+    pub fn record_trust(&mut self, trust: &Trust) -> Result<()> {
+        let now = sprechtag_schemas::clock::now();
+        let certificate = trust::verify_certificate(&trust.server_key, &trust.certificate, now)
+            .map_err(|e| StoreError::Invalid(format!("the server's certificate: {e}")))?;
+        trust::verify_revocations(&trust.server_key, &trust.revocations)
+            .map_err(|e| StoreError::Invalid(format!("the server's revocation list: {e}")))?;
+        if certificate.public_key != self.signing_key()?.public_key() {
+            return Err(StoreError::Invalid(
+                "the server certified another key than this device's".into(),
+            ));
+        }
+        let tx = self.conn.transaction()?;
+        set_setting(&tx, SERVER_KEY, &hex::encode(&trust.server_key))?;
+        set_setting(&tx, CERTIFICATE, &trust.certificate.to_hex())?;
+        set_setting(&tx, REVOCATIONS, &trust.revocations.to_hex())?;
+        set_setting(
+            &tx,
+            REFRESHED_AT,
+            &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Keeps a revocation list another laptop showed, if the server signed
+    /// it and it is newer than the one held.
+    pub fn learn_revocations(&mut self, signed: &Signed) -> Result<bool> {
+        let Some(identity) = self.hall_identity()? else {
+            return Ok(false);
+        };
+        let Ok(list) = trust::verify_revocations(&identity.server_key, signed) else {
+            return Ok(false);
+        };
+        if trust::newer(identity.revoked.clone(), list.clone()) == identity.revoked {
+            return Ok(false);
+        }
+        set_setting(&self.conn, REVOCATIONS, &signed.to_hex())?;
+        Ok(true)
+    }
+
+    /// This device's certificate and the server's key and revocation list;
+    /// `None` until a sync brought them.
+    pub fn hall_identity(&self) -> Result<Option<HallIdentity>> {
+        let (Some(server_key), Some(certificate), Some(revocations)) = (
+            setting(&self.conn, SERVER_KEY)?,
+            setting(&self.conn, CERTIFICATE)?,
+            setting(&self.conn, REVOCATIONS)?,
+        ) else {
+            return Ok(None);
+        };
+        let server_key = hex::decode(server_key)
+            .map_err(|e| StoreError::Corrupt(format!("the server's key: {e}")))?;
+        let certificate = Signed::from_hex(&certificate).map_err(corrupt("the certificate"))?;
+        let revocations = Signed::from_hex(&revocations).map_err(corrupt("the revocations"))?;
+        // Whether it still holds is the hall's question, asked with the
+        // clock at that moment.
+        let own = trust::read_certificate(&server_key, &certificate)
+            .map_err(corrupt("the certificate"))?;
+        let revoked = trust::verify_revocations(&server_key, &revocations)
+            .map_err(corrupt("the revocations"))?;
+        Ok(Some(HallIdentity {
+            key: self.signing_key()?,
+            certificate,
+            own,
+            server_key,
+            revocations,
+            revoked,
+        }))
+    }
+}

@@ -1,0 +1,79 @@
+//! The server's signature on who a device is (`schemas::trust`): device
+//! certificates and the revocation list, handed out with a sync when the
+//! device asks (`SyncRequest::trust`).
+//!
+//! The signing key is derived from `server.key`, which every instance
+//! serving one database shares (`code_key` checks it): each instance signs
+//! with the same key, and no second secret has to be kept and copied.
+//! The device is known by its token; the server certifies the key that
+//! device presents (a stolen token could do no more than sync anyway).
+
+use sprechtag_schemas::trust::{
+    CERTIFICATE_DAYS, DeviceCertificate, RevocationList, SigningKey, TrustError,
+};
+use sprechtag_schemas::wire::Trust;
+
+use crate::storage::{Device, Storage, StorageError};
+
+/// Signs certificates and revocation lists under the server's key.
+#[derive(Debug)]
+pub struct Certifier {
+    key: SigningKey,
+}
+
+impl Certifier {
+    /// The key derived from the enrolment-code key (`server.key`).
+    pub fn from_server_key(server_key: &[u8]) -> Result<Certifier, TrustError> {
+        let seed = crate::api::code_hash(server_key, "sprechtag device certificates v1");
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| TrustError::Key("HMAC-SHA-256 gives 32 bytes".into()))?;
+        Ok(Certifier {
+            key: SigningKey::from_seed(&seed)?,
+        })
+    }
+
+    pub fn public_key(&self) -> &[u8] {
+        self.key.public_key()
+    }
+
+    /// The certificate of `device` for `public_key`, the server's key and
+    /// the current revocation list.
+    pub fn trust(
+        &self,
+        storage: &dyn Storage,
+        device: &Device,
+        public_key: &[u8],
+    ) -> Result<Trust, StorageError> {
+        let now = chrono::Utc::now();
+        let stamp =
+            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let certificate = DeviceCertificate {
+            device_id: device.id.clone(),
+            name: device.name.clone(),
+            user: device.user.clone(),
+            role: device.role,
+            department: device.department.clone(),
+            actor: device.actor.clone(),
+            public_key: public_key.to_vec(),
+            issued_at: stamp(now),
+            valid_until: stamp(now + chrono::Duration::days(CERTIFICATE_DAYS)),
+        };
+        let mut revoked: Vec<String> = storage
+            .devices()?
+            .into_iter()
+            .filter(|d| d.revoked_at.is_some())
+            .map(|d| d.id)
+            .collect();
+        revoked.sort();
+        let revocations = RevocationList {
+            issued_at: stamp(now),
+            revoked,
+        };
+        Ok(Trust {
+            server_key: self.public_key().to_vec(),
+            certificate: self.key.certify(&certificate),
+            revocations: self.key.sign_revocations(&revocations),
+        })
+    }
+}

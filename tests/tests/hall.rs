@@ -1,0 +1,217 @@
+//! Laptops in the hall exchange cases with each other while the server is
+//! down, only within their department and only with certificates the
+//! server signed and did not revoke; later the server receives every change
+//! once, through whichever laptop syncs first.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sprechtag::hall::{self, ServedReport};
+use sprechtag::sync::SyncError;
+use sprechtag_e2e::{Laptop, TestServer};
+use sprechtag_schemas::Role;
+use sprechtag_server::storage::Storage;
+
+/// Every document a laptop holds, with its heads.
+fn holdings(laptop: &mut Laptop) -> BTreeMap<String, Vec<u8>> {
+    laptop
+        .store
+        .hall_offer(None)
+        .expect("documents")
+        .into_iter()
+        .map(|o| (o.doc_id, o.heads))
+        .collect()
+}
+
+/// A laptop serving in a thread until the returned stop is called; the
+/// laptop and what it served come back from `join`.
+struct Serving {
+    address: String,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(Laptop, Vec<Result<ServedReport, SyncError>>)>,
+}
+
+impl Serving {
+    fn start(mut laptop: Laptop) -> Serving {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut served = Vec::new();
+            hall::serve(
+                &mut laptop.store,
+                &listener,
+                &|| stopped.load(Ordering::SeqCst),
+                &mut |report| served.push(report),
+            )
+            .expect("serve");
+            (laptop, served)
+        });
+        Serving {
+            address,
+            stop,
+            thread,
+        }
+    }
+
+    fn join(self) -> (Laptop, Vec<Result<ServedReport, SyncError>>) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().expect("the serving thread")
+    }
+}
+
+#[test]
+fn two_laptops_exchange_in_the_hall_strangers_are_refused_and_the_server_gets_everything_once() {
+    let server = TestServer::start();
+    let mut a = server.laptop("Laptop A", Role::Caseworker, "buergerbuero");
+    let mut b = server.laptop("Laptop B", Role::Caseworker, "buergerbuero");
+    let mut c = server.laptop("Laptop C", Role::Caseworker, "sozialamt");
+    let mut revoked = server.laptop("Laptop D", Role::Caseworker, "buergerbuero");
+    // A case both hold, before the server goes away.
+    let shared = a.new_case("Gemeinsam", &["personalausweis"]);
+    a.sync();
+    b.sync();
+    c.new_case("Fremd", &["wohngeld"]);
+    c.sync();
+    revoked.sync();
+    let d_id = revoked
+        .store
+        .enrolment()
+        .expect("enrolment")
+        .expect("enrolled")
+        .device_id;
+    assert!(
+        server
+            .storage()
+            .revoke_device(&d_id, false)
+            .expect("revoke")
+    );
+    // A and B learn of the revocation with their next sync.
+    a.sync();
+    b.sync();
+    // Another county's server: its laptop's certificate is signed by
+    // another key.
+    let other_server = TestServer::start();
+    let mut foreign = other_server.laptop("Fremdes Laptop", Role::Caseworker, "buergerbuero");
+    foreign.sync();
+    let address = server.url.trim_start_matches("http://").to_string();
+    let server_dir = server.stop();
+
+    // Offline in the hall: both edit the shared case, each records a new one.
+    a.store
+        .update_case(&shared.id, "Telefon", |case| {
+            case.citizen.phone = "06221 12345".into();
+            Ok(())
+        })
+        .expect("edit on A");
+    b.store
+        .update_case(&shared.id, "Anschrift", |case| {
+            case.citizen.address.street = "Hauptstraße 1".into();
+            Ok(())
+        })
+        .expect("edit on B");
+    let from_a = a.new_case("Albers", &["personalausweis"]);
+    let from_b = b.new_case("Brandt", &["wohngeld"]);
+
+    let serving = Serving::start(b);
+    let report = hall::exchange(&mut a.store, &serving.address).expect("exchange A with B");
+    assert!(report.complete(), "{report:?}");
+    assert_eq!(report.peer.name, "Laptop B");
+    assert_eq!((report.sent, report.received), (2, 2), "{report:?}");
+
+    // A laptop of another department learns nothing.
+    let before = holdings(&mut c);
+    let refused = hall::exchange(&mut c.store, &serving.address).expect_err("C is refused");
+    assert!(
+        matches!(&refused, SyncError::Forbidden(m) if m.contains("another department")),
+        "{refused}"
+    );
+    assert_eq!(holdings(&mut c), before);
+    // Nor does a revoked one, nor one certified by another server.
+    let before = holdings(&mut revoked);
+    let refused = hall::exchange(&mut revoked.store, &serving.address).expect_err("D is refused");
+    assert!(
+        matches!(&refused, SyncError::Forbidden(m) if m.contains("revoked")),
+        "{refused}"
+    );
+    assert_eq!(holdings(&mut revoked), before);
+    let refused = hall::exchange(&mut foreign.store, &serving.address).expect_err("foreign");
+    assert!(
+        matches!(&refused, SyncError::Forbidden(m) if m.contains("signature")),
+        "{refused}"
+    );
+    assert_eq!(holdings(&mut foreign).len(), 0);
+
+    let (mut b, served) = serving.join();
+    assert_eq!(served.len(), 4, "{served:?}");
+    assert!(served[0].is_ok(), "{served:?}");
+    assert!(served[1..].iter().all(Result::is_err), "{served:?}");
+
+    // Both hold the same documents at the same heads, edits of both merged.
+    assert_eq!(holdings(&mut a), holdings(&mut b));
+    for laptop in [&mut a, &mut b] {
+        let case = laptop.store.case(&shared.id).expect("shared case");
+        assert_eq!(case.citizen.phone, "06221 12345");
+        assert_eq!(case.citizen.address.street, "Hauptstraße 1");
+        laptop.store.case(&from_a.id).expect("A's new case");
+        laptop.store.case(&from_b.id).expect("B's new case");
+    }
+    // An exchange with nothing new moves nothing.
+    let serving = Serving::start(b);
+    let again = hall::exchange(&mut a.store, &serving.address).expect("again");
+    assert_eq!((again.sent, again.received), (0, 0), "{again:?}");
+    let (mut b, _) = serving.join();
+
+    // Back online: the first to sync brings both laptops' work.
+    let listener = TcpListener::bind(&address).expect("the server's address again");
+    drop(listener);
+    let server = TestServer::start_at(server_dir, &address);
+    let first = a.sync();
+    assert_eq!(first.uploaded, 3, "{first:?}");
+    let stored_after_a = stored(&server, &holdings(&mut a));
+    // B offers the same changes: the server takes nothing twice, and B has
+    // nothing left to upload.
+    let second = b.sync();
+    assert_eq!(second.pending, 0, "{second:?}");
+    assert_eq!(stored(&server, &holdings(&mut b)), stored_after_a);
+    let third = a.sync();
+    assert_eq!((third.pending, third.uploaded), (0, 0), "{third:?}");
+    // The server holds every document at the laptops' heads.
+    for (doc_id, (heads, _)) in &stored_after_a {
+        assert_eq!(holdings(&mut a)[doc_id], *heads, "{doc_id}");
+        let case = a.store.case(doc_id).expect("case");
+        let on_server = server_case(&server, doc_id);
+        assert_eq!(on_server.citizen, case.citizen, "{doc_id}");
+    }
+    assert_eq!(holdings(&mut a), holdings(&mut b));
+}
+
+/// For each document: the server's heads, and the bytes it stored.
+fn stored(
+    server: &TestServer,
+    holdings: &BTreeMap<String, Vec<u8>>,
+) -> BTreeMap<String, (Vec<u8>, usize)> {
+    let storage = server.storage();
+    let mut tx = storage.begin().expect("transaction");
+    holdings
+        .keys()
+        .map(|id| {
+            let parts = tx.document_bytes(id).expect("stored bytes");
+            let bytes: usize = parts.iter().map(Vec::len).sum();
+            let doc = automerge::Automerge::load(&parts.concat()).expect("load");
+            let heads = sprechtag_schemas::wire::heads_to_bytes(&doc.get_heads());
+            (id.clone(), (heads, bytes))
+        })
+        .collect()
+}
+
+fn server_case(server: &TestServer, id: &str) -> sprechtag_schemas::Case {
+    let storage = server.storage();
+    let mut tx = storage.begin().expect("transaction");
+    let parts = tx.document_bytes(id).expect("stored bytes");
+    let doc = automerge::AutoCommit::load(&parts.concat()).expect("load");
+    sprechtag_schemas::document::read(&doc).expect("a case")
+}
