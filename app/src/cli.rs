@@ -1216,7 +1216,7 @@ fn hall(store: &mut Store, command: HallCommand, out: &mut dyn Write) -> Result<
             line(out, &json!({ "listening": address.to_string() }))?;
             out.flush()?;
             let mut failure = None;
-            crate::hall::serve(store, &listener, &|| false, &mut |served| {
+            crate::hall::serve(store, listener, &|| false, &mut |served| {
                 let entry = match served {
                     Ok(report) => json!({ "exchanged": report }),
                     Err(e) => json!({ "refused": e.to_string() }),

@@ -14,6 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sprechtag::hall::ServedReport;
+use sprechtag::sync::SyncError;
+
 use sprechtag::store::Store;
 use sprechtag::sync::Connection;
 use sprechtag_schemas::wire::CONTENT_TYPE;
@@ -540,5 +543,72 @@ impl Raw {
             .get(format!("{}/health", self.url))
             .send()
             .is_ok_and(|r| r.status().is_success())
+    }
+}
+
+/// A laptop serving in the hall on a thread of its own (`hall::serve`),
+/// until [`HallPeer::join`] stops it and hands the laptop back with what
+/// it served.
+pub struct HallPeer {
+    pub address: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(Laptop, Vec<Result<ServedReport, SyncError>>)>,
+    /// Announced on mDNS while serving (`HallPeer::announced`).
+    _discovery: Option<sprechtag::hall::discovery::Discovery>,
+}
+
+impl HallPeer {
+    pub fn start(laptop: Laptop) -> HallPeer {
+        HallPeer::serve(laptop, false)
+    }
+
+    /// Serving and announced on mDNS, as the app announces a laptop.
+    pub fn announced(laptop: Laptop) -> HallPeer {
+        HallPeer::serve(laptop, true)
+    }
+
+    fn serve(mut laptop: Laptop, announce: bool) -> HallPeer {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        // Announced: reachable on every address mDNS gives out, as in the app.
+        let listener =
+            TcpListener::bind(if announce { "0.0.0.0:0" } else { "127.0.0.1:0" }).expect("bind");
+        let address = listener.local_addr().expect("address");
+        let discovery = announce.then(|| {
+            let own = laptop
+                .store
+                .hall_identity()
+                .expect("identity")
+                .expect("a certified laptop")
+                .own;
+            let mut discovery = sprechtag::hall::discovery::Discovery::start().expect("mDNS");
+            discovery
+                .announce(&own.device_id, &own.name, &own.department, address.port())
+                .expect("announce");
+            discovery
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut served = Vec::new();
+            sprechtag::hall::serve(
+                &mut laptop.store,
+                listener,
+                &|| stopped.load(Ordering::SeqCst),
+                &mut |report| served.push(report),
+            )
+            .expect("serve");
+            (laptop, served)
+        });
+        HallPeer {
+            address: address.to_string(),
+            stop,
+            thread,
+            _discovery: discovery,
+        }
+    }
+
+    pub fn join(self) -> (Laptop, Vec<Result<ServedReport, SyncError>>) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().expect("the serving thread")
     }
 }

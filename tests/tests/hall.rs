@@ -5,12 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use sprechtag::hall::{self, ServedReport};
+use sprechtag::hall::{self, Refusal};
 use sprechtag::sync::SyncError;
-use sprechtag_e2e::{Laptop, TestServer};
+use sprechtag_e2e::{HallPeer as Serving, Laptop, TestServer};
 use sprechtag_schemas::Role;
 use sprechtag_server::storage::Storage;
 
@@ -23,44 +21,6 @@ fn holdings(laptop: &mut Laptop) -> BTreeMap<String, Vec<u8>> {
         .into_iter()
         .map(|o| (o.doc_id, o.heads))
         .collect()
-}
-
-/// A laptop serving in a thread until the returned stop is called; the
-/// laptop and what it served come back from `join`.
-struct Serving {
-    address: String,
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<(Laptop, Vec<Result<ServedReport, SyncError>>)>,
-}
-
-impl Serving {
-    fn start(mut laptop: Laptop) -> Serving {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let address = listener.local_addr().expect("address").to_string();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut served = Vec::new();
-            hall::serve(
-                &mut laptop.store,
-                &listener,
-                &|| stopped.load(Ordering::SeqCst),
-                &mut |report| served.push(report),
-            )
-            .expect("serve");
-            (laptop, served)
-        });
-        Serving {
-            address,
-            stop,
-            thread,
-        }
-    }
-
-    fn join(self) -> (Laptop, Vec<Result<ServedReport, SyncError>>) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.thread.join().expect("the serving thread")
-    }
 }
 
 #[test]
@@ -126,7 +86,14 @@ fn two_laptops_exchange_in_the_hall_strangers_are_refused_and_the_server_gets_ev
     let before = holdings(&mut c);
     let refused = hall::exchange(&mut c.store, &serving.address).expect_err("C is refused");
     assert!(
-        matches!(&refused, SyncError::Forbidden(m) if m.contains("another department")),
+        matches!(
+            &refused,
+            SyncError::HallRefused {
+                reason: Refusal::OtherDepartment,
+                by_peer: true,
+                ..
+            }
+        ),
         "{refused}"
     );
     assert_eq!(holdings(&mut c), before);
@@ -134,13 +101,27 @@ fn two_laptops_exchange_in_the_hall_strangers_are_refused_and_the_server_gets_ev
     let before = holdings(&mut revoked);
     let refused = hall::exchange(&mut revoked.store, &serving.address).expect_err("D is refused");
     assert!(
-        matches!(&refused, SyncError::Forbidden(m) if m.contains("revoked")),
+        matches!(
+            &refused,
+            SyncError::HallRefused {
+                reason: Refusal::Revoked,
+                by_peer: true,
+                ..
+            }
+        ),
         "{refused}"
     );
     assert_eq!(holdings(&mut revoked), before);
     let refused = hall::exchange(&mut foreign.store, &serving.address).expect_err("foreign");
     assert!(
-        matches!(&refused, SyncError::Forbidden(m) if m.contains("signature")),
+        matches!(
+            &refused,
+            SyncError::HallRefused {
+                reason: Refusal::Certificate,
+                by_peer: true,
+                ..
+            }
+        ),
         "{refused}"
     );
     assert_eq!(holdings(&mut foreign).len(), 0);

@@ -10,7 +10,9 @@
 //! the serving laptop lacks, which the next rounds carry — each round
 //! bounded, each committed on its own.
 
+pub mod discovery;
 mod tls;
+pub mod worker;
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -36,12 +38,34 @@ const EXPORTER_LABEL: &[u8] = b"EXPORTER-sprechtag-hall";
 /// A peer that says nothing for this long is given up.
 const IDLE: Duration = Duration::from_secs(60);
 
+/// Why a laptop does not exchange with another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// Neither is an admin device and their departments differ.
+    OtherDepartment,
+    /// The server revoked the device (as far as either laptop knows).
+    Revoked,
+    /// The certificate is not the server's, not readable, or expired.
+    Certificate,
+    /// The device did not prove it holds the certified key.
+    Proof,
+    /// This laptop has no certificate yet: it must sync with the server.
+    Uncertified,
+    /// Another protocol version, or the laptop met itself.
+    Protocol,
+    /// A refusal this version does not know.
+    #[serde(other)]
+    Other,
+}
+
 /// What travels between two laptops, one frame at a time.
 #[derive(Debug, Serialize, Deserialize)]
 enum Frame {
     Hello(Hello),
     /// The serving laptop does not exchange with this one.
     Refused {
+        reason: Refusal,
         message: String,
     },
     Request(HallRequest),
@@ -166,48 +190,67 @@ fn binding(connection: &rustls::ConnectionCommon<impl Sized>) -> Result<[u8; 32]
 
 /// Why this laptop does not exchange with the one that showed `hello`;
 /// `Ok` with its certificate if it may.
-fn check(store: &mut Store, hello: &Hello, binding: &[u8]) -> Result<DeviceCertificate, String> {
+fn check(
+    store: &mut Store,
+    hello: &Hello,
+    binding: &[u8],
+) -> Result<DeviceCertificate, (Refusal, String)> {
     if hello.protocol != PROTOCOL {
-        return Err(format!(
-            "hall protocol {} is not spoken here",
-            hello.protocol
+        return Err((
+            Refusal::Protocol,
+            format!("hall protocol {} is not spoken here", hello.protocol),
         ));
     }
     // A newer list the other laptop learnt from the server counts here too.
     let _ = store.learn_revocations(&hello.revocations);
-    let identity = match store.hall_identity() {
-        Ok(Some(identity)) => identity,
-        _ => return Err("this laptop has no certificate".into()),
+    let Ok(Some(identity)) = store.hall_identity() else {
+        return Err((
+            Refusal::Uncertified,
+            "this laptop has no certificate".into(),
+        ));
     };
     let now = sprechtag_schemas::clock::now();
     let peer = trust::verify_certificate(&identity.server_key, &hello.certificate, now)
-        .map_err(|e| format!("certificate refused: {e}"))?;
+        .map_err(|e| (Refusal::Certificate, format!("certificate refused: {e}")))?;
     if identity.revoked.revoked.contains(&peer.device_id) {
-        return Err(format!("the device {} has been revoked", peer.device_id));
+        return Err((
+            Refusal::Revoked,
+            format!("the device {} has been revoked", peer.device_id),
+        ));
     }
-    trust::verify_proof(&peer, binding, &hello.proof).map_err(|e| e.to_string())?;
+    trust::verify_proof(&peer, binding, &hello.proof)
+        .map_err(|e| (Refusal::Proof, e.to_string()))?;
     if peer.device_id == identity.own.device_id {
-        return Err("a laptop does not exchange with itself".into());
+        return Err((
+            Refusal::Protocol,
+            "a laptop does not exchange with itself".into(),
+        ));
     }
     let admin = sprechtag_schemas::Role::Admin;
     if identity.own.role != admin
         && peer.role != admin
         && peer.department != identity.own.department
     {
-        return Err(format!(
-            "the device belongs to another department ({})",
-            peer.department
+        return Err((
+            Refusal::OtherDepartment,
+            format!(
+                "the device belongs to another department ({})",
+                peer.department
+            ),
         ));
     }
     Ok(peer)
 }
 
 fn own_hello(store: &Store, binding: &[u8]) -> Result<Hello, SyncError> {
-    let identity = store.hall_identity()?.ok_or_else(|| {
-        SyncError::Config(
-            "this laptop has no certificate for the hall yet: sync with the server once".into(),
-        )
-    })?;
+    let identity = store
+        .hall_identity()?
+        .ok_or_else(|| SyncError::HallRefused {
+            reason: Refusal::Uncertified,
+            by_peer: false,
+            detail: "this laptop has no certificate for the hall yet: sync with the server once"
+                .into(),
+        })?;
     Ok(Hello {
         protocol: PROTOCOL,
         proof: identity.key.prove(binding),
@@ -216,26 +259,65 @@ fn own_hello(store: &Store, binding: &[u8]) -> Result<Hello, SyncError> {
     })
 }
 
+/// A laptop open for exchanges: its listener and TLS set-up.
+#[derive(Debug)]
+pub struct HallServer {
+    listener: TcpListener,
+    config: std::sync::Arc<rustls::ServerConfig>,
+}
+
+impl HallServer {
+    /// Listens on `listener` (made non-blocking: [`HallServer::poll`]
+    /// never waits for a connection).
+    pub fn new(listener: TcpListener) -> Result<HallServer, SyncError> {
+        listener.set_nonblocking(true).map_err(offline)?;
+        Ok(HallServer {
+            listener,
+            config: tls::server_config()?,
+        })
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr, SyncError> {
+        self.listener.local_addr().map_err(offline)
+    }
+
+    /// Serves one connection if one is waiting; `None` if none is.
+    pub fn poll(&self, store: &mut Store) -> Option<Result<ServedReport, SyncError>> {
+        match self.listener.accept() {
+            Ok((socket, address)) => Some(serve_one(store, socket, address, self.config.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+            Err(e) => Some(Err(offline(e))),
+        }
+    }
+}
+
 /// Serves exchanges on `listener`, one connection after the other, until
 /// `stop` says so (checked between connections). Each connection's outcome
 /// goes to `log`.
 pub fn serve(
     store: &mut Store,
-    listener: &TcpListener,
+    listener: TcpListener,
     stop: &dyn Fn() -> bool,
     log: &mut dyn FnMut(Result<ServedReport, SyncError>),
 ) -> Result<(), SyncError> {
-    let config = tls::server_config()?;
-    listener.set_nonblocking(true).map_err(offline)?;
+    let server = HallServer::new(listener)?;
     while !stop() {
-        match listener.accept() {
-            Ok((socket, address)) => log(serve_one(store, socket, address, config.clone())),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => return Err(offline(e)),
+        match server.poll(store) {
+            Some(outcome) => log(outcome),
+            None => std::thread::sleep(Duration::from_millis(50)),
         }
     }
+    Ok(())
+}
+
+/// Remembers the exchange for the list and the status bar.
+fn remember(store: &mut Store, peer: &PeerInfo) -> Result<(), SyncError> {
+    store.record_hall_contact(&crate::store::HallContact {
+        device_id: peer.device_id.clone(),
+        name: peer.name.clone(),
+        user: peer.user.clone(),
+        at: sprechtag_schemas::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })?;
     Ok(())
 }
 
@@ -271,14 +353,17 @@ fn serve_one(
     };
     let peer = match check(store, &hello, &binding) {
         Ok(peer) => peer,
-        Err(message) => {
-            let _ = write_frame(
-                &mut stream,
-                &Frame::Refused {
-                    message: message.clone(),
-                },
-            );
-            return Err(SyncError::Forbidden(message));
+        Err((reason, message)) => {
+            let refused = Frame::Refused {
+                reason,
+                message: message.clone(),
+            };
+            let _ = write_frame(&mut stream, &refused);
+            return Err(SyncError::HallRefused {
+                reason,
+                by_peer: false,
+                detail: message,
+            });
         }
     };
     write_frame(&mut stream, &Frame::Hello(own_hello(store, &binding)?))?;
@@ -296,7 +381,10 @@ fn serve_one(
         let body = match read_body(&mut stream) {
             Ok(body) => body,
             // The connecting laptop is done and closed.
-            Err(SyncError::Offline(_)) => return Ok(report),
+            Err(SyncError::Offline(_)) => {
+                remember(store, &report.peer)?;
+                return Ok(report);
+            }
             Err(e) => return Err(e),
         };
         let Frame::Request(request) = decode(&body)? else {
@@ -371,11 +459,19 @@ pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncErro
     let answer = read_body(&mut stream)?;
     let mut bytes_down = answer.len() + 4;
     let peer = match decode(&answer)? {
-        Frame::Hello(hello) => check(store, &hello, &binding).map_err(SyncError::Forbidden)?,
-        Frame::Refused { message } => {
-            return Err(SyncError::Forbidden(format!(
-                "the other laptop refused: {message}"
-            )));
+        Frame::Hello(hello) => {
+            check(store, &hello, &binding).map_err(|(reason, detail)| SyncError::HallRefused {
+                reason,
+                by_peer: false,
+                detail,
+            })?
+        }
+        Frame::Refused { reason, message } => {
+            return Err(SyncError::HallRefused {
+                reason,
+                by_peer: true,
+                detail: message,
+            });
         }
         _ => return Err(SyncError::Protocol("expected a hello".into())),
     };
@@ -406,6 +502,7 @@ pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncErro
     let core = drive(&mut session, &mut link, &mut |_| {})?;
     let mut report = session.report;
     report.retries = core.retries();
+    remember(store, &report.peer)?;
     bytes_up += report.bytes_up;
     bytes_down += report.bytes_down;
     report.bytes_up = bytes_up;

@@ -252,3 +252,38 @@ impl Store {
         Ok(kind.and_then(|k| DocumentKind::from_name(&k)))
     }
 }
+
+/// Another laptop this one exchanged with in the hall, and when last.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HallContact {
+    pub device_id: String,
+    pub name: String,
+    pub user: String,
+    /// RFC 3339.
+    pub at: String,
+}
+
+/// Contacts kept: a hall has a handful of laptops, a county a few dozen.
+const MAX_CONTACTS: usize = 50;
+const CONTACTS: &str = "hall.contacts";
+
+impl Store {
+    /// Remembers an exchange with `device_id` (for the list and the
+    /// status bar).
+    pub fn record_hall_contact(&mut self, contact: &HallContact) -> Result<()> {
+        let mut contacts = self.hall_contacts()?;
+        contacts.retain(|c| c.device_id != contact.device_id);
+        contacts.insert(0, contact.clone());
+        contacts.truncate(MAX_CONTACTS);
+        let text =
+            serde_json::to_string(&contacts).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        super::set_setting(&self.conn, CONTACTS, &text)
+    }
+
+    /// The laptops this one exchanged with, the latest first.
+    pub fn hall_contacts(&self) -> Result<Vec<HallContact>> {
+        Ok(super::setting(&self.conn, CONTACTS)?
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default())
+    }
+}

@@ -44,6 +44,13 @@ impl std::fmt::Debug for Passphrase {
 /// A 256-bit SQLCipher key. Redacted in `Debug`, wiped when dropped.
 pub struct DatabaseKey([u8; 32]);
 
+impl DatabaseKey {
+    /// The same key for another connection of this process.
+    pub(super) fn duplicate(&self) -> DatabaseKey {
+        DatabaseKey(self.0)
+    }
+}
+
 impl Drop for DatabaseKey {
     fn drop(&mut self) {
         self.0.zeroize();

@@ -36,7 +36,7 @@ use sprechtag_schemas::document::DocumentError;
 pub use backoffice::HistoryEntry;
 pub use cases::{COUNT_LIMIT, CaseFilter, CasePage, CaseRow, CaseSort, validate as validate_case};
 pub use feedback::{FeedbackCount, NewFeedback};
-pub use hall::{Offer, PeerDoc, TakenFromPeer};
+pub use hall::{HallContact, Offer, PeerDoc, TakenFromPeer};
 pub use key::{MIN_PASSPHRASE_CHARS, Passphrase};
 pub use knowledge::KnowledgeHit;
 pub use office_hours::{NewOfficeHour, OfficeHourRow};
@@ -432,6 +432,36 @@ impl Store {
         // Prints and exports do not pile up (best effort: a file in use
         // stays until next time).
         let _ = store.remove_old_files();
+        Ok(store)
+    }
+
+    /// Another connection to this store, for a worker thread: the key is
+    /// taken over, not derived from the passphrase again (a second of
+    /// Argon2). Not for a damaged store: nothing works on one but reading.
+    pub fn open_again(&self) -> Result<Store> {
+        if let Some(damage) = &self.damage {
+            return Err(StoreError::Damaged {
+                path: self.dir.join(DATABASE_FILE),
+                detail: damage.clone(),
+            });
+        }
+        let in_use = backup::hold_in_use(&self.dir)?;
+        let conn = Connection::open_with_flags(
+            self.dir.join(DATABASE_FILE),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        apply_key(&conn, &self.key)?;
+        configure(&conn)?;
+        let device = read_device(&conn)?;
+        let mut store = Store::with(
+            conn,
+            &self.dir,
+            device,
+            self.catalog.clone(),
+            self.key.duplicate(),
+            in_use,
+        );
+        store.knowledge_changed()?;
         Ok(store)
     }
 

@@ -54,6 +54,14 @@ pub enum SyncError {
          certificate given at enrolment"
     )]
     Untrusted(String),
+    /// A laptop in the hall did not exchange (`by_peer`: the other one
+    /// refused this one).
+    #[error("{}: {detail}", if *.by_peer { "the other laptop refused" } else { "refused the other laptop" })]
+    HallRefused {
+        reason: crate::hall::Refusal,
+        by_peer: bool,
+        detail: String,
+    },
     #[error("{0}")]
     Config(String),
     #[error(transparent)]

@@ -8,6 +8,7 @@ mod case_list;
 mod catalog_view;
 mod errors;
 mod feedback_view;
+mod hall_view;
 mod office_hours;
 pub mod prefs;
 mod review;
@@ -31,6 +32,7 @@ use crate::store::{Device, OfficeHourRow, Passphrase, StoreError};
 pub use prefs::Prefs;
 use worker::{Reply, Request, Worker};
 
+use crate::hall::worker::{Command as HallCommand, HallStatus, HallWorker};
 use crate::sync::worker::{Command as SyncCommand, SyncState, SyncStatus, SyncWorker};
 
 /// Starts the desktop app on the data in `data_dir` (or the default place).
@@ -62,6 +64,9 @@ pub struct SprechtagApp {
     prefs_dirty: bool,
     worker: Option<Worker>,
     sync: Option<SyncWorker>,
+    hall: Option<HallWorker>,
+    /// What the hall worker was last told (`Command::Active`).
+    hall_active: bool,
     open_on_unlock: Option<String>,
     state: AppState,
     /// The window's title as last sent to the window system.
@@ -177,6 +182,7 @@ enum Tab {
     Catalog,
     Feedback,
     Statistics,
+    Hall,
     Settings,
 }
 
@@ -208,6 +214,9 @@ struct Session {
     error: Option<String>,
     outbox: Vec<Request>,
     sync_outbox: Vec<SyncCommand>,
+    hall_outbox: Vec<HallCommand>,
+    hall_status: Option<HallStatus>,
+    hall_view: hall_view::HallView,
     sync_status: Option<SyncStatus>,
     /// The session is to go behind the lock screen (the survey ended).
     lock_requested: bool,
@@ -239,6 +248,8 @@ impl SprechtagApp {
             prefs_dirty: true,
             worker: None,
             sync: None,
+            hall: None,
+            hall_active: false,
             open_on_unlock,
             state: if wiped {
                 AppState::Wiped
@@ -302,6 +313,7 @@ impl SprechtagApp {
                     // the damaged session goes (it holds nothing unsaved:
                     // nothing could be saved into it).
                     self.sync = None;
+                    self.hall = None;
                     self.state = AppState::Locked(UnlockView {
                         focus_passphrase: true,
                         restore: RestoreOffer::newest(&self.dir),
@@ -321,6 +333,11 @@ impl SprechtagApp {
                 if let Some(sync) = &self.sync {
                     for command in std::mem::take(&mut session.sync_outbox) {
                         sync.send(command);
+                    }
+                }
+                if let Some(hall) = &self.hall {
+                    for command in std::mem::take(&mut session.hall_outbox) {
+                        hall.send(command);
                     }
                 }
             }
@@ -436,7 +453,32 @@ impl SprechtagApp {
         }
     }
 
+    /// The hall is on while its view is shown, or everywhere if the
+    /// caseworker chose so; never behind the lock screen.
+    fn steer_hall(&mut self) {
+        let want = match &self.state {
+            AppState::Unlocked(session) => {
+                self.prefs.hall_always || (session.tab == Tab::Hall && session.editor.is_none())
+            }
+            _ => false,
+        };
+        if let Some(hall) = &self.hall
+            && want != self.hall_active
+        {
+            hall.send(HallCommand::Active(want));
+            self.hall_active = want;
+        }
+    }
+
     fn receive(&mut self, ctx: &egui::Context) {
+        self.steer_hall();
+        if let Some(hall) = &self.hall {
+            let statuses = hall.received();
+            if let (Some(status), Some(session)) = (statuses.into_iter().last(), self.session_mut())
+            {
+                session.hall_status = Some(status);
+            }
+        }
         if let Some(sync) = &self.sync {
             // Every status in order: the end of a sync is told by the one
             // that follows "syncing".
@@ -446,6 +488,7 @@ impl SprechtagApp {
                 // the lists, not the store's connections.
                 self.state = AppState::Wiped;
                 self.sync = None;
+                self.hall = None;
                 self.worker = None;
                 ctx.request_repaint();
                 return;
@@ -466,10 +509,18 @@ impl SprechtagApp {
                         role,
                         catalog,
                         sync_store,
+                        hall_store,
                         damage,
                         restored,
                     },
                 ) => {
+                    if let Some(hall_store) = hall_store {
+                        let wake = ctx.clone();
+                        self.hall = Some(HallWorker::spawn(*hall_store, move || {
+                            wake.request_repaint()
+                        }));
+                        self.hall_active = false;
+                    }
                     if let Some(sync_store) = sync_store {
                         let wake = ctx.clone();
                         self.sync = Some(SyncWorker::spawn(*sync_store, move || {
@@ -710,6 +761,9 @@ impl Session {
             error: None,
             outbox: Vec::new(),
             sync_outbox: Vec::new(),
+            hall_outbox: Vec::new(),
+            hall_status: None,
+            hall_view: hall_view::HallView::default(),
             sync_status: None,
             lock_requested: false,
             sync_requested: false,
@@ -922,7 +976,7 @@ impl Session {
                 self.outbox.push(Request::Knowledge);
             }
             Tab::Feedback => self.feedback_view.refresh(&mut self.outbox),
-            Tab::OfficeHours | Tab::Settings => {}
+            Tab::OfficeHours | Tab::Hall | Tab::Settings => {}
         }
     }
 
@@ -1006,13 +1060,14 @@ fn shortcuts_ui(ui: &mut egui::Ui, session: &mut Session) {
 }
 
 impl Tab {
-    const ALL: [Tab; 7] = [
+    const ALL: [Tab; 8] = [
         Tab::OfficeHours,
         Tab::Cases,
         Tab::Appointments,
         Tab::Catalog,
         Tab::Feedback,
         Tab::Statistics,
+        Tab::Hall,
         Tab::Settings,
     ];
 
@@ -1024,6 +1079,7 @@ impl Tab {
             Tab::Catalog => t!("tab.catalog"),
             Tab::Feedback => t!("tab.feedback"),
             Tab::Statistics => t!("tab.statistics"),
+            Tab::Hall => t!("tab.hall"),
             Tab::Settings => t!("tab.settings"),
         }
         .into_owned()
@@ -1071,6 +1127,7 @@ fn message_bars_ui(ui: &mut egui::Ui, session: &mut Session) {
             session.sync_requested = true;
             session.sync_outbox.push(SyncCommand::SyncNow);
         }
+        hall_view::status_ui(ui, session.hall_status.as_ref());
     });
     if let Some(info) = session.info.clone() {
         egui::Panel::bottom("info_bar").show(ui, |ui| {
@@ -1210,6 +1267,17 @@ fn tab_ui(ui: &mut egui::Ui, session: &mut Session, prefs: &mut Prefs) -> bool {
                 .ui(ui, &session.catalog, decides, &mut session.outbox);
         }
         Tab::Statistics => session.statistics.ui(ui, &mut session.outbox),
+        Tab::Hall => {
+            let always = prefs.hall_always;
+            if let Some(command) =
+                session
+                    .hall_view
+                    .ui(ui, session.hall_status.as_ref(), &mut prefs.hall_always)
+            {
+                session.hall_outbox.push(command);
+            }
+            return always != prefs.hall_always;
+        }
         Tab::Settings => {
             // At large text in a small window the enrolment form lies
             // below the window's edge.

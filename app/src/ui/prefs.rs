@@ -19,6 +19,8 @@ pub struct Prefs {
     /// Seconds without a key, click or pointer move after which the app
     /// locks itself (BSI: a workstation left alone locks).
     pub lock_after_secs: u64,
+    /// The hall stays on in every view, not only in its own.
+    pub hall_always: bool,
 }
 
 impl Default for Prefs {
@@ -28,6 +30,7 @@ impl Default for Prefs {
             high_contrast: false,
             language: "de".into(),
             lock_after_secs: 5 * 60,
+            hall_always: false,
         }
     }
 }

@@ -151,6 +151,8 @@ pub enum Reply {
         /// A second connection, for the sync worker; none for a damaged
         /// store (nothing is synced from it).
         sync_store: Option<Box<Store>>,
+        /// A third, for the hall worker; none for a damaged store.
+        hall_store: Option<Box<Store>>,
         /// The store failed its integrity check: open for reading only.
         damage: Option<String>,
         /// The backup put in place before unlocking.
@@ -560,6 +562,11 @@ fn unlock(
     });
     match opened {
         Ok((opened, sync_store)) => {
+            // Without it the app works, only not in the hall.
+            let hall_store = sync_store
+                .as_ref()
+                .and_then(|store| store.open_again().ok())
+                .map(Box::new);
             let device = opened.device().clone();
             let role = opened.enrolment().ok().flatten().map(|e| e.role);
             let damage = opened.damage().map(str::to_string);
@@ -569,6 +576,7 @@ fn unlock(
                 role,
                 catalog,
                 sync_store,
+                hall_store,
                 damage,
                 restored,
             }
