@@ -1213,6 +1213,9 @@ fn hall(store: &mut Store, command: HallCommand, out: &mut dyn Write) -> Result<
             let listener = std::net::TcpListener::bind(&listen)
                 .with_context(|| format!("cannot listen on {listen}"))?;
             let address = listener.local_addr()?;
+            // Announced like the app's hall, so the laptops nearby list it;
+            // without mDNS it is reached by its address all the same.
+            let _discovery = announce(store, address.port(), out)?;
             line(out, &json!({ "listening": address.to_string() }))?;
             out.flush()?;
             let mut failure = None;
@@ -1237,6 +1240,29 @@ fn hall(store: &mut Store, command: HallCommand, out: &mut dyn Write) -> Result<
                 );
             }
             Ok(())
+        }
+    }
+}
+
+/// Announces this laptop on mDNS; says so on `out` if that fails.
+fn announce(
+    store: &Store,
+    port: u16,
+    out: &mut dyn Write,
+) -> Result<Option<crate::hall::discovery::Discovery>> {
+    let Some(identity) = store.hall_identity()? else {
+        bail!("this laptop has no certificate for the hall yet: run `sprechtag sync` once");
+    };
+    let own = identity.own;
+    let announced = crate::hall::discovery::Discovery::start().and_then(|mut discovery| {
+        discovery.announce(&own.device_id, &own.name, &own.department, port)?;
+        Ok(discovery)
+    });
+    match announced {
+        Ok(discovery) => Ok(Some(discovery)),
+        Err(e) => {
+            line(out, &json!({ "not_announced": e }))?;
+            Ok(None)
         }
     }
 }

@@ -21,7 +21,10 @@
 //!   this process, released by a barrier once all data is prepared), five
 //!   to a department (each downloads the other four's 240 cases, whatever
 //!   N is), and all in one department (every laptop downloads everyone's
-//!   cases: the work grows with N²).
+//!   cases: the work grows with N²);
+//! - (h) a day's work exchanged in the hall between two laptops of one
+//!   department (`hall::exchange`, TLS), on loopback and through the same
+//!   slow link as (a).
 //!
 //! In (c) the laptops' data dirs live on tmpfs (`/dev/shm`) when it exists:
 //! real laptops have a disk each, while here hundreds of them would queue
@@ -30,7 +33,7 @@
 //! The laptops run in this process and share its CPU with the server; the
 //! CPU seconds of both sides are printed to show where the time goes.
 //!
-//! Environment: `SYNC_BENCH_PARTS` (default `a,b,c0,c,c1`; `c0` is 50
+//! Environment: `SYNC_BENCH_PARTS` (default `a,h,b,c0,c,c1`; `c0` is 50
 //! laptops each alone in its department, uploading only, `c1` the
 //! one-department variant, `p` the PostgreSQL variant of (c)) and
 //! `SYNC_BENCH_N` (default `10,50,200`) and `SYNC_BENCH_N_ONE_DEPARTMENT`
@@ -50,7 +53,7 @@ use sprechtag::store::{CaseFilter, Store};
 use sprechtag::sync::{Connection, SyncError, SyncReport};
 use sprechtag_e2e::proxy::{LinkProfile, Proxy};
 use sprechtag_e2e::{
-    Laptop, PASSPHRASE, ServerProcess, TestServer, catalog, enrolment_code, free_port,
+    HallPeer, Laptop, PASSPHRASE, ServerProcess, TestServer, catalog, enrolment_code, free_port,
 };
 use sprechtag_schemas::{
     Address, Case, Catalog, Citizen, Consent, DocumentState, IsoDate, Needs, Request,
@@ -66,7 +69,7 @@ const BIG_CASES: usize = 1_000;
 const LAPTOPS_PER_DEPARTMENT: usize = 5;
 
 fn main() {
-    let parts = env_list("SYNC_BENCH_PARTS", "a,b,c0,c,c1");
+    let parts = env_list("SYNC_BENCH_PARTS", "a,h,b,c0,c,c1");
     let spread_ns: Vec<usize> = env_list("SYNC_BENCH_N", "10,50,200")
         .iter()
         .filter_map(|n| n.parse().ok())
@@ -84,6 +87,9 @@ fn main() {
     }
     if wants("a") {
         days_work_one_laptop(&mut table);
+    }
+    if wants("h") {
+        hall_exchange(&mut table);
     }
     if wants("b") {
         thousand_cases(&mut table);
@@ -218,6 +224,72 @@ fn days_work_one_laptop(table: &mut Table) {
         ),
         "",
     );
+}
+
+// ---------------------------------------------------------------- (h) ----
+
+fn hall_exchange(table: &mut Table) {
+    println!(
+        "\n== (h) a day's work exchanged in the hall: {DAY_CASES} cases × {DAY_EDITS} edits =="
+    );
+    let server = TestServer::start();
+    let laptop = |name: &str| {
+        let mut laptop = Laptop::enrolled(
+            &server.url,
+            &server.enrolment_code(name, Role::Caseworker, "hall"),
+        );
+        // The certificate for the hall comes with a sync.
+        laptop.sync();
+        laptop
+    };
+    for slow in [false, true] {
+        let (mut caller, answerer) = (laptop("hall-a"), laptop("hall-b"));
+        days_work(&mut caller, if slow { 4 } else { 3 });
+        let peer = HallPeer::start(answerer);
+        let proxy = slow.then(|| Proxy::start(&peer.address, LinkProfile::slow()));
+        let address = proxy.as_ref().map_or(peer.address.clone(), |p| {
+            p.url.trim_start_matches("http://").to_string()
+        });
+        let start = Instant::now();
+        let report = sprechtag::hall::exchange(&mut caller.store, &address).expect("exchange");
+        let wall = start.elapsed();
+        let (answerer, _) = peer.join();
+        assert_eq!(report.sent, DAY_CASES, "{report:?}");
+        let mut answerer = answerer;
+        assert_eq!(
+            answerer.store.hall_offer(None).expect("offer").len(),
+            DAY_CASES
+        );
+        let link = if slow {
+            "256 kbit/s + 300 ms RTT"
+        } else {
+            "loopback"
+        };
+        let wire = proxy.as_ref().map_or(String::new(), |p| {
+            format!(
+                ", {} on the wire incl. TLS",
+                kb(usize::try_from(p.bytes()).unwrap_or(usize::MAX))
+            )
+        });
+        println!(
+            "(h) {link}: {:.2} s, {} up / {} down, {} round trips{wire}",
+            wall.as_secs_f64(),
+            kb(report.bytes_up),
+            kb(report.bytes_down),
+            report.round_trips
+        );
+        table.row(
+            &format!("Hall: day's work to a second laptop, {link}"),
+            format!(
+                "{}, {} up / {} down, {} round trips{wire}",
+                secs(wall),
+                kb(report.bytes_up),
+                kb(report.bytes_down),
+                report.round_trips
+            ),
+            "the server sync of the same work: rows above",
+        );
+    }
 }
 
 /// A day's work: new cases recorded with name and a request, then each

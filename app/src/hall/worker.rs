@@ -247,14 +247,25 @@ impl Hall {
         }
         if self.status.active && Instant::now() >= self.next_round {
             self.next_round = Instant::now() + AUTOMATIC_EVERY;
-            // Of two laptops, the one with the smaller id calls: the other
-            // is found by it and answers.
-            let own = self.own_id();
+            // Each laptop found, unless the two exchanged within the last
+            // round either way: of two laptops with the hall on, one calls
+            // and the other, having just answered, waits; one that only
+            // answers (`hall serve`) is called all the same.
+            let now = sprechtag_schemas::clock::now();
+            let recent = |at: &Option<String>| {
+                at.as_deref()
+                    .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+                    .is_some_and(|at| {
+                        (now - at.with_timezone(&chrono::Utc))
+                            .to_std()
+                            .is_ok_and(|age| age < AUTOMATIC_EVERY)
+                    })
+            };
             let due: Vec<String> = self
                 .status
                 .peers
                 .iter()
-                .filter(|p| p.device_id > own)
+                .filter(|p| !recent(&p.last_exchange))
                 .filter_map(|p| p.address.clone())
                 .collect();
             for address in due {
