@@ -181,6 +181,12 @@ pub fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
     a == b
 }
 
+/// Document ids are UUIDs; anything else from a device is refused or
+/// ignored (it could never be stored on the server).
+pub fn is_document_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 /// Heads as lowercase hex, sorted, for storage and comparison.
 pub fn heads_hex(heads: &[ChangeHash]) -> Vec<String> {
     let mut hex: Vec<String> = heads.iter().map(|h| h.to_string()).collect();

@@ -3,9 +3,12 @@
 //!
 //! With the first round of every sync a laptop sends the public half of its
 //! own key pair (made at enrolment); the server, which knows the device by
-//! its token, signs a [`DeviceCertificate`] (device, user, role,
-//! department, actor, key, validity) and sends it with its public key and
-//! its current [`RevocationList`].
+//! its token, signs a [`DeviceCertificate`] (device, role, department,
+//! actor, key, validity, and the user hidden in a commitment) and sends it
+//! with its public key, its current [`RevocationList`] and the secret that
+//! opens the commitment. A laptop shows its certificate before it knows who
+//! it talks to; the user's name goes only to a laptop that proved itself
+//! ([`UserProof`]).
 //! Two laptops in a hall then check each other's certificate against the
 //! server key they hold and the newer of their two revocation lists, and
 //! prove possession of the certified key by signing their TLS session
@@ -39,7 +42,10 @@ pub const MAX_SIGNED_BYTES: usize = 256 << 10;
 pub struct DeviceCertificate {
     pub device_id: String,
     pub name: String,
-    pub user: String,
+    /// SHA-256 of a secret nonce and the user's name: the name travels
+    /// only after the other laptop proved itself ([`UserProof::opens`]).
+    #[serde(with = "serde_bytes")]
+    pub user_commitment: Vec<u8>,
     pub role: Role,
     pub department: String,
     /// The device's registered automerge actor (32 hex digits), if any:
@@ -60,6 +66,39 @@ impl DeviceCertificate {
     /// (an admin device), like the server's scope.
     pub fn scope(&self) -> Option<&str> {
         (self.role != Role::Admin).then_some(self.department.as_str())
+    }
+}
+
+/// The user of a certificate, and the nonce that shows it is the one the
+/// server put into it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserProof {
+    pub user: String,
+    #[serde(with = "serde_bytes")]
+    pub nonce: Vec<u8>,
+}
+
+impl UserProof {
+    /// A new commitment to `user` (the server, when it certifies).
+    pub fn new(user: &str) -> Result<UserProof, TrustError> {
+        Ok(UserProof {
+            user: user.to_string(),
+            nonce: SigningKey::generate_seed()?.to_vec(),
+        })
+    }
+
+    pub fn commitment(&self) -> Vec<u8> {
+        use sha2::Digest;
+        let mut hash = sha2::Sha256::new();
+        hash.update(b"sprechtag user v1\0");
+        hash.update(&self.nonce);
+        hash.update(self.user.as_bytes());
+        hash.finalize().to_vec()
+    }
+
+    /// Whether this is the user `certificate` names.
+    pub fn opens(&self, certificate: &DeviceCertificate) -> bool {
+        self.nonce.len() == 32 && self.commitment() == certificate.user_commitment
     }
 }
 
@@ -298,13 +337,20 @@ mod tests {
         DeviceCertificate {
             device_id: "dev-1".into(),
             name: "Laptop 1".into(),
-            user: "Anna Schmidt".into(),
+            user_commitment: user().commitment(),
             role: Role::Caseworker,
             department: "buergerbuero".into(),
             actor: Some("00".repeat(16)),
             public_key: public_key.to_vec(),
             issued_at: "2026-12-01T10:00:00Z".into(),
             valid_until: "2026-12-31T10:00:00Z".into(),
+        }
+    }
+
+    fn user() -> UserProof {
+        UserProof {
+            user: "Anna Schmidt".into(),
+            nonce: vec![7; 32],
         }
     }
 
@@ -318,7 +364,12 @@ mod tests {
         let device = key();
         let signed = server.certify(&certificate(device.public_key()));
         let read = verify_certificate(server.public_key(), &signed, now()).expect("valid");
-        assert_eq!(read.user, "Anna Schmidt");
+        assert!(user().opens(&read));
+        let other = UserProof {
+            user: "Jens Müller".into(),
+            ..user()
+        };
+        assert!(!other.opens(&read));
         // Signed by another key: a forged certificate.
         let forged = key().certify(&certificate(device.public_key()));
         assert_eq!(

@@ -80,6 +80,9 @@ pub struct Trust {
     pub certificate: crate::trust::Signed,
     /// A `trust::RevocationList`, signed.
     pub revocations: crate::trust::Signed,
+    /// Opens the certificate's commitment to the user's name; shown only
+    /// to a laptop that proved itself.
+    pub user: crate::trust::UserProof,
 }
 
 /// Most erasures one request carries; the rest follow.

@@ -46,8 +46,9 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// The key enrolment codes are stored under (`code_hash`).
     pub code_key: Arc<Vec<u8>>,
-    /// Signs device certificates, under a key derived from `code_key`.
-    pub certifier: Arc<crate::certify::Certifier>,
+    /// Signs device certificates, under a key derived from `code_key`;
+    /// `None` until `launch` has the key (no certificates then).
+    pub certifier: Option<Arc<crate::certify::Certifier>>,
     /// Set by the first request that met a damaged page: `/health` then
     /// answers 503, and the damage is logged once.
     pub damage: Arc<std::sync::OnceLock<String>>,
@@ -72,10 +73,7 @@ impl AppState {
             throttle: Arc::new(Throttle::default()),
             body_timeout: std::time::Duration::from_secs(120),
             code_key: Arc::new(Vec::new()),
-            certifier: Arc::new(
-                crate::certify::Certifier::from_server_key(&[])
-                    .expect("an ed25519 key from any 32 bytes"),
-            ),
+            certifier: None,
             damage: Arc::new(std::sync::OnceLock::new()),
             mail_wake: Arc::new(tokio::sync::Notify::new()),
             metrics: crate::metrics::Metrics::new(),
@@ -727,8 +725,13 @@ async fn sync_handler(
     let response = tokio::task::spawn_blocking(move || {
         let mut response =
             sync::handle(storage.as_ref(), &cache, &device, request).map_err(ApiError::from)?;
-        if let Some(trust) = trust {
-            response.trust = Some(certifier.trust(storage.as_ref(), &device, &trust.public_key)?);
+        // The round is committed: a certificate that cannot be made is
+        // logged and left out, not a failed sync.
+        if let (Some(trust), Some(certifier)) = (trust, certifier) {
+            match certifier.trust(storage.as_ref(), &device, &trust.public_key) {
+                Ok(trust) => response.trust = Some(trust),
+                Err(e) => tracing::error!(device = %device.id, "no certificate: {e}"),
+            }
         }
         Ok::<_, ApiError>(response)
     })

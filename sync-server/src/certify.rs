@@ -9,11 +9,20 @@
 //! device presents (a stolen token could do no more than sync anyway).
 
 use sprechtag_schemas::trust::{
-    CERTIFICATE_DAYS, DeviceCertificate, RevocationList, SigningKey, TrustError,
+    CERTIFICATE_DAYS, DeviceCertificate, RevocationList, SigningKey, TrustError, UserProof,
 };
 use sprechtag_schemas::wire::Trust;
 
 use crate::storage::{Device, Storage, StorageError};
+
+/// Why no certificate could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CertifyError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+}
 
 /// Signs certificates and revocation lists under the server's key.
 #[derive(Debug)]
@@ -44,14 +53,15 @@ impl Certifier {
         storage: &dyn Storage,
         device: &Device,
         public_key: &[u8],
-    ) -> Result<Trust, StorageError> {
+    ) -> Result<Trust, CertifyError> {
         let now = chrono::Utc::now();
         let stamp =
             |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let user = UserProof::new(&device.user)?;
         let certificate = DeviceCertificate {
             device_id: device.id.clone(),
             name: device.name.clone(),
-            user: device.user.clone(),
+            user_commitment: user.commitment(),
             role: device.role,
             department: device.department.clone(),
             actor: device.actor.clone(),
@@ -74,6 +84,7 @@ impl Certifier {
             server_key: self.public_key().to_vec(),
             certificate: self.key.certify(&certificate),
             revocations: self.key.sign_revocations(&revocations),
+            user,
         })
     }
 }

@@ -188,7 +188,9 @@ pub async fn launch_with_storage(
         let data_dir = settings.data_dir.clone();
         tokio::task::spawn_blocking(move || code_key(&data_dir, storage.as_ref())).await??
     });
-    state.certifier = Arc::new(certify::Certifier::from_server_key(&state.code_key)?);
+    state.certifier = Some(Arc::new(certify::Certifier::from_server_key(
+        &state.code_key,
+    )?));
     state.metrics_token = settings.metrics_token_hash()?.map(Arc::new);
     state.body_timeout = std::time::Duration::from_secs(settings.body_timeout_secs);
     let header_timeout = std::time::Duration::from_secs(settings.header_timeout_secs);

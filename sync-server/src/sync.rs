@@ -223,10 +223,7 @@ fn server_time() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Document ids are UUIDs; anything else is refused or ignored.
-pub(crate) fn is_document_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
+pub(crate) use sprechtag_schemas::document::is_document_id;
 
 /// The audit entry of a sync round: which documents were taken, refused
 /// (with the code) and sent.

@@ -80,6 +80,8 @@ fn two_laptops_exchange_in_the_hall_strangers_are_refused_and_the_server_gets_ev
     let report = hall::exchange(&mut a.store, &serving.address).expect("exchange A with B");
     assert!(report.complete(), "{report:?}");
     assert_eq!(report.peer.name, "Laptop B");
+    // Each learnt the other's user once both had proved themselves.
+    assert_eq!(report.peer.user, "Laptop B-user");
     assert_eq!((report.sent, report.received), (2, 2), "{report:?}");
 
     // A laptop of another department learns nothing.
@@ -128,7 +130,8 @@ fn two_laptops_exchange_in_the_hall_strangers_are_refused_and_the_server_gets_ev
 
     let (mut b, served) = serving.join();
     assert_eq!(served.len(), 4, "{served:?}");
-    assert!(served[0].is_ok(), "{served:?}");
+    let first = served[0].as_ref().expect("A was served");
+    assert_eq!(first.peer.user, "Laptop A-user");
     assert!(served[1..].iter().all(Result::is_err), "{served:?}");
 
     // Both hold the same documents at the same heads, edits of both merged.

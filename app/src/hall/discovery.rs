@@ -6,7 +6,8 @@
 //! device id, its name (as the administrator gave it at enrolment) and its
 //! department — never its user or anything of a case. Announcements prove
 //! nothing; who is at an address is checked by the exchange itself
-//! (`super::meet`), so a false announcement leads to a refused connection.
+//! (the hello, `super::check`), so a false announcement leads to a
+//! refused connection.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -18,6 +19,9 @@ use super::SERVICE_TYPE;
 /// Environment variable for another mDNS port than 5353 (machines where
 /// another responder holds 5353 exclusively).
 pub const MDNS_PORT_ENV: &str = "SPRECHTAG_MDNS_PORT";
+
+/// The most laptops listed: a hall has a handful.
+const MAX_FOUND: usize = 64;
 
 /// The port set by [`use_port`]; 0 until then.
 static PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
@@ -133,6 +137,11 @@ impl Discovery {
                         address: SocketAddr::new(*ip, service.port),
                     };
                     if announced.device_id.is_empty() {
+                        continue;
+                    }
+                    // Anyone can announce: the list stays a hall's size.
+                    if self.found.len() >= MAX_FOUND && !self.found.contains_key(&service.fullname)
+                    {
                         continue;
                     }
                     changed |= self.found.get(&service.fullname) != Some(&announced);

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 
 use serde::{Deserialize, Serialize};
-use sprechtag_schemas::trust::{self, DeviceCertificate, Signed};
+use sprechtag_schemas::trust::{self, DeviceCertificate, Signed, UserProof};
 use sprechtag_schemas::wire::{self, MAX_BODY_BYTES};
 
 use crate::store::{Offer, PeerDoc, Store};
@@ -37,6 +37,19 @@ const PROTOCOL: u32 = 1;
 const EXPORTER_LABEL: &[u8] = b"EXPORTER-sprechtag-hall";
 /// A peer that says nothing for this long is given up.
 const IDLE: Duration = Duration::from_secs(60);
+/// The TLS handshake and both hellos take at most this long: a stranger
+/// who connects and says nothing holds the serving laptop no longer.
+const MEETING: Duration = Duration::from_secs(15);
+/// A whole exchange takes at most this long (a day's work takes seconds on
+/// loopback and about a minute at 256 kbit/s): a peer that trickles bytes
+/// or never stops sending cannot keep a laptop busy.
+const EXCHANGE: Duration = Duration::from_secs(10 * 60);
+/// The largest hello read before the other laptop is checked (a
+/// certificate and a revocation list of thousands of devices fit).
+const MAX_HELLO_BYTES: usize = 1 << 20;
+
+/// A TLS stream over TCP, either side.
+type Tls<C> = rustls::StreamOwned<C, TcpStream>;
 
 /// Why a laptop does not exchange with another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,8 +65,10 @@ pub enum Refusal {
     Proof,
     /// This laptop has no certificate yet: it must sync with the server.
     Uncertified,
-    /// Another protocol version, or the laptop met itself.
+    /// Another protocol version.
     Protocol,
+    /// The laptop at the address is this one.
+    Itself,
     /// A refusal this version does not know.
     #[serde(other)]
     Other,
@@ -81,6 +96,10 @@ struct Hello {
     proof: Vec<u8>,
     /// The newest revocation list the laptop holds.
     revocations: Signed,
+    /// The user's name, from the serving laptop only: it has checked the
+    /// connecting one by now (the connecting one names its user in its
+    /// first request, once it has checked the serving one).
+    user: Option<UserProof>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -90,6 +109,8 @@ struct HallRequest {
     offer: Option<Vec<Offer>>,
     /// Changes the serving laptop asked for.
     uploads: Vec<PeerDoc>,
+    /// The connecting laptop's user (first request only).
+    user: Option<UserProof>,
     max_response_bytes: u32,
 }
 
@@ -119,7 +140,8 @@ impl From<&DeviceCertificate> for PeerInfo {
         PeerInfo {
             device_id: certificate.device_id.clone(),
             name: certificate.name.clone(),
-            user: certificate.user.clone(),
+            // Known once the other laptop has proved itself.
+            user: String::new(),
             department: certificate.department.clone(),
             role: certificate.role,
         }
@@ -153,38 +175,102 @@ fn offline(e: std::io::Error) -> SyncError {
 }
 
 fn write_frame(stream: &mut impl Write, frame: &Frame) -> Result<usize, SyncError> {
-    let body = wire::encode(frame);
-    let length = u32::try_from(body.len())
-        .map_err(|_| SyncError::Protocol("a frame larger than 4 GiB".into()))?;
-    stream.write_all(&length.to_be_bytes()).map_err(offline)?;
-    stream.write_all(&body).map_err(offline)?;
-    stream.flush().map_err(offline)?;
-    Ok(body.len() + 4)
+    write_body(stream, &wire::encode(frame))
 }
 
-/// One frame's bytes, never more than a sync body may hold.
-fn read_body(stream: &mut impl Read) -> Result<Vec<u8>, SyncError> {
+/// The length and the body in one write: two would wait for each other's
+/// acknowledgement (Nagle and delayed ACKs cost 40 ms a round).
+fn write_body(stream: &mut impl Write, body: &[u8]) -> Result<usize, SyncError> {
+    let length = u32::try_from(body.len())
+        .map_err(|_| SyncError::Protocol("a frame larger than 4 GiB".into()))?;
+    let mut frame = Vec::with_capacity(body.len() + 4);
+    frame.extend_from_slice(&length.to_be_bytes());
+    frame.extend_from_slice(body);
+    stream.write_all(&frame).map_err(offline)?;
+    stream.flush().map_err(offline)?;
+    Ok(frame.len())
+}
+
+/// Lets the socket wait no longer than `deadline` (and `IDLE` at most).
+fn wait_until(socket: &TcpStream, deadline: Instant) -> Result<(), SyncError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(SyncError::Protocol("the other laptop took too long".into()));
+    }
+    let wait = Some(left.min(IDLE));
+    socket.set_read_timeout(wait).map_err(offline)?;
+    socket.set_write_timeout(wait).map_err(offline)
+}
+
+/// Fills `buf` before `deadline`, read by read: bytes trickled in one at a
+/// time do not stretch the wait.
+fn read_by<C, S>(stream: &mut Tls<C>, buf: &mut [u8], deadline: Instant) -> Result<(), SyncError>
+where
+    C: std::ops::DerefMut + std::ops::Deref<Target = rustls::ConnectionCommon<S>>,
+    S: rustls::SideData,
+{
+    let mut filled = 0;
+    while filled < buf.len() {
+        wait_until(&stream.sock, deadline)?;
+        match stream.read(&mut buf[filled..]) {
+            Ok(0) => return Err(offline(std::io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(offline(e)),
+        }
+    }
+    Ok(())
+}
+
+/// One frame's bytes, at most `max`, before `deadline`.
+fn read_body<C, S>(stream: &mut Tls<C>, max: usize, deadline: Instant) -> Result<Vec<u8>, SyncError>
+where
+    C: std::ops::DerefMut + std::ops::Deref<Target = rustls::ConnectionCommon<S>>,
+    S: rustls::SideData,
+{
     let mut length = [0u8; 4];
-    stream.read_exact(&mut length).map_err(offline)?;
+    read_by(stream, &mut length, deadline)?;
     let length = u32::from_be_bytes(length) as usize;
-    if length > MAX_BODY_BYTES {
+    if length > max {
         return Err(SyncError::Protocol(format!(
             "the other laptop sent a frame of {length} bytes"
         )));
     }
     let mut body = vec![0; length];
-    stream.read_exact(&mut body).map_err(offline)?;
+    read_by(stream, &mut body, deadline)?;
     Ok(body)
+}
+
+/// Completes the TLS handshake before `deadline`.
+fn handshake<C, S>(stream: &mut Tls<C>, deadline: Instant) -> Result<(), SyncError>
+where
+    C: std::ops::DerefMut + std::ops::Deref<Target = rustls::ConnectionCommon<S>>,
+    S: rustls::SideData,
+{
+    while stream.conn.is_handshaking() {
+        wait_until(&stream.sock, deadline)?;
+        stream.conn.complete_io(&mut stream.sock).map_err(offline)?;
+    }
+    Ok(())
 }
 
 fn decode(body: &[u8]) -> Result<Frame, SyncError> {
     wire::decode(body).map_err(|e| SyncError::Protocol(format!("the other laptop: {e}")))
 }
 
-/// What both ends of this TLS session, and only they, derived from it.
-fn binding(connection: &rustls::ConnectionCommon<impl Sized>) -> Result<[u8; 32], SyncError> {
+/// Which end of the session a proof is made by: each signs its own
+/// value, so a hello reflected back to the laptop that sent it fails.
+const CONNECTING: &[u8] = b"connecting";
+const SERVING: &[u8] = b"serving";
+
+/// What both ends of this TLS session, and only they, derived from it,
+/// for the proof of the end `side`.
+fn binding(
+    connection: &rustls::ConnectionCommon<impl Sized>,
+    side: &[u8],
+) -> Result<[u8; 32], SyncError> {
     connection
-        .export_keying_material([0u8; 32], EXPORTER_LABEL, None)
+        .export_keying_material([0u8; 32], EXPORTER_LABEL, Some(side))
         .map_err(|e| SyncError::Protocol(e.to_string()))
 }
 
@@ -222,7 +308,7 @@ fn check(
         .map_err(|e| (Refusal::Proof, e.to_string()))?;
     if peer.device_id == identity.own.device_id {
         return Err((
-            Refusal::Protocol,
+            Refusal::Itself,
             "a laptop does not exchange with itself".into(),
         ));
     }
@@ -242,7 +328,8 @@ fn check(
     Ok(peer)
 }
 
-fn own_hello(store: &Store, binding: &[u8]) -> Result<Hello, SyncError> {
+/// This laptop's hello; `with_user` only to a laptop already checked.
+fn own_hello(store: &Store, binding: &[u8], with_user: bool) -> Result<Hello, SyncError> {
     let identity = store
         .hall_identity()?
         .ok_or_else(|| SyncError::HallRefused {
@@ -256,7 +343,18 @@ fn own_hello(store: &Store, binding: &[u8]) -> Result<Hello, SyncError> {
         proof: identity.key.prove(binding),
         certificate: identity.certificate,
         revocations: identity.revocations,
+        user: with_user.then_some(identity.user),
     })
+}
+
+/// The user's name `proof` opens in `peer`'s certificate.
+fn user_of(peer: &DeviceCertificate, proof: Option<&UserProof>) -> Result<String, SyncError> {
+    match proof {
+        Some(proof) if proof.opens(peer) => Ok(proof.user.clone()),
+        _ => Err(SyncError::Protocol(
+            "the other laptop did not name the user of its certificate".into(),
+        )),
+    }
 }
 
 /// A laptop open for exchanges: its listener and TLS set-up.
@@ -336,22 +434,25 @@ fn serve_one(
     address: SocketAddr,
     config: std::sync::Arc<rustls::ServerConfig>,
 ) -> Result<ServedReport, SyncError> {
+    let started = Instant::now();
+    let (meeting, deadline) = (started + MEETING, started + EXCHANGE);
     socket.set_nonblocking(false).map_err(offline)?;
-    socket.set_read_timeout(Some(IDLE)).map_err(offline)?;
-    socket.set_write_timeout(Some(IDLE)).map_err(offline)?;
+    socket.set_nodelay(true).map_err(offline)?;
     let connection =
         rustls::ServerConnection::new(config).map_err(|e| SyncError::Config(e.to_string()))?;
     let mut stream = rustls::StreamOwned::new(connection, socket);
-    while stream.conn.is_handshaking() {
-        stream.conn.complete_io(&mut stream.sock).map_err(offline)?;
-    }
-    let binding = binding(&stream.conn)?;
+    handshake(&mut stream, meeting)?;
+    let (theirs, ours) = (
+        binding(&stream.conn, CONNECTING)?,
+        binding(&stream.conn, SERVING)?,
+    );
     // The connecting laptop shows itself first: a stranger learns nothing,
     // not even who serves.
-    let Frame::Hello(hello) = decode(&read_body(&mut stream)?)? else {
+    let hello = read_body(&mut stream, MAX_HELLO_BYTES, meeting)?;
+    let Frame::Hello(hello) = decode(&hello)? else {
         return Err(SyncError::Protocol("expected a hello".into()));
     };
-    let peer = match check(store, &hello, &binding) {
+    let peer = match check(store, &hello, &theirs) {
         Ok(peer) => peer,
         Err((reason, message)) => {
             let refused = Frame::Refused {
@@ -366,7 +467,7 @@ fn serve_one(
             });
         }
     };
-    write_frame(&mut stream, &Frame::Hello(own_hello(store, &binding)?))?;
+    write_frame(&mut stream, &Frame::Hello(own_hello(store, &ours, true)?))?;
     let own_scope = store
         .hall_identity()?
         .and_then(|i| i.own.scope().map(str::to_string));
@@ -378,7 +479,7 @@ fn serve_one(
         received: 0,
     };
     loop {
-        let body = match read_body(&mut stream) {
+        let body = match read_body(&mut stream, MAX_BODY_BYTES, deadline) {
             Ok(body) => body,
             // The connecting laptop is done and closed.
             Err(SyncError::Offline(_)) => {
@@ -392,18 +493,26 @@ fn serve_one(
         };
         let mut response = HallResponse::default();
         if let Some(offer) = &request.offer {
+            report.peer.user = user_of(&peer, request.user.as_ref())?;
             response.wants = store.hall_wants(offer)?;
             // Everything the other laptop may hold, against what it has.
+            let offered: std::collections::HashMap<&str, &[u8]> = offer
+                .iter()
+                .map(|o| (o.doc_id.as_str(), o.heads.as_slice()))
+                .collect();
             for mine in store.hall_offer(peer.scope())? {
-                let theirs = offer
-                    .iter()
-                    .find(|o| o.doc_id == mine.doc_id)
-                    .map(|o| o.heads.clone())
+                let theirs = offered
+                    .get(mine.doc_id.as_str())
+                    .copied()
                     .unwrap_or_default();
-                if theirs != mine.heads {
-                    queue.push_back((mine.doc_id, theirs));
+                if theirs != mine.heads.as_slice() {
+                    queue.push_back((mine.doc_id, theirs.to_vec()));
                 }
             }
+        } else if report.peer.user.is_empty() {
+            return Err(SyncError::Protocol(
+                "the first request offers nothing".into(),
+            ));
         }
         let taken = store.take_from_peer(&request.uploads, own_scope.as_deref())?;
         report.received += taken.taken;
@@ -439,32 +548,42 @@ fn budget(asked: u32) -> usize {
 
 /// One full exchange with the laptop serving at `address`.
 pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncError> {
-    let socket_address = address.parse::<SocketAddr>().map_err(|e| {
-        SyncError::Config(format!("{address:?} is not an address (host:port): {e}"))
-    })?;
+    use std::net::ToSocketAddrs;
+    let started = Instant::now();
+    let (meeting, deadline) = (started + MEETING, started + EXCHANGE);
+    // A name (a host name, `laptop-3.local`) or an address, with its port.
+    let socket_address = address
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .ok_or_else(|| SyncError::Config(format!("{address:?} is not an address (host:port)")))?;
     let socket =
         TcpStream::connect_timeout(&socket_address, Duration::from_secs(10)).map_err(offline)?;
-    socket.set_read_timeout(Some(IDLE)).map_err(offline)?;
-    socket.set_write_timeout(Some(IDLE)).map_err(offline)?;
+    socket.set_nodelay(true).map_err(offline)?;
     let name =
         ServerName::try_from("sprechtag-hall").map_err(|e| SyncError::Config(e.to_string()))?;
     let connection = rustls::ClientConnection::new(tls::client_config()?, name.to_owned())
         .map_err(|e| SyncError::Config(e.to_string()))?;
     let mut stream = rustls::StreamOwned::new(connection, socket);
-    while stream.conn.is_handshaking() {
-        stream.conn.complete_io(&mut stream.sock).map_err(offline)?;
-    }
-    let binding = binding(&stream.conn)?;
-    let mut bytes_up = write_frame(&mut stream, &Frame::Hello(own_hello(store, &binding)?))?;
-    let answer = read_body(&mut stream)?;
+    handshake(&mut stream, meeting)?;
+    let (ours, theirs) = (
+        binding(&stream.conn, CONNECTING)?,
+        binding(&stream.conn, SERVING)?,
+    );
+    let mut bytes_up = write_frame(&mut stream, &Frame::Hello(own_hello(store, &ours, false)?))?;
+    let answer = read_body(&mut stream, MAX_HELLO_BYTES, meeting)?;
     let mut bytes_down = answer.len() + 4;
-    let peer = match decode(&answer)? {
+    let (peer, user) = match decode(&answer)? {
         Frame::Hello(hello) => {
-            check(store, &hello, &binding).map_err(|(reason, detail)| SyncError::HallRefused {
-                reason,
-                by_peer: false,
-                detail,
-            })?
+            let peer = check(store, &hello, &theirs).map_err(|(reason, detail)| {
+                SyncError::HallRefused {
+                    reason,
+                    by_peer: false,
+                    detail,
+                }
+            })?;
+            let user = user_of(&peer, hello.user.as_ref())?;
+            (peer, user)
         }
         Frame::Refused { reason, message } => {
             return Err(SyncError::HallRefused {
@@ -483,10 +602,14 @@ pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncErro
         peer_scope: peer.scope().map(str::to_string),
         own_scope,
         offered: false,
+        offered_ids: std::collections::HashSet::new(),
         wants: VecDeque::new(),
         in_flight: 0,
         report: HallReport {
-            peer: PeerInfo::from(&peer),
+            peer: PeerInfo {
+                user,
+                ..PeerInfo::from(&peer)
+            },
             sent: 0,
             received: 0,
             refused: Vec::new(),
@@ -496,7 +619,7 @@ pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncErro
             retries: 0,
         },
     };
-    let mut link = PeerLink { stream };
+    let mut link = PeerLink { stream, deadline };
     // A dropped hall connection is not retried on the same stream: the
     // next exchange starts anew (a retry here would only fail again).
     let core = drive(&mut session, &mut link, &mut |_| {})?;
@@ -513,24 +636,24 @@ pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncErro
 }
 
 struct PeerLink {
-    stream: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+    stream: Tls<rustls::ClientConnection>,
+    /// When the exchange gives up (`EXCHANGE`).
+    deadline: Instant,
 }
 
 impl Transport for PeerLink {
     fn round_trip(&mut self, body: Vec<u8>) -> Result<Answer, SyncError> {
-        let length = u32::try_from(body.len())
-            .map_err(|_| SyncError::Protocol("a frame larger than 4 GiB".into()))?;
-        self.stream
-            .write_all(&length.to_be_bytes())
-            .map_err(offline)?;
-        self.stream.write_all(&body).map_err(offline)?;
-        self.stream.flush().map_err(offline)?;
+        wait_until(&self.stream.sock, self.deadline)?;
+        write_body(&mut self.stream, &body)?;
         let started = Instant::now();
-        let body = read_body(&mut self.stream).map_err(|e| match e {
-            // A connection that cannot be resumed: no quick retries.
-            SyncError::Offline(why) => SyncError::Protocol(format!("the connection broke: {why}")),
-            other => other,
-        })?;
+        let body =
+            read_body(&mut self.stream, MAX_BODY_BYTES, self.deadline).map_err(|e| match e {
+                // A connection that cannot be resumed: no quick retries.
+                SyncError::Offline(why) => {
+                    SyncError::Protocol(format!("the connection broke: {why}"))
+                }
+                other => other,
+            })?;
         Ok(Answer {
             body,
             transfer: started.elapsed(),
@@ -544,6 +667,8 @@ struct PeerSession<'a> {
     peer_scope: Option<String>,
     own_scope: Option<String>,
     offered: bool,
+    /// The documents offered: the only ones the other may ask for.
+    offered_ids: std::collections::HashSet<String>,
     /// What the serving laptop lacks: documents with the heads it holds.
     wants: VecDeque<Offer>,
     /// Documents sent in the request in flight.
@@ -556,10 +681,15 @@ impl Session for PeerSession<'_> {
         let mut request = HallRequest {
             offer: None,
             uploads: Vec::new(),
+            user: None,
             max_response_bytes: u32::try_from(round.budget).unwrap_or(u32::MAX),
         };
         if !self.offered {
-            request.offer = Some(self.store.hall_offer(self.peer_scope.as_deref())?);
+            let offer = self.store.hall_offer(self.peer_scope.as_deref())?;
+            self.offered_ids = offer.iter().map(|o| o.doc_id.clone()).collect();
+            request.offer = Some(offer);
+            // The serving laptop has proved itself by now.
+            request.user = self.store.hall_identity()?.map(|identity| identity.user);
         } else {
             let mut bytes = 0;
             while let Some(want) = self.wants.front() {
@@ -593,7 +723,18 @@ impl Session for PeerSession<'_> {
         self.report.sent += response.taken;
         self.report.refused.extend(taken.refused);
         self.report.refused.extend(response.refused);
-        self.wants.extend(response.wants);
+        // Only what was offered, and only in answer to the offer: the
+        // other laptop cannot name a document outside its scope and have
+        // it sent.
+        if first {
+            let offered = &self.offered_ids;
+            self.wants.extend(
+                response
+                    .wants
+                    .into_iter()
+                    .filter(|want| offered.contains(&want.doc_id)),
+            );
+        }
         Ok(Outcome {
             progressed: first || self.in_flight > 0 || !response.downloads.is_empty(),
             more: response.more,

@@ -2,7 +2,7 @@
 //! the certificates in the handshake prove nothing — a laptop has no name
 //! a CA could vouch for. Who is at the other end is proven inside the
 //! session instead: each side signs the session's exported keying material
-//! with its certified device key (`super::meet`). A machine in between
+//! with its certified device key (the hello, `super::check`). A machine in between
 //! would hold two sessions with two different values, and could not make
 //! either signature.
 

@@ -119,7 +119,19 @@ impl HallWorker {
         let thread = std::thread::Builder::new()
             .name("hall".into())
             .spawn(move || {
-                Hall::new(store).run(&command_rx, &status_tx, &wake);
+                let mut hall = Hall {
+                    store,
+                    server: None,
+                    discovery: None,
+                    status: HallStatus::default(),
+                    wanted: false,
+                    next_round: Instant::now(),
+                    publish: status_tx,
+                    wake: Box::new(wake),
+                    sent: None,
+                };
+                hall.refresh();
+                hall.run(&command_rx);
                 drop(ended_tx);
             })
             .ok();
@@ -149,30 +161,19 @@ struct Hall {
     server: Option<HallServer>,
     discovery: Option<Discovery>,
     status: HallStatus,
+    /// What the UI asked for; `status.active` says whether it runs.
+    wanted: bool,
     next_round: Instant,
+    /// Where the status goes, and what was sent last.
+    publish: Sender<HallStatus>,
+    wake: Box<dyn Fn()>,
+    sent: Option<HallStatus>,
 }
 
 impl Hall {
-    fn new(store: Store) -> Hall {
-        let mut hall = Hall {
-            store,
-            server: None,
-            discovery: None,
-            status: HallStatus::default(),
-            next_round: Instant::now(),
-        };
-        hall.refresh();
-        hall
-    }
-
-    fn run(&mut self, commands: &Receiver<Command>, status: &Sender<HallStatus>, wake: &dyn Fn()) {
-        let mut sent: Option<HallStatus> = None;
+    fn run(mut self, commands: &Receiver<Command>) {
         loop {
-            if sent.as_ref() != Some(&self.status) {
-                let _ = status.send(self.status.clone());
-                sent = Some(self.status.clone());
-                wake();
-            }
+            self.publish();
             match commands.recv_timeout(TICK) {
                 Ok(Command::Active(on)) => self.activate(on),
                 Ok(Command::Exchange(address)) => self.exchange_with(&address),
@@ -182,19 +183,36 @@ impl Hall {
         }
     }
 
-    fn activate(&mut self, on: bool) {
-        if on == self.status.active {
-            return;
+    /// Sends the status if it changed: only news wakes the UI.
+    fn publish(&mut self) {
+        if self.sent.as_ref() != Some(&self.status) {
+            let _ = self.publish.send(self.status.clone());
+            self.sent = Some(self.status.clone());
+            (self.wake)();
         }
-        self.status.active = on;
+    }
+
+    fn activate(&mut self, on: bool) {
+        self.wanted = on;
         self.status.error = None;
-        if !on {
+        if on {
+            self.start();
+        } else {
             self.discovery = None;
             self.server = None;
+            self.status.active = false;
             self.status.listening = None;
-            self.refresh();
+        }
+        self.refresh();
+    }
+
+    /// Listens and announces; without a certificate (no server sync since
+    /// the enrolment) it waits, and `tick` tries again.
+    fn start(&mut self) {
+        if self.status.active {
             return;
         }
+        self.next_round = Instant::now() + AUTOMATIC_EVERY;
         let identity = match self.store.hall_identity() {
             Ok(Some(identity)) => identity.own,
             _ => {
@@ -204,40 +222,43 @@ impl Hall {
         };
         let listener = TcpListener::bind(("0.0.0.0", DEFAULT_PORT))
             .or_else(|_| TcpListener::bind(("0.0.0.0", 0)));
-        match listener
+        let server = match listener
             .map_err(|e| e.to_string())
             .and_then(|listener| HallServer::new(listener).map_err(|e| e.to_string()))
         {
-            Ok(server) => {
-                let port = server.local_addr().map(|a| a.port()).unwrap_or_default();
-                self.status.listening = Some(format!("{}:{port}", own_address()));
-                self.server = Some(server);
-                match Discovery::start() {
-                    Ok(mut discovery) => {
-                        if let Err(e) = discovery.announce(
-                            &identity.device_id,
-                            &identity.name,
-                            &identity.department,
-                            port,
-                        ) {
-                            self.status.error = Some(HallProblem::Network(e));
-                        }
-                        self.discovery = Some(discovery);
-                    }
-                    Err(e) => self.status.error = Some(HallProblem::Network(e)),
-                }
+            Ok(server) => server,
+            Err(e) => {
+                self.status.error = Some(HallProblem::Network(e));
+                return;
             }
+        };
+        let port = server.local_addr().map(|a| a.port()).unwrap_or_default();
+        self.status.listening = Some(format!("{}:{port}", own_address()));
+        self.server = Some(server);
+        self.status.active = true;
+        // Without mDNS the laptop is still reached by its address.
+        match Discovery::start().and_then(|mut discovery| {
+            discovery.announce(
+                &identity.device_id,
+                &identity.name,
+                &identity.department,
+                port,
+            )?;
+            Ok(discovery)
+        }) {
+            Ok(discovery) => self.discovery = Some(discovery),
             Err(e) => self.status.error = Some(HallProblem::Network(e)),
         }
         self.next_round = Instant::now() + Duration::from_secs(2);
-        self.refresh();
     }
 
     fn tick(&mut self) {
         if let Some(server) = &self.server
             && let Some(served) = server.poll(&mut self.store)
         {
-            if let Err(e) = served {
+            // A laptop refused is worth saying; one that went away (or a
+            // stranger that never spoke) is not.
+            if let Err(e @ SyncError::HallRefused { .. }) = served {
                 self.status.error = Some(HallProblem::from(&e));
             }
             self.refresh();
@@ -245,32 +266,39 @@ impl Hall {
         if self.discovery.as_mut().is_some_and(Discovery::poll) {
             self.refresh();
         }
-        if self.status.active && Instant::now() >= self.next_round {
-            self.next_round = Instant::now() + AUTOMATIC_EVERY;
-            // Each laptop found, unless the two exchanged within the last
-            // round either way: of two laptops with the hall on, one calls
-            // and the other, having just answered, waits; one that only
-            // answers (`hall serve`) is called all the same.
-            let now = sprechtag_schemas::clock::now();
-            let recent = |at: &Option<String>| {
-                at.as_deref()
-                    .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
-                    .is_some_and(|at| {
-                        (now - at.with_timezone(&chrono::Utc))
-                            .to_std()
-                            .is_ok_and(|age| age < AUTOMATIC_EVERY)
-                    })
-            };
-            let due: Vec<String> = self
-                .status
-                .peers
-                .iter()
-                .filter(|p| !recent(&p.last_exchange))
-                .filter_map(|p| p.address.clone())
-                .collect();
-            for address in due {
-                self.exchange_with(&address);
-            }
+        if !self.wanted || Instant::now() < self.next_round {
+            return;
+        }
+        if !self.status.active {
+            // The certificate may have come with a sync meanwhile.
+            self.start();
+            self.refresh();
+            return;
+        }
+        self.next_round = Instant::now() + AUTOMATIC_EVERY;
+        // Each laptop found, unless the two exchanged within the last round
+        // either way: of two laptops with the hall on, one calls and the
+        // other, having just answered, waits; one that only answers (`hall
+        // serve`) is called all the same.
+        let now = sprechtag_schemas::clock::now();
+        let recent = |at: &Option<String>| {
+            at.as_deref()
+                .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+                .is_some_and(|at| {
+                    (now - at.with_timezone(&chrono::Utc))
+                        .to_std()
+                        .is_ok_and(|age| age < AUTOMATIC_EVERY)
+                })
+        };
+        let due: Vec<String> = self
+            .status
+            .peers
+            .iter()
+            .filter(|p| !recent(&p.last_exchange))
+            .filter_map(|p| p.address.clone())
+            .collect();
+        for address in due {
+            self.exchange_with(&address);
         }
     }
 
@@ -285,6 +313,8 @@ impl Hall {
 
     fn exchange_with(&mut self, address: &str) {
         self.status.busy = true;
+        // The UI shows the exchange under way while this thread waits.
+        self.publish();
         match exchange(&mut self.store, address.trim()) {
             Ok(report) if report.complete() => self.status.error = None,
             Ok(report) => {

@@ -127,14 +127,18 @@ impl Store {
     }
 
     /// Of another laptop's offer, what this one lacks: each with the heads
-    /// held here (empty for a document not held). Documents outside this
-    /// laptop's scope, and erased ones, are not asked for.
+    /// held here (empty for a document not held). Erased ones and ids no
+    /// document can have are not asked for; what arrives is checked
+    /// against this laptop's scope when it is taken.
     pub fn hall_wants(&mut self, offer: &[Offer]) -> Result<Vec<Offer>> {
         let mut wants = Vec::new();
         for offered in offer {
             let Some(theirs) = heads_from_bytes(&offered.heads) else {
                 continue;
             };
+            if !document::is_document_id(&offered.doc_id) {
+                continue;
+            }
             let Some(kind) = self.document_kind(&offered.doc_id)? else {
                 if !privacy::is_erased(&self.conn, &offered.doc_id)? {
                     wants.push(Offer {
@@ -173,6 +177,11 @@ impl Store {
         let mut merged = Vec::new();
         for doc in docs {
             let refuse = |why: String| (doc.doc_id.clone(), why);
+            // The server would refuse it forever: it would stay pending.
+            if !document::is_document_id(&doc.doc_id) {
+                outcome.refused.push(refuse("not a document id".into()));
+                continue;
+            }
             if privacy::is_erased(&tx, &doc.doc_id)? {
                 outcome.refused.push(refuse("erased on this laptop".into()));
                 continue;

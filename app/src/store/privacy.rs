@@ -322,6 +322,13 @@ pub(super) fn keep_unsynced_edits(
         .split_whitespace()
         .filter_map(|h| h.parse().ok())
         .collect();
+    // No heads the server acknowledged here ('peer': a case taken from
+    // another laptop in the hall; 'resync'): no base to tell this laptop's
+    // edits from the rest. An empty base would carry the whole old case
+    // over the correction.
+    if synced.is_empty() {
+        return Ok(());
+    }
     let loaded = documents::load_for_edit(tx, &tombstone.doc_id, DocumentKind::Case, None, actor)?;
     let mut doc = loaded.doc;
     let mine: Case = document::read(&doc)?;

@@ -3,7 +3,7 @@
 //! server sync, used to meet other laptops in the hall.
 
 use sprechtag_schemas::trust::{
-    self, DeviceCertificate, RevocationList, Signed, SigningKey, TrustError,
+    self, DeviceCertificate, RevocationList, Signed, SigningKey, TrustError, UserProof,
 };
 use sprechtag_schemas::wire::Trust;
 
@@ -14,6 +14,7 @@ const SERVER_KEY: &str = "trust.server_key";
 const CERTIFICATE: &str = "trust.certificate";
 const REVOCATIONS: &str = "trust.revocations";
 const REFRESHED_AT: &str = "trust.refreshed_at";
+const USER: &str = "trust.user";
 
 /// What this device shows another in the hall, and checks the other with.
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub struct HallIdentity {
     pub revocations: Signed,
     /// `revocations`, read.
     pub revoked: RevocationList,
+    /// Opens the certificate's commitment to the user's name.
+    pub user: UserProof,
 }
 
 fn corrupt(what: &str) -> impl Fn(TrustError) -> StoreError + '_ {
@@ -71,10 +74,18 @@ impl Store {
                 "the server certified another key than this device's".into(),
             ));
         }
+        if !trust.user.opens(&certificate) {
+            return Err(StoreError::Invalid(
+                "the server's user does not open the certificate's commitment".into(),
+            ));
+        }
+        let user =
+            serde_json::to_string(&trust.user).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let tx = self.conn.transaction()?;
         set_setting(&tx, SERVER_KEY, &hex::encode(&trust.server_key))?;
         set_setting(&tx, CERTIFICATE, &trust.certificate.to_hex())?;
         set_setting(&tx, REVOCATIONS, &trust.revocations.to_hex())?;
+        set_setting(&tx, USER, &user)?;
         set_setting(
             &tx,
             REFRESHED_AT,
@@ -103,13 +114,16 @@ impl Store {
     /// This device's certificate and the server's key and revocation list;
     /// `None` until a sync brought them.
     pub fn hall_identity(&self) -> Result<Option<HallIdentity>> {
-        let (Some(server_key), Some(certificate), Some(revocations)) = (
+        let (Some(server_key), Some(certificate), Some(revocations), Some(user)) = (
             setting(&self.conn, SERVER_KEY)?,
             setting(&self.conn, CERTIFICATE)?,
             setting(&self.conn, REVOCATIONS)?,
+            setting(&self.conn, USER)?,
         ) else {
             return Ok(None);
         };
+        let user: UserProof = serde_json::from_str(&user)
+            .map_err(|e| StoreError::Corrupt(format!("the certificate's user: {e}")))?;
         let server_key = hex::decode(server_key)
             .map_err(|e| StoreError::Corrupt(format!("the server's key: {e}")))?;
         let certificate = Signed::from_hex(&certificate).map_err(corrupt("the certificate"))?;
@@ -127,6 +141,7 @@ impl Store {
             server_key,
             revocations,
             revoked,
+            user,
         }))
     }
 }

@@ -16,8 +16,6 @@ use sprechtag_schemas::wire::{
 };
 
 use super::SyncError;
-// The transfer time of an answer counts from its headers: the server has
-// done its work by then, so this is the link's time alone.
 use super::core::Answer;
 
 /// Environment variable naming an extra CA certificate (PEM) to trust, for
@@ -254,7 +252,9 @@ fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
 }
 
 /// Sends a request and reads the whole answer; a failed transfer either way
-/// is "offline" (retryable), an error status is classified.
+/// is "offline" (retryable), an error status is classified. The answer's
+/// transfer time counts from its headers: the server has done its work by
+/// then, so this is the link's time alone.
 async fn send(request: reqwest::RequestBuilder, enrolling: bool) -> Result<Answer, SyncError> {
     let response = request.send().await.map_err(|e| not_sent(&e))?;
     let status = response.status();

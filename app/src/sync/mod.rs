@@ -107,6 +107,9 @@ pub struct SyncReport {
     /// How far this laptop's clock is behind the server's (milliseconds;
     /// negative: ahead), as measured in this run.
     pub clock_offset_ms: i64,
+    /// The server's certificate of this laptop's key and its revocation
+    /// list arrived and were kept (for the hall).
+    pub certified: bool,
 }
 
 impl SyncReport {
@@ -243,7 +246,6 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
         batch: None,
         cursor: 0,
         resync: false,
-        trust_asked: false,
         sent_at: chrono::Utc::now(),
         measured_offset: None,
     };
@@ -274,8 +276,6 @@ struct ServerSession<'a> {
     batch: Option<crate::store::UploadBatch>,
     cursor: u64,
     resync: bool,
-    /// The certificate and revocation list were asked for in this run.
-    trust_asked: bool,
     sent_at: chrono::DateTime<chrono::Utc>,
     measured_offset: Option<i64>,
 }
@@ -285,10 +285,9 @@ impl Session for ServerSession<'_> {
         let batch = self.store.pending_uploads(round.budget, &self.refused)?;
         self.cursor = self.store.sync_cursor()?;
         self.resync = self.store.resync_requested()?;
-        // With the first round of every run: the hall refuses what the
-        // server revoked as of the laptop's last sync (about 500 bytes).
-        let trust = if !self.trust_asked {
-            self.trust_asked = true;
+        // Until an answer of this run brought it: the hall refuses what
+        // the server revoked as of the laptop's last sync (about 500 bytes).
+        let trust = if !self.report.certified {
             Some(TrustRequest {
                 public_key: self.store.signing_key()?.public_key().to_vec(),
             })
@@ -324,8 +323,10 @@ impl Session for ServerSession<'_> {
         };
         let response: SyncResponse =
             wire::decode(&answer.body).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        // Only the hall needs it: a certificate this laptop cannot take
+        // must not stop the sync of cases (`certified` stays false).
         if let Some(trust) = &response.trust {
-            self.store.record_trust(trust)?;
+            report.certified = self.store.record_trust(trust).is_ok();
         }
         if let Ok(server_time) = chrono::DateTime::parse_from_rfc3339(&response.server_time) {
             // Against the middle of the round trip.

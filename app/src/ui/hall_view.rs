@@ -159,6 +159,7 @@ fn problem_text(problem: &HallProblem) -> String {
                 Refusal::Revoked => t!("hall.reason_revoked"),
                 Refusal::Certificate | Refusal::Proof => t!("hall.reason_certificate"),
                 Refusal::Uncertified => t!("hall.uncertified"),
+                Refusal::Itself => t!("hall.reason_itself"),
                 Refusal::Protocol | Refusal::Other => t!("hall.reason_protocol"),
             };
             if *by_peer {
