@@ -32,6 +32,8 @@ const HALL_PROOF_CONTEXT: &[u8] = b"sprechtag hall proof v1\0";
 /// How long a certificate is valid: a laptop that does not reach the
 /// server for this long can no longer exchange in a hall.
 pub const CERTIFICATE_DAYS: i64 = 30;
+/// A laptop asks for a new certificate when its own runs out within this.
+pub const RENEW_DAYS: i64 = 15;
 
 /// Largest signed object read from anywhere (a certificate is ~250 bytes;
 /// a revocation list of 1,000 devices ~40 KB).
@@ -108,6 +110,22 @@ pub struct RevocationList {
     /// RFC 3339: of two lists, the later one holds.
     pub issued_at: String,
     pub revoked: Vec<String>,
+}
+
+impl RevocationList {
+    /// What identifies the list's content (not its date): SHA-256 of the
+    /// revoked ids, sorted.
+    pub fn digest(&self) -> Vec<u8> {
+        use sha2::Digest;
+        let mut ids: Vec<&str> = self.revoked.iter().map(String::as_str).collect();
+        ids.sort_unstable();
+        let mut hash = sha2::Sha256::new();
+        for id in ids {
+            hash.update(id.as_bytes());
+            hash.update(b"\n");
+        }
+        hash.finalize().to_vec()
+    }
 }
 
 /// Signed bytes: a CBOR body and the server's (or a device's) signature.

@@ -62,11 +62,20 @@ pub struct SyncRequest {
     pub trust: Option<TrustRequest>,
 }
 
-/// A device's public key (ed25519, 32 bytes) to be certified.
+/// A device's public key (ed25519, 32 bytes) to be certified, and what it
+/// holds already, so that an idle sync does not carry it again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrustRequest {
     #[serde(with = "serde_bytes")]
     pub public_key: Vec<u8>,
+    /// The device holds a certificate of this key that is valid for
+    /// `trust::RENEW_DAYS` more: no new one is needed.
+    #[serde(default)]
+    pub certified: bool,
+    /// `trust::RevocationList::digest` of the list the device holds; the
+    /// server sends its list only when it differs.
+    #[serde(default, with = "serde_bytes")]
+    pub revocations: Vec<u8>,
 }
 
 /// What a device needs to meet other devices without the server
@@ -74,14 +83,24 @@ pub struct TrustRequest {
 /// devices are revoked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trust {
+    /// Always: a device that holds a certificate under another key drops
+    /// it and asks again.
     #[serde(with = "serde_bytes")]
     pub server_key: Vec<u8>,
+    /// A new certificate, unless the device holds one for long enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<Certified>,
+    /// A `trust::RevocationList`, signed; unless the device holds this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocations: Option<crate::trust::Signed>,
+}
+
+/// A device certificate and what opens its commitment to the user's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Certified {
     /// A `trust::DeviceCertificate`, signed.
     pub certificate: crate::trust::Signed,
-    /// A `trust::RevocationList`, signed.
-    pub revocations: crate::trust::Signed,
-    /// Opens the certificate's commitment to the user's name; shown only
-    /// to a laptop that proved itself.
+    /// Shown only to a laptop that proved itself.
     pub user: crate::trust::UserProof,
 }
 

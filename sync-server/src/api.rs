@@ -728,7 +728,7 @@ async fn sync_handler(
         // The round is committed: a certificate that cannot be made is
         // logged and left out, not a failed sync.
         if let (Some(trust), Some(certifier)) = (trust, certifier) {
-            match certifier.trust(storage.as_ref(), &device, &trust.public_key) {
+            match certifier.trust(storage.as_ref(), &device, &trust) {
                 Ok(trust) => response.trust = Some(trust),
                 Err(e) => tracing::error!(device = %device.id, "no certificate: {e}"),
             }

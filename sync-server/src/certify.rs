@@ -11,7 +11,7 @@
 use sprechtag_schemas::trust::{
     CERTIFICATE_DAYS, DeviceCertificate, RevocationList, SigningKey, TrustError, UserProof,
 };
-use sprechtag_schemas::wire::Trust;
+use sprechtag_schemas::wire::{Certified, Trust, TrustRequest};
 
 use crate::storage::{Device, Storage, StorageError};
 
@@ -46,45 +46,53 @@ impl Certifier {
         self.key.public_key()
     }
 
-    /// The certificate of `device` for `public_key`, the server's key and
-    /// the current revocation list.
+    /// What `device` asked for in `request`: a certificate of its key
+    /// unless it holds one for long enough, the revocation list unless it
+    /// holds this one, and always the server's key.
     pub fn trust(
         &self,
         storage: &dyn Storage,
         device: &Device,
-        public_key: &[u8],
+        request: &TrustRequest,
     ) -> Result<Trust, CertifyError> {
         let now = chrono::Utc::now();
         let stamp =
             |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let user = UserProof::new(&device.user)?;
-        let certificate = DeviceCertificate {
-            device_id: device.id.clone(),
-            name: device.name.clone(),
-            user_commitment: user.commitment(),
-            role: device.role,
-            department: device.department.clone(),
-            actor: device.actor.clone(),
-            public_key: public_key.to_vec(),
-            issued_at: stamp(now),
-            valid_until: stamp(now + chrono::Duration::days(CERTIFICATE_DAYS)),
+        let certificate = if request.certified {
+            None
+        } else {
+            let user = UserProof::new(&device.user)?;
+            let certificate = DeviceCertificate {
+                device_id: device.id.clone(),
+                name: device.name.clone(),
+                user_commitment: user.commitment(),
+                role: device.role,
+                department: device.department.clone(),
+                actor: device.actor.clone(),
+                public_key: request.public_key.clone(),
+                issued_at: stamp(now),
+                valid_until: stamp(now + chrono::Duration::days(CERTIFICATE_DAYS)),
+            };
+            Some(Certified {
+                certificate: self.key.certify(&certificate),
+                user,
+            })
         };
-        let mut revoked: Vec<String> = storage
-            .devices()?
-            .into_iter()
-            .filter(|d| d.revoked_at.is_some())
-            .map(|d| d.id)
-            .collect();
-        revoked.sort();
         let revocations = RevocationList {
             issued_at: stamp(now),
-            revoked,
+            revoked: storage
+                .devices()?
+                .into_iter()
+                .filter(|d| d.revoked_at.is_some())
+                .map(|d| d.id)
+                .collect(),
         };
+        let revocations = (revocations.digest() != request.revocations)
+            .then(|| self.key.sign_revocations(&revocations));
         Ok(Trust {
             server_key: self.public_key().to_vec(),
-            certificate: self.key.certify(&certificate),
-            revocations: self.key.sign_revocations(&revocations),
-            user,
+            certificate,
+            revocations,
         })
     }
 }

@@ -199,3 +199,33 @@ fn server_case(server: &TestServer, id: &str) -> sprechtag_schemas::Case {
     let doc = automerge::AutoCommit::load(&parts.concat()).expect("load");
     sprechtag_schemas::document::read(&doc).expect("a case")
 }
+
+/// A stranger on the hall's network connects and says nothing: the
+/// serving laptop lets it go after the meeting's deadline and serves the
+/// colleague who came next.
+#[test]
+fn a_stranger_who_says_nothing_holds_the_serving_laptop_only_for_the_meeting() {
+    let server = TestServer::start();
+    let mut a = server.laptop("Laptop A", Role::Caseworker, "buergerbuero");
+    let mut b = server.laptop("Laptop B", Role::Caseworker, "buergerbuero");
+    a.sync();
+    b.sync();
+    let case = b.new_case("Still", &["wohngeld"]);
+    drop(server);
+    let serving = Serving::start(b);
+    let silent = std::net::TcpStream::connect(&serving.address).expect("the stranger connects");
+    let started = std::time::Instant::now();
+    let report = hall::exchange(&mut a.store, &serving.address).expect("A after the stranger");
+    let waited = started.elapsed();
+    assert_eq!(report.received, 1, "{report:?}");
+    a.store.case(&case.id).expect("B's case arrived");
+    // Served after the stranger was dropped, not never.
+    assert!(waited >= std::time::Duration::from_secs(10), "{waited:?}");
+    drop(silent);
+    let (_, served) = serving.join();
+    assert!(
+        matches!(&served[0], Err(SyncError::Protocol(m)) if m.contains("too long")),
+        "{served:?}"
+    );
+    assert!(served[1].is_ok(), "{served:?}");
+}

@@ -216,7 +216,7 @@ where
             Ok(0) => return Err(offline(std::io::ErrorKind::UnexpectedEof.into())),
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(offline(e)),
+            Err(e) => return Err(timed_out(e, deadline)),
         }
     }
     Ok(())
@@ -249,9 +249,26 @@ where
 {
     while stream.conn.is_handshaking() {
         wait_until(&stream.sock, deadline)?;
-        stream.conn.complete_io(&mut stream.sock).map_err(offline)?;
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .map_err(|e| timed_out(e, deadline))?;
     }
     Ok(())
+}
+
+/// A socket's timeout past `deadline` is the peer taking too long; any
+/// other failure is the link's.
+fn timed_out(error: std::io::Error, deadline: Instant) -> SyncError {
+    let waited = matches!(
+        error.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    );
+    if waited && Instant::now() >= deadline {
+        SyncError::Protocol("the other laptop took too long".into())
+    } else {
+        offline(error)
+    }
 }
 
 fn decode(body: &[u8]) -> Result<Frame, SyncError> {
@@ -550,7 +567,9 @@ fn budget(asked: u32) -> usize {
 pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncError> {
     use std::net::ToSocketAddrs;
     let started = Instant::now();
-    let (meeting, deadline) = (started + MEETING, started + EXCHANGE);
+    // Twice the serving laptop's: it may be holding a silent stranger for
+    // one meeting's time before it gets to this one.
+    let (meeting, deadline) = (started + 2 * MEETING, started + EXCHANGE);
     // A name (a host name, `laptop-3.local`) or an address, with its port.
     let socket_address = address
         .to_socket_addrs()

@@ -3,9 +3,9 @@
 //! server sync, used to meet other laptops in the hall.
 
 use sprechtag_schemas::trust::{
-    self, DeviceCertificate, RevocationList, Signed, SigningKey, TrustError, UserProof,
+    self, DeviceCertificate, RENEW_DAYS, RevocationList, Signed, SigningKey, TrustError, UserProof,
 };
-use sprechtag_schemas::wire::Trust;
+use sprechtag_schemas::wire::{Trust, TrustRequest};
 
 use super::{Result, Store, StoreError, set_setting, setting};
 
@@ -13,7 +13,6 @@ const SEED: &str = "trust.seed";
 const SERVER_KEY: &str = "trust.server_key";
 const CERTIFICATE: &str = "trust.certificate";
 const REVOCATIONS: &str = "trust.revocations";
-const REFRESHED_AT: &str = "trust.refreshed_at";
 const USER: &str = "trust.user";
 
 /// What this device shows another in the hall, and checks the other with.
@@ -59,40 +58,78 @@ impl Store {
         Ok(())
     }
 
-    /// Keeps what the server sent, after checking that it is a certificate
-    /// of this device's key under the key that signed it.
-    pub fn record_trust(&mut self, trust: &Trust) -> Result<()> {
+    /// What the next sync asks the server for (`SyncRequest::trust`):
+    /// a certificate unless this laptop holds one of its key for
+    /// `RENEW_DAYS` more, the revocation list unless it holds the same.
+    pub fn trust_request(&self) -> Result<TrustRequest> {
+        let key = self.signing_key()?;
+        let held = self.hall_identity().ok().flatten();
         let now = sprechtag_schemas::clock::now();
-        // Signed just now by the server: whether it holds at a given time
-        // is the hall's question (with the clock the server set).
-        let certificate = trust::read_certificate(&trust.server_key, &trust.certificate)
-            .map_err(|e| StoreError::Invalid(format!("the server's certificate: {e}")))?;
-        trust::verify_revocations(&trust.server_key, &trust.revocations)
-            .map_err(|e| StoreError::Invalid(format!("the server's revocation list: {e}")))?;
-        if certificate.public_key != self.signing_key()?.public_key() {
-            return Err(StoreError::Invalid(
-                "the server certified another key than this device's".into(),
-            ));
+        let certified = held.as_ref().is_some_and(|held| {
+            held.own.public_key == key.public_key()
+                && chrono::DateTime::parse_from_rfc3339(&held.own.valid_until).is_ok_and(|until| {
+                    until.with_timezone(&chrono::Utc) - now > chrono::Duration::days(RENEW_DAYS)
+                })
+        });
+        Ok(TrustRequest {
+            public_key: key.public_key().to_vec(),
+            certified,
+            revocations: held.map(|held| held.revoked.digest()).unwrap_or_default(),
+        })
+    }
+
+    /// Keeps what the server sent, after checking that a certificate is
+    /// one of this device's key, with its user, under the key that signed
+    /// it. Under another server key than before, what was held goes.
+    /// Returns whether this laptop now holds a certificate and a list.
+    pub fn record_trust(&mut self, trust: &Trust) -> Result<bool> {
+        let certified = match &trust.certificate {
+            Some(certified) => {
+                // Signed just now by the server: whether it holds at a
+                // given time is the hall's question (with the clock the
+                // server set).
+                let certificate =
+                    trust::read_certificate(&trust.server_key, &certified.certificate).map_err(
+                        |e| StoreError::Invalid(format!("the server's certificate: {e}")),
+                    )?;
+                if certificate.public_key != self.signing_key()?.public_key() {
+                    return Err(StoreError::Invalid(
+                        "the server certified another key than this device's".into(),
+                    ));
+                }
+                if !certified.user.opens(&certificate) {
+                    return Err(StoreError::Invalid(
+                        "the server's user does not open the certificate's commitment".into(),
+                    ));
+                }
+                let user = serde_json::to_string(&certified.user)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                Some((certified.certificate.to_hex(), user))
+            }
+            None => None,
+        };
+        if let Some(revocations) = &trust.revocations {
+            trust::verify_revocations(&trust.server_key, revocations)
+                .map_err(|e| StoreError::Invalid(format!("the server's revocation list: {e}")))?;
         }
-        if !trust.user.opens(&certificate) {
-            return Err(StoreError::Invalid(
-                "the server's user does not open the certificate's commitment".into(),
-            ));
-        }
-        let user =
-            serde_json::to_string(&trust.user).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let server_key = hex::encode(&trust.server_key);
         let tx = self.conn.transaction()?;
-        set_setting(&tx, SERVER_KEY, &hex::encode(&trust.server_key))?;
-        set_setting(&tx, CERTIFICATE, &trust.certificate.to_hex())?;
-        set_setting(&tx, REVOCATIONS, &trust.revocations.to_hex())?;
-        set_setting(&tx, USER, &user)?;
-        set_setting(
-            &tx,
-            REFRESHED_AT,
-            &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        )?;
+        if setting(&tx, SERVER_KEY)?.as_deref() != Some(server_key.as_str()) {
+            tx.execute(
+                "DELETE FROM settings WHERE key IN (?1, ?2, ?3)",
+                [CERTIFICATE, USER, REVOCATIONS],
+            )?;
+            set_setting(&tx, SERVER_KEY, &server_key)?;
+        }
+        if let Some((certificate, user)) = certified {
+            set_setting(&tx, CERTIFICATE, &certificate)?;
+            set_setting(&tx, USER, &user)?;
+        }
+        if let Some(revocations) = &trust.revocations {
+            set_setting(&tx, REVOCATIONS, &revocations.to_hex())?;
+        }
         tx.commit()?;
-        Ok(())
+        Ok(self.hall_identity()?.is_some())
     }
 
     /// Keeps a revocation list another laptop showed, if the server signed
