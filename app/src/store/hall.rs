@@ -296,3 +296,110 @@ impl Store {
             .unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sprechtag_schemas::document;
+    use sprechtag_schemas::wire::heads_to_bytes;
+    use sprechtag_schemas::{Case, Citizen};
+
+    use super::PeerDoc;
+    use crate::store::Store;
+
+    fn peer_case(department: &str, surname: &str) -> PeerDoc {
+        let mut case = Case::draft(Citizen {
+            surname: surname.into(),
+            given_names: "Erika".into(),
+            ..Citizen::default()
+        });
+        case.id = sprechtag_schemas::new_id();
+        case.number = "ABC-0001".into();
+        case.department = Some(department.into());
+        let mut doc =
+            document::create(automerge::ActorId::random(), &case, "recorded").expect("document");
+        PeerDoc {
+            doc_id: case.id,
+            kind: "case".into(),
+            heads: heads_to_bytes(&doc.get_heads()),
+            changes: doc.save_nocompress(),
+        }
+    }
+
+    /// Another laptop's documents are taken one by one: what is outside
+    /// this laptop's department, not a document, compressed or named with
+    /// an id no document has is refused, and the rest is taken.
+    #[test]
+    fn a_peers_hostile_documents_are_refused_one_by_one_and_the_rest_is_taken() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let catalog = Arc::new(crate::catalog::shipped().expect("catalogue"));
+        let mut store =
+            Store::create(dir.path(), "Leuchtturm-Fischbrötchen-7", catalog).expect("store");
+        let good = peer_case("buergerbuero", "Gut");
+        let foreign = peer_case("sozialamt", "Fremd");
+        let mut garbage = peer_case("buergerbuero", "Kaputt");
+        garbage.changes = vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 0, 9, 9];
+        let mut compressed = peer_case("buergerbuero", "Gepackt");
+        let mut doc = document::load(&compressed.changes).expect("load");
+        compressed.changes = doc.save();
+        let mut bad_id = peer_case("buergerbuero", "Ohne");
+        bad_id.doc_id = "../../etc/passwd".into();
+        let taken = store
+            .take_from_peer(
+                &[
+                    good.clone(),
+                    foreign.clone(),
+                    garbage.clone(),
+                    compressed.clone(),
+                    bad_id,
+                ],
+                Some("buergerbuero"),
+            )
+            .expect("take");
+        assert_eq!(taken.taken, 1, "{taken:?}");
+        let refused: Vec<&str> = taken.refused.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(
+            refused,
+            [
+                foreign.doc_id.as_str(),
+                garbage.doc_id.as_str(),
+                compressed.doc_id.as_str(),
+                "../../etc/passwd"
+            ]
+        );
+        let why = |id: &str| {
+            taken
+                .refused
+                .iter()
+                .find(|(refused, _)| refused == id)
+                .map(|(_, why)| why.clone())
+                .unwrap_or_default()
+        };
+        assert!(why(&foreign.doc_id).contains("another department"));
+        assert!(
+            why(&compressed.doc_id).contains("uncompressed"),
+            "{}",
+            why(&compressed.doc_id)
+        );
+        assert_eq!(
+            store.case(&good.doc_id).expect("taken").citizen.surname,
+            "Gut"
+        );
+        for id in [&foreign.doc_id, &garbage.doc_id, &compressed.doc_id] {
+            assert!(store.case(id).is_err(), "{id} must not be stored");
+        }
+        // Taken from a peer: not on the server as far as this laptop knows,
+        // and not its own (it is uploaded whole, never renumbered).
+        let marks: Vec<String> = store
+            .conn
+            .prepare("SELECT synced_heads FROM documents")
+            .expect("query")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("marks");
+        assert_eq!(marks, ["peer"]);
+        assert_eq!(store.pending_count().expect("pending"), 1);
+    }
+}
