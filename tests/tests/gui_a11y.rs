@@ -54,7 +54,7 @@ fn the_window_says_where_the_user_is_and_screens_have_headings_and_tabs() {
     gui.unlock();
     assert_eq!(window_name(&gui), "Sprechtag – Sprechtage");
     assert!(gui.has(Role::TabList, "Bereiche"));
-    assert_eq!(gui.harness.query_all_by_role(Role::Tab).count(), 7);
+    assert_eq!(gui.harness.query_all_by_role(Role::Tab).count(), 8);
     let selected = gui.harness.get_by_role_and_label(Role::Tab, "Sprechtage");
     assert_eq!(selected.accesskit_node().is_selected(), Some(true));
     assert!(gui.has(Role::Heading, "Sprechtage"));
