@@ -113,8 +113,9 @@ pub struct RevocationList {
 }
 
 impl RevocationList {
-    /// What identifies the list's content (not its date): SHA-256 of the
-    /// revoked ids, sorted.
+    /// What identifies the list's content (not its date): the first 16
+    /// bytes of SHA-256 of the revoked ids, sorted (the server compares
+    /// its own list with the one a device holds; nobody chooses either).
     pub fn digest(&self) -> Vec<u8> {
         use sha2::Digest;
         let mut ids: Vec<&str> = self.revoked.iter().map(String::as_str).collect();
@@ -124,7 +125,7 @@ impl RevocationList {
             hash.update(id.as_bytes());
             hash.update(b"\n");
         }
-        hash.finalize().to_vec()
+        hash.finalize()[..16].to_vec()
     }
 }
 

@@ -62,31 +62,35 @@ pub struct SyncRequest {
     pub trust: Option<TrustRequest>,
 }
 
-/// A device's public key (ed25519, 32 bytes) to be certified, and what it
-/// holds already, so that an idle sync does not carry it again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What a device holds of the server's trust, in a few bytes, so that an
+/// idle sync carries nothing else: the server answers with what is new.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrustRequest {
-    #[serde(with = "serde_bytes")]
-    pub public_key: Vec<u8>,
-    /// The device holds a certificate of this key that is valid for
-    /// `trust::RENEW_DAYS` more: no new one is needed.
-    #[serde(default)]
-    pub certified: bool,
-    /// `trust::RevocationList::digest` of the list the device holds; the
-    /// server sends its list only when it differs.
+    /// The device's public key (ed25519, 32 bytes), when it needs a
+    /// certificate: none held, or one that runs out within
+    /// `trust::RENEW_DAYS`, or one of another key.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub public_key: Option<Vec<u8>>,
+    /// The first bytes of the server key the device holds (empty: none).
+    #[serde(default, with = "serde_bytes")]
+    pub server_key: Vec<u8>,
+    /// `trust::RevocationList::digest` of the list the device holds.
     #[serde(default, with = "serde_bytes")]
     pub revocations: Vec<u8>,
 }
+
+/// Bytes of the server key a device names in `TrustRequest::server_key`.
+pub const SERVER_KEY_HINT_BYTES: usize = 8;
 
 /// What a device needs to meet other devices without the server
 /// (`crate::trust`): its certificate, the key that signed it, and which
 /// devices are revoked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trust {
-    /// Always: a device that holds a certificate under another key drops
-    /// it and asks again.
-    #[serde(with = "serde_bytes")]
-    pub server_key: Vec<u8>,
+    /// When the device holds another (it drops what it holds under the
+    /// old key and asks again) or gets a certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub server_key: Option<Vec<u8>>,
     /// A new certificate, unless the device holds one for long enough.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<Certified>,

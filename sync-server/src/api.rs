@@ -710,7 +710,7 @@ async fn sync_handler(
         SyncRequest::decode(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let trust = request.trust.take();
     if let Some(trust) = &trust
-        && trust.public_key.len() != 32
+        && trust.public_key.as_ref().is_some_and(|key| key.len() != 32)
     {
         return Err(ApiError::BadRequest(
             "trust.public_key: an ed25519 key has 32 bytes".into(),
@@ -729,6 +729,11 @@ async fn sync_handler(
         // logged and left out, not a failed sync.
         if let (Some(trust), Some(certifier)) = (trust, certifier) {
             match certifier.trust(storage.as_ref(), &device, &trust) {
+                // Nothing new: nothing on the wire.
+                Ok(trust)
+                    if trust.server_key.is_none()
+                        && trust.certificate.is_none()
+                        && trust.revocations.is_none() => {}
                 Ok(trust) => response.trust = Some(trust),
                 Err(e) => tracing::error!(device = %device.id, "no certificate: {e}"),
             }

@@ -11,7 +11,7 @@
 use sprechtag_schemas::trust::{
     CERTIFICATE_DAYS, DeviceCertificate, RevocationList, SigningKey, TrustError, UserProof,
 };
-use sprechtag_schemas::wire::{Certified, Trust, TrustRequest};
+use sprechtag_schemas::wire::{Certified, SERVER_KEY_HINT_BYTES, Trust, TrustRequest};
 
 use crate::storage::{Device, Storage, StorageError};
 
@@ -58,9 +58,7 @@ impl Certifier {
         let now = chrono::Utc::now();
         let stamp =
             |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let certificate = if request.certified {
-            None
-        } else {
+        let certificate = if let Some(public_key) = &request.public_key {
             let user = UserProof::new(&device.user)?;
             let certificate = DeviceCertificate {
                 device_id: device.id.clone(),
@@ -69,7 +67,7 @@ impl Certifier {
                 role: device.role,
                 department: device.department.clone(),
                 actor: device.actor.clone(),
-                public_key: request.public_key.clone(),
+                public_key: public_key.clone(),
                 issued_at: stamp(now),
                 valid_until: stamp(now + chrono::Duration::days(CERTIFICATE_DAYS)),
             };
@@ -77,6 +75,8 @@ impl Certifier {
                 certificate: self.key.certify(&certificate),
                 user,
             })
+        } else {
+            None
         };
         let revocations = RevocationList {
             issued_at: stamp(now),
@@ -89,8 +89,11 @@ impl Certifier {
         };
         let revocations = (revocations.digest() != request.revocations)
             .then(|| self.key.sign_revocations(&revocations));
+        let hint = &self.public_key()[..SERVER_KEY_HINT_BYTES];
+        let server_key = (certificate.is_some() || request.server_key != hint)
+            .then(|| self.public_key().to_vec());
         Ok(Trust {
-            server_key: self.public_key().to_vec(),
+            server_key,
             certificate,
             revocations,
         })

@@ -5,7 +5,7 @@
 use sprechtag_schemas::trust::{
     self, DeviceCertificate, RENEW_DAYS, RevocationList, Signed, SigningKey, TrustError, UserProof,
 };
-use sprechtag_schemas::wire::{Trust, TrustRequest};
+use sprechtag_schemas::wire::{SERVER_KEY_HINT_BYTES, Trust, TrustRequest};
 
 use super::{Result, Store, StoreError, set_setting, setting};
 
@@ -71,9 +71,15 @@ impl Store {
                     until.with_timezone(&chrono::Utc) - now > chrono::Duration::days(RENEW_DAYS)
                 })
         });
+        let server_key = setting(&self.conn, SERVER_KEY)?
+            .and_then(|hex| hex::decode(hex).ok())
+            .unwrap_or_default();
         Ok(TrustRequest {
-            public_key: key.public_key().to_vec(),
-            certified,
+            public_key: (!certified).then(|| key.public_key().to_vec()),
+            server_key: server_key
+                .get(..SERVER_KEY_HINT_BYTES)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default(),
             revocations: held.map(|held| held.revoked.digest()).unwrap_or_default(),
         })
     }
@@ -83,15 +89,22 @@ impl Store {
     /// it. Under another server key than before, what was held goes.
     /// Returns whether this laptop now holds a certificate and a list.
     pub fn record_trust(&mut self, trust: &Trust) -> Result<bool> {
+        let held_key = setting(&self.conn, SERVER_KEY)?.and_then(|hex| hex::decode(hex).ok());
+        let server_key = match (trust.server_key.clone(), held_key) {
+            (Some(key), _) | (None, Some(key)) => key,
+            (None, None) => {
+                return Err(StoreError::Invalid(
+                    "the server sent no key to check its certificates with".into(),
+                ));
+            }
+        };
         let certified = match &trust.certificate {
             Some(certified) => {
                 // Signed just now by the server: whether it holds at a
                 // given time is the hall's question (with the clock the
                 // server set).
-                let certificate =
-                    trust::read_certificate(&trust.server_key, &certified.certificate).map_err(
-                        |e| StoreError::Invalid(format!("the server's certificate: {e}")),
-                    )?;
+                let certificate = trust::read_certificate(&server_key, &certified.certificate)
+                    .map_err(|e| StoreError::Invalid(format!("the server's certificate: {e}")))?;
                 if certificate.public_key != self.signing_key()?.public_key() {
                     return Err(StoreError::Invalid(
                         "the server certified another key than this device's".into(),
@@ -109,10 +122,10 @@ impl Store {
             None => None,
         };
         if let Some(revocations) = &trust.revocations {
-            trust::verify_revocations(&trust.server_key, revocations)
+            trust::verify_revocations(&server_key, revocations)
                 .map_err(|e| StoreError::Invalid(format!("the server's revocation list: {e}")))?;
         }
-        let server_key = hex::encode(&trust.server_key);
+        let server_key = hex::encode(&server_key);
         let tx = self.conn.transaction()?;
         if setting(&tx, SERVER_KEY)?.as_deref() != Some(server_key.as_str()) {
             tx.execute(

@@ -244,6 +244,7 @@ fn exchange(store: &mut Store, client: &HttpClient, token: &str) -> Result<SyncR
         batch: None,
         cursor: 0,
         resync: false,
+        trust_asked: false,
         sent_at: chrono::Utc::now(),
         measured_offset: None,
     };
@@ -274,6 +275,8 @@ struct ServerSession<'a> {
     batch: Option<crate::store::UploadBatch>,
     cursor: u64,
     resync: bool,
+    /// The request in flight asked about the hall's certificate.
+    trust_asked: bool,
     sent_at: chrono::DateTime<chrono::Utc>,
     measured_offset: Option<i64>,
 }
@@ -291,6 +294,7 @@ impl Session for ServerSession<'_> {
         } else {
             Some(self.store.trust_request()?)
         };
+        self.trust_asked = trust.is_some();
         let request = SyncRequest {
             protocol: PROTOCOL_VERSION,
             cursor: self.cursor,
@@ -322,8 +326,12 @@ impl Session for ServerSession<'_> {
             wire::decode(&answer.body).map_err(|e| SyncError::Protocol(e.to_string()))?;
         // Only the hall needs it: a certificate this laptop cannot take
         // must not stop the sync of cases (`certified` stays false).
-        if let Some(trust) = &response.trust {
-            report.certified = self.store.record_trust(trust).unwrap_or(false);
+        // Without an answer the server had nothing new.
+        if std::mem::take(&mut self.trust_asked) {
+            report.certified = match &response.trust {
+                Some(trust) => self.store.record_trust(trust).unwrap_or(false),
+                None => matches!(self.store.hall_identity(), Ok(Some(_))),
+            };
         }
         if let Ok(server_time) = chrono::DateTime::parse_from_rfc3339(&response.server_time) {
             // Against the middle of the round trip.
