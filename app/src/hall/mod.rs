@@ -489,6 +489,7 @@ fn serve_one(
         .hall_identity()?
         .and_then(|i| i.own.scope().map(str::to_string));
     let mut queue: VecDeque<(String, Vec<u8>)> = VecDeque::new();
+    let mut offered = false;
     let mut report = ServedReport {
         address: address.to_string(),
         peer: PeerInfo::from(&peer),
@@ -509,7 +510,19 @@ fn serve_one(
             return Err(SyncError::Protocol("expected a request".into()));
         };
         let mut response = HallResponse::default();
+        // One offer, in the first request: a second would grow the queue
+        // with every round.
+        match (&request.offer, offered) {
+            (Some(_), true) => return Err(SyncError::Protocol("a second offer".into())),
+            (None, false) => {
+                return Err(SyncError::Protocol(
+                    "the first request offers nothing".into(),
+                ));
+            }
+            _ => {}
+        }
         if let Some(offer) = &request.offer {
+            offered = true;
             report.peer.user = user_of(&peer, request.user.as_ref())?;
             response.wants = store.hall_wants(offer)?;
             // Everything the other laptop may hold, against what it has.
@@ -526,10 +539,6 @@ fn serve_one(
                     queue.push_back((mine.doc_id, theirs.to_vec()));
                 }
             }
-        } else if report.peer.user.is_empty() {
-            return Err(SyncError::Protocol(
-                "the first request offers nothing".into(),
-            ));
         }
         let taken = store.take_from_peer(&request.uploads, own_scope.as_deref())?;
         report.received += taken.taken;
