@@ -127,6 +127,7 @@ fn main() {
         protocol: PROTOCOL_VERSION,
         cursor: 42,
         uploads: vec![Upload {
+            attestations: Vec::new(),
             doc_id: case.id.clone(),
             changes: saved,
             heads: wire::heads_to_bytes(&doc.get_heads()),

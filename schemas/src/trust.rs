@@ -28,6 +28,8 @@ const CERTIFICATE_CONTEXT: &[u8] = b"sprechtag device certificate v1\0";
 const REVOCATIONS_CONTEXT: &[u8] = b"sprechtag revocation list v1\0";
 /// Context of a device's proof of its key in a hall session.
 const HALL_PROOF_CONTEXT: &[u8] = b"sprechtag hall proof v1\0";
+/// Context of an attestation of a document's changes.
+const ATTESTATION_CONTEXT: &[u8] = b"sprechtag attestation v1\0";
 
 /// How long a certificate is valid: a laptop that does not reach the
 /// server for this long can no longer exchange in a hall.
@@ -126,6 +128,78 @@ impl RevocationList {
             hash.update(b"\n");
         }
         hash.finalize()[..16].to_vec()
+    }
+}
+
+/// A device's (or the server's) signature on a document's heads: every
+/// change by the signer's actor that the heads reach is the signer's own
+/// (the server's: every change it reaches was on the server). Changes
+/// relayed by another device — exchanged in the hall — carry these, so
+/// that the server can tell who wrote them, which the automerge actor
+/// alone does not prove.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attestation {
+    /// The signer's certificate; empty for the server.
+    pub certificate: Signed,
+    /// Concatenated 32-byte hashes.
+    #[serde(with = "serde_bytes")]
+    pub heads: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+}
+
+impl std::fmt::Debug for Attestation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attestation")
+            .field("server", &self.certificate.body.is_empty())
+            .field("heads", &(self.heads.len() / 32))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who signed an attestation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signer {
+    Server,
+    Device(DeviceCertificate),
+}
+
+fn attested(doc_id: &str, heads: &[u8]) -> Vec<u8> {
+    [doc_id.as_bytes(), b"\0", heads].concat()
+}
+
+/// The signer of `attestation` of `doc_id`, if the signature holds: the
+/// server's own, or a device's with a certificate of the server's (valid
+/// or not by now: the changes were made while it was, and a revoked
+/// device is refused by its own check).
+pub fn verify_attestation(
+    server_key: &[u8],
+    doc_id: &str,
+    attestation: &Attestation,
+) -> Result<Signer, TrustError> {
+    let message = attested(doc_id, &attestation.heads);
+    if attestation.certificate.body.is_empty() {
+        return if verify(
+            server_key,
+            ATTESTATION_CONTEXT,
+            &message,
+            &attestation.signature,
+        ) {
+            Ok(Signer::Server)
+        } else {
+            Err(TrustError::BadSignature)
+        };
+    }
+    let certificate = read_certificate(server_key, &attestation.certificate)?;
+    if verify(
+        &certificate.public_key,
+        ATTESTATION_CONTEXT,
+        &message,
+        &attestation.signature,
+    ) {
+        Ok(Signer::Device(certificate))
+    } else {
+        Err(TrustError::BadProof)
     }
 }
 
@@ -234,6 +308,19 @@ impl SigningKey {
         Signed {
             signature: self.sign(REVOCATIONS_CONTEXT, &body),
             body,
+        }
+    }
+
+    /// Signs `heads` of `doc_id` under `certificate` (a device's; `None`:
+    /// the server's own attestation).
+    pub fn attest(&self, certificate: Option<&Signed>, doc_id: &str, heads: &[u8]) -> Attestation {
+        Attestation {
+            certificate: certificate.cloned().unwrap_or(Signed {
+                body: Vec::new(),
+                signature: Vec::new(),
+            }),
+            heads: heads.to_vec(),
+            signature: self.sign(ATTESTATION_CONTEXT, &attested(doc_id, heads)),
         }
     }
 
@@ -440,6 +527,39 @@ mod tests {
             verify_proof(&other, b"session-binding", &proof),
             Err(TrustError::BadProof)
         );
+    }
+
+    #[test]
+    fn an_attestation_names_its_signer_only_for_its_document_and_heads() {
+        let server = key();
+        let device = key();
+        let signed = server.certify(&certificate(device.public_key()));
+        let heads = vec![7u8; 32];
+        let by_device = device.attest(Some(&signed), "doc-1", &heads);
+        assert!(matches!(
+            verify_attestation(server.public_key(), "doc-1", &by_device),
+            Ok(Signer::Device(c)) if c.device_id == "dev-1"
+        ));
+        assert_eq!(
+            verify_attestation(server.public_key(), "doc-2", &by_device),
+            Err(TrustError::BadProof)
+        );
+        let mut moved = by_device.clone();
+        moved.heads = vec![8u8; 32];
+        assert!(verify_attestation(server.public_key(), "doc-1", &moved).is_err());
+        // A device cannot pass its own signature off as the server's.
+        let mut as_server = by_device.clone();
+        as_server.certificate.body.clear();
+        assert!(verify_attestation(server.public_key(), "doc-1", &as_server).is_err());
+        let by_server = server.attest(None, "doc-1", &heads);
+        assert_eq!(
+            verify_attestation(server.public_key(), "doc-1", &by_server),
+            Ok(Signer::Server)
+        );
+        // A certificate from another server.
+        let foreign = key().certify(&certificate(device.public_key()));
+        let forged = device.attest(Some(&foreign), "doc-1", &heads);
+        assert!(verify_attestation(server.public_key(), "doc-1", &forged).is_err());
     }
 
     #[test]

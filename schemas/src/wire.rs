@@ -161,6 +161,11 @@ pub struct Upload {
     /// The device's heads after these changes, 32 bytes each.
     #[serde(with = "serde_bytes")]
     pub heads: Vec<u8>,
+    /// Signatures that tell who wrote changes of other devices than the
+    /// uploader (relayed from the hall): the authors', or the server's
+    /// own from an earlier download (`Download::attestation`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attestations: Vec<crate::trust::Attestation>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -302,6 +307,11 @@ pub struct Download {
     /// not know the summary's layout version reads the document itself.
     #[serde(default, with = "serde_bytes", skip_serializing_if = "Option::is_none")]
     pub summary: Option<Vec<u8>>,
+    /// The server's signature on `heads`: everything they reach was on the
+    /// server. Sent back with uploads after a restore of the server, whose
+    /// lost changes by other devices it then takes again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<crate::trust::Attestation>,
 }
 
 /// `POST /v1/enrol`: a one-time code for a device token. `Debug` leaves
@@ -467,6 +477,7 @@ mod tests {
             max_response_bytes: 0,
             summaries: true,
             uploads: vec![Upload {
+                attestations: Vec::new(),
                 doc_id: "d".into(),
                 changes: vec![1, 2, 3],
                 heads: vec![7; 32],

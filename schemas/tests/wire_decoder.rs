@@ -44,6 +44,7 @@ fn upload() -> impl Strategy<Value = Upload> {
         prop::collection::vec(any::<u8>(), 0..100),
     )
         .prop_map(|(doc_id, changes, heads)| Upload {
+            attestations: Vec::new(),
             doc_id,
             changes,
             heads,

@@ -723,8 +723,20 @@ async fn sync_handler(
     let cache = state.cache.clone();
     let certifier = state.certifier.clone();
     let response = tokio::task::spawn_blocking(move || {
-        let mut response =
-            sync::handle(storage.as_ref(), &cache, &device, request).map_err(ApiError::from)?;
+        let server_key = certifier.as_ref().map(|c| c.public_key().to_vec());
+        let mut response = sync::handle(
+            storage.as_ref(),
+            &cache,
+            &device,
+            request,
+            server_key.as_deref(),
+        )
+        .map_err(ApiError::from)?;
+        if let Some(certifier) = &certifier {
+            for download in &mut response.downloads {
+                download.attestation = Some(certifier.attest(&download.doc_id, &download.heads));
+            }
+        }
         // The round is committed: a certificate that cannot be made is
         // logged and left out, not a failed sync.
         if let (Some(trust), Some(certifier)) = (trust, certifier) {

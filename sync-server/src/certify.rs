@@ -46,6 +46,12 @@ impl Certifier {
         self.key.public_key()
     }
 
+    /// The server's signature on what a download brings the device: all
+    /// that `heads` of `doc_id` reach was on the server.
+    pub fn attest(&self, doc_id: &str, heads: &[u8]) -> sprechtag_schemas::trust::Attestation {
+        self.key.attest(None, doc_id, heads)
+    }
+
     /// What `device` asked for in `request`: a certificate of its key
     /// unless it holds one for long enough, the revocation list unless it
     /// holds this one, and always the server's key.

@@ -41,6 +41,37 @@ pub struct KnownAuthors<'a> {
     /// The device that uploads: authenticated by this request, so enrolled
     /// and not revoked. Nearly every change is its own.
     pub uploader: &'a Device,
+    /// Signatures the upload brought (already verified): a change by
+    /// another device than the uploader is taken only if its author's, or
+    /// the server's own, reaches it.
+    pub attested: &'a [Attested],
+}
+
+/// A verified `trust::Attestation`: who signed, and the heads signed.
+#[derive(Debug, Clone)]
+pub struct Attested {
+    /// The device id; `None` for the server.
+    pub by: Option<String>,
+    pub heads: Vec<ChangeHash>,
+}
+
+/// The new changes `heads` reach (through their dependencies, among the
+/// new changes only: older ones were checked when they came).
+fn reached(
+    changes: &HashMap<ChangeHash, &ChangeMetadata<'_>>,
+    heads: &[ChangeHash],
+) -> std::collections::HashSet<ChangeHash> {
+    let mut seen = std::collections::HashSet::new();
+    let mut queue: Vec<ChangeHash> = heads.to_vec();
+    while let Some(hash) = queue.pop() {
+        let Some(change) = changes.get(&hash) else {
+            continue;
+        };
+        if seen.insert(hash) {
+            queue.extend(change.deps.iter().copied());
+        }
+    }
+    seen
 }
 
 /// Checks the changes of `doc` since `before` (all of them for a document
@@ -88,6 +119,37 @@ pub fn check_changes(
         match by_author.iter_mut().find(|(a, _)| a == registered) {
             Some((_, list)) => list.push(change),
             None => by_author.push((registered.to_string(), vec![change])),
+        }
+    }
+    // Another device's changes, relayed by the uploader (exchanged in the
+    // hall): its actor alone does not prove who wrote them.
+    let relayed: Vec<&(String, Vec<&ChangeMetadata<'_>>)> = by_author
+        .iter()
+        .filter(|(author, _)| {
+            let id = &authors[author].id;
+            *id != known.uploader.id && id != SERVER_AUTHOR
+        })
+        .collect();
+    if !relayed.is_empty() {
+        let by_hash: HashMap<ChangeHash, &ChangeMetadata<'_>> =
+            changes.iter().map(|change| (change.hash, change)).collect();
+        for (author, list) in relayed {
+            let id = &authors[author].id;
+            let mut covered = std::collections::HashSet::new();
+            for attested in known.attested {
+                if attested.by.as_ref().is_none_or(|by| by == id) {
+                    covered.extend(reached(&by_hash, &attested.heads));
+                }
+            }
+            if let Some(change) = list.iter().find(|change| !covered.contains(&change.hash)) {
+                return Ok(Err((
+                    RefusalCode::ForbiddenChange,
+                    format!(
+                        "change {} by device {id}, uploaded by {}, without its author's signature",
+                        change.hash, known.uploader.id
+                    ),
+                )));
+            }
         }
     }
     let check = Check {

@@ -88,11 +88,15 @@ pub enum SyncError {
 }
 
 /// Handles one sync request of `device`; durable before it returns.
+/// `server_key`: the server's public key (`certify`), to check the
+/// signatures of relayed changes with; without it only the uploader's own
+/// changes are taken.
 pub fn handle(
     storage: &dyn Storage,
     cache: &DocCache,
     device: &Device,
     request: SyncRequest,
+    server_key: Option<&[u8]>,
 ) -> Result<SyncResponse, SyncError> {
     let budget = request.response_budget();
     let identity = storage.identity()?;
@@ -141,7 +145,10 @@ pub fn handle(
             &upload,
             preloaded,
             correction,
-            &server_actor,
+            &ServerSide {
+                actor: &server_actor,
+                key: server_key,
+            },
         )? {
             Ok(()) => accepted.push(upload.doc_id),
             Err((code, message)) => rejected.push(Rejection {
@@ -217,6 +224,41 @@ pub fn handle(
 use crate::audit::{Event, NewEntry};
 use crate::erase;
 use crate::integrity::{self, Refusal};
+
+/// What an upload is checked with of the server itself: the registered
+/// part of its actors, and its public key (`certify`).
+struct ServerSide<'a> {
+    actor: &'a str,
+    key: Option<&'a [u8]>,
+}
+
+/// Most attestations of one upload looked at: a document has a handful
+/// of authors.
+const MAX_ATTESTATIONS: usize = 64;
+
+/// The attestations of an upload whose signatures hold.
+fn attested(
+    server_key: Option<&[u8]>,
+    doc_id: &str,
+    attestations: &[sprechtag_schemas::trust::Attestation],
+) -> Vec<integrity::Attested> {
+    use sprechtag_schemas::trust::{Signer, verify_attestation};
+    let Some(server_key) = server_key else {
+        return Vec::new();
+    };
+    attestations
+        .iter()
+        .take(MAX_ATTESTATIONS)
+        .filter_map(|attestation| {
+            let heads = heads_from_bytes(&attestation.heads)?;
+            let by = match verify_attestation(server_key, doc_id, attestation).ok()? {
+                Signer::Server => None,
+                Signer::Device(certificate) => Some(certificate.device_id),
+            };
+            Some(integrity::Attested { by, heads })
+        })
+        .collect()
+}
 
 /// Now, for the laptops to set their clocks by.
 fn server_time() -> String {
@@ -381,7 +423,7 @@ fn apply_upload(
     upload: &Upload,
     preloaded: Option<Preloaded>,
     correction: Option<&erase::Correction>,
-    server_actor: &str,
+    server: &ServerSide<'_>,
 ) -> Result<Result<(), Refusal>, SyncError> {
     let (doc_id, changes, heads) = (
         upload.doc_id.as_str(),
@@ -500,8 +542,9 @@ fn apply_upload(
             meta.is_none(),
             successor_of,
             &integrity::KnownAuthors {
-                server_actor,
+                server_actor: server.actor,
                 uploader: device,
+                attested: &attested(server.key, doc_id, &upload.attestations),
             },
         )? {
             return Ok(Err(refusal));
@@ -620,6 +663,7 @@ fn collect_downloads(
                 bytes += changes.len();
                 sent_seqs.push(seq);
                 collected.downloads.push(Download {
+                    attestation: None,
                     doc_id: id,
                     kind: meta.kind,
                     changes,

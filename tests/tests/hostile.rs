@@ -30,6 +30,7 @@ fn malformed_truncated_and_random_bodies_get_a_4xx_and_the_server_keeps_serving(
         max_response_bytes: 0,
         summaries: false,
         uploads: vec![Upload {
+            attestations: Vec::new(),
             doc_id: case.id.clone(),
             // As the app sends it: uncompressed (compressed is refused).
             changes: sprechtag_schemas::document::load(
@@ -139,6 +140,7 @@ fn a_request_replayed_twice_changes_nothing() {
         max_response_bytes: 0,
         summaries: false,
         uploads: vec![Upload {
+            attestations: Vec::new(),
             doc_id: case.id.clone(),
             changes: doc.save_nocompress(),
             heads: wire::heads_to_bytes(&doc.get_heads()),
@@ -185,6 +187,7 @@ fn unacceptable_new_documents_are_refused_each_with_its_reason() {
     let server = TestServer::start();
     let (raw, mut laptop) = Raw::new(&server);
     let upload = |doc_id: &str, mut doc: automerge::AutoCommit| Upload {
+        attestations: Vec::new(),
         doc_id: doc_id.to_string(),
         heads: wire::heads_to_bytes(&doc.get_heads()),
         changes: doc.save_nocompress(),
@@ -214,6 +217,7 @@ fn unacceptable_new_documents_are_refused_each_with_its_reason() {
         summaries: false,
         uploads: vec![
             Upload {
+                attestations: Vec::new(),
                 doc_id: "broken-1".into(),
                 changes: broken,
                 heads: Vec::new(),

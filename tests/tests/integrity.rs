@@ -51,6 +51,7 @@ impl Device {
             protocol: PROTOCOL_VERSION,
             cursor: 0,
             uploads: vec![Upload {
+                attestations: Vec::new(),
                 doc_id: id.to_string(),
                 changes: if since.is_empty() {
                     doc.save_nocompress()
@@ -275,6 +276,32 @@ fn changes_by_an_actor_no_device_registered_are_refused() {
     );
 }
 
+/// Regression: the server attributed a change to the device whose actor
+/// wrote it, and a device may write with any actor. A caseworker laptop
+/// wrote a verdict under the back office's actor and the server took it
+/// as the back office's. Now another device's change is taken only with
+/// its author's signature (relayed from the hall), which a forger lacks.
+#[test]
+fn a_verdict_written_under_the_back_offices_actor_is_refused_without_its_signature() {
+    let (server, mut field, mut office, id) = setup();
+    let office_actor = office.laptop.store.device().actor();
+    let mut doc = field.document(&id).with_actor(office_actor);
+    let heads = doc.get_heads();
+    put_review(&mut doc, "approved", "office-user");
+    let message = refused_with(
+        &field.upload(&server, &id, &mut doc, &heads),
+        "forbidden_change",
+    );
+    assert!(
+        message.contains("without its author's signature"),
+        "{message}"
+    );
+    // Nobody receives it.
+    office.laptop.sync();
+    let case = office.laptop.store.case(&id).expect("case");
+    assert!(case.review.is_none(), "{:?}", case.review);
+}
+
 #[test]
 fn a_case_uploaded_under_another_id_is_refused_and_the_real_one_stays() {
     let (server, mut field, mut office, id) = setup();
@@ -330,6 +357,7 @@ fn a_valid_case_followed_by_junk_is_refused_and_the_laptops_sync_on() {
         protocol: PROTOCOL_VERSION,
         cursor: 0,
         uploads: vec![Upload {
+            attestations: Vec::new(),
             doc_id: fresh.id.clone(),
             changes: bytes,
             heads: wire::heads_to_bytes(&doc.get_heads()),
@@ -443,6 +471,7 @@ fn an_upload_that_inflates_to_128_mib_is_refused_within_100_mb() {
         protocol: PROTOCOL_VERSION,
         cursor: 0,
         uploads: vec![Upload {
+            attestations: Vec::new(),
             doc_id: "00000000-0000-4000-8000-00000000b0b0".into(),
             changes: bytes,
             heads,
@@ -611,6 +640,7 @@ fn no_damaged_or_forged_upload_makes_the_server_fail_or_store_what_it_cannot_rea
                 protocol: PROTOCOL_VERSION,
                 cursor: 0,
                 uploads: vec![Upload {
+                    attestations: Vec::new(),
                     doc_id: id.clone(),
                     changes: bytes,
                     heads: wire::heads_to_bytes(&doc.get_heads()),
@@ -704,6 +734,7 @@ fn a_correction_cannot_slip_in_a_comment_in_another_s_name() {
             protocol: PROTOCOL_VERSION,
             cursor: 0,
             uploads: vec![Upload {
+                attestations: Vec::new(),
                 doc_id: successor.id.clone(),
                 changes: doc.save_nocompress(),
                 heads: wire::heads_to_bytes(&doc.get_heads()),

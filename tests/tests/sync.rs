@@ -234,6 +234,7 @@ fn a_device_of_another_department_cannot_obtain_the_case_by_any_request() {
         max_response_bytes: 0,
         summaries: true,
         uploads: vec![sprechtag_schemas::wire::Upload {
+            attestations: Vec::new(),
             doc_id: case.id.clone(),
             changes: bytes,
             heads: Vec::new(),

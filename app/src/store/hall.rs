@@ -7,8 +7,10 @@
 use automerge::{ChangeHash, ReadDoc};
 use rusqlite::TransactionBehavior;
 use sprechtag_schemas::document::{self, DocumentKind};
+use sprechtag_schemas::trust;
 use sprechtag_schemas::wire::{Download, heads_from_bytes, heads_to_bytes};
 
+use super::attestations;
 use super::case_index::FullTextRows;
 use super::documents;
 use super::privacy;
@@ -34,6 +36,11 @@ pub struct PeerDoc {
     /// The sender's heads after these changes.
     #[serde(with = "serde_bytes")]
     pub heads: Vec<u8>,
+    /// Who wrote them: the sender's signature on its heads, and those of
+    /// other laptops it took them from; what the receiver shows the server
+    /// when it uploads changes that are not its own.
+    #[serde(default)]
+    pub attestations: Vec<sprechtag_schemas::trust::Attestation>,
 }
 
 /// What taking a peer's documents did.
@@ -118,11 +125,21 @@ impl Store {
         if changes.is_empty() {
             return Ok(None);
         }
+        let heads = heads_to_bytes(&heads);
+        let mut attestations = attestations::of_devices(&self.conn, doc_id)?;
+        if let Some(identity) = self.hall_identity()? {
+            attestations.push(
+                identity
+                    .key
+                    .attest(Some(&identity.certificate), doc_id, &heads),
+            );
+        }
         Ok(Some(PeerDoc {
             doc_id: doc_id.to_string(),
             kind: kind.as_str().to_string(),
             changes,
-            heads: heads_to_bytes(&heads),
+            heads,
+            attestations,
         }))
     }
 
@@ -170,6 +187,8 @@ impl Store {
         scope: Option<&str>,
     ) -> Result<TakenFromPeer> {
         let mut outcome = TakenFromPeer::default();
+        // Attestations are kept only if the server signed their certificates.
+        let server_key = self.hall_identity()?.map(|identity| identity.server_key);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -192,6 +211,7 @@ impl Store {
                 continue;
             }
             let download = Download {
+                attestation: None,
                 doc_id: doc.doc_id.clone(),
                 kind: doc.kind.clone(),
                 heads: doc.heads.clone(),
@@ -223,6 +243,19 @@ impl Store {
             });
             match taken {
                 Ok(taken) => {
+                    for attestation in &doc.attestations {
+                        let signer = server_key.as_deref().and_then(|key| {
+                            trust::verify_attestation(key, &doc.doc_id, attestation).ok()
+                        });
+                        if let Some(trust::Signer::Device(certificate)) = signer {
+                            attestations::keep(
+                                &tx,
+                                &doc.doc_id,
+                                &certificate.device_id,
+                                attestation,
+                            )?;
+                        }
+                    }
                     tx.execute_batch("RELEASE peer")?;
                     full_text.absorb(rows);
                     outcome.taken += 1;
@@ -324,6 +357,7 @@ mod tests {
             kind: "case".into(),
             heads: heads_to_bytes(&doc.get_heads()),
             changes: doc.save_nocompress(),
+            attestations: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! when a method returns `Ok`, the edit is on disk.
 
 pub mod appointments;
+mod attestations;
 mod backoffice;
 pub mod backup;
 mod case_index;

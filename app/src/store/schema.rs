@@ -245,6 +245,17 @@ ALTER TABLE office_hours ADD COLUMN end_time TEXT;
              CREATE INDEX documents_by_kind ON documents (kind);",
         )
         .foreign_key_check(),
+        // 11: signatures that tell who wrote changes relayed between laptops
+        // in the hall (`attestations.rs`); they go with their document.
+        M::up(
+            "CREATE TABLE attestations (
+                 doc_id      TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+                 signer      TEXT NOT NULL,
+                 attestation BLOB NOT NULL,
+                 sent        INTEGER NOT NULL DEFAULT 0,
+                 PRIMARY KEY (doc_id, signer)
+             ) STRICT;",
+        ),
     ])
 }
 

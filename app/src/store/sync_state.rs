@@ -15,6 +15,7 @@ use sprechtag_schemas::wire::{
 };
 use sprechtag_schemas::{CaseSummary, OfficeHour, Role, UnknownValue};
 
+use super::attestations;
 use super::case_index::{FullTextRows, index_case};
 use super::documents::{self, kind_name};
 use super::privacy;
@@ -404,6 +405,9 @@ impl Store {
                 continue;
             };
             let mut doc = self.read_doc(&id, kind)?;
+            // Starting over: the server may have lost changes of others;
+            // its own signature from an earlier download covers them.
+            let everything = synced == "resync";
             let synced = parse_heads(&synced);
             let known = synced.iter().all(|h| doc.get_change_by_hash(h).is_some());
             let changes = if synced.is_empty() || !known {
@@ -422,6 +426,7 @@ impl Store {
             let heads = doc.get_heads();
             batch.heads.push(document::heads_hex(&heads).join(" "));
             batch.uploads.push(Upload {
+                attestations: attestations::to_send(&self.conn, &id, everything)?,
                 doc_id: id,
                 changes,
                 heads: heads_to_bytes(&heads),
@@ -471,6 +476,7 @@ impl Store {
                     "UPDATE documents SET synced_heads = ?2 WHERE id = ?1",
                     params![upload.doc_id, heads],
                 )?;
+                attestations::sent(&tx, &upload.doc_id)?;
                 applied.accepted += 1;
             }
         }
@@ -602,6 +608,7 @@ impl Store {
                 continue;
             };
             let download = Download {
+                attestation: None,
                 doc_id: doc_id.clone(),
                 kind,
                 heads: heads_to_bytes(&doc.get_heads()),
@@ -723,6 +730,17 @@ pub(super) enum Taken {
 
 /// Stores one download: merged into the document this device holds, or
 /// stored new; indexed. An error leaves its writes to be rolled back.
+/// The server's signature on what it sent: shown to it again if it lost
+/// those changes (restored from a backup) and this laptop starts over.
+fn keep_servers_attestation(tx: &Transaction<'_>, download: &Download) -> Result<()> {
+    match &download.attestation {
+        Some(attestation) => {
+            attestations::keep(tx, &download.doc_id, attestations::SERVER, attestation)
+        }
+        None => Ok(()),
+    }
+}
+
 /// Where a document's changes come from: the server's are on the server
 /// (marked synced, summaries trusted); another laptop's are not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -768,6 +786,7 @@ pub(super) fn take_download(
         documents::insert_saved(tx, &download.doc_id, kind, &download.changes, &server_heads)?;
         index_case(tx, &case, full_text)?;
         mark_synced(tx, &download.doc_id, &server_heads)?;
+        keep_servers_attestation(tx, download)?;
         return Ok(Taken::FromSummary);
     }
     let (mut doc, version) = if exists {
@@ -830,7 +849,10 @@ pub(super) fn take_download(
         }
     }
     match source {
-        Source::Server => mark_synced(tx, &download.doc_id, &server_heads)?,
+        Source::Server => {
+            mark_synced(tx, &download.doc_id, &server_heads)?;
+            keep_servers_attestation(tx, download)?;
+        }
         // Not on the server as far as this laptop knows, but not this
         // laptop's own unsynced case either (`adopt_unsynced_cases` would
         // renumber it as its own): marked as another laptop's.
@@ -1015,6 +1037,7 @@ mod tests {
                 let bytes = documents::export(&source.conn, id, *kind).expect("export");
                 let mut doc = document::load(&bytes).expect("load");
                 Download {
+                    attestation: None,
                     doc_id: id.clone(),
                     kind: kind.as_str().into(),
                     heads: heads_to_bytes(&doc.get_heads()),

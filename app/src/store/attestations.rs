@@ -1,0 +1,70 @@
+//! Signatures that tell who wrote a document's changes (`trust::
+//! Attestation`), kept with the document: another laptop's, taken with its
+//! changes in the hall, go to the server with the next upload of that
+//! document (the server takes a change by another device than the uploader
+//! only with its author's signature); the server's own, from its last
+//! download of the document, go back only when the laptop starts over
+//! after a restore of the server, which then takes again what it lost.
+
+use rusqlite::{Connection, params};
+use sprechtag_schemas::trust::Attestation;
+
+use super::{Result, StoreError};
+
+/// The signer of the server's own attestations.
+pub(super) const SERVER: &str = "server";
+
+fn encode(attestation: &Attestation) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    // Writing plain types to a Vec cannot fail.
+    let _ = ciborium::into_writer(attestation, &mut bytes);
+    bytes
+}
+
+/// Keeps `attestation` by `signer` of `doc_id` in place of an older one.
+pub(super) fn keep(
+    conn: &Connection,
+    doc_id: &str,
+    signer: &str,
+    attestation: &Attestation,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO attestations (doc_id, signer, attestation, sent) VALUES (?1, ?2, ?3, 0)
+         ON CONFLICT (doc_id, signer) DO UPDATE SET attestation = excluded.attestation, sent = 0",
+    )?
+    .execute(params![doc_id, signer, encode(attestation)])?;
+    Ok(())
+}
+
+/// The attestations of `doc_id` to send: the other laptops' the server has
+/// not taken yet, or, when `all`, every one including the server's.
+pub(super) fn to_send(conn: &Connection, doc_id: &str, all: bool) -> Result<Vec<Attestation>> {
+    let rows: Vec<Vec<u8>> = conn
+        .prepare_cached(
+            "SELECT attestation FROM attestations
+             WHERE doc_id = ?1 AND (?2 OR (sent = 0 AND signer != 'server'))
+             ORDER BY signer",
+        )?
+        .query_map(params![doc_id, all], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.iter()
+        .map(|bytes| {
+            ciborium::from_reader(bytes.as_slice())
+                .map_err(|e| StoreError::Corrupt(format!("an attestation of {doc_id}: {e}")))
+        })
+        .collect()
+}
+
+/// The other laptops' attestations of `doc_id`, for a laptop in the hall.
+pub(super) fn of_devices(conn: &Connection, doc_id: &str) -> Result<Vec<Attestation>> {
+    let mut all = to_send(conn, doc_id, true)?;
+    all.retain(|a| !a.certificate.body.is_empty());
+    Ok(all)
+}
+
+/// The server took an upload of `doc_id` that carried what was unsent.
+pub(super) fn sent(conn: &Connection, doc_id: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE attestations SET sent = 1 WHERE doc_id = ?1")?
+        .execute([doc_id])?;
+    Ok(())
+}
