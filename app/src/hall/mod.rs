@@ -485,8 +485,10 @@ fn serve_one(
         }
     };
     write_frame(&mut stream, &Frame::Hello(own_hello(store, &ours, true)?))?;
-    let own_scope = store
-        .hall_identity()?
+    // Read once: it signs every document sent.
+    let identity = store.hall_identity()?;
+    let own_scope = identity
+        .as_ref()
         .and_then(|i| i.own.scope().map(str::to_string));
     let mut queue: VecDeque<(String, Vec<u8>)> = VecDeque::new();
     let mut offered = false;
@@ -526,12 +528,12 @@ fn serve_one(
             report.peer.user = user_of(&peer, request.user.as_ref())?;
             response.wants = store.hall_wants(offer)?;
             // Everything the other laptop may hold, against what it has.
-            let offered: std::collections::HashMap<&str, &[u8]> = offer
+            let their_heads: std::collections::HashMap<&str, &[u8]> = offer
                 .iter()
                 .map(|o| (o.doc_id.as_str(), o.heads.as_slice()))
                 .collect();
             for mine in store.hall_offer(peer.scope())? {
-                let theirs = offered
+                let theirs = their_heads
                     .get(mine.doc_id.as_str())
                     .copied()
                     .unwrap_or_default();
@@ -550,7 +552,7 @@ fn serve_one(
             if bytes > 0 && bytes >= budget {
                 break;
             }
-            if let Some(doc) = store.hall_changes(doc_id, theirs)? {
+            if let Some(doc) = store.hall_changes(doc_id, theirs, identity.as_ref())? {
                 if !response.downloads.is_empty() && bytes + doc.changes.len() > budget {
                     break;
                 }
@@ -622,11 +624,14 @@ pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncErro
         }
         _ => return Err(SyncError::Protocol("expected a hello".into())),
     };
-    let own_scope = store
-        .hall_identity()?
+    // Read once: it signs every document sent.
+    let identity = store.hall_identity()?;
+    let own_scope = identity
+        .as_ref()
         .and_then(|i| i.own.scope().map(str::to_string));
     let mut session = PeerSession {
         store,
+        identity,
         peer_scope: peer.scope().map(str::to_string),
         own_scope,
         offered: false,
@@ -692,6 +697,7 @@ impl Transport for PeerLink {
 /// The connecting laptop's side of an exchange.
 struct PeerSession<'a> {
     store: &'a mut Store,
+    identity: Option<crate::store::HallIdentity>,
     peer_scope: Option<String>,
     own_scope: Option<String>,
     offered: bool,
@@ -717,11 +723,14 @@ impl Session for PeerSession<'_> {
             self.offered_ids = offer.iter().map(|o| o.doc_id.clone()).collect();
             request.offer = Some(offer);
             // The serving laptop has proved itself by now.
-            request.user = self.store.hall_identity()?.map(|identity| identity.user);
+            request.user = self.identity.as_ref().map(|identity| identity.user.clone());
         } else {
             let mut bytes = 0;
             while let Some(want) = self.wants.front() {
-                if let Some(doc) = self.store.hall_changes(&want.doc_id, &want.heads)? {
+                if let Some(doc) =
+                    self.store
+                        .hall_changes(&want.doc_id, &want.heads, self.identity.as_ref())?
+                {
                     if !request.uploads.is_empty() && bytes + doc.changes.len() > round.budget {
                         break;
                     }

@@ -15,7 +15,7 @@ use super::case_index::FullTextRows;
 use super::documents;
 use super::privacy;
 use super::sync_state::{Source, Taken, take_download};
-use super::{Result, Store, StoreError};
+use super::{HallIdentity, Result, Store, StoreError};
 
 /// A document and the heads one side holds of it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -101,13 +101,23 @@ impl Store {
         Ok(offer)
     }
 
-    /// The changes of `doc_id` that a laptop holding `their_heads` lacks;
-    /// `None` when it lacks nothing (or this laptop does not hold it).
-    pub fn hall_changes(&mut self, doc_id: &str, their_heads: &[u8]) -> Result<Option<PeerDoc>> {
-        let Some(kind) = self.document_kind(doc_id)? else {
+    /// The changes of `doc_id` that a laptop holding `their_heads` lacks,
+    /// with this laptop's signature on its heads (`signer`, the identity
+    /// read once per exchange) and the other laptops' it holds; `None`
+    /// when it lacks nothing (or this laptop does not hold it).
+    pub fn hall_changes(
+        &mut self,
+        doc_id: &str,
+        their_heads: &[u8],
+        signer: Option<&HallIdentity>,
+    ) -> Result<Option<PeerDoc>> {
+        let theirs = heads_from_bytes(their_heads).unwrap_or_default();
+        let Some((kind, stored)) = self.kind_and_heads(doc_id)? else {
             return Ok(None);
         };
-        let theirs = heads_from_bytes(their_heads).unwrap_or_default();
+        if document::same_heads(&stored, &theirs) {
+            return Ok(None);
+        }
         let mut doc = self.read_doc(doc_id, kind)?;
         let heads = doc.get_heads();
         if document::same_heads(&heads, &theirs) {
@@ -127,7 +137,7 @@ impl Store {
         }
         let heads = heads_to_bytes(&heads);
         let mut attestations = attestations::of_devices(&self.conn, doc_id)?;
-        if let Some(identity) = self.hall_identity()? {
+        if let Some(identity) = signer {
             attestations.push(
                 identity
                     .key
@@ -156,7 +166,7 @@ impl Store {
             if !document::is_document_id(&offered.doc_id) {
                 continue;
             }
-            let Some(kind) = self.document_kind(&offered.doc_id)? else {
+            let Some((kind, stored)) = self.kind_and_heads(&offered.doc_id)? else {
                 if !privacy::is_erased(&self.conn, &offered.doc_id)? {
                     wants.push(Offer {
                         doc_id: offered.doc_id.clone(),
@@ -165,6 +175,10 @@ impl Store {
                 }
                 continue;
             };
+            // Their heads among these: nothing to ask for, nothing loaded.
+            if theirs.iter().all(|h| stored.contains(h)) {
+                continue;
+            }
             let mut doc = self.read_doc(&offered.doc_id, kind)?;
             let mine = doc.get_heads();
             if theirs.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
@@ -284,14 +298,23 @@ impl Store {
         Ok(outcome)
     }
 
-    fn document_kind(&self, id: &str) -> Result<Option<DocumentKind>> {
+    /// The kind and heads of `id` as the documents table holds them: what
+    /// an exchange compares without loading the document (every 10 s, for
+    /// every document of the scope).
+    fn kind_and_heads(&self, id: &str) -> Result<Option<(DocumentKind, Vec<ChangeHash>)>> {
         use rusqlite::OptionalExtension;
-        let kind: Option<String> = self
+        let row: Option<(String, String)> = self
             .conn
-            .prepare_cached("SELECT kind FROM documents WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
+            .prepare_cached("SELECT kind, heads FROM documents WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        Ok(kind.and_then(|k| DocumentKind::from_name(&k)))
+        Ok(row.and_then(|(kind, heads)| {
+            let heads = heads
+                .split_whitespace()
+                .filter_map(|h| h.parse().ok())
+                .collect();
+            DocumentKind::from_name(&kind).map(|kind| (kind, heads))
+        }))
     }
 }
 
