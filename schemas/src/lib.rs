@@ -16,6 +16,7 @@ pub mod document;
 mod feedback;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod integrity;
 pub mod key_file;
 pub mod knowledge;
 mod office_hour;

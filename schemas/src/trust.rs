@@ -52,6 +52,11 @@ pub struct DeviceCertificate {
     pub user_commitment: Vec<u8>,
     pub role: Role,
     pub department: String,
+    /// What the device's case numbers begin with ("ANS" in "ANS-0001"):
+    /// a laptop checks a new case another relayed against it. Empty in
+    /// certificates of the first hall release (renewed at the next sync).
+    #[serde(default)]
+    pub prefix: String,
     /// The device's registered automerge actor (32 hex digits), if any:
     /// changes by it are this device's.
     #[serde(default)]
@@ -146,6 +151,12 @@ pub struct Attestation {
     pub heads: Vec<u8>,
     #[serde(with = "serde_bytes")]
     pub signature: Vec<u8>,
+    /// Opens the certificate's commitment to its user: a laptop that takes
+    /// the changes checks the names they sign against it. Not signed (the
+    /// commitment in the signed certificate is); only ever sent inside an
+    /// exchange between laptops that proved themselves, and to the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserProof>,
 }
 
 impl std::fmt::Debug for Attestation {
@@ -161,7 +172,7 @@ impl std::fmt::Debug for Attestation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signer {
     Server,
-    Device(DeviceCertificate),
+    Device(Box<DeviceCertificate>),
 }
 
 fn attested(doc_id: &str, heads: &[u8]) -> Vec<u8> {
@@ -197,7 +208,7 @@ pub fn verify_attestation(
         &message,
         &attestation.signature,
     ) {
-        Ok(Signer::Device(certificate))
+        Ok(Signer::Device(Box::new(certificate)))
     } else {
         Err(TrustError::BadProof)
     }
@@ -321,6 +332,7 @@ impl SigningKey {
             }),
             heads: heads.to_vec(),
             signature: self.sign(ATTESTATION_CONTEXT, &attested(doc_id, heads)),
+            user: None,
         }
     }
 
@@ -446,6 +458,7 @@ mod tests {
             user_commitment: user().commitment(),
             role: Role::Caseworker,
             department: "buergerbuero".into(),
+            prefix: "ANS".into(),
             actor: Some("00".repeat(16)),
             public_key: public_key.to_vec(),
             issued_at: "2026-12-01T10:00:00Z".into(),

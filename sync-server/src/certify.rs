@@ -72,6 +72,7 @@ impl Certifier {
                 user_commitment: user.commitment(),
                 role: device.role,
                 department: device.department.clone(),
+                prefix: device.prefix.clone(),
                 actor: device.actor.clone(),
                 public_key: public_key.clone(),
                 issued_at: stamp(now),

@@ -232,31 +232,18 @@ struct ServerSide<'a> {
     key: Option<&'a [u8]>,
 }
 
-/// Most attestations of one upload looked at: a document has a handful
-/// of authors.
-const MAX_ATTESTATIONS: usize = 64;
-
 /// The attestations of an upload whose signatures hold.
 fn attested(
     server_key: Option<&[u8]>,
     doc_id: &str,
     attestations: &[sprechtag_schemas::trust::Attestation],
 ) -> Vec<integrity::Attested> {
-    use sprechtag_schemas::trust::{Signer, verify_attestation};
     let Some(server_key) = server_key else {
         return Vec::new();
     };
-    attestations
-        .iter()
-        .take(MAX_ATTESTATIONS)
-        .filter_map(|attestation| {
-            let heads = heads_from_bytes(&attestation.heads)?;
-            let by = match verify_attestation(server_key, doc_id, attestation).ok()? {
-                Signer::Server => None,
-                Signer::Device(certificate) => Some(certificate.device_id),
-            };
-            Some(integrity::Attested { by, heads })
-        })
+    sprechtag_schemas::integrity::verified_attestations(server_key, doc_id, attestations)
+        .into_iter()
+        .map(|(attested, _, _)| attested)
         .collect()
 }
 

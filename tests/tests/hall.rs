@@ -173,6 +173,112 @@ fn two_laptops_exchange_in_the_hall_strangers_are_refused_and_the_server_gets_ev
     assert_eq!(holdings(&mut a), holdings(&mut b));
 }
 
+/// Changes travel from laptop to laptop with what proves who wrote them:
+/// the server's signature for what came from the server (a case recorded
+/// on A, judged by the back office), the writing laptop's own for what it
+/// wrote offline (B's comment, signed in B's user's name). A third laptop
+/// that got none of it from its author checks each change against its
+/// author's role, as the server would; a verdict a caseworker laptop wrote
+/// into a case is refused by the laptop it is passed to.
+#[test]
+fn changes_passed_on_from_laptop_to_laptop_are_checked_against_their_authors() {
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ROOT};
+
+    let server = TestServer::start();
+    let mut a = server.laptop("Laptop A", Role::Caseworker, "buergerbuero");
+    let mut b = server.laptop("Laptop B", Role::Caseworker, "buergerbuero");
+    let mut c = server.laptop("Laptop C", Role::Caseworker, "buergerbuero");
+    let mut office = server.laptop("Backoffice", Role::Backoffice, "buergerbuero");
+    // C is certified before the case exists: it gets it only in the hall.
+    c.sync();
+    let case = a.new_case("Weitergabe", &["personalausweis"]);
+    a.sync();
+    office.sync();
+    office
+        .store
+        .review_case(
+            &case.id,
+            sprechtag_schemas::ReviewState::Approved,
+            Some("Passt so."),
+        )
+        .expect("verdict");
+    office.sync();
+    b.sync();
+    drop(server);
+
+    // Offline: B comments on the case and records a new one.
+    b.store
+        .comment_case(&case.id, "Unterlagen kommen nächste Woche.")
+        .expect("comment");
+    let from_b = b.new_case("Brandt", &["wohngeld"]);
+
+    // B to C: A's and the back office's changes with the server's
+    // signature, B's own as B's.
+    let serving = Serving::start(c);
+    let report = hall::exchange(&mut b.store, &serving.address).expect("B with C");
+    assert!(report.complete(), "{report:?}");
+    let (mut c, _) = serving.join();
+    let on_c = c.store.case(&case.id).expect("the case reached C");
+    assert_eq!(
+        on_c.review.as_ref().map(|r| r.state),
+        Some(sprechtag_schemas::ReviewState::Approved)
+    );
+    assert_eq!(on_c.comments.len(), 2, "{:?}", on_c.comments);
+
+    // C to A: B's comment and case, passed on by C, with B's signature.
+    let serving = Serving::start(a);
+    let report = hall::exchange(&mut c.store, &serving.address).expect("C with A");
+    assert!(report.complete(), "{report:?}");
+    let (mut a, _) = serving.join();
+    let on_a = a.store.case(&case.id).expect("case on A");
+    assert!(
+        on_a.comments
+            .iter()
+            .any(|comment| comment.text.starts_with("Unterlagen")
+                && comment.author.starts_with("Laptop B-user")),
+        "{:?}",
+        on_a.comments
+    );
+    a.store
+        .case(&from_b.id)
+        .expect("B's case reached A through C");
+
+    // B, a caseworker laptop, writes a verdict with automerge directly:
+    // A refuses the case, and keeps it as it was.
+    let mut forged =
+        sprechtag_schemas::document::load(&b.store.export_case(&case.id).expect("export"))
+            .expect("load")
+            .with_actor(b.store.device().actor());
+    let review = forged
+        .put_object(ROOT, "review", ObjType::Map)
+        .expect("review");
+    forged.put(&review, "state", "rejected").expect("state");
+    forged.put(&review, "by", "Laptop B-user").expect("by");
+    forged
+        .put(&review, "at", "2026-12-02T10:00:00Z")
+        .expect("at");
+    forged.commit();
+    b.store
+        .import_case(&forged.save())
+        .expect("B takes its own forgery");
+    let serving = Serving::start(a);
+    let report = hall::exchange(&mut b.store, &serving.address).expect("B with A");
+    let (mut a, _) = serving.join();
+    assert!(
+        report
+            .refused
+            .iter()
+            .any(|(id, why)| *id == case.id && why.contains("not for this role")),
+        "{report:?}"
+    );
+    let on_a = a.store.case(&case.id).expect("case on A");
+    assert_eq!(
+        on_a.review.map(|r| r.state),
+        Some(sprechtag_schemas::ReviewState::Approved)
+    );
+}
+
 /// For each document: the server's heads, and the bytes it stored.
 fn stored(
     server: &TestServer,

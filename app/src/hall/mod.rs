@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use sprechtag_schemas::trust::{self, DeviceCertificate, Signed, UserProof};
 use sprechtag_schemas::wire::{self, MAX_BODY_BYTES};
 
-use crate::store::{Offer, PeerDoc, Store};
+use crate::store::{Offer, PeerDoc, Sender, Store};
 use crate::sync::SyncError;
 use crate::sync::core::{Answer, Outcome, Round, Session, Transport, drive};
 
@@ -542,7 +542,11 @@ fn serve_one(
                 }
             }
         }
-        let taken = store.take_from_peer(&request.uploads, own_scope.as_deref())?;
+        let sender = Sender {
+            certificate: &peer,
+            user: &report.peer.user,
+        };
+        let taken = store.take_from_peer(&request.uploads, sender, own_scope.as_deref())?;
         report.received += taken.taken;
         response.taken = taken.taken;
         response.refused = taken.refused;
@@ -629,6 +633,10 @@ pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncErro
     let own_scope = identity
         .as_ref()
         .and_then(|i| i.own.scope().map(str::to_string));
+    let peer_info = PeerInfo {
+        user,
+        ..PeerInfo::from(&peer)
+    };
     let mut session = PeerSession {
         store,
         identity,
@@ -638,11 +646,9 @@ pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncErro
         offered_ids: std::collections::HashSet::new(),
         wants: VecDeque::new(),
         in_flight: 0,
+        peer,
         report: HallReport {
-            peer: PeerInfo {
-                user,
-                ..PeerInfo::from(&peer)
-            },
+            peer: peer_info,
             sent: 0,
             received: 0,
             refused: Vec::new(),
@@ -698,6 +704,8 @@ impl Transport for PeerLink {
 struct PeerSession<'a> {
     store: &'a mut Store,
     identity: Option<crate::store::HallIdentity>,
+    /// The serving laptop's certificate, checked.
+    peer: DeviceCertificate,
     peer_scope: Option<String>,
     own_scope: Option<String>,
     offered: bool,
@@ -753,9 +761,13 @@ impl Session for PeerSession<'_> {
             return Err(SyncError::Protocol("expected a response".into()));
         };
         let first = !std::mem::replace(&mut self.offered, true);
-        let taken = self
-            .store
-            .take_from_peer(&response.downloads, self.own_scope.as_deref())?;
+        let sender = Sender {
+            certificate: &self.peer,
+            user: &self.report.peer.user,
+        };
+        let taken =
+            self.store
+                .take_from_peer(&response.downloads, sender, self.own_scope.as_deref())?;
         self.report.received += taken.taken;
         self.report.sent += response.taken;
         self.report.refused.extend(taken.refused);

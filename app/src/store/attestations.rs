@@ -6,6 +6,7 @@
 //! download of the document, go back only when the laptop starts over
 //! after a restore of the server, which then takes again what it lost.
 
+use automerge::ReadDoc;
 use rusqlite::{Connection, params};
 use sprechtag_schemas::trust::Attestation;
 
@@ -55,11 +56,42 @@ pub(super) fn to_send(conn: &Connection, doc_id: &str, all: bool) -> Result<Vec<
         .collect()
 }
 
-/// The other laptops' attestations of `doc_id`, for a laptop in the hall.
-pub(super) fn of_devices(conn: &Connection, doc_id: &str) -> Result<Vec<Attestation>> {
-    let mut all = to_send(conn, doc_id, true)?;
-    all.retain(|a| !a.certificate.body.is_empty());
-    Ok(all)
+/// Keeps the server's `attestation` of `doc_id` (signing `signed`), which
+/// another laptop passed on, in place of the one held if it reaches all
+/// that one did (the server's document only grows: a later signature
+/// reaches all an earlier one did). `heads`: the document's, with the
+/// signed changes taken.
+pub(super) fn keep_server_if_later(
+    conn: &Connection,
+    doc_id: &str,
+    attestation: &Attestation,
+    signed: &[automerge::ChangeHash],
+    doc: &automerge::Automerge,
+) -> Result<()> {
+    use rusqlite::OptionalExtension;
+    let held: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT attestation FROM attestations WHERE doc_id = ?1 AND signer = ?2")?
+        .query_row(params![doc_id, SERVER], |r| r.get(0))
+        .optional()?;
+    let held: Option<Attestation> =
+        held.and_then(|bytes| ciborium::from_reader(bytes.as_slice()).ok());
+    let later = match held.and_then(|held| sprechtag_schemas::wire::heads_from_bytes(&held.heads)) {
+        None => true,
+        Some(held) => {
+            // What `signed` does not reach, of the document.
+            let beyond: std::collections::HashSet<automerge::ChangeHash> = doc
+                .get_changes_meta(signed)
+                .iter()
+                .map(|c| c.hash)
+                .collect();
+            signed.iter().all(|h| doc.get_change_by_hash(h).is_some())
+                && held.iter().all(|h| !beyond.contains(h))
+        }
+    };
+    if later {
+        keep(conn, doc_id, SERVER, attestation)?;
+    }
+    Ok(())
 }
 
 /// The server took an upload of `doc_id` that carried what was unsent.

@@ -5,10 +5,12 @@
 //! next server sync by whichever laptop syncs first.
 
 use automerge::{ChangeHash, ReadDoc};
+use rusqlite::Connection;
 use rusqlite::TransactionBehavior;
 use sprechtag_schemas::document::{self, DocumentKind};
-use sprechtag_schemas::trust;
-use sprechtag_schemas::wire::{Download, heads_from_bytes, heads_to_bytes};
+use sprechtag_schemas::integrity::{self, Author, Authors, NewChanges, Provenance, Refusal};
+use sprechtag_schemas::trust::{self, DeviceCertificate, RevocationList};
+use sprechtag_schemas::wire::{Download, RefusalCode, heads_from_bytes, heads_to_bytes};
 
 use super::attestations;
 use super::case_index::FullTextRows;
@@ -41,6 +43,66 @@ pub struct PeerDoc {
     /// when it uploads changes that are not its own.
     #[serde(default)]
     pub attestations: Vec<sprechtag_schemas::trust::Attestation>,
+}
+
+/// The laptop whose documents are taken, as the exchange proved it: its
+/// certificate (checked against the server's key and revocation list) and
+/// the user it opened.
+#[derive(Debug, Clone, Copy)]
+pub struct Sender<'a> {
+    pub certificate: &'a DeviceCertificate,
+    pub user: &'a str,
+}
+
+/// The authors a laptop knows in the hall: itself, the sender, and the
+/// devices whose signed certificates came with a document's changes.
+struct Certified<'a> {
+    authors: Vec<(String, Author)>,
+    revoked: &'a RevocationList,
+}
+
+impl<'a> Certified<'a> {
+    fn new(revoked: &'a RevocationList) -> Self {
+        Certified {
+            authors: Vec::new(),
+            revoked,
+        }
+    }
+
+    /// `user`: the name the exchange or an attestation's proof opened in
+    /// the certificate; empty if none did (then the author signs nothing).
+    fn add(&mut self, certificate: &DeviceCertificate, user: &str) {
+        let Some(actor) = &certificate.actor else {
+            return;
+        };
+        self.authors
+            .push((actor.clone(), Author::certified(certificate, user)));
+    }
+}
+
+impl Authors for Certified<'_> {
+    type Error = std::convert::Infallible;
+
+    fn author(
+        &mut self,
+        registered: &str,
+    ) -> std::result::Result<std::result::Result<Author, Refusal>, Self::Error> {
+        let Some((_, author)) = self.authors.iter().find(|(actor, _)| actor == registered) else {
+            return Ok(Err((
+                RefusalCode::UnknownAuthor,
+                format!(
+                    "changes by actor {registered}…, which no certificate sent with them names"
+                ),
+            )));
+        };
+        if self.revoked.revoked.contains(&author.id) {
+            return Ok(Err((
+                RefusalCode::ForbiddenChange,
+                format!("changes by revoked device {}", author.id),
+            )));
+        }
+        Ok(Ok(author.clone()))
+    }
 }
 
 /// What taking a peer's documents did.
@@ -136,13 +198,15 @@ impl Store {
             return Ok(None);
         }
         let heads = heads_to_bytes(&heads);
-        let mut attestations = attestations::of_devices(&self.conn, doc_id)?;
+        // The server's (what came from it) and the other laptops' it took
+        // with their changes: the receiver checks who wrote what.
+        let mut attestations = attestations::to_send(&self.conn, doc_id, true)?;
         if let Some(identity) = signer {
-            attestations.push(
-                identity
-                    .key
-                    .attest(Some(&identity.certificate), doc_id, &heads),
-            );
+            let mut own = identity
+                .key
+                .attest(Some(&identity.certificate), doc_id, &heads);
+            own.user = Some(identity.user.clone());
+            attestations.push(own);
         }
         Ok(Some(PeerDoc {
             doc_id: doc_id.to_string(),
@@ -193,16 +257,22 @@ impl Store {
 
     /// Takes another laptop's changes, each document on its own: one that
     /// cannot be read, lies outside this laptop's scope (`scope`: `None`
-    /// for all) or was erased here is refused, the rest are taken. Nothing
-    /// is marked as on the server.
+    /// for all), was erased here, or holds a change its author may not
+    /// make or did not sign (`schemas::integrity`, as the server checks an
+    /// upload) is refused, the rest are taken. Nothing is marked as on the
+    /// server.
     pub fn take_from_peer(
         &mut self,
         docs: &[PeerDoc],
+        sender: Sender<'_>,
         scope: Option<&str>,
     ) -> Result<TakenFromPeer> {
         let mut outcome = TakenFromPeer::default();
-        // Attestations are kept only if the server signed their certificates.
-        let server_key = self.hall_identity()?.map(|identity| identity.server_key);
+        let Some(identity) = self.hall_identity()? else {
+            return Err(StoreError::Invalid(
+                "this laptop has no certificate for the hall".into(),
+            ));
+        };
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -224,6 +294,33 @@ impl Store {
                 outcome.refused.push(refuse(e.to_string()));
                 continue;
             }
+            let Some(kind) = DocumentKind::from_name(&doc.kind) else {
+                outcome
+                    .refused
+                    .push(refuse("an unknown kind of document".into()));
+                continue;
+            };
+            let attested = integrity::verified_attestations(
+                &identity.server_key,
+                &doc.doc_id,
+                &doc.attestations,
+            );
+            let mut authors = Certified::new(&identity.revoked);
+            authors.add(&identity.own, &identity.user.user);
+            authors.add(sender.certificate, sender.user);
+            for (_, signer, attestation) in &attested {
+                if let trust::Signer::Device(certificate) = signer {
+                    let user = attestation
+                        .user
+                        .as_ref()
+                        .filter(|proof| proof.opens(certificate))
+                        .map(|proof| proof.user.as_str());
+                    authors.add(certificate, user.unwrap_or_default());
+                }
+            }
+            let before = kind_and_heads(&tx, &doc.doc_id)?
+                .map(|(_, heads)| heads)
+                .unwrap_or_default();
             let download = Download {
                 attestation: None,
                 doc_id: doc.doc_id.clone(),
@@ -243,31 +340,51 @@ impl Store {
                 Source::Peer,
             )
             .and_then(|taken| {
-                let kind = DocumentKind::from_name(&doc.kind)
-                    .ok_or_else(|| StoreError::Invalid("unknown kind".into()))?;
-                let loaded =
+                let mut loaded =
                     documents::load_for_edit(&tx, &doc.doc_id, kind, None, self.device.actor())?;
-                if in_scope(kind, department_of(&loaded.doc).as_deref(), scope) {
-                    Ok(taken)
-                } else {
-                    Err(StoreError::Invalid(
+                if !in_scope(kind, department_of(&loaded.doc).as_deref(), scope) {
+                    return Err(StoreError::Invalid(
                         "a document of another department".into(),
-                    ))
+                    ));
                 }
+                let new = NewChanges {
+                    doc: loaded.doc.document(),
+                    before: &before,
+                    kind,
+                    new_document: before.is_empty(),
+                    successor_of: None,
+                };
+                let provenance = Provenance {
+                    sender: &sender.certificate.device_id,
+                    attested: &attested
+                        .iter()
+                        .map(|(attested, _, _)| attested.clone())
+                        .collect::<Vec<_>>(),
+                    trust_server: true,
+                };
+                let Ok(checked) = integrity::check_changes(&new, &provenance, &mut authors);
+                if let Err((_, why)) = checked {
+                    return Err(StoreError::Invalid(why));
+                }
+                Ok((taken, loaded))
             });
             match taken {
-                Ok(taken) => {
-                    for attestation in &doc.attestations {
-                        let signer = server_key.as_deref().and_then(|key| {
-                            trust::verify_attestation(key, &doc.doc_id, attestation).ok()
-                        });
-                        if let Some(trust::Signer::Device(certificate)) = signer {
-                            attestations::keep(
+                Ok((taken, mut loaded)) => {
+                    for (attested, signer, attestation) in &attested {
+                        match signer {
+                            trust::Signer::Device(certificate) => attestations::keep(
                                 &tx,
                                 &doc.doc_id,
                                 &certificate.device_id,
                                 attestation,
-                            )?;
+                            )?,
+                            trust::Signer::Server => attestations::keep_server_if_later(
+                                &tx,
+                                &doc.doc_id,
+                                attestation,
+                                &attested.heads,
+                                loaded.doc.document(),
+                            )?,
                         }
                     }
                     tx.execute_batch("RELEASE peer")?;
@@ -298,24 +415,27 @@ impl Store {
         Ok(outcome)
     }
 
-    /// The kind and heads of `id` as the documents table holds them: what
-    /// an exchange compares without loading the document (every 10 s, for
-    /// every document of the scope).
     fn kind_and_heads(&self, id: &str) -> Result<Option<(DocumentKind, Vec<ChangeHash>)>> {
-        use rusqlite::OptionalExtension;
-        let row: Option<(String, String)> = self
-            .conn
-            .prepare_cached("SELECT kind, heads FROM documents WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        Ok(row.and_then(|(kind, heads)| {
-            let heads = heads
-                .split_whitespace()
-                .filter_map(|h| h.parse().ok())
-                .collect();
-            DocumentKind::from_name(&kind).map(|kind| (kind, heads))
-        }))
+        kind_and_heads(&self.conn, id)
     }
+}
+
+/// The kind and heads of `id` as the documents table holds them: what an
+/// exchange compares without loading the document (every 10 s, for every
+/// document of the scope).
+fn kind_and_heads(conn: &Connection, id: &str) -> Result<Option<(DocumentKind, Vec<ChangeHash>)>> {
+    use rusqlite::OptionalExtension;
+    let row: Option<(String, String)> = conn
+        .prepare_cached("SELECT kind, heads FROM documents WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(row.and_then(|(kind, heads)| {
+        let heads = heads
+            .split_whitespace()
+            .filter_map(|h| h.parse().ok())
+            .collect();
+        DocumentKind::from_name(&kind).map(|kind| (kind, heads))
+    }))
 }
 
 /// Another laptop this one exchanged with in the hall, and when last.
@@ -357,31 +477,143 @@ impl Store {
 mod tests {
     use std::sync::Arc;
 
+    use automerge::ActorId;
     use sprechtag_schemas::document;
-    use sprechtag_schemas::wire::heads_to_bytes;
-    use sprechtag_schemas::{Case, Citizen};
+    use sprechtag_schemas::trust::{
+        Attestation, DeviceCertificate, RevocationList, Signed, SigningKey, UserProof,
+    };
+    use sprechtag_schemas::wire::{Certified, Trust, heads_to_bytes};
+    use sprechtag_schemas::{Case, Citizen, Review, ReviewState, Role};
 
-    use super::PeerDoc;
+    use super::{PeerDoc, Sender};
     use crate::store::Store;
 
-    fn peer_case(department: &str, surname: &str) -> PeerDoc {
+    /// A device as the test's server certified it.
+    struct Device {
+        key: SigningKey,
+        certificate: Signed,
+        read: DeviceCertificate,
+        user: UserProof,
+    }
+
+    impl Device {
+        fn new(server: &SigningKey, id: &str, prefix: &str, role: Role) -> Device {
+            let key =
+                SigningKey::from_seed(&SigningKey::generate_seed().expect("seed")).expect("key");
+            let actor = hex::encode(&id.as_bytes()[..16]);
+            Device::with_key(server, key, id, prefix, role, &actor)
+        }
+
+        fn with_key(
+            server: &SigningKey,
+            key: SigningKey,
+            id: &str,
+            prefix: &str,
+            role: Role,
+            actor: &str,
+        ) -> Device {
+            let user = UserProof::new(&format!("user of {id}")).expect("user");
+            let read = DeviceCertificate {
+                device_id: id.into(),
+                name: format!("Laptop {id}"),
+                user_commitment: user.commitment(),
+                role,
+                department: "buergerbuero".into(),
+                prefix: prefix.into(),
+                actor: Some(actor.into()),
+                public_key: key.public_key().to_vec(),
+                issued_at: "2026-12-01T08:00:00Z".into(),
+                valid_until: "2026-12-31T08:00:00Z".into(),
+            };
+            Device {
+                certificate: server.certify(&read),
+                key,
+                read,
+                user,
+            }
+        }
+
+        fn actor(&self) -> ActorId {
+            ActorId::from(hex::decode(self.read.actor.as_deref().unwrap_or_default()).expect("hex"))
+        }
+
+        fn sender(&self) -> Sender<'_> {
+            Sender {
+                certificate: &self.read,
+                user: &self.user.user,
+            }
+        }
+
+        /// Its signature on `doc`'s heads, with its user.
+        fn attest(&self, doc: &PeerDoc) -> Attestation {
+            let mut attestation = self
+                .key
+                .attest(Some(&self.certificate), &doc.doc_id, &doc.heads);
+            attestation.user = Some(self.user.clone());
+            attestation
+        }
+    }
+
+    fn case_by(department: &str, number: &str, surname: &str) -> Case {
         let mut case = Case::draft(Citizen {
             surname: surname.into(),
             given_names: "Erika".into(),
             ..Citizen::default()
         });
         case.id = sprechtag_schemas::new_id();
-        case.number = "ABC-0001".into();
+        case.number = number.into();
         case.department = Some(department.into());
-        let mut doc =
-            document::create(automerge::ActorId::random(), &case, "recorded").expect("document");
+        case
+    }
+
+    fn peer_doc(actor: ActorId, case: &Case) -> PeerDoc {
+        let mut doc = document::create(actor, case, "recorded").expect("document");
         PeerDoc {
-            doc_id: case.id,
+            doc_id: case.id.clone(),
             kind: "case".into(),
             heads: heads_to_bytes(&doc.get_heads()),
             changes: doc.save_nocompress(),
             attestations: Vec::new(),
         }
+    }
+
+    fn peer_case(by: &Device, department: &str, surname: &str) -> PeerDoc {
+        let number = format!("{}-0001", by.read.prefix);
+        peer_doc(by.actor(), &case_by(department, &number, surname))
+    }
+
+    /// A store of a certified caseworker laptop, and the test's server key.
+    fn certified_store(dir: &std::path::Path, revoked: &[&str]) -> (Store, SigningKey) {
+        let catalog = Arc::new(crate::catalog::shipped().expect("catalogue"));
+        let mut store = Store::create(dir, "Leuchtturm-Fischbrötchen-7", catalog).expect("store");
+        let server = SigningKey::from_seed(&[9; 32]).expect("server key");
+        let own_key = store.signing_key().expect("own key");
+        let actor = hex::encode(&store.device.actor().to_bytes()[..16]);
+        let own = Device::with_key(&server, own_key, "own", "OWN", Role::Caseworker, &actor);
+        let revocations = server.sign_revocations(&RevocationList {
+            issued_at: "2026-12-01T08:00:00Z".into(),
+            revoked: revoked.iter().map(|id| id.to_string()).collect(),
+        });
+        store
+            .record_trust(&Trust {
+                server_key: Some(server.public_key().to_vec()),
+                certificate: Some(Certified {
+                    certificate: own.certificate,
+                    user: own.user,
+                }),
+                revocations: Some(revocations),
+            })
+            .expect("trust");
+        (store, server)
+    }
+
+    fn why(taken: &super::TakenFromPeer, id: &str) -> String {
+        taken
+            .refused
+            .iter()
+            .find(|(refused, _)| refused == id)
+            .map(|(_, why)| why.clone())
+            .unwrap_or_default()
     }
 
     /// Another laptop's documents are taken one by one: what is outside
@@ -390,17 +622,16 @@ mod tests {
     #[test]
     fn a_peers_hostile_documents_are_refused_one_by_one_and_the_rest_is_taken() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let catalog = Arc::new(crate::catalog::shipped().expect("catalogue"));
-        let mut store =
-            Store::create(dir.path(), "Leuchtturm-Fischbrötchen-7", catalog).expect("store");
-        let good = peer_case("buergerbuero", "Gut");
-        let foreign = peer_case("sozialamt", "Fremd");
-        let mut garbage = peer_case("buergerbuero", "Kaputt");
+        let (mut store, server) = certified_store(dir.path(), &[]);
+        let peer = Device::new(&server, "peer-device-0001", "ABC", Role::Caseworker);
+        let good = peer_case(&peer, "buergerbuero", "Gut");
+        let foreign = peer_case(&peer, "sozialamt", "Fremd");
+        let mut garbage = peer_case(&peer, "buergerbuero", "Kaputt");
         garbage.changes = vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 0, 9, 9];
-        let mut compressed = peer_case("buergerbuero", "Gepackt");
+        let mut compressed = peer_case(&peer, "buergerbuero", "Gepackt");
         let mut doc = document::load(&compressed.changes).expect("load");
         compressed.changes = doc.save();
-        let mut bad_id = peer_case("buergerbuero", "Ohne");
+        let mut bad_id = peer_case(&peer, "buergerbuero", "Ohne");
         bad_id.doc_id = "../../etc/passwd".into();
         let taken = store
             .take_from_peer(
@@ -411,6 +642,7 @@ mod tests {
                     compressed.clone(),
                     bad_id,
                 ],
+                peer.sender(),
                 Some("buergerbuero"),
             )
             .expect("take");
@@ -425,19 +657,11 @@ mod tests {
                 "../../etc/passwd"
             ]
         );
-        let why = |id: &str| {
-            taken
-                .refused
-                .iter()
-                .find(|(refused, _)| refused == id)
-                .map(|(_, why)| why.clone())
-                .unwrap_or_default()
-        };
-        assert!(why(&foreign.doc_id).contains("another department"));
+        assert!(why(&taken, &foreign.doc_id).contains("another department"));
         assert!(
-            why(&compressed.doc_id).contains("uncompressed"),
+            why(&taken, &compressed.doc_id).contains("uncompressed"),
             "{}",
-            why(&compressed.doc_id)
+            why(&taken, &compressed.doc_id)
         );
         assert_eq!(
             store.case(&good.doc_id).expect("taken").citizen.surname,
@@ -458,5 +682,123 @@ mod tests {
             .expect("marks");
         assert_eq!(marks, ["peer"]);
         assert_eq!(store.pending_count().expect("pending"), 1);
+    }
+
+    /// The receiving laptop holds what arrives to the server's rules: the
+    /// sender's own changes by its role and prefix, a third laptop's only
+    /// with that laptop's signature, nothing by an actor no certificate
+    /// names or by a device the server revoked.
+    #[test]
+    fn a_laptop_takes_only_changes_their_authors_may_make_and_signed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut store, server) = certified_store(dir.path(), &["revoked-dev-0001"]);
+        let peer = Device::new(&server, "peer-device-0001", "ABC", Role::Caseworker);
+        let third = Device::new(&server, "third-device-001", "DEF", Role::Caseworker);
+        let revoked = Device::new(&server, "revoked-dev-0001", "GHI", Role::Caseworker);
+        let other_server = SigningKey::from_seed(&[7; 32]).expect("key");
+        let forged = Device::new(&other_server, "forged-dev-00001", "JKL", Role::Backoffice);
+
+        let own = peer_case(&peer, "buergerbuero", "Eigen");
+        // A caseworker's verdict, relayed as if the back office gave it.
+        let mut with_verdict = case_by("buergerbuero", "ABC-0002", "Urteil");
+        with_verdict.review = Some(Review {
+            state: ReviewState::Approved,
+            by: "user of peer-device-0001".into(),
+            at: "2026-12-01T09:00:00Z".into(),
+        });
+        let verdict = peer_doc(peer.actor(), &with_verdict);
+        // Numbered with another laptop's prefix.
+        let foreign_number = peer_doc(
+            peer.actor(),
+            &case_by("buergerbuero", "DEF-0009", "Fremdnummer"),
+        );
+        let mut relayed = peer_case(&third, "buergerbuero", "Weitergereicht");
+        relayed.attestations = vec![third.attest(&relayed)];
+        // Signed once, then changed again by its author: the later change
+        // travels without a signature that reaches it.
+        let unsigned = {
+            use automerge::ReadDoc;
+            use automerge::transaction::Transactable;
+            let case = case_by("buergerbuero", "DEF-0001", "Unsigniert");
+            let mut doc = document::create(third.actor(), &case, "recorded").expect("document");
+            let first = PeerDoc {
+                doc_id: case.id.clone(),
+                kind: "case".into(),
+                heads: heads_to_bytes(&doc.get_heads()),
+                changes: Vec::new(),
+                attestations: Vec::new(),
+            };
+            let signature = third.attest(&first);
+            let Ok(Some((_, citizen))) = doc.get(automerge::ROOT, "citizen") else {
+                panic!("a case has a citizen");
+            };
+            doc.put(&citizen, "surname", "Später").expect("edit");
+            PeerDoc {
+                heads: heads_to_bytes(&doc.get_heads()),
+                changes: doc.save_nocompress(),
+                attestations: vec![signature],
+                ..first
+            }
+        };
+        let stranger = peer_doc(
+            ActorId::random(),
+            &case_by("buergerbuero", "ABC-0003", "Fremder"),
+        );
+        let mut by_revoked = peer_case(&revoked, "buergerbuero", "Widerrufen");
+        by_revoked.attestations = vec![revoked.attest(&by_revoked)];
+        let mut by_forged = peer_case(&forged, "buergerbuero", "Gefälscht");
+        by_forged.attestations = vec![forged.attest(&by_forged)];
+        // The server's signature: taken as the server took it.
+        let mut vouched = peer_case(&revoked, "buergerbuero", "Vom Server");
+        vouched.attestations = vec![server.attest(None, &vouched.doc_id, &vouched.heads)];
+
+        let docs = [
+            own.clone(),
+            verdict.clone(),
+            foreign_number.clone(),
+            relayed.clone(),
+            unsigned.clone(),
+            stranger.clone(),
+            by_revoked.clone(),
+            by_forged.clone(),
+            vouched.clone(),
+        ];
+        let taken = store
+            .take_from_peer(&docs, peer.sender(), Some("buergerbuero"))
+            .expect("take");
+        let refused: Vec<&str> = taken.refused.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(
+            refused,
+            [
+                verdict.doc_id.as_str(),
+                foreign_number.doc_id.as_str(),
+                unsigned.doc_id.as_str(),
+                stranger.doc_id.as_str(),
+                by_revoked.doc_id.as_str(),
+                by_forged.doc_id.as_str(),
+            ],
+            "{taken:?}"
+        );
+        assert_eq!(taken.taken, 3, "{taken:?}");
+        assert!(why(&taken, &verdict.doc_id).contains("not for this role"));
+        assert!(why(&taken, &foreign_number.doc_id).contains("ABC-"));
+        assert!(why(&taken, &unsigned.doc_id).contains("without its author's signature"));
+        assert!(why(&taken, &stranger.doc_id).contains("no certificate"));
+        assert!(why(&taken, &by_revoked.doc_id).contains("revoked"));
+        assert!(why(&taken, &by_forged.doc_id).contains("no certificate"));
+        for doc in [&own, &relayed, &vouched] {
+            assert!(store.case(&doc.doc_id).is_ok(), "{} taken", doc.doc_id);
+        }
+        for doc in [&verdict, &unsigned, &stranger, &by_revoked, &by_forged] {
+            assert!(store.case(&doc.doc_id).is_err(), "{} refused", doc.doc_id);
+        }
+        // What vouches for the changes is kept for the next laptop, and
+        // for the server: the third laptop's signature and the server's.
+        let held =
+            super::attestations::to_send(&store.conn, &relayed.doc_id, true).expect("attestations");
+        assert_eq!(held, relayed.attestations);
+        let held =
+            super::attestations::to_send(&store.conn, &vouched.doc_id, true).expect("attestations");
+        assert_eq!(held, vouched.attestations);
     }
 }

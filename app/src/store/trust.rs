@@ -67,6 +67,8 @@ impl Store {
         let now = sprechtag_schemas::clock::now();
         let certified = held.as_ref().is_some_and(|held| {
             held.own.public_key == key.public_key()
+                // Certificates of the first hall release lack the prefix.
+                && !held.own.prefix.is_empty()
                 && chrono::DateTime::parse_from_rfc3339(&held.own.valid_until).is_ok_and(|until| {
                     until.with_timezone(&chrono::Utc) - now > chrono::Duration::days(RENEW_DAYS)
                 })
