@@ -253,6 +253,11 @@ fn hall_exchange(table: &mut Table) {
         let start = Instant::now();
         let report = sprechtag::hall::exchange(&mut caller.store, &address).expect("exchange");
         let wall = start.elapsed();
+        // What the app does every 10 s with nothing new: the digest alone.
+        let start = Instant::now();
+        let idle = sprechtag::hall::exchange(&mut caller.store, &address).expect("idle");
+        let idle_wall = start.elapsed();
+        assert_eq!((idle.sent, idle.received), (0, 0), "{idle:?}");
         let (answerer, _) = peer.join();
         assert_eq!(report.sent, DAY_CASES, "{report:?}");
         let mut answerer = answerer;
@@ -288,6 +293,24 @@ fn hall_exchange(table: &mut Table) {
                 report.round_trips
             ),
             "the server sync of the same work: rows above",
+        );
+        println!(
+            "(h) {link}, nothing new: {:.3} s, {} B up / {} B down, {} round trips",
+            idle_wall.as_secs_f64(),
+            idle.bytes_up,
+            idle.bytes_down,
+            idle.round_trips
+        );
+        table.row(
+            &format!("Hall: exchange with nothing new, {link}"),
+            format!(
+                "{}, {} B up / {} B down (hellos included), {} round trip",
+                secs(idle_wall),
+                idle.bytes_up,
+                idle.bytes_down,
+                idle.round_trips
+            ),
+            "the same whatever the number of documents",
         );
     }
 }

@@ -143,18 +143,51 @@ fn two_laptops_exchange_in_the_hall_strangers_are_refused_and_the_server_gets_ev
         laptop.store.case(&from_a.id).expect("A's new case");
         laptop.store.case(&from_b.id).expect("B's new case");
     }
-    // An exchange with nothing new moves nothing.
+    // An exchange with nothing new moves nothing, and offers nothing: A's
+    // digest of what it holds is the one both agreed on last time, B's
+    // matches it, and what A sends does not grow with what both hold.
     let serving = Serving::start(b);
     let again = hall::exchange(&mut a.store, &serving.address).expect("again");
-    assert_eq!((again.sent, again.received), (0, 0), "{again:?}");
+    assert_eq!(
+        (again.sent, again.received, again.round_trips),
+        (0, 0, 1),
+        "{again:?}"
+    );
+    let (b, _) = serving.join();
+    for i in 0..30 {
+        a.new_case(&format!("Viele {i}"), &["personalausweis"]);
+    }
+    let serving = Serving::start(b);
+    let more = hall::exchange(&mut a.store, &serving.address).expect("30 more");
+    assert_eq!(more.sent, 30, "{more:?}");
+    let idle = hall::exchange(&mut a.store, &serving.address).expect("idle");
+    assert_eq!((idle.sent, idle.received), (0, 0), "{idle:?}");
+    assert_eq!(idle.bytes_up, again.bytes_up, "{idle:?} against {again:?}");
     let (mut b, _) = serving.join();
+    // B changes a case after they agreed: A still sends only its digest,
+    // B asks for the offer, and the change arrives.
+    b.store
+        .update_case(&shared.id, "Notiz", |case| {
+            case.citizen.given_names = "Erika Maria".into();
+            Ok(())
+        })
+        .expect("edit on B");
+    let serving = Serving::start(b);
+    let changed = hall::exchange(&mut a.store, &serving.address).expect("B changed");
+    assert_eq!((changed.sent, changed.received), (0, 1), "{changed:?}");
+    let (mut b, _) = serving.join();
+    assert_eq!(
+        a.store.case(&shared.id).expect("case").citizen.given_names,
+        "Erika Maria"
+    );
 
     // Back online: the first to sync brings both laptops' work.
     let listener = TcpListener::bind(&address).expect("the server's address again");
     drop(listener);
     let server = TestServer::start_at(server_dir, &address);
     let first = a.sync();
-    assert_eq!(first.uploaded, 3, "{first:?}");
+    // The shared case, one new case of each, and A's 30 more.
+    assert_eq!(first.uploaded, 33, "{first:?}");
     let stored_after_a = stored(&server, &holdings(&mut a));
     // B offers the same changes: the server takes nothing twice, and B has
     // nothing left to upload.

@@ -25,14 +25,15 @@ use serde::{Deserialize, Serialize};
 use sprechtag_schemas::trust::{self, DeviceCertificate, Signed, UserProof};
 use sprechtag_schemas::wire::{self, MAX_BODY_BYTES};
 
-use crate::store::{Offer, PeerDoc, Sender, Store};
+use crate::store::{Offer, PeerDoc, Sender, Store, offer_digest};
 use crate::sync::SyncError;
 use crate::sync::core::{Answer, Outcome, Round, Session, Transport, drive};
 
 /// The DNS-SD service type laptops announce themselves under.
 pub const SERVICE_TYPE: &str = "_sprechtag._tcp.local.";
 
-const PROTOCOL: u32 = 1;
+/// 2: the first request may carry the offer's digest alone.
+const PROTOCOL: u32 = 2;
 /// The label of the TLS keying material both sides sign.
 const EXPORTER_LABEL: &[u8] = b"EXPORTER-sprechtag-hall";
 /// A peer that says nothing for this long is given up.
@@ -104,9 +105,13 @@ struct Hello {
 
 #[derive(Debug, Serialize, Deserialize)]
 struct HallRequest {
-    /// The first round: every document the serving laptop may hold, with
-    /// the connecting one's heads.
+    /// Every document the serving laptop may hold, with the connecting
+    /// one's heads: in the first request, unless the digest alone was
+    /// sent and the serving laptop asked for it.
     offer: Option<Vec<Offer>>,
+    /// The first request: the offer's digest (`store::offer_digest`).
+    #[serde(default, with = "serde_bytes")]
+    digest: Vec<u8>,
     /// Changes the serving laptop asked for.
     uploads: Vec<PeerDoc>,
     /// The connecting laptop's user (first request only).
@@ -123,6 +128,12 @@ struct HallResponse {
     /// Uploads taken, and refused with why.
     taken: usize,
     refused: Vec<(String, String)>,
+    /// The digests agree: nothing to exchange.
+    #[serde(default)]
+    in_step: bool,
+    /// The digests differ and no offer came: the next request brings it.
+    #[serde(default)]
+    offer_wanted: bool,
 }
 
 /// The other laptop, as its certificate says.
@@ -425,13 +436,16 @@ pub fn serve(
     Ok(())
 }
 
-/// Remembers the exchange for the list and the status bar.
-fn remember(store: &mut Store, peer: &PeerInfo) -> Result<(), SyncError> {
+/// Remembers the exchange for the list and the status bar, with the digest
+/// of what this laptop holds in the other's scope (`scope`) now.
+fn remember(store: &mut Store, peer: &PeerInfo, scope: Option<&str>) -> Result<(), SyncError> {
+    let digest = offer_digest(&store.hall_offer(scope)?);
     store.record_hall_contact(&crate::store::HallContact {
         device_id: peer.device_id.clone(),
         name: peer.name.clone(),
         user: peer.user.clone(),
         at: sprechtag_schemas::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        digest: hex::encode(digest),
     })?;
     Ok(())
 }
@@ -491,7 +505,7 @@ fn serve_one(
         .as_ref()
         .and_then(|i| i.own.scope().map(str::to_string));
     let mut queue: VecDeque<(String, Vec<u8>)> = VecDeque::new();
-    let mut offered = false;
+    let (mut greeted, mut offered, mut asked_for_offer) = (false, false, false);
     let mut report = ServedReport {
         address: address.to_string(),
         peer: PeerInfo::from(&peer),
@@ -503,7 +517,7 @@ fn serve_one(
             Ok(body) => body,
             // The connecting laptop is done and closed.
             Err(SyncError::Offline(_)) => {
-                remember(store, &report.peer)?;
+                remember(store, &report.peer, peer.scope())?;
                 return Ok(report);
             }
             Err(e) => return Err(e),
@@ -512,20 +526,42 @@ fn serve_one(
             return Err(SyncError::Protocol("expected a request".into()));
         };
         let mut response = HallResponse::default();
-        // One offer, in the first request: a second would grow the queue
-        // with every round.
+        // The first request names the user and brings the offer or its
+        // digest; one offer at most: a second would grow the queue with
+        // every round.
+        let first = !std::mem::replace(&mut greeted, true);
+        if first {
+            report.peer.user = user_of(&peer, request.user.as_ref())?;
+        }
         match (&request.offer, offered) {
             (Some(_), true) => return Err(SyncError::Protocol("a second offer".into())),
-            (None, false) => {
+            (Some(_), false) if !first && !asked_for_offer => {
+                return Err(SyncError::Protocol("an offer nobody asked for".into()));
+            }
+            (None, false) if first && request.digest.is_empty() => {
                 return Err(SyncError::Protocol(
                     "the first request offers nothing".into(),
                 ));
             }
+            (None, false) if !first => {
+                return Err(SyncError::Protocol(
+                    "the offer asked for did not come".into(),
+                ));
+            }
             _ => {}
+        }
+        if first && request.offer.is_none() {
+            // The digest alone: the same as here, or send the offer.
+            let mine = offer_digest(&store.hall_offer(peer.scope())?);
+            if mine == request.digest {
+                response.in_step = true;
+            } else {
+                response.offer_wanted = true;
+                asked_for_offer = true;
+            }
         }
         if let Some(offer) = &request.offer {
             offered = true;
-            report.peer.user = user_of(&peer, request.user.as_ref())?;
             response.wants = store.hall_wants(offer)?;
             // Everything the other laptop may hold, against what it has.
             let their_heads: std::collections::HashMap<&str, &[u8]> = offer
@@ -637,12 +673,16 @@ pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncErro
         user,
         ..PeerInfo::from(&peer)
     };
+    let remembered = store.hall_digest(&peer.device_id)?;
+    let peer_scope = peer.scope().map(str::to_string);
     let mut session = PeerSession {
         store,
         identity,
-        peer_scope: peer.scope().map(str::to_string),
+        peer_scope: peer_scope.clone(),
         own_scope,
-        offered: false,
+        remembered,
+        phase: Phase::Greeting,
+        held_offer: None,
         offered_ids: std::collections::HashSet::new(),
         wants: VecDeque::new(),
         in_flight: 0,
@@ -664,7 +704,7 @@ pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncErro
     let core = drive(&mut session, &mut link, &mut |_| {})?;
     let mut report = session.report;
     report.retries = core.retries();
-    remember(store, &report.peer)?;
+    remember(store, &report.peer, peer_scope.as_deref())?;
     bytes_up += report.bytes_up;
     bytes_down += report.bytes_down;
     report.bytes_up = bytes_up;
@@ -708,7 +748,13 @@ struct PeerSession<'a> {
     peer: DeviceCertificate,
     peer_scope: Option<String>,
     own_scope: Option<String>,
-    offered: bool,
+    /// The offer digest this laptop held when the last exchange with the
+    /// serving laptop ended: unchanged, the first request carries the
+    /// digest alone.
+    remembered: Option<Vec<u8>>,
+    phase: Phase,
+    /// The offer held back while the digest alone went first.
+    held_offer: Option<Vec<Offer>>,
     /// The documents offered: the only ones the other may ask for.
     offered_ids: std::collections::HashSet<String>,
     /// What the serving laptop lacks: documents with the heads it holds.
@@ -718,34 +764,74 @@ struct PeerSession<'a> {
     report: HallReport,
 }
 
+/// Where the connecting laptop's side of an exchange stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nothing sent yet.
+    Greeting,
+    /// The first request went; its answer is awaited.
+    Greeted { offer_sent: bool },
+    /// The serving laptop asked for the offer held back.
+    OfferWanted,
+    /// The offer went in the request in flight.
+    Offered,
+    /// The offer was answered: what the serving laptop lacks goes now.
+    Exchanging,
+}
+
+impl PeerSession<'_> {
+    fn offer(&mut self, request: &mut HallRequest, offer: Vec<Offer>) {
+        self.offered_ids = offer.iter().map(|o| o.doc_id.clone()).collect();
+        request.offer = Some(offer);
+    }
+}
+
 impl Session for PeerSession<'_> {
     fn request(&mut self, round: Round) -> Result<Vec<u8>, SyncError> {
         let mut request = HallRequest {
             offer: None,
+            digest: Vec::new(),
             uploads: Vec::new(),
             user: None,
             max_response_bytes: u32::try_from(round.budget).unwrap_or(u32::MAX),
         };
-        if !self.offered {
-            let offer = self.store.hall_offer(self.peer_scope.as_deref())?;
-            self.offered_ids = offer.iter().map(|o| o.doc_id.clone()).collect();
-            request.offer = Some(offer);
-            // The serving laptop has proved itself by now.
-            request.user = self.identity.as_ref().map(|identity| identity.user.clone());
-        } else {
-            let mut bytes = 0;
-            while let Some(want) = self.wants.front() {
-                if let Some(doc) =
-                    self.store
-                        .hall_changes(&want.doc_id, &want.heads, self.identity.as_ref())?
-                {
-                    if !request.uploads.is_empty() && bytes + doc.changes.len() > round.budget {
-                        break;
-                    }
-                    bytes += doc.changes.len();
-                    request.uploads.push(doc);
+        match self.phase {
+            Phase::Greeting | Phase::Greeted { .. } => {
+                let offer = self.store.hall_offer(self.peer_scope.as_deref())?;
+                request.digest = offer_digest(&offer);
+                // The serving laptop has proved itself by now.
+                request.user = self.identity.as_ref().map(|identity| identity.user.clone());
+                let unchanged = self.remembered.as_deref() == Some(request.digest.as_slice());
+                if unchanged {
+                    self.held_offer = Some(offer);
+                } else {
+                    self.offer(&mut request, offer);
                 }
-                self.wants.pop_front();
+                self.phase = Phase::Greeted {
+                    offer_sent: !unchanged,
+                };
+            }
+            Phase::OfferWanted | Phase::Offered => {
+                let offer = self.held_offer.take().unwrap_or_default();
+                self.offer(&mut request, offer);
+                self.phase = Phase::Offered;
+            }
+            Phase::Exchanging => {
+                let mut bytes = 0;
+                while let Some(want) = self.wants.front() {
+                    if let Some(doc) = self.store.hall_changes(
+                        &want.doc_id,
+                        &want.heads,
+                        self.identity.as_ref(),
+                    )? {
+                        if !request.uploads.is_empty() && bytes + doc.changes.len() > round.budget {
+                            break;
+                        }
+                        bytes += doc.changes.len();
+                        request.uploads.push(doc);
+                    }
+                    self.wants.pop_front();
+                }
             }
         }
         self.in_flight = request.uploads.len();
@@ -760,7 +846,6 @@ impl Session for PeerSession<'_> {
         let Frame::Response(response) = decode(&answer.body)? else {
             return Err(SyncError::Protocol("expected a response".into()));
         };
-        let first = !std::mem::replace(&mut self.offered, true);
         let sender = Sender {
             certificate: &self.peer,
             user: &self.report.peer.user,
@@ -772,22 +857,40 @@ impl Session for PeerSession<'_> {
         self.report.sent += response.taken;
         self.report.refused.extend(taken.refused);
         self.report.refused.extend(response.refused);
-        // Only what was offered, and only in answer to the offer: the
-        // other laptop cannot name a document outside its scope and have
-        // it sent.
-        if first {
-            let offered = &self.offered_ids;
-            self.wants.extend(
-                response
-                    .wants
-                    .into_iter()
-                    .filter(|want| offered.contains(&want.doc_id)),
-            );
-        }
+        let phase = self.phase;
+        let mut in_step = false;
+        self.phase = match phase {
+            Phase::Greeted { offer_sent: false } if response.in_step => {
+                in_step = true;
+                Phase::Exchanging
+            }
+            Phase::Greeted { offer_sent: false } if response.offer_wanted => Phase::OfferWanted,
+            Phase::Greeted { offer_sent: false } => {
+                return Err(SyncError::Protocol(
+                    "the digest was neither agreed nor was the offer asked for".into(),
+                ));
+            }
+            Phase::Greeted { offer_sent: true } | Phase::Offered => {
+                // Only what was offered, and only in answer to the offer:
+                // the other laptop cannot name a document outside its
+                // scope and have it sent.
+                let offered = &self.offered_ids;
+                self.wants.extend(
+                    response
+                        .wants
+                        .into_iter()
+                        .filter(|want| offered.contains(&want.doc_id)),
+                );
+                Phase::Exchanging
+            }
+            other => other,
+        };
         Ok(Outcome {
-            progressed: first || self.in_flight > 0 || !response.downloads.is_empty(),
-            more: response.more,
-            uploads_left: !self.wants.is_empty(),
+            progressed: phase != Phase::Exchanging
+                || self.in_flight > 0
+                || !response.downloads.is_empty(),
+            more: response.more && !in_step,
+            uploads_left: !self.wants.is_empty() || self.phase == Phase::OfferWanted,
             start_over: false,
             body_bytes: answer.body.len(),
             transfer: answer.transfer,

@@ -28,6 +28,29 @@ pub struct Offer {
     pub heads: Vec<u8>,
 }
 
+/// What identifies an offer's content: the first 16 bytes of SHA-256 over
+/// its documents and their heads, in id order. Two laptops whose digests
+/// agree hold the same documents at the same heads, and have nothing to
+/// exchange; a laptop sends its whole offer (48 bytes a document) only
+/// when they do not.
+pub fn offer_digest(offer: &[Offer]) -> Vec<u8> {
+    use sha2::Digest;
+    let mut entries: Vec<&Offer> = offer.iter().collect();
+    entries.sort_unstable_by(|a, b| a.doc_id.cmp(&b.doc_id));
+    let mut hash = sha2::Sha256::new();
+    hash.update(b"sprechtag hall offer v1\0");
+    for entry in entries {
+        let mut heads: Vec<&[u8]> = entry.heads.chunks(32).collect();
+        heads.sort_unstable();
+        hash.update(entry.doc_id.as_bytes());
+        hash.update(u32::try_from(heads.len()).unwrap_or(u32::MAX).to_be_bytes());
+        for head in heads {
+            hash.update(head);
+        }
+    }
+    hash.finalize()[..16].to_vec()
+}
+
 /// Changes of one document for the other laptop.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PeerDoc {
@@ -446,6 +469,11 @@ pub struct HallContact {
     pub user: String,
     /// RFC 3339.
     pub at: String,
+    /// Hex of the offer digest of what this laptop held in the other's
+    /// scope when the exchange ended (`offer_digest`): unchanged since,
+    /// the next exchange starts with the digest alone.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
 }
 
 /// Contacts kept: a hall has a handful of laptops, a county a few dozen.
@@ -463,6 +491,16 @@ impl Store {
         let text =
             serde_json::to_string(&contacts).map_err(|e| StoreError::Invalid(e.to_string()))?;
         super::set_setting(&self.conn, CONTACTS, &text)
+    }
+
+    /// The offer digest held when the last exchange with `device_id` ended.
+    pub fn hall_digest(&self, device_id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .hall_contacts()?
+            .into_iter()
+            .find(|c| c.device_id == device_id)
+            .and_then(|c| hex::decode(c.digest).ok())
+            .filter(|digest| !digest.is_empty()))
     }
 
     /// The laptops this one exchanged with, the latest first.

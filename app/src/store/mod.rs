@@ -37,7 +37,7 @@ use sprechtag_schemas::document::DocumentError;
 pub use backoffice::HistoryEntry;
 pub use cases::{COUNT_LIMIT, CaseFilter, CasePage, CaseRow, CaseSort, validate as validate_case};
 pub use feedback::{FeedbackCount, NewFeedback};
-pub use hall::{HallContact, Offer, PeerDoc, Sender, TakenFromPeer};
+pub use hall::{HallContact, Offer, PeerDoc, Sender, TakenFromPeer, offer_digest};
 pub use key::{MIN_PASSPHRASE_CHARS, Passphrase};
 pub use knowledge::KnowledgeHit;
 pub use office_hours::{NewOfficeHour, OfficeHourRow};
