@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use sprechtag::store::{CaseFilter, Store};
 use sprechtag_e2e::{PASSPHRASE, catalog, workspace_binary};
-use sprechtag_schemas::DocumentState;
+use sprechtag_schemas::{DocumentState, Role};
 
 const XVFB: &str = "/usr/bin/Xvfb";
 const DBUS: &str = "/usr/bin/dbus-daemon";
@@ -168,13 +168,19 @@ fn desktop_available() -> bool {
     true
 }
 
-/// Runs the app on `data` and the AT-SPI client `script` against it;
-/// panics with both outputs unless the client succeeded.
-fn run_client(desktop: &Desktop, data: &Path, script: &Path) -> String {
+/// Runs the app on `data` and the AT-SPI client `script` against it (with
+/// the passphrase and `args`); panics with both outputs unless the client
+/// succeeded.
+fn run_client(desktop: &Desktop, data: &Path, script: &Path, args: &[&str]) -> String {
     let mut app = desktop
         .command(workspace_binary("sprechtag"))
         .arg("--data-dir")
         .arg(data)
+        // The hall's mDNS on a port of the test's own, not the network's.
+        .env(
+            "SPRECHTAG_MDNS_PORT",
+            sprechtag_e2e::free_port().to_string(),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -183,6 +189,7 @@ fn run_client(desktop: &Desktop, data: &Path, script: &Path) -> String {
         .command(PYTHON)
         .arg(script)
         .arg(PASSPHRASE)
+        .args(args)
         .output()
         .expect("run the AT-SPI client");
     // Killed, not closed: what the app showed as saved is on disk already.
@@ -217,7 +224,7 @@ fn a_screen_reader_user_records_a_visit_and_finds_it_again_through_at_spi() {
         .expect("a case to erase");
     drop(store);
 
-    let stdout = run_client(&desktop, &data, &script("visit.py"));
+    let stdout = run_client(&desktop, &data, &script("visit.py"), &[]);
     eprintln!("{stdout}");
     drop(desktop);
 
@@ -276,10 +283,55 @@ fn a_screen_reader_user_hears_that_the_store_is_damaged_and_restores_the_backup(
     bytes[at..at + 64].fill(0x5a);
     std::fs::write(&database, bytes).expect("damage");
 
-    let stdout = run_client(&desktop, &data, &script("restore.py"));
+    let stdout = run_client(&desktop, &data, &script("restore.py"), &[]);
     eprintln!("{stdout}");
     drop(desktop);
     let store = Store::open(&data, PASSPHRASE, catalog()).expect("the restored store");
     assert_eq!(store.damage(), None);
     assert_eq!(store.integrity_check().expect("check"), "ok");
+}
+
+#[test]
+fn a_screen_reader_user_exchanges_with_a_colleagues_laptop_in_the_hall() {
+    if !desktop_available() {
+        return;
+    }
+    let server = sprechtag_e2e::TestServer::start();
+    let mut own = server.laptop("Laptop A", Role::Caseworker, "buergerbuero");
+    own.sync();
+    let mut colleague = server.laptop("Laptop B", Role::Caseworker, "buergerbuero");
+    colleague.sync();
+    let case = colleague.new_case("Saalgast", &["wohngeld"]);
+    // The hall needs no server.
+    drop(server);
+    let data = own.data_dir();
+    let sprechtag_e2e::Laptop {
+        dir: _own_dir,
+        store,
+        ..
+    } = own;
+    drop(store);
+    let peer = sprechtag_e2e::HallPeer::start(colleague);
+
+    let desktop = Desktop::start();
+    let stdout = run_client(
+        &desktop,
+        &data,
+        &script("hall.py"),
+        &[&peer.address, "Laptop B", "Saalgast"],
+    );
+    eprintln!("{stdout}");
+    drop(desktop);
+    let (_, served) = peer.join();
+    assert!(served.first().is_some_and(Result::is_ok), "{served:?}");
+
+    let mut store = Store::open(&data, PASSPHRASE, catalog()).expect("open the store");
+    assert_eq!(
+        store
+            .case(&case.id)
+            .expect("the colleague's case")
+            .citizen
+            .surname,
+        "Saalgast"
+    );
 }

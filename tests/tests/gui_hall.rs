@@ -114,10 +114,15 @@ fn a_laptop_reached_by_its_typed_address_exchanges_and_a_wrong_address_is_said_p
             .is_some()
     });
     assert!(!gui.shows("antwortet kein Laptop"), "the old error is gone");
-    // Met before: listed by name and user.
+    // Listed by name and user, and — reached at that address — with its
+    // own button, as if it had been found on the network.
     assert!(gui.harness.query_by_label("Laptop C").is_some());
     assert!(gui.harness.query_by_label("Laptop C-user").is_some());
+    assert!(!gui.shows("nicht im Netz"));
+    gui.activate(Role::Button, "Mit Laptop C abgleichen");
     drop(gui);
     let (_, served) = peer.join();
-    assert_eq!(served.len(), 1, "{served:?}");
+    // The typed address and the button; more if a round came due.
+    assert!(served.len() >= 2, "{served:?}");
+    assert!(served.iter().all(Result::is_ok), "{served:?}");
 }

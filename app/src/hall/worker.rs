@@ -37,7 +37,8 @@ pub struct PeerRow {
     pub name: String,
     /// Known once the two exchanged (it is not announced).
     pub user: Option<String>,
-    /// Where it listens now; `None` for one met before and not seen now.
+    /// Where it listens now (announced, or reached at a typed address
+    /// since the app started); `None` for one met before and not seen now.
     pub address: Option<String>,
     /// RFC 3339.
     pub last_exchange: Option<String>,
@@ -129,6 +130,7 @@ impl HallWorker {
                     publish: status_tx,
                     wake: Box::new(wake),
                     sent: None,
+                    reached: std::collections::HashMap::new(),
                 };
                 hall.refresh();
                 hall.run(&command_rx);
@@ -168,6 +170,10 @@ struct Hall {
     publish: Sender<HallStatus>,
     wake: Box<dyn Fn()>,
     sent: Option<HallStatus>,
+    /// Laptops reached by an address since the app started (typed, where
+    /// mDNS does not get through): listed with a button and exchanged
+    /// with automatically like the ones found, until an exchange fails.
+    reached: std::collections::HashMap<String, String>,
 }
 
 impl Hall {
@@ -315,12 +321,20 @@ impl Hall {
         self.status.busy = true;
         // The UI shows the exchange under way while this thread waits.
         self.publish();
-        match exchange(&mut self.store, address.trim()) {
-            Ok(report) if report.complete() => self.status.error = None,
+        let address = address.trim();
+        match exchange(&mut self.store, address) {
             Ok(report) => {
-                self.status.error = Some(HallProblem::SomeRefused(report.refused.len()));
+                self.reached
+                    .insert(report.peer.device_id.clone(), address.to_string());
+                self.status.error =
+                    (!report.complete()).then_some(HallProblem::SomeRefused(report.refused.len()));
             }
-            Err(e) => self.status.error = Some(HallProblem::from(&e)),
+            Err(e) => {
+                // Gone, or another laptop at that address now: not called
+                // again every round (each try may wait 10 s to connect).
+                self.reached.retain(|_, reached| reached != address);
+                self.status.error = Some(HallProblem::from(&e));
+            }
         }
         self.status.busy = false;
         self.refresh();
@@ -364,7 +378,7 @@ impl Hall {
                     device_id: contact.device_id.clone(),
                     name: contact.name.clone(),
                     user: Some(contact.user.clone()),
-                    address: None,
+                    address: self.reached.get(&contact.device_id).cloned(),
                     last_exchange: Some(contact.at.clone()),
                 });
             }
