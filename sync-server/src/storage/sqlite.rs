@@ -783,11 +783,18 @@ fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     conn.set_prepared_statement_cache_capacity(64);
+    // A page cache of 32 MiB per connection (SQLite's default is 2 MiB):
+    // with the database encrypted every page read into the cache is
+    // decrypted and its HMAC-SHA512 checked, and a department's documents
+    // and its devices' holdings outgrow 2 MiB — 50 laptops of one
+    // department spent 43 % of the server's CPU in SHA-512 re-reading
+    // evicted pages.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
-         PRAGMA secure_delete = ON;",
+         PRAGMA secure_delete = ON;
+         PRAGMA cache_size = -32768;",
     )?;
     Ok(())
 }
