@@ -162,7 +162,12 @@ fn two_laptops_exchange_in_the_hall_strangers_are_refused_and_the_server_gets_ev
     assert_eq!(more.sent, 30, "{more:?}");
     let idle = hall::exchange(&mut a.store, &serving.address).expect("idle");
     assert_eq!((idle.sent, idle.received), (0, 0), "{idle:?}");
-    assert_eq!(idle.bytes_up, again.bytes_up, "{idle:?} against {again:?}");
+    // Equal but for what zstd makes of each session's own signatures
+    // (a few bytes); 30 more documents in an offer would add 1,440.
+    assert!(
+        idle.bytes_up.abs_diff(again.bytes_up) < 100,
+        "{idle:?} against {again:?}"
+    );
     let (mut b, _) = serving.join();
     // B changes a case after they agreed: A still sends only its digest,
     // B asks for the offer, and the change arrives.
