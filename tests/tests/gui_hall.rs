@@ -126,3 +126,64 @@ fn a_laptop_reached_by_its_typed_address_exchanges_and_a_wrong_address_is_said_p
     assert!(served.len() >= 2, "{served:?}");
     assert!(served.iter().all(Result::is_ok), "{served:?}");
 }
+
+/// A colleague's caseworker laptop passes on a verdict it wrote with
+/// automerge directly (the app would not let it): the view says that
+/// documents were not taken, and the case on this laptop stays as it was.
+#[test]
+fn a_verdict_a_caseworker_laptop_wrote_is_not_taken_and_the_view_says_so() {
+    use automerge::transaction::Transactable;
+
+    let server = TestServer::start();
+    let mut field = server.laptop("Laptop A", DeviceRole::Caseworker, "sozialamt");
+    let mut colleague = server.laptop("Laptop D", DeviceRole::Caseworker, "sozialamt");
+    let case = colleague.new_case("Urteilsfrei", &["wohngeld"]);
+    colleague.sync();
+    field.sync();
+    let data_dir = field.data_dir();
+    drop(field.store);
+    drop(server);
+    let mut forged =
+        sprechtag_schemas::document::load(&colleague.store.export_case(&case.id).expect("export"))
+            .expect("load")
+            .with_actor(colleague.store.device().actor());
+    let review = forged
+        .put_object(automerge::ROOT, "review", automerge::ObjType::Map)
+        .expect("review");
+    forged.put(&review, "state", "approved").expect("state");
+    forged.put(&review, "by", "Laptop D-user").expect("by");
+    forged
+        .put(&review, "at", "2026-12-02T10:00:00Z")
+        .expect("at");
+    forged.commit();
+    colleague
+        .store
+        .import_case(&forged.save())
+        .expect("the colleague's laptop takes its own forgery");
+    let peer = HallPeer::start(colleague);
+
+    let mut gui = Gui::new(&data_dir);
+    gui.unlock();
+    gui.activate(Role::Tab, "Im Saal");
+    gui.wait_for("the hall to listen", |h| {
+        h.query_by_label_contains("Dieses Laptop ist erreichbar unter")
+            .is_some()
+    });
+    gui.fill(Role::TextInput, "Adresse (Rechner:Port)", &peer.address);
+    gui.activate(Role::Button, "Verbinden und abgleichen");
+    gui.wait_for("the refusal said", |h| {
+        h.query_by_label_contains("ein Dokument wurde nicht übernommen")
+            .is_some()
+    });
+    drop(gui);
+    let (_, served) = peer.join();
+    assert!(served.iter().all(Result::is_ok), "{served:?}");
+    let mut store = sprechtag::store::Store::open(
+        &data_dir,
+        sprechtag_e2e::PASSPHRASE,
+        sprechtag_e2e::catalog(),
+    )
+    .expect("open");
+    let on_a = store.case(&case.id).expect("the case");
+    assert!(on_a.review.is_none(), "{:?}", on_a.review);
+}

@@ -168,6 +168,7 @@ fn problem_text(problem: &HallProblem) -> String {
                 t!("hall.refused_peer", why = why.as_ref())
             }
         }
+        HallProblem::SomeRefused(1) => t!("hall.some_refused_one"),
         HallProblem::SomeRefused(n) => t!("hall.some_refused", n = n),
         HallProblem::Network(detail) => t!("hall.network", detail = detail.as_str()),
         HallProblem::Other(detail) => t!("hall.other", detail = detail.as_str()),
