@@ -75,6 +75,11 @@ pub(super) fn keep_server_if_later(
         .optional()?;
     let held: Option<Attestation> =
         held.and_then(|bytes| ciborium::from_reader(bytes.as_slice()).ok());
+    // Heads this document lacks (another laptop may show any heads the
+    // server once signed): kept nowhere, and not asked of automerge.
+    if signed.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
+        return Ok(());
+    }
     let later = match held.and_then(|held| sprechtag_schemas::wire::heads_from_bytes(&held.heads)) {
         None => true,
         Some(held) => {
@@ -84,8 +89,7 @@ pub(super) fn keep_server_if_later(
                 .iter()
                 .map(|c| c.hash)
                 .collect();
-            signed.iter().all(|h| doc.get_change_by_hash(h).is_some())
-                && held.iter().all(|h| !beyond.contains(h))
+            held.iter().all(|h| !beyond.contains(h))
         }
     };
     if later {

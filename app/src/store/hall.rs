@@ -736,7 +736,10 @@ mod tests {
         let other_server = SigningKey::from_seed(&[7; 32]).expect("key");
         let forged = Device::new(&other_server, "forged-dev-00001", "JKL", Role::Backoffice);
 
-        let own = peer_case(&peer, "buergerbuero", "Eigen");
+        let mut own = peer_case(&peer, "buergerbuero", "Eigen");
+        // A signature of the server's on heads this document does not have:
+        // it vouches for nothing here, and is not kept.
+        own.attestations = vec![server.attest(None, &own.doc_id, &[0x11; 32])];
         // A caseworker's verdict, relayed as if the back office gave it.
         let mut with_verdict = case_by("buergerbuero", "ABC-0002", "Urteil");
         with_verdict.review = Some(Review {
@@ -835,6 +838,9 @@ mod tests {
         let held =
             super::attestations::to_send(&store.conn, &relayed.doc_id, true).expect("attestations");
         assert_eq!(held, relayed.attestations);
+        let held =
+            super::attestations::to_send(&store.conn, &own.doc_id, true).expect("attestations");
+        assert!(held.is_empty(), "{held:?}");
         let held =
             super::attestations::to_send(&store.conn, &vouched.doc_id, true).expect("attestations");
         assert_eq!(held, vouched.attestations);
