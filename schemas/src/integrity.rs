@@ -146,6 +146,11 @@ pub struct Provenance<'a> {
     /// are: a laptop does (the server checked them when they came); the
     /// server checks every change new to it.
     pub trust_server: bool,
+    /// Most changes checked one by one (each costs a diff of the
+    /// document): a laptop refuses a document that brings more from
+    /// another laptop (it arrives with a server sync instead); the server
+    /// takes any number.
+    pub max_checked: Option<usize>,
 }
 
 /// The new changes `heads` reach (through their dependencies, among the
@@ -195,6 +200,18 @@ pub fn check_changes<A: Authors + ?Sized>(
     } else {
         HashSet::new()
     };
+    // A document begins once: a second change without dependencies would
+    // be checked as creating it, against nothing (the catalogue, one
+    // document by a fixed id, may be begun on two devices before they
+    // meet).
+    let beginnings = changes.iter().filter(|c| c.deps.is_empty()).count();
+    let allowed = usize::from(new.new_document);
+    if new.kind != DocumentKind::Catalog && beginnings > allowed {
+        return Ok(Err((
+            RefusalCode::ForbiddenChange,
+            "a change without dependencies in a document that has begun already".into(),
+        )));
+    }
     // Changes by author device, in the order automerge gives them.
     let mut known: HashMap<String, Author> = HashMap::new();
     let mut by_author: Vec<(String, Vec<&ChangeMetadata<'_>>)> = Vec::new();
@@ -243,6 +260,7 @@ pub fn check_changes<A: Authors + ?Sized>(
     let check = Check {
         doc,
         before: new.before,
+        deps: &[],
         kind: new.kind,
         new_document: new.new_document,
         successor_of: new.successor_of,
@@ -256,13 +274,21 @@ pub fn check_changes<A: Authors + ?Sized>(
         return Ok(check.patches(&known[author], author, list, &patches));
     }
     // Several authors (a device passing on another's changes), or some the
-    // server vouched for: each change on its own, against what it
-    // depended on — new to the taker or not, only a change without
-    // dependencies creates the document.
+    // server vouched for: each change on its own, against what it depended
+    // on. What existed is asked both of what the taker held and of the
+    // change's dependencies (a change that depends on little sees little);
+    // only the change without dependencies creates the document.
+    let checked: usize = by_author.iter().map(|(_, list)| list.len()).sum();
+    if provenance.max_checked.is_some_and(|max| checked > max) {
+        return Ok(Err((
+            RefusalCode::InvalidDocument,
+            format!("{checked} changes by several authors: too many to check at once"),
+        )));
+    }
     for (author, list) in &by_author {
         for change in list {
             let check = Check {
-                before: &change.deps,
+                deps: &change.deps,
                 new_document: new.new_document && change.deps.is_empty(),
                 ..check
             };
@@ -285,7 +311,10 @@ fn unknown_author(actor: &str) -> Refusal {
 #[derive(Clone, Copy)]
 struct Check<'a> {
     doc: &'a Automerge,
+    /// The taker's heads before the changes.
     before: &'a [ChangeHash],
+    /// Checking one change: its dependencies (else empty).
+    deps: &'a [ChangeHash],
     kind: DocumentKind,
     new_document: bool,
     /// A corrected case's new document: it keeps its predecessor's number,
@@ -431,9 +460,21 @@ impl Check<'_> {
         }
     }
 
-    /// Whether `key` of `obj` existed before the upload.
+    /// What `key` of `obj` held before: at the taker's heads, else at the
+    /// checked change's dependencies.
+    fn value_before(&self, obj: &ObjId, key: &str) -> Option<Value<'_>> {
+        [self.before, self.deps]
+            .into_iter()
+            .filter(|heads| !heads.is_empty())
+            .find_map(|heads| match self.doc.get_at(obj, key, heads) {
+                Ok(Some((value, _))) => Some(value),
+                _ => None,
+            })
+    }
+
+    /// Whether `key` of `obj` existed before.
     fn existed(&self, obj: &ObjId, key: &str) -> bool {
-        !self.before.is_empty() && matches!(self.doc.get_at(obj, key, self.before), Ok(Some(_)))
+        self.value_before(obj, key).is_some()
     }
 
     /// Whether `value` is the number `key` of `obj` held before, only
@@ -447,10 +488,7 @@ impl Check<'_> {
             },
             Value::Object(_) => None,
         };
-        if self.before.is_empty() {
-            return false;
-        }
-        let Ok(Some((old, _))) = self.doc.get_at(obj, key, self.before) else {
+        let Some(old) = self.value_before(obj, key) else {
             return false;
         };
         match (number(&old), number(value)) {
@@ -461,13 +499,18 @@ impl Check<'_> {
         }
     }
 
-    /// Whether `key` of `obj` held something other than null before.
+    /// Whether `key` of `obj` held something other than null before (at
+    /// the taker's heads or the change's dependencies).
     fn had_value(&self, obj: &ObjId, key: &str) -> bool {
-        !self.before.is_empty()
-            && matches!(
-                self.doc.get_at(obj, key, self.before),
-                Ok(Some((value, _))) if !is_null(&value)
-            )
+        [self.before, self.deps]
+            .into_iter()
+            .filter(|heads| !heads.is_empty())
+            .any(|heads| {
+                matches!(
+                    self.doc.get_at(obj, key, heads),
+                    Ok(Some((value, _))) if !is_null(&value)
+                )
+            })
     }
 
     /// A new case is numbered with its author's prefix and recorded in its
@@ -610,5 +653,95 @@ fn display(path: &[Segment]) -> String {
         "(the document)".into()
     } else {
         path_text(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, AutoCommit, ROOT};
+
+    use super::*;
+    use crate::{Case, Citizen};
+
+    /// Devices 1, 2, 3…: actor `[n; 16]`, prefix "P{n}", caseworkers.
+    struct Devices;
+
+    impl Authors for Devices {
+        type Error = std::convert::Infallible;
+
+        fn author(&mut self, registered: &str) -> Result<Result<Author, Refusal>, Self::Error> {
+            let n = hex::decode(registered)
+                .ok()
+                .and_then(|b| b.first().copied());
+            Ok(n.map(|n| Author {
+                id: format!("device-{n}"),
+                user: format!("user-{n}"),
+                role: Role::Caseworker,
+                prefix: format!("P{n}"),
+            })
+            .ok_or_else(|| unknown_author(registered)))
+        }
+    }
+
+    fn actor(n: u8) -> ActorId {
+        ActorId::from([n; 16].as_slice())
+    }
+
+    fn case_by(n: u8) -> AutoCommit {
+        let mut case = Case::draft(Citizen {
+            surname: "Anfang".into(),
+            ..Citizen::default()
+        });
+        case.id = crate::new_id();
+        case.number = format!("P{n}-0001");
+        case.department = Some("buergerbuero".into());
+        crate::document::create(actor(n), &case, "recorded").expect("document")
+    }
+
+    fn check(doc: &mut AutoCommit, before: &[ChangeHash], sender: u8) -> Result<(), Refusal> {
+        let Ok(checked) = check_changes(
+            &NewChanges {
+                doc: doc.document(),
+                before,
+                kind: DocumentKind::Case,
+                new_document: before.is_empty(),
+                successor_of: None,
+            },
+            &Provenance {
+                sender: &format!("device-{sender}"),
+                attested: &[],
+                trust_server: false,
+                max_checked: None,
+            },
+            &mut Devices,
+        );
+        checked
+    }
+
+    /// A change that depends on nothing sees an empty document: it would
+    /// pass every "did this exist?" — a fresh empty comment list, a verdict
+    /// "cleared" — and win by its counter. A document begins once.
+    #[test]
+    fn a_second_beginning_of_a_document_is_refused() {
+        let mut held = case_by(1);
+        let before = held.get_heads();
+        let mut forged = AutoCommit::new().with_actor(actor(4));
+        forged
+            .put_object(ROOT, "comments", automerge::ObjType::List)
+            .expect("comments");
+        forged.put(ROOT, "review", ()).expect("review");
+        forged.commit();
+        let mut taken = held.fork().with_actor(actor(9));
+        taken.merge(&mut forged).expect("merge");
+        let refusal = check(&mut taken, &before, 4).expect_err("refused");
+        assert!(refusal.1.contains("without dependencies"), "{refusal:?}");
+
+        // A new document: its creation, and nothing begun beside it.
+        let mut created = case_by(3);
+        assert_eq!(check(&mut created, &[], 3), Ok(()));
+        created.merge(&mut forged).expect("merge");
+        let refusal = check(&mut created, &[], 3).expect_err("refused");
+        assert!(refusal.1.contains("without dependencies"), "{refusal:?}");
     }
 }

@@ -98,6 +98,7 @@ pub fn check_changes(
             sender: &known.uploader.id,
             attested: known.attested,
             trust_server: false,
+            max_checked: None,
         },
         &mut Registered { tx, known },
     )

@@ -437,9 +437,18 @@ pub fn serve(
 }
 
 /// Remembers the exchange for the list and the status bar, with the digest
-/// of what this laptop holds in the other's scope (`scope`) now.
-fn remember(store: &mut Store, peer: &PeerInfo, scope: Option<&str>) -> Result<(), SyncError> {
-    let digest = offer_digest(&store.hall_offer(scope)?);
+/// of what this laptop holds in the other's scope (`scope`) now — `agreed`
+/// when the two found themselves in step (nothing was read anew).
+fn remember(
+    store: &mut Store,
+    peer: &PeerInfo,
+    scope: Option<&str>,
+    agreed: Option<Vec<u8>>,
+) -> Result<(), SyncError> {
+    let digest = match agreed {
+        Some(digest) => digest,
+        None => offer_digest(&store.hall_offer(scope)?),
+    };
     store.record_hall_contact(&crate::store::HallContact {
         device_id: peer.device_id.clone(),
         name: peer.name.clone(),
@@ -506,6 +515,8 @@ fn serve_one(
         .and_then(|i| i.own.scope().map(str::to_string));
     let mut queue: VecDeque<(String, Vec<u8>)> = VecDeque::new();
     let (mut greeted, mut offered, mut asked_for_offer) = (false, false, false);
+    // The digest both held, when they were in step.
+    let mut agreed = None;
     let mut report = ServedReport {
         address: address.to_string(),
         peer: PeerInfo::from(&peer),
@@ -517,7 +528,7 @@ fn serve_one(
             Ok(body) => body,
             // The connecting laptop is done and closed.
             Err(SyncError::Offline(_)) => {
-                remember(store, &report.peer, peer.scope())?;
+                remember(store, &report.peer, peer.scope(), agreed)?;
                 return Ok(report);
             }
             Err(e) => return Err(e),
@@ -555,6 +566,7 @@ fn serve_one(
             let mine = offer_digest(&store.hall_offer(peer.scope())?);
             if mine == request.digest {
                 response.in_step = true;
+                agreed = Some(mine);
             } else {
                 response.offer_wanted = true;
                 asked_for_offer = true;
@@ -682,6 +694,7 @@ pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncErro
         own_scope,
         remembered,
         phase: Phase::Greeting,
+        agreed: None,
         held_offer: None,
         offered_ids: std::collections::HashSet::new(),
         wants: VecDeque::new(),
@@ -702,9 +715,10 @@ pub fn exchange(store: &mut Store, address: &str) -> Result<HallReport, SyncErro
     // A dropped hall connection is not retried on the same stream: the
     // next exchange starts anew (a retry here would only fail again).
     let core = drive(&mut session, &mut link, &mut |_| {})?;
+    let agreed = session.agreed.take();
     let mut report = session.report;
     report.retries = core.retries();
-    remember(store, &report.peer, peer_scope.as_deref())?;
+    remember(store, &report.peer, peer_scope.as_deref(), agreed)?;
     bytes_up += report.bytes_up;
     bytes_down += report.bytes_down;
     report.bytes_up = bytes_up;
@@ -753,6 +767,8 @@ struct PeerSession<'a> {
     /// digest alone.
     remembered: Option<Vec<u8>>,
     phase: Phase,
+    /// The digest both held, when the serving laptop said they are in step.
+    agreed: Option<Vec<u8>>,
     /// The offer held back while the digest alone went first.
     held_offer: Option<Vec<Offer>>,
     /// The documents offered: the only ones the other may ask for.
@@ -862,6 +878,7 @@ impl Session for PeerSession<'_> {
         self.phase = match phase {
             Phase::Greeted { offer_sent: false } if response.in_step => {
                 in_step = true;
+                self.agreed = self.remembered.clone();
                 Phase::Exchanging
             }
             Phase::Greeted { offer_sent: false } if response.offer_wanted => Phase::OfferWanted,

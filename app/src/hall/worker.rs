@@ -324,6 +324,8 @@ impl Hall {
         let address = address.trim();
         match exchange(&mut self.store, address) {
             Ok(report) => {
+                // Another laptop may answer at an address now.
+                self.reached.retain(|_, reached| reached != address);
                 self.reached
                     .insert(report.peer.device_id.clone(), address.to_string());
                 self.status.error =

@@ -56,44 +56,49 @@ pub(super) fn to_send(conn: &Connection, doc_id: &str, all: bool) -> Result<Vec<
         .collect()
 }
 
-/// Keeps the server's `attestation` of `doc_id` (signing `signed`), which
+/// Keeps `attestation` of `doc_id` by `signer` (signing `signed`), which
 /// another laptop passed on, in place of the one held if it reaches all
-/// that one did (the server's document only grows: a later signature
-/// reaches all an earlier one did). `heads`: the document's, with the
-/// signed changes taken.
-pub(super) fn keep_server_if_later(
+/// that one did — a signer's document only grows, so a later signature
+/// reaches all an earlier one did, and an older one (or the same without
+/// its user) passed on by another laptop does not replace it. `doc`: the
+/// document with the signed changes taken.
+pub(super) fn keep_if_later(
     conn: &Connection,
     doc_id: &str,
+    signer: &str,
     attestation: &Attestation,
     signed: &[automerge::ChangeHash],
     doc: &automerge::Automerge,
 ) -> Result<()> {
     use rusqlite::OptionalExtension;
-    let held: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT attestation FROM attestations WHERE doc_id = ?1 AND signer = ?2")?
-        .query_row(params![doc_id, SERVER], |r| r.get(0))
-        .optional()?;
-    let held: Option<Attestation> =
-        held.and_then(|bytes| ciborium::from_reader(bytes.as_slice()).ok());
-    // Heads this document lacks (another laptop may show any heads the
-    // server once signed): kept nowhere, and not asked of automerge.
+    // Heads this document lacks (another laptop may show any heads once
+    // signed): kept nowhere, and not asked of automerge.
     if signed.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
         return Ok(());
     }
-    let later = match held.and_then(|held| sprechtag_schemas::wire::heads_from_bytes(&held.heads)) {
-        None => true,
-        Some(held) => {
-            // What `signed` does not reach, of the document.
-            let beyond: std::collections::HashSet<automerge::ChangeHash> = doc
-                .get_changes_meta(signed)
-                .iter()
-                .map(|c| c.hash)
-                .collect();
-            held.iter().all(|h| !beyond.contains(h))
-        }
+    let held: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT attestation FROM attestations WHERE doc_id = ?1 AND signer = ?2")?
+        .query_row(params![doc_id, signer], |r| r.get(0))
+        .optional()?;
+    let held: Option<Attestation> =
+        held.and_then(|bytes| ciborium::from_reader(bytes.as_slice()).ok());
+    let Some(held) = held else {
+        return keep(conn, doc_id, signer, attestation);
     };
-    if later {
-        keep(conn, doc_id, SERVER, attestation)?;
+    if held.heads == attestation.heads && (held.user.is_some() || attestation.user.is_none()) {
+        return Ok(());
+    }
+    let Some(held_heads) = sprechtag_schemas::wire::heads_from_bytes(&held.heads) else {
+        return keep(conn, doc_id, signer, attestation);
+    };
+    // What `signed` does not reach, of the document.
+    let beyond: std::collections::HashSet<automerge::ChangeHash> = doc
+        .get_changes_meta(signed)
+        .iter()
+        .map(|c| c.hash)
+        .collect();
+    if held_heads.iter().all(|h| !beyond.contains(h)) {
+        keep(conn, doc_id, signer, attestation)?;
     }
     Ok(())
 }

@@ -19,6 +19,12 @@ use super::privacy;
 use super::sync_state::{Source, Taken, take_download};
 use super::{HallIdentity, Result, Store, StoreError};
 
+/// Most changes of one document by several authors that a laptop checks one
+/// by one (each a diff of the document): a day's edits of a case are
+/// fifteen; a document that brings more from another laptop is refused and
+/// arrives with a server sync.
+const MAX_CHECKED_CHANGES: usize = 2_000;
+
 /// A document and the heads one side holds of it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Offer {
@@ -384,6 +390,7 @@ impl Store {
                         .map(|(attested, _, _)| attested.clone())
                         .collect::<Vec<_>>(),
                     trust_server: true,
+                    max_checked: Some(MAX_CHECKED_CHANGES),
                 };
                 let Ok(checked) = integrity::check_changes(&new, &provenance, &mut authors);
                 if let Err((_, why)) = checked {
@@ -394,21 +401,18 @@ impl Store {
             match taken {
                 Ok((taken, mut loaded)) => {
                     for (attested, signer, attestation) in &attested {
-                        match signer {
-                            trust::Signer::Device(certificate) => attestations::keep(
-                                &tx,
-                                &doc.doc_id,
-                                &certificate.device_id,
-                                attestation,
-                            )?,
-                            trust::Signer::Server => attestations::keep_server_if_later(
-                                &tx,
-                                &doc.doc_id,
-                                attestation,
-                                &attested.heads,
-                                loaded.doc.document(),
-                            )?,
-                        }
+                        let signer = match signer {
+                            trust::Signer::Device(certificate) => certificate.device_id.as_str(),
+                            trust::Signer::Server => attestations::SERVER,
+                        };
+                        attestations::keep_if_later(
+                            &tx,
+                            &doc.doc_id,
+                            signer,
+                            attestation,
+                            &attested.heads,
+                            loaded.doc.document(),
+                        )?;
                     }
                     tx.execute_batch("RELEASE peer")?;
                     full_text.absorb(rows);
@@ -835,6 +839,15 @@ mod tests {
         }
         // What vouches for the changes is kept for the next laptop, and
         // for the server: the third laptop's signature and the server's.
+        let held =
+            super::attestations::to_send(&store.conn, &relayed.doc_id, true).expect("attestations");
+        assert_eq!(held, relayed.attestations);
+        // Passed on again without its user: the signature held keeps it.
+        let mut stripped = relayed.clone();
+        stripped.attestations[0].user = None;
+        store
+            .take_from_peer(&[stripped], peer.sender(), Some("buergerbuero"))
+            .expect("take again");
         let held =
             super::attestations::to_send(&store.conn, &relayed.doc_id, true).expect("attestations");
         assert_eq!(held, relayed.attestations);
