@@ -317,6 +317,46 @@ fn changes_passed_on_from_laptop_to_laptop_are_checked_against_their_authors() {
     );
 }
 
+/// An admin laptop holds every department's documents; to a laptop of one
+/// department it offers and sends only that department's (and the
+/// county-wide ones), told from its indexes.
+#[test]
+fn an_admin_laptop_gives_a_department_laptop_only_its_departments_documents() {
+    let server = TestServer::start();
+    let mut a = server.laptop("Laptop A", Role::Caseworker, "buergerbuero");
+    let mut c = server.laptop("Laptop C", Role::Caseworker, "sozialamt");
+    let mut admin = server.laptop("Verwaltung", Role::Admin, "verwaltung");
+    a.sync();
+    let mine = c.new_case("Fremd", &["wohngeld"]);
+    c.sync();
+    admin.sync();
+    let ours = admin.new_case("Amtlich", &["personalausweis"]);
+    drop(server);
+    let offered = |admin: &mut Laptop, scope: Option<&str>| -> Vec<String> {
+        admin
+            .store
+            .hall_offer(scope)
+            .expect("offer")
+            .into_iter()
+            .map(|o| o.doc_id)
+            .collect()
+    };
+    assert!(offered(&mut admin, None).contains(&mine.id));
+    assert!(!offered(&mut admin, Some("buergerbuero")).contains(&mine.id));
+    // The admin laptop's own new case belongs to its department.
+    assert!(!offered(&mut admin, Some("buergerbuero")).contains(&ours.id));
+
+    let serving = Serving::start(admin);
+    let report = hall::exchange(&mut a.store, &serving.address).expect("A with the admin");
+    assert!(report.complete(), "{report:?}");
+    let _ = serving.join();
+    assert!(a.store.case(&mine.id).is_err(), "another department's case");
+    assert!(
+        a.store.case(&ours.id).is_err(),
+        "the admin's own department's case"
+    );
+}
+
 /// For each document: the server's heads, and the bytes it stored.
 fn stored(
     server: &TestServer,

@@ -158,25 +158,46 @@ impl Store {
     /// Every document a laptop whose scope is `scope` (`None`: all) may
     /// hold, with this laptop's heads.
     pub fn hall_offer(&mut self, scope: Option<&str>) -> Result<Vec<Offer>> {
-        let rows: Vec<(String, String, String)> = self
-            .conn
-            .prepare("SELECT id, kind, heads FROM documents ORDER BY id")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
         // A laptop of one department holds that department's documents
-        // only (the server sees to it); an admin's are read one by one.
+        // only (the server sees to it); an admin's are told by the
+        // department the case and office-hour indexes hold (every 10 s, so
+        // no document is loaded), and other documents one by one.
         let own_scope = self
             .enrolment()?
             .filter(|e| e.role != sprechtag_schemas::Role::Admin)
             .map(|e| e.department);
+        let filter = scope.is_some() && own_scope.as_deref() != scope;
+        let rows: Vec<(String, String, String, Option<String>, bool)> = self
+            .conn
+            .prepare(
+                "SELECT d.id, d.kind, d.heads, coalesce(c.department, o.department),
+                        c.id IS NOT NULL OR o.id IS NOT NULL
+                 FROM documents d
+                 LEFT JOIN cases c ON c.id = d.id
+                 LEFT JOIN office_hours o ON o.id = d.id
+                 ORDER BY d.id",
+            )?
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
         let mut offer = Vec::with_capacity(rows.len());
-        for (id, kind, heads) in rows {
+        for (id, kind, heads, indexed_department, indexed) in rows {
             let Some(kind) = DocumentKind::from_name(&kind) else {
                 continue;
             };
-            if scope.is_some() && own_scope.as_deref() != scope && !kind.is_county_wide() {
-                let doc = self.read_doc(&id, kind)?;
-                if !in_scope(kind, department_of(&doc).as_deref(), scope) {
+            if filter && !kind.is_county_wide() {
+                let department = if indexed {
+                    indexed_department
+                } else {
+                    // Unreadable here: nothing to offer.
+                    match self.read_doc(&id, kind) {
+                        Ok(doc) => department_of(&doc),
+                        Err(e) if e.is_unreadable_document() => continue,
+                        Err(e) => return Err(e),
+                    }
+                };
+                if !in_scope(kind, department.as_deref(), scope) {
                     continue;
                 }
             }
