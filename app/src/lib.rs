@@ -3,6 +3,7 @@
 
 rust_i18n::i18n!("locales", fallback = "de");
 
+mod background;
 pub mod catalog;
 pub mod cli;
 pub mod demo;

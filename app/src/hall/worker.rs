@@ -6,12 +6,12 @@
 //! [`HallStatus`] it gets back; it never waits for the network.
 
 use std::net::TcpListener;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use super::discovery::{Announced, Discovery};
 use super::{HallServer, exchange};
+use crate::background::Background;
 use crate::store::{HallContact, Store};
 use crate::sync::SyncError;
 
@@ -92,68 +92,37 @@ pub struct HallStatus {
     pub uncertified: bool,
 }
 
-pub struct HallWorker {
-    commands: Option<Sender<Command>>,
-    status: Receiver<HallStatus>,
-    ended: Receiver<()>,
-    _thread: Option<JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for HallWorker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HallWorker")
-    }
-}
-
-impl Drop for HallWorker {
-    fn drop(&mut self) {
-        self.commands.take();
-        let _ = self.ended.recv_timeout(Duration::from_secs(1));
-    }
-}
+/// The hall thread, as the UI holds it.
+#[derive(Debug)]
+pub struct HallWorker(Background<Command, HallStatus>);
 
 impl HallWorker {
     pub fn spawn(store: Store, wake: impl Fn() + Send + 'static) -> HallWorker {
-        let (command_tx, command_rx) = channel();
-        let (status_tx, status_rx) = channel();
-        let (ended_tx, ended_rx) = channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("hall".into())
-            .spawn(move || {
-                let mut hall = Hall {
-                    store,
-                    server: None,
-                    discovery: None,
-                    status: HallStatus::default(),
-                    wanted: false,
-                    next_round: Instant::now(),
-                    publish: status_tx,
-                    wake: Box::new(wake),
-                    sent: None,
-                    reached: std::collections::HashMap::new(),
-                };
-                hall.refresh();
-                hall.run(&command_rx);
-                drop(ended_tx);
-            })
-            .ok();
-        HallWorker {
-            commands: Some(command_tx),
-            status: status_rx,
-            ended: ended_rx,
-            _thread: thread,
-        }
+        HallWorker(Background::spawn("hall", move |commands, status| {
+            let mut hall = Hall {
+                store,
+                server: None,
+                discovery: None,
+                status: HallStatus::default(),
+                wanted: false,
+                next_round: Instant::now(),
+                publish: status,
+                wake: Box::new(wake),
+                sent: None,
+                reached: std::collections::HashMap::new(),
+            };
+            hall.refresh();
+            hall.run(&commands);
+        }))
     }
 
     pub fn send(&self, command: Command) {
-        if let Some(commands) = &self.commands {
-            let _ = commands.send(command);
-        }
+        self.0.send(command);
     }
 
     /// The statuses that arrived since the last call, oldest first.
     pub fn received(&self) -> Vec<HallStatus> {
-        self.status.try_iter().collect()
+        self.0.received()
     }
 }
 

@@ -4,13 +4,13 @@
 //! jitter) while the server cannot be reached. Status goes to the UI
 //! through a channel.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 
 use super::{Connection, RefusedDocument, SyncError, enrol_with};
+use crate::background::Background;
 use crate::store::Store;
 
 /// How often an idle, up-to-date device asks the server for news.
@@ -117,67 +117,24 @@ pub enum Command {
     },
 }
 
-pub struct SyncWorker {
-    /// `None` once dropped: the thread ends at its next wait.
-    commands: Option<Sender<Command>>,
-    status: Receiver<SyncStatus>,
-    /// Closed when the thread ends.
-    ended: Receiver<()>,
-    _thread: Option<JoinHandle<()>>,
-}
-
-/// How long closing the app waits for the sync thread to end. It is not
-/// joined for longer: a sync on a slow link may take minutes, and every
-/// round is committed atomically, so the process may end in any of them.
-/// Waiting a moment lets an idle thread leave the database before the
-/// process ends (ending under a thread inside SQLCipher has crashed the
-/// process on exit).
-const END_WAIT: Duration = Duration::from_secs(1);
-
-impl Drop for SyncWorker {
-    fn drop(&mut self) {
-        self.commands.take();
-        let _ = self.ended.recv_timeout(END_WAIT);
-    }
-}
-
-impl std::fmt::Debug for SyncWorker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SyncWorker")
-    }
-}
+/// The sync thread, as the UI holds it.
+#[derive(Debug)]
+pub struct SyncWorker(Background<Command, SyncStatus>);
 
 impl SyncWorker {
     pub fn spawn(store: Store, wake: impl Fn() + Send + 'static) -> SyncWorker {
-        let (command_tx, command_rx) = channel();
-        let (status_tx, status_rx) = channel();
-        let (ended_tx, ended_rx) = channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("sync".into())
-            .spawn(move || {
-                run(store, &command_rx, &status_tx, &wake);
-                // The store is dropped (closed) by now.
-                drop(ended_tx);
-            })
-            .ok();
-        SyncWorker {
-            commands: Some(command_tx),
-            status: status_rx,
-            ended: ended_rx,
-            _thread: thread,
-        }
+        SyncWorker(Background::spawn("sync", move |commands, status| {
+            run(store, &commands, &status, &wake);
+        }))
     }
 
     pub fn send(&self, command: Command) {
-        // The thread only ends when this sender is dropped.
-        if let Some(commands) = &self.commands {
-            let _ = commands.send(command);
-        }
+        self.0.send(command);
     }
 
     /// The statuses that arrived since the last call, oldest first.
     pub fn received(&self) -> Vec<SyncStatus> {
-        self.status.try_iter().collect()
+        self.0.received()
     }
 }
 
