@@ -318,6 +318,30 @@ impl Laptop {
         report
     }
 
+    /// Writes a verdict (`state`, signed `by`) into case `id` with
+    /// automerge directly, under this laptop's own actor, and takes it into
+    /// its store: what a tampered caseworker laptop passes on (the app
+    /// itself refuses to let a caseworker give verdicts).
+    pub fn forge_verdict(&mut self, id: &str, state: &str, by: &str) {
+        use automerge::transaction::Transactable;
+        let mut forged =
+            sprechtag_schemas::document::load(&self.store.export_case(id).expect("export"))
+                .expect("load")
+                .with_actor(self.store.device().actor());
+        let review = forged
+            .put_object(automerge::ROOT, "review", automerge::ObjType::Map)
+            .expect("review");
+        forged.put(&review, "state", state).expect("state");
+        forged.put(&review, "by", by).expect("by");
+        forged
+            .put(&review, "at", "2026-12-02T10:00:00Z")
+            .expect("at");
+        forged.commit();
+        self.store
+            .import_case(&forged.save())
+            .expect("the laptop takes its own forgery");
+    }
+
     /// Records a case with one request per service.
     pub fn new_case(&mut self, surname: &str, services: &[&str]) -> Case {
         let catalog = catalog();

@@ -132,8 +132,6 @@ fn a_laptop_reached_by_its_typed_address_exchanges_and_a_wrong_address_is_said_p
 /// documents were not taken, and the case on this laptop stays as it was.
 #[test]
 fn a_verdict_a_caseworker_laptop_wrote_is_not_taken_and_the_view_says_so() {
-    use automerge::transaction::Transactable;
-
     let server = TestServer::start();
     let mut field = server.laptop("Laptop A", DeviceRole::Caseworker, "sozialamt");
     let mut colleague = server.laptop("Laptop D", DeviceRole::Caseworker, "sozialamt");
@@ -143,23 +141,7 @@ fn a_verdict_a_caseworker_laptop_wrote_is_not_taken_and_the_view_says_so() {
     let data_dir = field.data_dir();
     drop(field.store);
     drop(server);
-    let mut forged =
-        sprechtag_schemas::document::load(&colleague.store.export_case(&case.id).expect("export"))
-            .expect("load")
-            .with_actor(colleague.store.device().actor());
-    let review = forged
-        .put_object(automerge::ROOT, "review", automerge::ObjType::Map)
-        .expect("review");
-    forged.put(&review, "state", "approved").expect("state");
-    forged.put(&review, "by", "Laptop D-user").expect("by");
-    forged
-        .put(&review, "at", "2026-12-02T10:00:00Z")
-        .expect("at");
-    forged.commit();
-    colleague
-        .store
-        .import_case(&forged.save())
-        .expect("the colleague's laptop takes its own forgery");
+    colleague.forge_verdict(&case.id, "approved", "Laptop D-user");
     let peer = HallPeer::start(colleague);
 
     let mut gui = Gui::new(&data_dir);
