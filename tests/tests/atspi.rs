@@ -26,12 +26,18 @@ const BUS_LAUNCHER: &str = "/usr/libexec/at-spi-bus-launcher";
 const PYTHON: &str = "/usr/bin/python3";
 
 /// An X server, a session bus with the AT-SPI bus launcher, and the
-/// environment that points programs at them; all stopped on drop.
+/// environment that points programs at them; all stopped on drop. One at a
+/// time: three started at once by parallel tests once left an app that
+/// could not open its X display (not reproduced; X servers killed by one
+/// test while another's starts share lock files and socket paths).
 struct Desktop {
     runtime: tempfile::TempDir,
     display: String,
     processes: Vec<Child>,
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+static DESKTOPS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Desktop {
     fn start() -> Desktop {
@@ -40,6 +46,10 @@ impl Desktop {
             runtime,
             display: String::new(),
             processes: Vec::new(),
+            // A test that failed while holding it poisoned it: go on.
+            _one_at_a_time: DESKTOPS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
         };
         // -displayfd: Xvfb picks a free display and writes its number.
         let mut xvfb = detached(XVFB)
@@ -63,6 +73,10 @@ impl Desktop {
             .expect("Xvfb's display number");
         desktop.display = format!(":{}", line.trim());
         desktop.processes.push(xvfb);
+        let socket = format!("/tmp/.X11-unix/X{}", line.trim());
+        wait_until("the X server", || {
+            std::os::unix::net::UnixStream::connect(&socket).is_ok()
+        });
 
         let bus = desktop.runtime.path().join("bus");
         let daemon = detached(DBUS)
