@@ -14,7 +14,6 @@ use sprechtag_schemas::wire::{Download, RefusalCode, heads_from_bytes, heads_to_
 
 use super::attestations;
 use super::case_index::FullTextRows;
-use super::documents;
 use super::privacy;
 use super::sync_state::{Source, Taken, take_download};
 use super::{HallIdentity, Result, Store, StoreError};
@@ -368,6 +367,8 @@ impl Store {
                     authors.add(certificate, user.unwrap_or_default());
                 }
             }
+            let attested_heads: Vec<integrity::Attested> =
+                attested.iter().map(|(heads, _, _)| heads.clone()).collect();
             let before = kind_and_heads(&tx, &doc.doc_id)?
                 .map(|(_, heads)| heads)
                 .unwrap_or_default();
@@ -390,15 +391,17 @@ impl Store {
                 Source::Peer,
             )
             .and_then(|taken| {
-                let mut loaded =
-                    documents::load_for_edit(&tx, &doc.doc_id, kind, None, self.device.actor())?;
-                if !in_scope(kind, department_of(&loaded.doc).as_deref(), scope) {
+                // Another laptop's changes are always loaded (no summary).
+                let Taken::Loaded(mut merged) = taken else {
+                    return Err(StoreError::Invalid("taken without loading".into()));
+                };
+                if !in_scope(kind, department_of(&merged.doc).as_deref(), scope) {
                     return Err(StoreError::Invalid(
                         "a document of another department".into(),
                     ));
                 }
                 let new = NewChanges {
-                    doc: loaded.doc.document(),
+                    doc: merged.doc.document(),
                     before: &before,
                     kind,
                     new_document: before.is_empty(),
@@ -406,10 +409,7 @@ impl Store {
                 };
                 let provenance = Provenance {
                     sender: &sender.certificate.device_id,
-                    attested: &attested
-                        .iter()
-                        .map(|(attested, _, _)| attested.clone())
-                        .collect::<Vec<_>>(),
+                    attested: &attested_heads,
                     trust_server: true,
                     max_checked: Some(MAX_CHECKED_CHANGES),
                 };
@@ -417,10 +417,10 @@ impl Store {
                 if let Err((_, why)) = checked {
                     return Err(StoreError::Invalid(why));
                 }
-                Ok((taken, loaded))
+                Ok(merged)
             });
             match taken {
-                Ok((taken, mut loaded)) => {
+                Ok(mut taken) => {
                     for (attested, signer, attestation) in &attested {
                         let signer = match signer {
                             trust::Signer::Device(certificate) => certificate.device_id.as_str(),
@@ -432,15 +432,13 @@ impl Store {
                             signer,
                             attestation,
                             &attested.heads,
-                            loaded.doc.document(),
+                            taken.doc.document(),
                         )?;
                     }
                     tx.execute_batch("RELEASE peer")?;
                     full_text.absorb(rows);
                     outcome.taken += 1;
-                    if let Taken::Loaded(Some(doc)) = taken {
-                        merged.push(*doc);
-                    }
+                    merged.extend(taken.into_remembered());
                 }
                 Err(e) if e.is_unreadable_document() || matches!(e, StoreError::Invalid(_)) => {
                     tx.execute_batch("ROLLBACK TO peer; RELEASE peer")?;

@@ -537,8 +537,7 @@ impl Store {
                     applied.downloaded += 1;
                     match taken {
                         Taken::FromSummary => applied.from_summaries += 1,
-                        Taken::Loaded(Some(doc)) => merged.push(*doc),
-                        Taken::Loaded(None) => {}
+                        Taken::Loaded(doc) => merged.extend(doc.into_remembered()),
                     }
                 }
                 Err(e) if e.is_unreadable_document() => {
@@ -722,10 +721,26 @@ fn parse_heads(text: &str) -> Vec<ChangeHash> {
 pub(super) enum Taken {
     /// A new case stored as sent and indexed from the server's summary.
     FromSummary,
-    /// Loaded and merged; the merged document to keep in memory, if it is
-    /// one this device held (id, document, version). Boxed: a document is
-    /// large beside the other variant.
-    Loaded(Option<Box<(String, AutoCommit, i64)>>),
+    /// Loaded and merged: the merged document. Boxed: a document is large
+    /// beside the other variant.
+    Loaded(Box<Merged>),
+}
+
+/// A document as a download left it.
+pub(super) struct Merged {
+    pub id: String,
+    pub doc: AutoCommit,
+    /// Its stored version if this device held it before (then it is kept
+    /// in memory); `None` for one new here (nobody has it open, and a
+    /// first sync brings hundreds).
+    pub version: Option<i64>,
+}
+
+impl Merged {
+    /// What the store's cache keeps: a document this device held.
+    pub fn into_remembered(self) -> Option<(String, AutoCommit, i64)> {
+        self.version.map(|version| (self.id, self.doc, version))
+    }
 }
 
 /// Stores one download: merged into the document this device holds, or
@@ -808,8 +823,6 @@ pub(super) fn take_download(
         doc.set_actor(actor);
         let heads = doc.get_heads();
         documents::insert_saved(tx, &download.doc_id, kind, &download.changes, &heads)?;
-        // Not kept in memory: nobody has it open, and a first sync brings
-        // hundreds.
         (doc, None)
     };
     // Usually the document now has exactly the server's heads; a lookup by
@@ -864,8 +877,10 @@ pub(super) fn take_download(
         }
         Source::Peer => {}
     }
-    Ok(Taken::Loaded(version.map(|version| {
-        Box::new((download.doc_id.clone(), doc, version))
+    Ok(Taken::Loaded(Box::new(Merged {
+        id: download.doc_id.clone(),
+        doc,
+        version,
     })))
 }
 
